@@ -114,6 +114,15 @@ def flatten(value, key: str, out: "OrderedDict[str, np.ndarray]") -> None:
 # Hook recording
 # --------------------------------------------------------------------------
 
+def snapshot(value):
+    """A deep copy of the tensors in ``value`` (nested tuples/lists kept)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, (tuple, list)):
+        return type(value)(snapshot(v) for v in value)
+    return value
+
+
 def record_hooks(model: nn.Module, inputs: tuple):
     """One clean forward pass with forward and forward-pre hooks on every
     module of ``named_modules()`` except the root.
@@ -132,11 +141,13 @@ def record_hooks(model: nn.Module, inputs: tuple):
         outs_raw[name] = []
         ins_raw[name] = []
 
+        # Snapshot at hook time: a later in-place op (ResNet's ReLU(inplace=True))
+        # would otherwise overwrite what the hook saw.
         def pre_hook(mod, inp, _name=name):
-            ins_raw[_name].append(inp)
+            ins_raw[_name].append(snapshot(inp))
 
         def hook(mod, inp, out, _name=name):
-            outs_raw[_name].append(out)
+            outs_raw[_name].append(snapshot(out))
             order.append((_name, len(outs_raw[_name])))
 
         handles.append(module.register_forward_pre_hook(pre_hook))

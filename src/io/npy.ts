@@ -58,22 +58,25 @@ export function bytesOf(data: TypedArray): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
-/** Checks that a tensor can be serialized: numeric, backed by the right typed array, sized as its dims say. */
-export function checkTensor(name: string, t: HostTensor): asserts t is HostTensor & { type: NumericDType; data: TypedArray } {
+/**
+ * Checks that a tensor can be serialized: numeric, backed by the right typed array, sized as its
+ * dims say. `label` starts the error message, e.g. 'Tensor "conv1"'.
+ */
+export function checkTensor(label: string, t: HostTensor): asserts t is HostTensor & { type: NumericDType; data: TypedArray } {
   if (t.type === 'string' || !(t.type in ELEMENT)) {
-    throw new NeurotapError('E_BAD_ARGUMENT', `Tensor "${name}" has dtype ${t.type}; expected a numeric dtype.`, {
+    throw new NeurotapError('E_BAD_ARGUMENT', `${label} has dtype ${t.type}; expected a numeric dtype.`, {
       hint: 'String tensors cannot be stored in npy, npz or safetensors files; drop them or encode them yourself.',
     });
   }
   const data = t.data;
   if (Array.isArray(data) || data.BYTES_PER_ELEMENT !== ELEMENT[t.type].bytes) {
     const given = Array.isArray(data) ? 'an array of strings' : data.constructor.name;
-    throw new NeurotapError('E_BAD_ARGUMENT', `Tensor "${name}" has dtype ${t.type} but its data is ${given}.`, {
+    throw new NeurotapError('E_BAD_ARGUMENT', `${label} has dtype ${t.type} but its data is ${given}.`, {
       hint: 'Give data as the typed array of its dtype (float16, bfloat16 as Uint16Array; bool as Uint8Array).',
     });
   }
   if (data.length !== sizeOf(t.dims)) {
-    throw new NeurotapError('E_BAD_ARGUMENT', `Tensor "${name}" has dims [${t.dims.join(', ')}] (${sizeOf(t.dims)} elements) but ${data.length} data elements.`, {
+    throw new NeurotapError('E_BAD_ARGUMENT', `${label} has dims [${t.dims.join(', ')}] (${sizeOf(t.dims)} elements) but ${data.length} data elements.`, {
       hint: 'The data length must equal the product of the dims.',
     });
   }
@@ -178,20 +181,22 @@ function headerText(descr: string, dims: readonly number[]): string {
  * numpy has no bfloat16, so bfloat16 tensors are widened to float32 ('<f4'), which is exact.
  */
 export function encodeNpy(t: HostTensor): Uint8Array {
-  checkTensor('npy', t);
+  checkTensor('The tensor', t);
   const type = t.type === 'bfloat16' ? 'float32' : t.type;
   const data = t.type === 'bfloat16' ? bfloat16ToFloat32(t.data as Uint16Array) : t.data;
   const descr = (ELEMENT[type].bytes === 1 ? '|' : '<') + NPY_CODE[type];
   const text = headerText(descr, t.dims);
+  const paddedLength = (preamble: number) => Math.ceil((preamble + text.length + 1) / HEADER_ALIGNMENT) * HEADER_ALIGNMENT - preamble;
   // Version 2.0 only when the header cannot fit 1.0's 16-bit length (thousands of dims).
-  const preamble = text.length + 11 > 0xffff ? 12 : 10;
-  const total = Math.ceil((preamble + text.length + 1) / HEADER_ALIGNMENT) * HEADER_ALIGNMENT;
-  const header = text.padEnd(total - preamble - 1, ' ') + '\n';
+  const version = paddedLength(10) <= 0xffff ? 1 : 2;
+  const preamble = version === 1 ? 10 : 12;
+  const header = text.padEnd(paddedLength(preamble) - 1, ' ') + '\n';
+  const total = preamble + header.length;
   const out = new Uint8Array(total + data.byteLength);
   out.set(MAGIC, 0);
-  out[6] = preamble === 10 ? 1 : 2;
+  out[6] = version;
   const view = new DataView(out.buffer);
-  if (preamble === 10) view.setUint16(8, header.length, true);
+  if (version === 1) view.setUint16(8, header.length, true);
   else view.setUint32(8, header.length, true);
   for (let i = 0; i < header.length; i++) out[preamble + i] = header.charCodeAt(i);
   out.set(bytesOf(data), total);

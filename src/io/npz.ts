@@ -52,7 +52,7 @@ export function encodeNpz(entries: Map<string, HostTensor> | [string, HostTensor
         hint: 'Rename one of the arrays.',
       });
     }
-    checkTensor(key, tensor); // here, so that an error names the array
+    checkTensor(`Tensor "${key}"`, tensor); // here, so that an error names the array
     files[name] = [encodeNpy(tensor), { level: 0, mtime: ENTRY_TIME }];
   }
   return zipSync(files);

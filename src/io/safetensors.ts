@@ -128,7 +128,7 @@ export function encodeSafetensors(
   const list = [...entries];
   const names = new Set<string>();
   for (const [name, tensor] of list) {
-    checkTensor(name, tensor);
+    checkTensor(`Tensor "${name}"`, tensor);
     if (name === METADATA_KEY || names.has(name)) {
       const problem = names.has(name) ? 'is given twice' : 'is reserved for metadata';
       throw new NeurotapError('E_BAD_ARGUMENT', `Expected unique tensor names for safetensors; "${name}" ${problem}.`, {

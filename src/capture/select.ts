@@ -1,0 +1,137 @@
+/**
+ * Turns a `layers` request (names, globs, RegExps, type filters, presets) into capture targets:
+ * for each selected module and call, the graph value holding what its forward hook would see.
+ */
+import { NeurotapError } from '../errors.js';
+import type { GraphIndex } from '../graph/graph-index.js';
+import type { ModuleInfo, ModuleMap } from '../modules/module-map.js';
+import { globToRegExp, isGlob, nearestNames } from './glob.js';
+
+/** `'leaves'` every leaf module (the default), `'modules'` every module, `'values'` every intermediate ONNX value. */
+export type LayerPreset = 'leaves' | 'modules' | 'values';
+export type LayerSpec = string | RegExp | { type: string | RegExp };
+
+export interface SelectOptions {
+  layers?: LayerSpec | readonly LayerSpec[];
+  /** Also capture what each selected module receives (its forward pre-hook's `input`). */
+  inputs?: boolean;
+}
+
+export interface CaptureTarget {
+  /** `name`, `name:k` for the k-th of several calls, then `#i` per tuple level. */
+  readonly key: string;
+  readonly value: string;
+  readonly module: string | undefined;
+  readonly call: number;
+  readonly kind: 'output' | 'input';
+}
+
+export interface Unobservable {
+  readonly key: string;
+  readonly module: string;
+  readonly reason: string;
+  readonly hint: string;
+}
+
+export interface Selection {
+  readonly targets: CaptureTarget[];
+  readonly notObservable: Unobservable[];
+}
+
+const PRESETS = new Set<string>(['leaves', 'modules', 'values']);
+
+export function selectTargets(map: ModuleMap, index: GraphIndex, options: SelectOptions = {}): Selection {
+  const specs = normalizeSpecs(options.layers);
+  const modules = new Set<ModuleInfo>();
+  const values = new Set<string>();
+  const unknown: string[] = [];
+  const allValues = intermediateValues(index);
+  for (const spec of specs) {
+    const before = modules.size + values.size;
+    matchSpec(spec, map, allValues, modules, values);
+    if (typeof spec === 'string' && !isGlob(spec) && !PRESETS.has(spec) && modules.size + values.size === before && !map.get(spec) && !allValues.has(spec)) {
+      unknown.push(spec);
+    }
+  }
+  if (unknown.length) throw unknownLayers(unknown, map, allValues);
+  const selection: Selection = { targets: [], notObservable: [] };
+  for (const info of map.modules) if (modules.has(info)) addModuleTargets(info, selection, options.inputs === true);
+  for (const value of allValues) if (values.has(value)) selection.targets.push({ key: value, value, module: undefined, call: 1, kind: 'output' });
+  return selection;
+}
+
+function normalizeSpecs(layers: SelectOptions['layers']): LayerSpec[] {
+  if (layers === undefined) return ['leaves'];
+  const list = Array.isArray(layers) ? [...layers] : [layers as LayerSpec];
+  return list.flatMap((spec) => (typeof spec === 'string' ? spec.split(',').map((s) => s.trim()).filter(Boolean) : [spec]));
+}
+
+function matchSpec(spec: LayerSpec, map: ModuleMap, allValues: ReadonlySet<string>, modules: Set<ModuleInfo>, values: Set<string>): void {
+  if (spec === 'leaves') return map.modules.filter((m) => m.children.length === 0).forEach((m) => modules.add(m));
+  if (spec === 'modules') return map.modules.forEach((m) => modules.add(m));
+  if (spec === 'values') return allValues.forEach((v) => values.add(v));
+  if (typeof spec === 'string' && !isGlob(spec)) {
+    const info = map.get(spec);
+    if (info) modules.add(info);
+    else if (allValues.has(spec)) values.add(spec);
+    return;
+  }
+  if (typeof spec === 'object' && !(spec instanceof RegExp)) {
+    const type = spec.type;
+    for (const m of map.modules) if (typeof type === 'string' ? m.type === type : type.test(m.type)) modules.add(m);
+    return;
+  }
+  const re = typeof spec === 'string' ? globToRegExp(spec) : spec;
+  for (const m of map.modules) if (re.test(m.name)) modules.add(m);
+}
+
+/** Values computed by nodes (not graph inputs, not initializers, not constants): what "values" captures. */
+export function intermediateValues(index: GraphIndex): Set<string> {
+  const out = new Set<string>();
+  for (const node of index.nodes) {
+    if (node.opType === 'Constant') continue;
+    for (const v of node.output ?? []) if (v) out.add(v);
+  }
+  return out;
+}
+
+function addModuleTargets(info: ModuleInfo, selection: Selection, withInputs: boolean): void {
+  if (info.notObservable) {
+    selection.notObservable.push({ key: info.name, module: info.name, ...info.notObservable });
+    return;
+  }
+  const many = info.calls.length > 1;
+  for (const call of info.calls) {
+    const base = many ? `${info.name}:${call.index}` : info.name;
+    if (call.outputs.length === 0) {
+      selection.notObservable.push({ key: base, module: info.name, reason: 'no value leaves this call in the exported graph', hint: 'Capture its inner values with the "values" preset.' });
+    }
+    const tuple = call.outputs.length > 1;
+    call.outputs.forEach((value, i) => {
+      const key = tuple ? base + call.outputPaths[i].map((p) => `#${p}`).join('') : base;
+      selection.targets.push({ key, value, module: info.name, call: call.index, kind: 'output' });
+    });
+    if (withInputs) addInputTargets(info, call, base, selection);
+  }
+}
+
+function addInputTargets(info: ModuleInfo, call: ModuleInfo['calls'][number], base: string, selection: Selection): void {
+  const clean = call.inputs.filter((v) => !call.opaqueInputs.includes(v));
+  if (clean.length === 0 && call.inputs.length > 0) {
+    selection.notObservable.push({
+      key: `in:${base}`, module: info.name,
+      reason: 'the export optimised across the module boundary, so the value entering this call differs from what the module received',
+      hint: 'Capture the previous module\'s output instead.',
+    });
+  }
+  clean.forEach((value, i) => selection.targets.push({ key: `in:${base}#${i}`, value, module: info.name, call: call.index, kind: 'input' }));
+}
+
+function unknownLayers(names: string[], map: ModuleMap, allValues: ReadonlySet<string>): NeurotapError {
+  const candidates = [...map.modules.map((m) => m.name), ...allValues];
+  const suggestions = names.map((n) => `'${n}' (did you mean ${nearestNames(n, candidates).map((c) => `'${c}'`).join(', ')}?)`);
+  return new NeurotapError('E_UNKNOWN_LAYER', `No module or value is named ${suggestions.join('; ')}.`, {
+    hint: 'List the module names with `neurotap layers MODEL` (or model.modules()); globs such as "layer1.*" and the presets leaves, modules, values also work.',
+    details: { unknown: names },
+  });
+}

@@ -1,0 +1,15 @@
+/**
+ * neurotap's isomorphic core: bytes in, a Runtime injected; no Node built-ins, no onnxruntime package.
+ * The `neurotap` (Node) and `neurotap/web` entries bind a runtime and add file loading.
+ */
+export { NeurotapError, isNeurotapError, type ErrorCode } from './errors.js';
+export { NeurotapModel, type LoadOptions, type CaptureOptions, type ModuleSummary } from './model.js';
+export { ActivationCache } from './capture/activation-cache.js';
+export type { CaptureTarget, LayerPreset, LayerSpec, Selection, SelectOptions, Unobservable } from './capture/select.js';
+export type { ForwardHook, ForwardPreHook, HookHandle, HookModule, HookOutput } from './capture/hooks.js';
+export type { Feed, Feeds } from './capture/feeds.js';
+export type { ModuleInfo, ModuleCall, ModuleMap, NotObservable } from './modules/module-map.js';
+export type { Runtime, ModelSource } from './runtime/runtime.js';
+export type { DType, HostTensor, PlainTensor, TypedArray } from './tensor.js';
+export { decodeModel, encodeModel } from './onnx/codec.js';
+export type * as onnx from './onnx/types.js';

@@ -1,0 +1,215 @@
+/**
+ * A loaded model: its PyTorch module tree, plain inference, capture and forward hooks.
+ * Isomorphic: it takes bytes and a Runtime, never a file path or a specific onnxruntime package.
+ *
+ * ```ts
+ * const model = await NeurotapModel.fromBytes(bytes, ort);
+ * const acts = await model.capture({ x }, { layers: 'leaves' });
+ * ```
+ */
+import { NeurotapError } from './errors.js';
+import { exposeValues } from './graph/expose.js';
+import { declaredShape, indexGraph, type GraphIndex } from './graph/graph-index.js';
+import { ActivationCache } from './capture/activation-cache.js';
+import { prepareFeeds, type Feeds } from './capture/feeds.js';
+import { HookRegistry, type ForwardHook, type ForwardPreHook, type HookHandle } from './capture/hooks.js';
+import { selectTargets, type SelectOptions, type Selection } from './capture/select.js';
+import { buildModuleMap, type ModuleInfo, type ModuleMap } from './modules/module-map.js';
+import { decodeModel, encodeModel } from './onnx/codec.js';
+import type { ModelProto } from './onnx/types.js';
+import type { InferenceSession, ModelSource, Runtime, Tensor } from './runtime/runtime.js';
+
+export interface LoadOptions {
+  /** Intra-op threads for ONNX Runtime (default: its own choice). */
+  threads?: number;
+  /** Execution providers in order of preference, e.g. ['cuda', 'cpu'] with a CUDA build of onnxruntime-node. */
+  executionProviders?: string[];
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+}
+
+export type CaptureOptions = SelectOptions;
+
+/** One row of `modules()`: what `named_modules()` shows, plus calls and observability. */
+export interface ModuleSummary {
+  name: string;
+  type: string;
+  calls: number;
+  children: string[];
+  leaf: boolean;
+  ops: string[];
+  /** Declared output shape of each call's outputs, when the graph records it. */
+  outputShapes: (number | string)[][][];
+  notObservable?: { reason: string; hint: string };
+}
+
+export class NeurotapModel {
+  readonly index: GraphIndex;
+  readonly moduleMap: ModuleMap;
+  readonly #sessions = new Map<string, Promise<InferenceSession>>();
+  readonly #hooks = new HookRegistry();
+
+  private constructor(
+    readonly proto: ModelProto,
+    readonly bytes: Uint8Array,
+    private readonly runtime: Runtime,
+    private readonly options: LoadOptions,
+    private readonly source: ModelSource,
+  ) {
+    this.index = indexGraph(proto.graph!);
+    this.moduleMap = buildModuleMap(this.index);
+  }
+
+  /** Parses and checks the bytes (nothing reaches the native runtime until a run). */
+  static fromBytes(bytes: Uint8Array, runtime: Runtime, options: LoadOptions = {}, source: ModelSource = {}): NeurotapModel {
+    const proto = decodeModel(bytes);
+    if (!proto.graph || !proto.graph.node?.length || proto.irVersion === undefined) {
+      throw new NeurotapError('E_NOT_ONNX', `The data is not an ONNX model (no ${proto.graph ? 'nodes' : 'graph'} in ${bytes.length} bytes).`, {
+        hint: 'Pass a file written by torch.onnx.export (or another ONNX exporter).',
+      });
+    }
+    return new NeurotapModel(proto, bytes, runtime, options, source);
+  }
+
+  get inputNames(): readonly string[] {
+    return this.index.inputs;
+  }
+
+  get outputNames(): readonly string[] {
+    return this.index.outputs;
+  }
+
+  /** The module tree, like PyTorch's `named_modules()` (the root excluded), in execution order. */
+  modules(): ModuleSummary[] {
+    return this.moduleMap.modules.map((m) => ({
+      name: m.name,
+      type: m.type,
+      calls: m.calls.length,
+      children: [...m.children],
+      leaf: m.children.length === 0,
+      ops: [...m.ops],
+      outputShapes: m.calls.map((c) => c.outputs.map((v) => declaredShape(this.index.types.get(v)) ?? [])),
+      ...(m.notObservable ? { notObservable: { ...m.notObservable } } : {}),
+    }));
+  }
+
+  module(name: string): ModuleInfo | undefined {
+    return this.moduleMap.get(name);
+  }
+
+  /** Which keys a capture with these options would return, and which modules it cannot observe. */
+  plan(options: CaptureOptions = {}): Selection {
+    return selectTargets(this.moduleMap, this.index, options);
+  }
+
+  /** Plain inference on the unmodified graph, firing any registered hooks. */
+  async run(feeds: Feeds): Promise<Record<string, Tensor>> {
+    if (this.#hooks.size === 0) {
+      const session = await this.#session([]);
+      return await this.#runSession(session, prepareFeeds(this.index, this.runtime, feeds), [...this.index.outputs]);
+    }
+    const acts = await this.capture(feeds, this.#hooks.captureOptions());
+    this.#hooks.fire(acts, this.moduleMap);
+    return { ...acts.outputs };
+  }
+
+  /** Runs the model once and returns the activations of the selected layers (default: every leaf module). */
+  async capture(feeds: Feeds, options: CaptureOptions = {}): Promise<ActivationCache> {
+    const selection = this.plan(options);
+    const prepared = prepareFeeds(this.index, this.runtime, feeds);
+    const graphValues = selection.targets.map((t) => t.value).filter((v) => !(v in prepared));
+    const session = await this.#session(graphValues);
+    const fetched = await this.#runSession(session, prepared, [...new Set([...this.index.outputs, ...graphValues])]);
+    const tensors = new Map<string, Tensor>();
+    for (const t of selection.targets) tensors.set(t.key, t.value in prepared ? prepared[t.value] : fetched[t.value]);
+    const outputs = Object.fromEntries(this.index.outputs.map((o) => [o, fetched[o]]));
+    return new ActivationCache(tensors, selection.targets, selection.notObservable, outputs);
+  }
+
+  /** Calls `hook(module, inputs, output)` after each call of the module during `run`; dispose the handle to remove it. */
+  registerForwardHook(name: string, hook: ForwardHook): HookHandle {
+    this.#checkModule(name);
+    return this.#hooks.add(name, 'forward', hook);
+  }
+
+  /** Calls `hook(module, inputs)` for each call of the module during `run`. */
+  registerForwardPreHook(name: string, hook: ForwardPreHook): HookHandle {
+    this.#checkModule(name);
+    return this.#hooks.add(name, 'pre', hook);
+  }
+
+  /** Releases every ONNX Runtime session this model created. */
+  async release(): Promise<void> {
+    const sessions = [...this.#sessions.values()];
+    this.#sessions.clear();
+    for (const s of sessions) await (await s).release();
+  }
+
+  #checkModule(name: string): void {
+    selectTargets(this.moduleMap, this.index, { layers: [name] });
+    if (!this.moduleMap.get(name)) {
+      throw new NeurotapError('E_UNKNOWN_LAYER', `Hooks attach to modules, and '${name}' is a graph value.`, { hint: 'Use capture({ layers: [name] }) for values.' });
+    }
+  }
+
+  /** One session per set of exposed values, reused by later captures of the same set. */
+  #session(values: readonly string[]): Promise<InferenceSession> {
+    const key = [...new Set(values)].sort().join('\u0000');
+    let session = this.#sessions.get(key);
+    if (!session) {
+      session = this.#createSession(values);
+      session.catch(() => this.#sessions.delete(key));
+      this.#sessions.set(key, session);
+    }
+    return session;
+  }
+
+  async #createSession(values: readonly string[]): Promise<InferenceSession> {
+    const external = externalDataFiles(this.proto);
+    for (const location of external) await this.source.checkExternalData?.(location);
+    const bytes = values.length === 0 ? this.bytes : encodeModel(exposeValues(this.proto, this.index, values));
+    const options = sessionOptions(this.options);
+    try {
+      if (external.length && this.source.createSessionWithExternalData) return await this.source.createSessionWithExternalData(bytes, options);
+      return await this.runtime.InferenceSession.create(bytes, options);
+    } catch (cause) {
+      throw new NeurotapError('E_RUNTIME', `ONNX Runtime could not load the model: ${firstLine(cause)}`, {
+        hint: 'Check that the model runs with plain onnxruntime; report the model if it does.',
+        cause,
+      });
+    }
+  }
+
+  async #runSession(session: InferenceSession, feeds: Record<string, Tensor>, fetches: string[]): Promise<Record<string, Tensor>> {
+    try {
+      return (await session.run(feeds, fetches)) as Record<string, Tensor>;
+    } catch (cause) {
+      throw new NeurotapError('E_RUNTIME', `ONNX Runtime failed to run the model: ${firstLine(cause)}`, {
+        hint: 'Check the input shapes and values against `neurotap layers MODEL`.',
+        cause,
+      });
+    }
+  }
+}
+
+function sessionOptions(options: LoadOptions): InferenceSession.SessionOptions {
+  return {
+    ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
+    ...(options.executionProviders ? { executionProviders: options.executionProviders } : {}),
+    ...(options.graphOptimizationLevel ? { graphOptimizationLevel: options.graphOptimizationLevel } : {}),
+  };
+}
+
+/** Distinct external-data file locations named by the model's initializers. */
+export function externalDataFiles(proto: ModelProto): string[] {
+  const files = new Set<string>();
+  for (const t of proto.graph?.initializer ?? []) {
+    if (t.dataLocation !== 1) continue;
+    const location = t.externalData?.find((e) => e.key === 'location')?.value;
+    if (location) files.add(location);
+  }
+  return [...files];
+}
+
+function firstLine(err: unknown): string {
+  return String(err instanceof Error ? err.message : err).split('\n')[0];
+}

@@ -1,0 +1,60 @@
+/**
+ * How a call's leaving values map onto the Python object its forward returned, and which calls'
+ * outputs the export destroyed by fusing the next module into them.
+ */
+import type { GraphIndex } from '../graph/graph-index.js';
+import type { ModuleInfo, NotObservable } from './module-map.js';
+
+const RECURRENT_OPS = new Set(['LSTM', 'GRU', 'RNN']);
+
+/**
+ * Orders a call's outputs as PyTorch returns them. Recurrent modules return `output, h_n` (GRU, RNN)
+ * or `output, (h_n, c_n)` (LSTM): the sequence derived from the op's `Y` comes first, then `Y_h`, `Y_c`.
+ * Other modules keep execution order.
+ */
+export function orderCallOutputs(index: GraphIndex, nodes: readonly number[], sinks: readonly string[]): { outputs: string[]; outputPaths: number[][] } {
+  const recurrent = [...nodes].reverse().find((n) => RECURRENT_OPS.has(index.nodes[n].opType ?? ''));
+  if (recurrent === undefined || sinks.length < 2) return { outputs: [...sinks], outputPaths: sinks.map((_, i) => [i]) };
+  const op = index.nodes[recurrent];
+  const sequence = downstreamWithin(index, new Set(nodes), op.output?.[0] ?? '');
+  const first = sinks.filter((v) => sequence.has(v));
+  const rest = sinks.filter((v) => !sequence.has(v));
+  const outputs = [...first.slice(0, 1), ...rest];
+  if (op.opType === 'LSTM' && rest.length === 2) return { outputs, outputPaths: [[0], [1, 0], [1, 1]] };
+  return { outputs, outputPaths: outputs.map((_, i) => [i]) };
+}
+
+/** Values reachable from `start` through nodes of the call. */
+function downstreamWithin(index: GraphIndex, inside: ReadonlySet<number>, start: string): Set<string> {
+  const reached = new Set<string>([start]);
+  const queue = [start];
+  while (queue.length) {
+    const value = queue.pop()!;
+    for (const reader of index.consumers.get(value) ?? []) {
+      if (!inside.has(reader)) continue;
+      for (const out of index.nodes[reader].output ?? []) if (out && !reached.has(out)) { reached.add(out); queue.push(out); }
+    }
+  }
+  return reached;
+}
+
+/**
+ * In a default (eval, constant-folded) TorchScript export, a BatchNorm after a Conv is folded into
+ * the Conv: the Conv's weights become anonymous (`onnx::Conv_193`) and the graph's Conv computes
+ * bn(conv(x)). The Conv module's own output then exists nowhere.
+ */
+export function findFusion(index: GraphIndex, info: ModuleInfo): NotObservable | undefined {
+  for (const call of info.calls) {
+    for (const n of call.nodes) {
+      const node = index.nodes[n];
+      if (node.opType !== 'Conv' && node.opType !== 'ConvTranspose') continue;
+      const weight = node.input?.[1] ?? '';
+      if (!index.initializers.has(weight) || !weight.startsWith('onnx::')) continue;
+      return {
+        reason: `the exporter folded the BatchNorm that follows '${info.name}' into its ${node.opType} (weights renamed '${weight}'); the graph holds batchnorm(${info.name}(x)), and the BatchNorm's module name was dropped`,
+        hint: 'Re-export with torch.onnx.export(..., training=torch.onnx.TrainingMode.PRESERVE) (or do_constant_folding=False) to keep BatchNorm nodes and observe both modules; the fused value stays reachable through the "values" preset.',
+      };
+    }
+  }
+  return undefined;
+}

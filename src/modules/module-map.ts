@@ -1,0 +1,206 @@
+/**
+ * The PyTorch module tree of an exported model: each module's name, type, calls, and for each call
+ * the values that a forward hook would see as `input` and `output`.
+ *
+ * ```ts
+ * const map = buildModuleMap(indexGraph(model.graph));
+ * map.get('layer1.0.conv1')?.calls[0].outputs; // ['/layer1/layer1.0/conv1/Conv_output_0']
+ * ```
+ */
+import type { GraphIndex } from '../graph/graph-index.js';
+import { nodeReads } from '../graph/graph-index.js';
+import { orderCallOutputs, findFusion } from './call-outputs.js';
+import { inferModuleType } from './module-types.js';
+import { parameterModulesOf, readNodeScopes, UNKNOWN, type ScopeSource, type ScopeStep } from './scopes.js';
+
+export interface ModuleCall {
+  /** 1-based call number, in execution order. */
+  readonly index: number;
+  readonly nodes: readonly number[];
+  /** Values entering the call, as the hook's `input` tuple. */
+  readonly inputs: readonly string[];
+  /** Values leaving the call; more than one means a tuple output, ordered as PyTorch returns it. */
+  readonly outputs: readonly string[];
+  /** Nested tuple position of each output: [0], [1, 0], [1, 1] for an LSTM's `out, (h, c)`. */
+  readonly outputPaths: readonly (readonly number[])[];
+  /** Inputs whose value in the graph is not what the module received (an export optimisation). */
+  opaqueInputs: string[];
+}
+
+export interface NotObservable {
+  readonly reason: string;
+  readonly hint: string;
+}
+
+export interface ModuleInfo {
+  readonly name: string;
+  type: string;
+  /** Where `type` comes from: the exporter's class names, or inferred from the ONNX ops. */
+  readonly typeSource: 'export' | 'ops';
+  ops: string[];
+  readonly parent: string | undefined;
+  readonly children: string[];
+  readonly calls: ModuleCall[];
+  /** Set when the module's output does not exist in the graph; never paired with a tensor. */
+  notObservable?: NotObservable;
+}
+
+export interface ModuleMap {
+  readonly source: ScopeSource;
+  readonly modules: readonly ModuleInfo[];
+  get(name: string): ModuleInfo | undefined;
+}
+
+export function buildModuleMap(index: GraphIndex): ModuleMap {
+  const params = parameterModulesOf(index);
+  const scopes = readNodeScopes(index, params);
+  const paths = resolveUnknownScopes(index, scopes.paths);
+  const groups = groupCalls(paths);
+  const modules = new Map<string, ModuleInfo>();
+  for (const group of groups.values()) addCall(modules, group, index);
+  for (const info of modules.values()) {
+    if (info.parent !== undefined) modules.get(info.parent)?.children.push(info.name);
+  }
+  for (const info of modules.values()) finishModule(info, index, paths, scopes.source);
+  const list = [...modules.values()];
+  return { source: scopes.source, modules: list, get: (name) => modules.get(name) };
+}
+
+interface CallGroup {
+  module: string;
+  parent: string | undefined;
+  className: string | undefined;
+  nodes: number[];
+}
+
+function stepKey(path: readonly ScopeStep[], depth: number): string {
+  return path.slice(0, depth + 1).map((s) => `${s.module}@${s.call}`).join('/');
+}
+
+function groupCalls(paths: readonly ScopeStep[][]): Map<string, CallGroup> {
+  const groups = new Map<string, CallGroup>();
+  paths.forEach((path, node) => {
+    path.forEach((step, depth) => {
+      const key = stepKey(path, depth);
+      let group = groups.get(key);
+      if (!group) {
+        group = { module: step.module, parent: depth > 0 ? path[depth - 1].module : undefined, className: step.className, nodes: [] };
+        groups.set(key, group);
+      }
+      group.nodes.push(node);
+    });
+  });
+  return groups;
+}
+
+function addCall(modules: Map<string, ModuleInfo>, group: CallGroup, index: GraphIndex): void {
+  let info = modules.get(group.module);
+  if (!info) {
+    info = {
+      name: group.module, type: group.className ?? '', typeSource: group.className ? 'export' : 'ops',
+      ops: [], parent: group.parent, children: [], calls: [],
+    };
+    modules.set(group.module, info);
+  }
+  const inside = new Set(group.nodes);
+  const { outputs, outputPaths } = orderCallOutputs(index, group.nodes, callSinks(index, inside));
+  info.calls.push({ index: info.calls.length + 1, nodes: group.nodes, inputs: callInputs(index, group.nodes, inside), outputs, outputPaths, opaqueInputs: [] });
+}
+
+/**
+ * Values that leave a call: produced inside, read by nothing inside, and read outside, returned by
+ * the graph, or left unread. A value read both inside and outside is an intermediate that an export
+ * optimisation let escape (e.g. a transpose pair removed across modules): not the module's output.
+ */
+function callSinks(index: GraphIndex, inside: ReadonlySet<number>): string[] {
+  const sinks: string[] = [];
+  for (const node of inside) {
+    for (const value of index.nodes[node].output ?? []) {
+      if (!value) continue;
+      const readers = index.consumers.get(value) ?? [];
+      if (readers.some((r) => inside.has(r))) continue;
+      sinks.push(value);
+    }
+  }
+  return sinks;
+}
+
+function callInputs(index: GraphIndex, nodes: readonly number[], inside: ReadonlySet<number>): string[] {
+  const inputs: string[] = [];
+  const seen = new Set<string>();
+  for (const node of nodes) {
+    for (const value of nodeReads(index.nodes[node])) {
+      if (seen.has(value) || index.initializers.has(value)) continue;
+      seen.add(value);
+      const producer = index.producer.get(value);
+      if (producer !== undefined && (inside.has(producer) || isConstantNode(index, producer))) continue;
+      inputs.push(value);
+    }
+  }
+  return inputs;
+}
+
+function isConstantNode(index: GraphIndex, node: number): boolean {
+  const n = index.nodes[node];
+  return n.opType === 'Constant' || nodeReads(n).every((v) => index.initializers.has(v));
+}
+
+function finishModule(info: ModuleInfo, index: GraphIndex, paths: readonly ScopeStep[][], source: ScopeSource): void {
+  const ops = new Set<string>();
+  for (const call of info.calls) for (const n of call.nodes) ops.add(index.nodes[n].opType ?? '');
+  info.ops = [...ops];
+  if (!info.type) info.type = inferModuleType(info, index);
+  const fusion = source === 'torchscript-names' && info.children.length === 0 ? findFusion(index, info) : undefined;
+  if (fusion) info.notObservable = fusion;
+  for (const call of info.calls) call.opaqueInputs = opaqueInputs(index, paths, call);
+}
+
+/** Inputs produced inside another module's call without being one of that call's outputs. */
+function opaqueInputs(index: GraphIndex, paths: readonly ScopeStep[][], call: ModuleCall): string[] {
+  const opaque: string[] = [];
+  const ownPath = paths[call.nodes[0]];
+  for (const value of call.inputs) {
+    const producer = index.producer.get(value);
+    if (producer === undefined) continue;
+    const producerPath = paths[producer];
+    const depth = producerPath.length - 1;
+    // A module's own intermediate handed to its child is what the child receives: clean.
+    if (depth < 0 || sameCall(ownPath, producerPath, depth)) continue;
+    const readers = index.consumers.get(value) ?? [];
+    if (readers.some((r) => sameCall(paths[r], producerPath, depth))) opaque.push(value);
+  }
+  return opaque;
+}
+
+function sameCall(a: readonly ScopeStep[], b: readonly ScopeStep[], depth: number): boolean {
+  return a.length > depth && b.length > depth && stepKey(a, depth) === stepKey(b, depth);
+}
+
+/** Nodes the export left without a scope take the common scope of their neighbours. */
+function resolveUnknownScopes(index: GraphIndex, raw: readonly ScopeStep[][]): ScopeStep[][] {
+  const paths = [...raw];
+  // Consumers first (reverse order), so constants feeding constants resolve too.
+  for (let i = paths.length - 1; i >= 0; i--) {
+    if (paths[i] !== UNKNOWN) continue;
+    const node = index.nodes[i];
+    const neighbours: ScopeStep[][] = [];
+    for (const out of node.output ?? []) for (const r of index.consumers.get(out) ?? []) if (paths[r] !== UNKNOWN) neighbours.push(paths[r]);
+    for (const value of node.input ?? []) {
+      const p = index.producer.get(value);
+      if (p !== undefined && paths[p] !== UNKNOWN) neighbours.push(paths[p]);
+    }
+    paths[i] = commonPrefix(neighbours);
+  }
+  return paths;
+}
+
+function commonPrefix(paths: readonly ScopeStep[][]): ScopeStep[] {
+  if (paths.length === 0) return [];
+  let n = Math.min(...paths.map((p) => p.length));
+  for (const p of paths) {
+    let k = 0;
+    while (k < n && p[k].module === paths[0][k].module && p[k].call === paths[0][k].call) k++;
+    n = k;
+  }
+  return paths[0].slice(0, n);
+}

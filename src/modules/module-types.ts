@@ -1,0 +1,48 @@
+/**
+ * A readable module type when the export does not record class names (TorchScript exports):
+ * inferred from the ONNX ops of a leaf module, e.g. a lone Gemm is a Linear.
+ */
+import type { GraphIndex } from '../graph/graph-index.js';
+import type { ModuleInfo } from './module-map.js';
+
+const SINGLE_OP_TYPES: Record<string, string> = {
+  Gemm: 'Linear', Relu: 'ReLU', LeakyRelu: 'LeakyReLU', Sigmoid: 'Sigmoid', Tanh: 'Tanh', Softmax: 'Softmax',
+  LogSoftmax: 'LogSoftmax', Flatten: 'Flatten', LSTM: 'LSTM', GRU: 'GRU', RNN: 'RNN', Elu: 'ELU', Selu: 'SELU',
+  HardSigmoid: 'Hardsigmoid', HardSwish: 'Hardswish', Gelu: 'GELU', Dropout: 'Dropout', Identity: 'Identity',
+  LayerNormalization: 'LayerNorm', GlobalAveragePool: 'AdaptiveAvgPool', InstanceNormalization: 'InstanceNorm',
+};
+
+const SPATIAL_OPS: Record<string, string> = {
+  Conv: 'Conv', ConvTranspose: 'ConvTranspose', MaxPool: 'MaxPool', AveragePool: 'AvgPool', BatchNormalization: 'BatchNorm',
+};
+
+/** The ops that say what a module is, ignoring the shape plumbing around them. */
+const PLUMBING = new Set(['Constant', 'Shape', 'Gather', 'Unsqueeze', 'Squeeze', 'Concat', 'Transpose', 'Reshape', 'ConstantOfShape', 'Cast', 'Slice', 'Identity']);
+
+export function inferModuleType(info: ModuleInfo, index: GraphIndex): string {
+  if (info.children.length > 0) {
+    const numbered = info.children.every((c) => /\.\d+$/.test(c) || /^\d+$/.test(c));
+    return numbered ? 'Sequential' : 'Module';
+  }
+  const ops = info.ops.filter((op) => !PLUMBING.has(op));
+  const core = ops.length > 0 ? ops : info.ops;
+  if (core.length === 1) {
+    const op = core[0];
+    if (SINGLE_OP_TYPES[op]) return SINGLE_OP_TYPES[op];
+    if (SPATIAL_OPS[op]) return SPATIAL_OPS[op] + spatialSuffix(info, index, op);
+  }
+  const set = new Set(core);
+  if (set.has('MatMul') && (set.size === 1 || (set.size === 2 && set.has('Add')))) return 'Linear';
+  if (set.has('Erf')) return 'GELU';
+  if (set.has('ReduceMean') && set.has('Sqrt')) return 'LayerNorm';
+  return core.join('+') || 'Module';
+}
+
+/** Conv2d vs Conv1d from the rank of the input, when the graph declares it. */
+function spatialSuffix(info: ModuleInfo, index: GraphIndex, op: string): string {
+  const node = info.calls[0]?.nodes.map((n) => index.nodes[n]).find((n) => n.opType === op);
+  const weight = index.graph.initializer?.find((t) => t.name === node?.input?.[1]);
+  const rank = weight?.dims?.length ?? (node?.attribute?.find((a) => a.name === 'kernel_shape')?.ints?.length ?? 0) + 2;
+  const spatial = rank - 2;
+  return spatial >= 1 && spatial <= 3 ? `${spatial}d` : '';
+}

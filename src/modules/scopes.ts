@@ -1,0 +1,166 @@
+/**
+ * Where each ONNX node came from in the PyTorch module tree, read from whatever the exporter left:
+ * - the dynamo exporter's node metadata (`pkg.torch.onnx.name_scopes` / `class_hierarchy`);
+ * - the TorchScript exporter's scoped node names (`/layer1/layer1.0/conv1/Conv`, `/proj_1/Gemm`);
+ * - parameter names of the initializers a node reads (`fc.weight`);
+ * - nothing: every node then stands for itself.
+ */
+import type { GraphIndex } from '../graph/graph-index.js';
+import type { NodeProto } from '../onnx/types.js';
+
+/** One level of a node's module path: the module's full name, which call of it, its class if known. */
+export interface ScopeStep {
+  readonly module: string;
+  readonly call: number;
+  readonly className?: string;
+}
+
+export type ScopeSource = 'dynamo-metadata' | 'torchscript-names' | 'parameter-names' | 'node-names';
+
+export interface NodeScopes {
+  readonly source: ScopeSource;
+  /** Per node: its module path from the outermost module down (root excluded); [] = top level. */
+  readonly paths: ScopeStep[][];
+}
+
+const NAME_SCOPES = 'pkg.torch.onnx.name_scopes';
+const CLASS_HIERARCHY = 'pkg.torch.onnx.class_hierarchy';
+const EMPTY_STACK = '_empty_nn_module_stack_from_metadata_hook';
+
+function metadata(node: NodeProto, key: string): string | undefined {
+  return node.metadataProps?.find((p) => p.key === key)?.value;
+}
+
+/** Parses the Python list repr the dynamo exporter writes: "['', 'model', 'model.layers.0']". */
+export function parsePythonStringList(text: string): string[] {
+  const items: string[] = [];
+  const re = /'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"/g;
+  for (let m = re.exec(text); m; m = re.exec(text)) items.push(m[1] ?? m[2] ?? '');
+  return items;
+}
+
+export function readNodeScopes(index: GraphIndex, parameterModules: ReadonlySet<string>): NodeScopes {
+  const { nodes } = index;
+  if (nodes.some((n) => metadata(n, NAME_SCOPES) !== undefined)) {
+    return { source: 'dynamo-metadata', paths: nodes.map(dynamoPath) };
+  }
+  if (nodes.some((n) => (n.name ?? '').startsWith('/'))) {
+    return { source: 'torchscript-names', paths: torchscriptPaths(nodes, parameterModules) };
+  }
+  if (parameterModules.size > 0) {
+    return { source: 'parameter-names', paths: nodes.map((n) => parameterPath(n, index)) };
+  }
+  return { source: 'node-names', paths: nodes.map((n, i) => [{ module: nodeLayerName(n, i), call: 1 }]) };
+}
+
+export function nodeLayerName(node: NodeProto, i: number): string {
+  return node.name || node.output?.[0] || `${node.opType}_${i}`;
+}
+
+function dynamoPath(node: NodeProto): ScopeStep[] {
+  const scopes = metadata(node, NAME_SCOPES);
+  if (scopes === undefined) return UNKNOWN;
+  const names = parsePythonStringList(scopes);
+  const classes = parsePythonStringList(metadata(node, CLASS_HIERARCHY) ?? '');
+  if (names[0] === EMPTY_STACK) return [];
+  // The last entry names the FX node (the op), the first the root module ('').
+  const path: ScopeStep[] = [];
+  for (let i = 1; i < names.length - 1; i++) {
+    const { module, call } = splitCallSuffix(names[i]);
+    path.push({ module, call, className: shortClassName(classes[i]) });
+  }
+  return path;
+}
+
+/** The dynamo exporter marks a module's later calls with a suffix such as `@1`. */
+function splitCallSuffix(name: string): { module: string; call: number } {
+  const m = /^(.*)@(\d+)$/.exec(name);
+  return m ? { module: m[1], call: Number(m[2]) + 1 } : { module: name, call: 1 };
+}
+
+function shortClassName(qualified: string | undefined): string | undefined {
+  if (!qualified) return undefined;
+  const last = qualified.split('.').pop();
+  return last || undefined;
+}
+
+/** A marker for nodes whose scope the export did not record; resolved from their neighbours. */
+export const UNKNOWN: ScopeStep[] = Object.freeze([]) as unknown as ScopeStep[];
+
+function torchscriptPaths(nodes: readonly NodeProto[], parameterModules: ReadonlySet<string>): ScopeStep[][] {
+  const scopeLists = nodes.map((n) => {
+    const name = n.name ?? '';
+    return name.startsWith('/') ? name.split('/').slice(1, -1) : null;
+  });
+  // Every scope a node names, as a full module path, to tell `relu_1` (second call of `relu`)
+  // from a module really called `relu_1`.
+  const seen = new Set<string>();
+  for (const list of scopeLists) if (list) resolveComponents(list, parameterModules, null).forEach((s) => seen.add(s.module));
+  return scopeLists.map((list, i) => (list ? resolveComponents(list, parameterModules, seen) : isSourceless(nodes[i]) ? UNKNOWN : []));
+}
+
+function isSourceless(node: NodeProto): boolean {
+  return node.opType === 'Constant' || (node.input ?? []).length === 0;
+}
+
+/**
+ * Turns name components into full module names. The TorchScript exporter writes a child of a
+ * Sequential/ModuleList with its parent's last component in front (`layer1` / `layer1.0`), and other
+ * children by attribute name (`conv1`); a module's repeated call gets `_N` appended.
+ */
+function resolveComponents(components: string[], params: ReadonlySet<string>, seen: ReadonlySet<string> | null): ScopeStep[] {
+  const steps: ScopeStep[] = [];
+  let full = '';
+  let last = '';
+  for (const raw of components) {
+    let component = raw;
+    let call = 1;
+    const m = /^(.*)_(\d+)$/.exec(raw);
+    if (m && seen) {
+      const candidate = joinScope(full, last, raw);
+      const base = joinScope(full, last, m[1]);
+      if (!params.has(candidate) && (seen.has(base) || params.has(base))) {
+        component = m[1];
+        call = Number(m[2]) + 1;
+      }
+    }
+    full = joinScope(full, last, component);
+    last = component;
+    steps.push({ module: full, call });
+  }
+  return steps;
+}
+
+function joinScope(parentFull: string, parentLast: string, component: string): string {
+  if (!parentFull) return component;
+  if (parentLast && component.startsWith(parentLast + '.')) return parentFull + component.slice(parentLast.length);
+  return `${parentFull}.${component}`;
+}
+
+/** Older exports without scopes: a node reading `fc.weight` belongs to module `fc`. */
+function parameterPath(node: NodeProto, index: GraphIndex): ScopeStep[] {
+  for (const input of node.input ?? []) {
+    if (!index.initializers.has(input)) continue;
+    const owner = parameterOwner(input);
+    if (owner !== undefined) return owner.split('.').map((_, i, parts) => ({ module: parts.slice(0, i + 1).join('.'), call: 1 }));
+  }
+  return isSourceless(node) ? UNKNOWN : [];
+}
+
+/** `layer1.0.conv1.weight` → `layer1.0.conv1`; anonymous names (`onnx::Conv_193`) → undefined. */
+export function parameterOwner(name: string): string | undefined {
+  if (name.includes('::') || !name.includes('.')) return undefined;
+  return name.slice(0, name.lastIndexOf('.'));
+}
+
+/** Module names that own a named parameter, with all their ancestors. */
+export function parameterModulesOf(index: GraphIndex): Set<string> {
+  const modules = new Set<string>();
+  for (const name of index.initializers) {
+    const owner = parameterOwner(name);
+    if (owner === undefined) continue;
+    const parts = owner.split('.');
+    for (let i = 1; i <= parts.length; i++) modules.add(parts.slice(0, i).join('.'));
+  }
+  return modules;
+}

@@ -1,0 +1,37 @@
+/**
+ * The Node entry: `loadModel(path)` on onnxruntime-node, plus everything from the isomorphic core.
+ *
+ * ```ts
+ * import { loadModel } from 'neurotap';
+ * const model = await loadModel('cnn.onnx');
+ * const acts = await model.capture({ x: { data: new Float32Array(3 * 32 * 32), dims: [1, 3, 32, 32] } });
+ * ```
+ */
+import * as ort from 'onnxruntime-node';
+import { readFile, stat } from 'node:fs/promises';
+import { NeurotapError } from './errors.js';
+import { externalDataFiles, NeurotapModel, type LoadOptions } from './model.js';
+import { nodeModelSource } from './runtime/node-source.js';
+import type { Runtime } from './runtime/runtime.js';
+
+export * from './index.js';
+
+export const nodeRuntime: Runtime = ort as unknown as Runtime;
+
+/** Loads an ONNX model from a file path (or bytes) for capture on onnxruntime-node. */
+export async function loadModel(source: string | Uint8Array, options: LoadOptions = {}): Promise<NeurotapModel> {
+  const path = typeof source === 'string' ? source : undefined;
+  const bytes = path === undefined ? (source as Uint8Array) : await readModelFile(path);
+  let model: NeurotapModel | undefined;
+  const modelSource = nodeModelSource(path, nodeRuntime, () => (model ? externalDataFiles(model.proto) : []));
+  model = NeurotapModel.fromBytes(bytes, nodeRuntime, options, modelSource);
+  return model;
+}
+
+async function readModelFile(path: string): Promise<Uint8Array> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info) throw new NeurotapError('E_FILE_NOT_FOUND', `Model file '${path}' does not exist.`, { hint: 'Check the path; models are .onnx files written by torch.onnx.export.' });
+  if (!info.isFile()) throw new NeurotapError('E_NOT_ONNX', `'${path}' is not a file.`, { hint: 'Pass the path of an .onnx file.' });
+  const buffer = await readFile(path);
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}

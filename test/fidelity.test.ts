@@ -1,0 +1,47 @@
+/**
+ * Fidelity: for every fixture, each module's captured tensor equals what PyTorch's forward hook
+ * returned (rtol 1e-3), or the module is reported not observable with a reason; never silently different.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadModel } from '../src/node.js';
+import { fixture, mismatch } from './helpers/fixtures.js';
+
+const MODELS = ['seed-mlp', 'seed-cnn', 'seed-custom', 'rnn', 'twice', 'transformer', 'digits-cnn', 'resnet18', 'resnet18-preserve'];
+
+/** Modules that a TorchScript export leaves no trace of, so no module map can list them. */
+const INVISIBLE: Record<string, RegExp> = {
+  // BatchNorm folded into the Conv before it: neither its nodes nor its parameters survive.
+  resnet18: /(^|\.)(bn\d|downsample\.1)$/,
+};
+
+describe('fidelity against PyTorch forward hooks', () => {
+  for (const name of MODELS) {
+    it(name, async () => {
+      const fx = fixture(name);
+      const model = await loadModel(fx.path);
+      const acts = await model.capture(Object.fromEntries(fx.inputs), { layers: 'modules', inputs: true });
+      // The model's own outputs are unchanged by capturing.
+      model.outputNames.forEach((out, i) => assert.equal(mismatch(acts.outputs[out], fx.golden.get(`__output__#${i}`)!), undefined, `output ${out}`));
+      const missing: string[] = [];
+      let compared = 0;
+      for (const [key, expected] of fx.golden) {
+        if (key.startsWith('__output__')) continue;
+        const actual = acts.get(key);
+        const module = key.split(/[:#]/)[0];
+        if (actual) {
+          assert.equal(mismatch(actual, expected), undefined, `${name}: ${key} differs from PyTorch`);
+          compared++;
+        } else if (acts.whyNotObservable(module)) {
+          assert.ok(acts.whyNotObservable(module)!.reason.length > 10);
+        } else missing.push(key);
+      }
+      // Every captured key is one PyTorch produced (no invented names).
+      for (const key of acts.keys()) if (!key.startsWith('in:')) assert.ok(fx.golden.has(key), `${name}: captured '${key}' is not a PyTorch hook key`);
+      const allowed = INVISIBLE[name];
+      const unexplained = missing.filter((k) => !(allowed && allowed.test(k.split(/[:#]/)[0])));
+      assert.deepEqual(unexplained, [], `${name}: modules neither captured nor reported`);
+      assert.ok(compared > 0);
+    });
+  }
+});
