@@ -11,7 +11,7 @@ import type { GraphIndex } from '../graph/graph-index.js';
 import { nodeReads } from '../graph/graph-index.js';
 import { orderCallOutputs, findFusion } from './call-outputs.js';
 import { inferModuleType } from './module-types.js';
-import { parameterModulesOf, readNodeScopes, UNKNOWN, type ScopeSource, type ScopeStep } from './scopes.js';
+import { CONSUMER_SCOPE, parameterModulesOf, readNodeScopes, UNKNOWN, type ScopeSource, type ScopeStep } from './scopes.js';
 
 export interface ModuleCall {
   /** 1-based call number, in execution order. */
@@ -180,14 +180,17 @@ function sameCall(a: readonly ScopeStep[], b: readonly ScopeStep[], depth: numbe
 function resolveUnknownScopes(index: GraphIndex, raw: readonly ScopeStep[][]): ScopeStep[][] {
   const paths = [...raw];
   // Consumers first (reverse order), so constants feeding constants resolve too.
+  const unresolved = (path: ScopeStep[]) => path === UNKNOWN || path === CONSUMER_SCOPE;
   for (let i = paths.length - 1; i >= 0; i--) {
-    if (paths[i] !== UNKNOWN) continue;
+    if (!unresolved(paths[i])) continue;
     const node = index.nodes[i];
     const neighbours: ScopeStep[][] = [];
-    for (const out of node.output ?? []) for (const r of index.consumers.get(out) ?? []) if (paths[r] !== UNKNOWN) neighbours.push(paths[r]);
-    for (const value of node.input ?? []) {
-      const p = index.producer.get(value);
-      if (p !== undefined && paths[p] !== UNKNOWN) neighbours.push(paths[p]);
+    for (const out of node.output ?? []) for (const r of index.consumers.get(out) ?? []) if (!unresolved(paths[r])) neighbours.push(paths[r]);
+    if (paths[i] === UNKNOWN) {
+      for (const value of node.input ?? []) {
+        const p = index.producer.get(value);
+        if (p !== undefined && !unresolved(paths[p])) neighbours.push(paths[p]);
+      }
     }
     paths[i] = commonPrefix(neighbours);
   }

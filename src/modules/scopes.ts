@@ -86,6 +86,8 @@ function shortClassName(qualified: string | undefined): string | undefined {
 
 /** A marker for nodes whose scope the export did not record; resolved from their neighbours. */
 export const UNKNOWN: ScopeStep[] = Object.freeze([]) as unknown as ScopeStep[];
+/** A marker for nodes that take the common scope of the nodes reading their outputs. */
+export const CONSUMER_SCOPE: ScopeStep[] = Object.freeze([]) as unknown as ScopeStep[];
 
 function torchscriptPaths(nodes: readonly NodeProto[], parameterModules: ReadonlySet<string>): ScopeStep[][] {
   const scopeLists = nodes.map((n) => {
@@ -96,12 +98,23 @@ function torchscriptPaths(nodes: readonly NodeProto[], parameterModules: Readonl
   // from a module really called `relu_1`.
   const seen = new Set<string>();
   for (const list of scopeLists) if (list) resolveComponents(list, parameterModules, null).forEach((s) => seen.add(s.module));
-  return scopeLists.map((list, i) => (list ? resolveComponents(list, parameterModules, seen) : isSourceless(nodes[i]) ? UNKNOWN : []));
+  return scopeLists.map((list, i) => {
+    if (QUANTIZE_OPS.has(nodes[i].opType ?? '')) return CONSUMER_SCOPE;
+    // Unscoped nodes are constants or were added after export (casts, identities): their neighbours tell.
+    return list ? resolveComponents(list, parameterModules, seen) : UNKNOWN;
+  });
 }
 
 function isSourceless(node: NodeProto): boolean {
   return node.opType === 'Constant' || (node.input ?? []).length === 0;
 }
+
+/**
+ * Ops a quantization tool inserts after export (onnxruntime's quantize_dynamic names them after the
+ * value they quantize, e.g. `/flatten/Flatten_output_0_QuantizeLinear`): they prepare the next
+ * module's input, so they belong to the module that reads them, never to the one they follow.
+ */
+const QUANTIZE_OPS = new Set(['DynamicQuantizeLinear', 'QuantizeLinear']);
 
 /**
  * Turns name components into full module names. The TorchScript exporter writes a child of a

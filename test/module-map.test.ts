@@ -1,0 +1,92 @@
+/** Module names and types recovered from each exporter's traces, on fixtures and real models. */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { loadModel } from '../src/node.js';
+import { fixture, SHARED_MODELS } from './helpers/fixtures.js';
+
+const shared = (file: string) => join(SHARED_MODELS, file);
+const skipShared = !existsSync(SHARED_MODELS) && 'shared/models is not present';
+
+describe('module map', () => {
+  for (const name of ['seed-mlp', 'seed-cnn', 'seed-custom', 'twice', 'rnn', 'transformer', 'digits-cnn', 'resnet18-preserve']) {
+    it(`${name}: the same modules and call counts as PyTorch's named_modules()`, async () => {
+      const fx = fixture(name);
+      const model = await loadModel(fx.path);
+      const ours = new Map(model.modules().map((m) => [m.name, m]));
+      for (const expected of fx.modules) {
+        const found = ours.get(expected.name);
+        assert.ok(found, `${name}: module ${expected.name} is missing`);
+        assert.equal(found.calls, expected.calls, `${name}: calls of ${expected.name}`);
+        assert.equal(found.leaf, expected.leaf, `${name}: leaf ${expected.name}`);
+      }
+      assert.deepEqual([...ours.keys()].sort(), fx.modules.filter((m) => m.calls > 0).map((m) => m.name).sort());
+    });
+  }
+
+  it('a repeated call exported as proj_1 is call 2 of proj, never a module proj_1', async () => {
+    const model = await loadModel(fixture('twice').path);
+    const names = model.modules().map((m) => m.name);
+    assert.deepEqual(names, ['proj', 'act', 'out']);
+    assert.equal(model.module('proj')!.calls.length, 2);
+    assert.equal(model.module('proj')!.calls[1].outputs[0], '/proj_1/Gemm_output_0');
+  });
+
+  it('infers leaf types from ops when the export has no class names', async () => {
+    const model = await loadModel(fixture('seed-cnn').path);
+    assert.deepEqual(model.modules().map((m) => m.type), ['Conv2d', 'ReLU', 'MaxPool2d', 'Conv2d', 'ReLU']);
+  });
+
+  it('reports a Conv whose BatchNorm was folded into it as not observable, with the reason and the fix', async () => {
+    const model = await loadModel(fixture('resnet18').path);
+    const conv1 = model.modules().find((m) => m.name === 'conv1')!;
+    assert.match(conv1.notObservable!.reason, /folded the BatchNorm/);
+    assert.match(conv1.notObservable!.hint, /TrainingMode\.PRESERVE/);
+    assert.equal(model.modules().find((m) => m.name === 'fc')!.notObservable, undefined);
+    const preserved = await loadModel(fixture('resnet18-preserve').path);
+    assert.equal(preserved.modules().find((m) => m.name === 'conv1')!.notObservable, undefined);
+  });
+
+  it('orders an LSTM output as PyTorch nests it: out, (h_n, c_n)', async () => {
+    const model = await loadModel(fixture('rnn').path);
+    const call = model.module('lstm')!.calls[0];
+    assert.deepEqual(call.outputPaths, [[0], [1, 0], [1, 1]]);
+    assert.deepEqual(call.outputs, ['/lstm/Transpose_1_output_0', '/lstm/LSTM_output_1', '/lstm/LSTM_output_2']);
+    // The exporter skipped a transpose pair between lstm and gru: gru's graph input is time-major.
+    assert.deepEqual(model.module('gru')!.calls[0].opaqueInputs, ['/lstm/Squeeze_output_0']);
+  });
+
+  it('reads the dynamo exporter metadata (Llama, 2 layers)', { skip: skipShared }, async () => {
+    const model = await loadModel(shared('smollm-2layer-dynamo.onnx'));
+    assert.equal(model.moduleMap.source, 'dynamo-metadata');
+    const byName = new Map(model.modules().map((m) => [m.name, m]));
+    assert.equal(byName.get('model.layers.0.self_attn.q_proj')!.type, 'Linear');
+    assert.equal(byName.get('model.layers.1.mlp.act_fn')!.type, 'SiLU');
+    assert.equal(byName.get('model.layers.0')!.type, 'LlamaDecoderLayer');
+    assert.deepEqual(byName.get('model.layers.0.self_attn')!.children, [
+      'model.layers.0.self_attn.q_proj', 'model.layers.0.self_attn.k_proj', 'model.layers.0.self_attn.v_proj', 'model.layers.0.self_attn.o_proj',
+    ]);
+    assert.equal(byName.size, 31);
+  });
+
+  it('reads scopes that survived an onnxscript rewrite (dynamo, one Conv)', { skip: skipShared }, async () => {
+    const model = await loadModel(shared('conv2d-pad-dynamo.onnx'));
+    assert.deepEqual(model.modules().map((m) => [m.name, m.type]), [['conv1', 'Conv2d']]);
+  });
+
+  it('reads deep TorchScript scopes of a trained MCUNet', { skip: skipShared }, async () => {
+    const model = await loadModel(shared('mcunet-2species.onnx'));
+    const conv = model.modules().find((m) => m.name === 'blocks.0.mobile_inverted_conv.depth_conv.conv')!;
+    assert.equal(conv.type, 'Conv2d');
+    assert.ok(conv.notObservable, 'its BatchNorm was folded');
+  });
+
+  it('keeps quantization nodes out of the module they follow (int8 dynamic quantization)', { skip: skipShared }, async () => {
+    const model = await loadModel(shared('mnist-mlp-dynamic-int8.onnx'));
+    assert.deepEqual(model.modules().map((m) => [m.name, m.type, m.calls]), [
+      ['flatten', 'Flatten', 1], ['fc1', 'Linear (int8)', 1], ['relu', 'ReLU', 2], ['fc2', 'Linear (int8)', 1], ['fc3', 'Linear (int8)', 1],
+    ]);
+    assert.deepEqual(model.module('flatten')!.calls[0].outputs, ['/flatten/Flatten_output_0']);
+  });
+});

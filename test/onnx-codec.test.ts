@@ -1,0 +1,81 @@
+/** The ONNX reader/writer: byte-exact round trips, zero-copy weights, unknown fields kept, clean errors. */
+import assert from 'node:assert/strict';
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { isNeurotapError } from '../src/errors.js';
+import { decodeModel, encodeModel } from '../src/onnx/codec.js';
+import type { ModelProto } from '../src/onnx/types.js';
+import { FIXTURES, SHARED_MODELS } from './helpers/fixtures.js';
+
+const read = (path: string) => new Uint8Array(readFileSync(path));
+const models = [
+  join(FIXTURES, 'resnet18', 'model.onnx'), join(FIXTURES, 'rnn', 'model.onnx'), join(FIXTURES, 'transformer', 'model.onnx'),
+  ...['smollm-2layer-dynamo.onnx', 'conv2d-pad-dynamo.onnx', 'mcunet-2species.onnx', 'mnist-mlp-dynamic-int8.onnx'].map((f) => join(SHARED_MODELS, f)),
+].filter(existsSync);
+
+describe('ONNX codec', () => {
+  for (const path of models) {
+    it(`re-encodes ${path.split('/').slice(-2).join('/')} byte for byte`, () => {
+      const bytes = read(path);
+      const out = encodeModel(decodeModel(bytes));
+      assert.equal(out.length, bytes.length);
+      assert.ok(Buffer.from(out).equals(Buffer.from(bytes)));
+    });
+  }
+
+  it('keeps initializer payloads as views into the input buffer', () => {
+    const bytes = read(join(FIXTURES, 'resnet18', 'model.onnx'));
+    const model = decodeModel(bytes);
+    const weight = model.graph!.initializer!.find((t) => t.name === 'fc.weight')!;
+    assert.deepEqual(weight.dims, [1000, 512]);
+    assert.equal(weight.rawData!.buffer, bytes.buffer);
+    assert.equal(weight.rawData!.byteLength, 1000 * 512 * 4);
+  });
+
+  it('reads the dynamo exporter metadata and external-data references', () => {
+    const model = decodeModel(read(join(SHARED_MODELS, 'smollm-2layer-dynamo.onnx')));
+    const q = model.graph!.initializer!.find((t) => t.name === 'model.layers.0.self_attn.q_proj.weight')!;
+    assert.equal(q.dataLocation, 1);
+    assert.deepEqual(q.externalData!.map((e) => e.key), ['location', 'offset', 'length']);
+    const gather = model.graph!.node!.find((n) => n.name === 'node_Gather_20')!;
+    const scopes = gather.metadataProps!.find((p) => p.key === 'pkg.torch.onnx.name_scopes')!.value;
+    assert.equal(scopes, "['', 'model', 'model.embed_tokens', 'embedding']");
+  });
+
+  it('round-trips subgraphs, functions, int64 extremes and fields it does not know', () => {
+    const unknownField = new Uint8Array([0xf8, 0x07, 0x2a]); // field 127, varint 42
+    const model: ModelProto = {
+      irVersion: 9,
+      opsetImport: [{ domain: '', version: 18 }],
+      graph: {
+        name: 'g',
+        node: [{
+          opType: 'If', input: ['c'], output: ['y'], name: 'if',
+          attribute: [
+            { name: 'then_branch', type: 5, g: { name: 'then', node: [{ opType: 'Identity', input: ['a'], output: ['t'] }], output: [{ name: 't' }] } },
+            { name: 'big', type: 7, ints: [9223372036854775807n, -1, 0, 2 ** 40] },
+          ],
+          metadataProps: [{ key: 'k', value: 'v' }],
+        }],
+        initializer: [{ name: 'w', dims: [2], dataType: 7, int64Data: [-5, 7] }],
+        $unknown: [unknownField],
+      },
+      functions: [{ name: 'f', domain: 'custom', input: ['x'], output: ['y'], node: [{ opType: 'Relu', input: ['x'], output: ['y'] }] }],
+    };
+    const bytes = encodeModel(model);
+    const back = decodeModel(bytes);
+    assert.deepEqual(back.graph!.node![0].attribute![1].ints, [9223372036854775807n, -1, 0, 2 ** 40]);
+    assert.equal(back.graph!.node![0].attribute![0].g!.node![0].opType, 'Identity');
+    assert.deepEqual(back.graph!.initializer![0].int64Data, [-5, 7]);
+    assert.deepEqual([...back.graph!.$unknown![0]], [...unknownField]);
+    assert.equal(back.functions![0].node![0].opType, 'Relu');
+    assert.deepEqual(back.graph!.node![0].metadataProps, [{ key: 'k', value: 'v' }]);
+    assert.ok(Buffer.from(encodeModel(back)).equals(Buffer.from(bytes)));
+  });
+
+  it('rejects truncated data with E_TRUNCATED instead of crashing', () => {
+    const bytes = read(join(FIXTURES, 'seed-mlp', 'model.onnx'));
+    assert.throws(() => decodeModel(bytes.subarray(0, bytes.length - 7)), (err) => isNeurotapError(err, 'E_TRUNCATED'));
+  });
+});
