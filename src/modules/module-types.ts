@@ -39,10 +39,14 @@ export function inferModuleType(info: ModuleInfo, index: GraphIndex): string {
   return core.join('+') || 'Module';
 }
 
-/** Conv2d vs Conv1d from the rank of the input, when the graph declares it. */
+/** Conv2d vs Conv1d from the weight's rank or the kernel's; a BatchNorm takes its producing Conv's. */
 function spatialSuffix(info: ModuleInfo, index: GraphIndex, op: string): string {
-  const node = info.calls[0]?.nodes.map((n) => index.nodes[n]).find((n) => n.opType === op);
-  const weight = index.graph.initializer?.find((t) => t.name === node?.input?.[1]);
+  let node = info.calls[0]?.nodes.map((n) => index.nodes[n]).find((n) => n.opType === op);
+  if (node?.opType === 'BatchNormalization') {
+    const producer = index.producer.get(node.input?.[0] ?? '');
+    node = producer === undefined ? undefined : index.nodes[producer];
+  }
+  const weight = node?.opType?.startsWith('Conv') ? index.graph.initializer?.find((t) => t.name === node?.input?.[1]) : undefined;
   const rank = weight?.dims?.length ?? (node?.attribute?.find((a) => a.name === 'kernel_shape')?.ints?.length ?? 0) + 2;
   const spatial = rank - 2;
   return spatial >= 1 && spatial <= 3 ? `${spatial}d` : '';
