@@ -8,7 +8,7 @@
  * ```
  */
 import { NeurotapError } from './errors.js';
-import { exposeValues } from './graph/expose.js';
+import { buildCaptureGraph, requestKey, type ExposeRequest } from './graph/rewrite.js';
 import { declaredShape, indexGraph, type GraphIndex } from './graph/graph-index.js';
 import { ActivationCache } from './capture/activation-cache.js';
 import { prepareFeeds, type Feeds } from './capture/feeds.js';
@@ -19,6 +19,11 @@ import { decodeModel, encodeModel } from './onnx/codec.js';
 import type { ModelProto } from './onnx/types.js';
 import type { InferenceSession, ModelSource, Runtime, Tensor } from './runtime/runtime.js';
 
+interface CaptureSession {
+  session: InferenceSession;
+  outputOf: ReadonlyMap<string, string>;
+}
+
 export interface LoadOptions {
   /** Intra-op threads for ONNX Runtime (default: its own choice). */
   threads?: number;
@@ -27,7 +32,13 @@ export interface LoadOptions {
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
 }
 
-export type CaptureOptions = SelectOptions;
+export interface CaptureOptions extends SelectOptions {
+  /**
+   * Early stop: run only what the requested layers need (like baukit's `stop=True`); the model's own
+   * outputs are then not computed and `acts.outputs` is empty.
+   */
+  stop?: boolean;
+}
 
 /** One row of `modules()`: what `named_modules()` shows, plus calls and observability. */
 export interface ModuleSummary {
@@ -45,7 +56,7 @@ export interface ModuleSummary {
 export class NeurotapModel {
   readonly index: GraphIndex;
   readonly moduleMap: ModuleMap;
-  readonly #sessions = new Map<string, Promise<InferenceSession>>();
+  readonly #sessions = new Map<string, Promise<CaptureSession>>();
   readonly #hooks = new HookRegistry();
 
   private constructor(
@@ -104,7 +115,7 @@ export class NeurotapModel {
   /** Plain inference on the unmodified graph, firing any registered hooks. */
   async run(feeds: Feeds): Promise<Record<string, Tensor>> {
     if (this.#hooks.size === 0) {
-      const session = await this.#session([]);
+      const { session } = await this.#session([], true);
       return await this.#runSession(session, prepareFeeds(this.index, this.runtime, feeds), [...this.index.outputs]);
     }
     const acts = await this.capture(feeds, this.#hooks.captureOptions());
@@ -116,12 +127,15 @@ export class NeurotapModel {
   async capture(feeds: Feeds, options: CaptureOptions = {}): Promise<ActivationCache> {
     const selection = this.plan(options);
     const prepared = prepareFeeds(this.index, this.runtime, feeds);
-    const graphValues = selection.targets.map((t) => t.value).filter((v) => !(v in prepared));
-    const session = await this.#session(graphValues);
-    const fetched = await this.#runSession(session, prepared, [...new Set([...this.index.outputs, ...graphValues])]);
+    const fromFeeds = (t: { value: string; reduce: string }) => t.reduce === 'none' && t.value in prepared;
+    const requests = selection.targets.filter((t) => !fromFeeds(t)).map((t) => ({ value: t.value, reduce: t.reduce }));
+    const keepOutputs = options.stop !== true;
+    const { session, outputOf } = await this.#session(requests, keepOutputs);
+    const modelOutputs = keepOutputs ? this.index.outputs : [];
+    const fetched = await this.#runSession(session, prepared, [...new Set([...modelOutputs, ...outputOf.values()])]);
     const tensors = new Map<string, Tensor>();
-    for (const t of selection.targets) tensors.set(t.key, t.value in prepared ? prepared[t.value] : fetched[t.value]);
-    const outputs = Object.fromEntries(this.index.outputs.map((o) => [o, fetched[o]]));
+    for (const t of selection.targets) tensors.set(t.key, fromFeeds(t) ? prepared[t.value] : fetched[outputOf.get(requestKey(t))!]);
+    const outputs = Object.fromEntries(modelOutputs.map((o) => [o, fetched[o]]));
     return new ActivationCache(tensors, selection.targets, selection.notObservable, outputs);
   }
 
@@ -141,7 +155,7 @@ export class NeurotapModel {
   async release(): Promise<void> {
     const sessions = [...this.#sessions.values()];
     this.#sessions.clear();
-    for (const s of sessions) await (await s).release();
+    for (const s of sessions) await (await s).session.release();
   }
 
   #checkModule(name: string): void {
@@ -151,26 +165,30 @@ export class NeurotapModel {
     }
   }
 
-  /** One session per set of exposed values, reused by later captures of the same set. */
-  #session(values: readonly string[]): Promise<InferenceSession> {
-    const key = [...new Set(values)].sort().join('\u0000');
+  /** One session per capture graph (requested values, reductions, early stop), reused by later captures. */
+  #session(requests: readonly ExposeRequest[], keepOutputs: boolean): Promise<CaptureSession> {
+    const key = `${keepOutputs}\u0001${[...new Set(requests.map(requestKey))].sort().join('\u0001')}`;
     let session = this.#sessions.get(key);
     if (!session) {
-      session = this.#createSession(values);
+      session = this.#createSession(requests, keepOutputs);
       session.catch(() => this.#sessions.delete(key));
       this.#sessions.set(key, session);
     }
     return session;
   }
 
-  async #createSession(values: readonly string[]): Promise<InferenceSession> {
+  async #createSession(requests: readonly ExposeRequest[], keepOutputs: boolean): Promise<CaptureSession> {
     const external = externalDataFiles(this.proto);
     for (const location of external) await this.source.checkExternalData?.(location);
-    const bytes = values.length === 0 ? this.bytes : encodeModel(exposeValues(this.proto, this.index, values));
+    const plain = requests.length === 0 && keepOutputs;
+    const graph = plain ? undefined : buildCaptureGraph(this.proto, this.index, requests, keepOutputs);
+    const bytes = graph ? encodeModel(graph.model) : this.bytes;
     const options = sessionOptions(this.options);
     try {
-      if (external.length && this.source.createSessionWithExternalData) return await this.source.createSessionWithExternalData(bytes, options);
-      return await this.runtime.InferenceSession.create(bytes, options);
+      const session = external.length && this.source.createSessionWithExternalData
+        ? await this.source.createSessionWithExternalData(bytes, options)
+        : await this.runtime.InferenceSession.create(bytes, options);
+      return { session, outputOf: graph?.outputOf ?? new Map() };
     } catch (cause) {
       throw new NeurotapError('E_RUNTIME', `ONNX Runtime could not load the model: ${firstLine(cause)}`, {
         hint: 'Check that the model runs with plain onnxruntime; report the model if it does.',

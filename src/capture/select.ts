@@ -5,6 +5,7 @@
 import { NeurotapError } from '../errors.js';
 import type { GraphIndex } from '../graph/graph-index.js';
 import type { ModuleInfo, ModuleMap } from '../modules/module-map.js';
+import { REDUCTIONS, type Reduction } from '../graph/rewrite.js';
 import { globToRegExp, isGlob, nearestNames } from './glob.js';
 
 /** `'leaves'` every leaf module (the default), `'modules'` every module, `'values'` every intermediate ONNX value. */
@@ -15,6 +16,11 @@ export interface SelectOptions {
   layers?: LayerSpec | readonly LayerSpec[];
   /** Also capture what each selected module receives (its forward pre-hook's `input`). */
   inputs?: boolean;
+  /**
+   * Reduce activations inside the graph, for all layers or per layer pattern
+   * (`{ 'layer*': 'mean', fc: 'none' }`, first match wins): only the reduced tensors leave the runtime.
+   */
+  reduce?: Reduction | Readonly<Record<string, Reduction>>;
 }
 
 export interface CaptureTarget {
@@ -24,6 +30,7 @@ export interface CaptureTarget {
   readonly module: string | undefined;
   readonly call: number;
   readonly kind: 'output' | 'input';
+  readonly reduce: Reduction;
 }
 
 export interface Unobservable {
@@ -55,9 +62,26 @@ export function selectTargets(map: ModuleMap, index: GraphIndex, options: Select
   }
   if (unknown.length) throw unknownLayers(unknown, map, allValues);
   const selection: Selection = { targets: [], notObservable: [] };
-  for (const info of map.modules) if (modules.has(info)) addModuleTargets(info, selection, options.inputs === true);
-  for (const value of allValues) if (values.has(value)) selection.targets.push({ key: value, value, module: undefined, call: 1, kind: 'output' });
+  const reduceFor = reductionLookup(options.reduce);
+  for (const info of map.modules) if (modules.has(info)) addModuleTargets(info, selection, options.inputs === true, reduceFor(info.name));
+  for (const value of allValues) if (values.has(value)) selection.targets.push({ key: value, value, module: undefined, call: 1, kind: 'output', reduce: reduceFor(value) });
   return selection;
+}
+
+function reductionLookup(reduce: SelectOptions['reduce']): (name: string) => Reduction {
+  const check = (r: unknown): Reduction => {
+    if (REDUCTIONS.includes(r as Reduction)) return r as Reduction;
+    throw new NeurotapError('E_BAD_ARGUMENT', `Unknown reduction '${String(r)}'; expected one of ${REDUCTIONS.join(', ')}.`, {
+      hint: 'mean/max reduce (N, C, ...) to (N, C); time-mean/time-max and last act on axis 1 of (N, T, ...).',
+    });
+  };
+  if (reduce === undefined) return () => 'none';
+  if (typeof reduce === 'string') {
+    const r = check(reduce);
+    return () => r;
+  }
+  const rules = Object.entries(reduce).map(([pattern, r]) => ({ re: globToRegExp(pattern), r: check(r) }));
+  return (name) => rules.find((rule) => rule.re.test(name))?.r ?? 'none';
 }
 
 function normalizeSpecs(layers: SelectOptions['layers']): LayerSpec[] {
@@ -95,7 +119,7 @@ export function intermediateValues(index: GraphIndex): Set<string> {
   return out;
 }
 
-function addModuleTargets(info: ModuleInfo, selection: Selection, withInputs: boolean): void {
+function addModuleTargets(info: ModuleInfo, selection: Selection, withInputs: boolean, reduce: Reduction): void {
   if (info.notObservable) {
     selection.notObservable.push({ key: info.name, module: info.name, ...info.notObservable });
     return;
@@ -109,7 +133,7 @@ function addModuleTargets(info: ModuleInfo, selection: Selection, withInputs: bo
     const tuple = call.outputs.length > 1;
     call.outputs.forEach((value, i) => {
       const key = tuple ? base + call.outputPaths[i].map((p) => `#${p}`).join('') : base;
-      selection.targets.push({ key, value, module: info.name, call: call.index, kind: 'output' });
+      selection.targets.push({ key, value, module: info.name, call: call.index, kind: 'output', reduce });
     });
     if (withInputs) addInputTargets(info, call, base, selection);
   }
@@ -124,7 +148,7 @@ function addInputTargets(info: ModuleInfo, call: ModuleInfo['calls'][number], ba
       hint: 'Capture the previous module\'s output instead.',
     });
   }
-  clean.forEach((value, i) => selection.targets.push({ key: `in:${base}#${i}`, value, module: info.name, call: call.index, kind: 'input' }));
+  clean.forEach((value, i) => selection.targets.push({ key: `in:${base}#${i}`, value, module: info.name, call: call.index, kind: 'input', reduce: 'none' }));
 }
 
 function unknownLayers(names: string[], map: ModuleMap, allValues: ReadonlySet<string>): NeurotapError {

@@ -1,0 +1,114 @@
+/**
+ * Builds the graph a capture runs: requested values become graph outputs, optionally reduced inside
+ * the graph (so only small tensors leave the runtime) and optionally pruned to what they need
+ * (early stop: nodes after the last requested value never run).
+ * Nodes, initializers and weight payloads are shared with the original model, never copied.
+ */
+import { NeurotapError } from '../errors.js';
+import type { ModelProto, NodeProto, TensorProto, ValueInfoProto } from '../onnx/types.js';
+import { AttributeType } from '../onnx/types.js';
+import { nodeReads, type GraphIndex } from './graph-index.js';
+
+/**
+ * In-graph reductions. `mean`/`max`: over every axis after the channel axis (N, C, ...) → (N, C).
+ * `time-mean`/`time-max`: over axis 1 of (N, T, ...) → (N, ...). `last`: the last step of axis 1.
+ */
+export type Reduction = 'none' | 'mean' | 'max' | 'time-mean' | 'time-max' | 'last';
+export const REDUCTIONS: readonly Reduction[] = ['none', 'mean', 'max', 'time-mean', 'time-max', 'last'];
+
+export interface ExposeRequest {
+  readonly value: string;
+  readonly reduce: Reduction;
+}
+
+export interface CaptureGraph {
+  readonly model: ModelProto;
+  /** The graph output carrying each request, keyed by `requestKey`. */
+  readonly outputOf: ReadonlyMap<string, string>;
+}
+
+export const requestKey = (r: ExposeRequest) => `${r.value}\u0000${r.reduce}`;
+
+const PREFIX = 'neurotap::';
+
+export function buildCaptureGraph(model: ModelProto, index: GraphIndex, requests: readonly ExposeRequest[], keepModelOutputs: boolean): CaptureGraph {
+  const opset = defaultOpset(model);
+  const added: NodeProto[] = [];
+  const constants: TensorProto[] = [];
+  const outputOf = new Map<string, string>();
+  for (const r of requests) {
+    if (outputOf.has(requestKey(r))) continue;
+    outputOf.set(requestKey(r), r.reduce === 'none' ? r.value : appendReduction(r, opset, added, constants));
+  }
+  const graph = model.graph ?? {};
+  const outputs: ValueInfoProto[] = keepModelOutputs ? [...(graph.output ?? [])] : [];
+  const listed = new Set(outputs.map((o) => o.name));
+  for (const name of outputOf.values()) {
+    if (listed.has(name) || index.initializers.has(name) || index.inputs.includes(name)) continue;
+    listed.add(name);
+    const type = index.types.get(name);
+    outputs.push(type ? { name, type } : { name });
+  }
+  let nodes = [...(graph.node ?? []), ...added];
+  let initializers = [...(graph.initializer ?? []), ...constants];
+  if (!keepModelOutputs) ({ nodes, initializers } = pruneTo(nodes, initializers, outputs.map((o) => o.name ?? '')));
+  return { model: { ...model, graph: { ...graph, node: nodes, initializer: initializers, output: outputs } }, outputOf };
+}
+
+function defaultOpset(model: ModelProto): number {
+  const entry = model.opsetImport?.find((o) => !o.domain || o.domain === 'ai.onnx');
+  return Number(entry?.version ?? 13);
+}
+
+function int64Tensor(name: string, values: number[], dims: number[]): TensorProto {
+  return { name, dataType: 7, dims, int64Data: values };
+}
+
+/** Adds the nodes computing one reduction of `value`; returns the reduced value's name. */
+function appendReduction(r: ExposeRequest, opset: number, nodes: NodeProto[], constants: TensorProto[]): string {
+  const base = `${PREFIX}${r.value}::${r.reduce}`;
+  const out = `${base}::out`;
+  const reduceOp = r.reduce.endsWith('max') ? 'ReduceMax' : 'ReduceMean';
+  if (r.reduce === 'last') {
+    constants.push(int64Tensor(`${base}::index`, [-1], []));
+    nodes.push({ opType: 'Gather', name: `${base}::gather`, input: [r.value, `${base}::index`], output: [out], attribute: [{ name: 'axis', type: AttributeType.INT, i: 1 }] });
+    return out;
+  }
+  let source = r.value;
+  let axis = 1;
+  if (r.reduce === 'mean' || r.reduce === 'max') {
+    // Flatten every axis after the channel one, so any rank ≥ 2 reduces to (N, C).
+    constants.push(int64Tensor(`${base}::shape`, [0, 0, -1], [3]));
+    source = `${base}::flat`;
+    nodes.push({ opType: 'Reshape', name: `${base}::reshape`, input: [r.value, `${base}::shape`], output: [source] });
+    axis = 2;
+  }
+  const keepdims = { name: 'keepdims', type: AttributeType.INT, i: 0 };
+  // Opset 18 moved `axes` from an attribute to an input.
+  if (opset >= 18) {
+    constants.push(int64Tensor(`${base}::axes`, [axis], [1]));
+    nodes.push({ opType: reduceOp, name: `${base}::reduce`, input: [source, `${base}::axes`], output: [out], attribute: [keepdims] });
+  } else {
+    nodes.push({ opType: reduceOp, name: `${base}::reduce`, input: [source], output: [out], attribute: [keepdims, { name: 'axes', type: AttributeType.INTS, ints: [axis] }] });
+  }
+  return out;
+}
+
+/** Keeps only the nodes (and initializers) that the outputs depend on. */
+function pruneTo(nodes: NodeProto[], initializers: TensorProto[], outputs: string[]): { nodes: NodeProto[]; initializers: TensorProto[] } {
+  const producer = new Map<string, number>();
+  nodes.forEach((n, i) => (n.output ?? []).forEach((o) => producer.set(o, i)));
+  const needed = new Set<string>(outputs);
+  const keep = new Set<number>();
+  const queue = [...outputs];
+  while (queue.length) {
+    const p = producer.get(queue.pop()!);
+    if (p === undefined || keep.has(p)) continue;
+    keep.add(p);
+    for (const v of nodeReads(nodes[p])) if (!needed.has(v)) { needed.add(v); queue.push(v); }
+  }
+  if (keep.size === 0 && outputs.length > 0 && outputs.every((o) => !producer.has(o))) {
+    throw new NeurotapError('E_BAD_ARGUMENT', 'Nothing to compute: every requested value is a graph input.', { hint: 'Request module outputs or values computed by the graph.' });
+  }
+  return { nodes: nodes.filter((_, i) => keep.has(i)), initializers: initializers.filter((t) => needed.has(t.name ?? '')) };
+}
