@@ -139,6 +139,12 @@ export class NeurotapModel {
     return new ActivationCache(tensors, selection.targets, selection.notObservable, outputs);
   }
 
+  /** Builds (and caches) the session a capture with these options will use, without running it. */
+  async prepare(options: CaptureOptions = {}): Promise<void> {
+    const requests = this.plan(options).targets.map((t) => ({ value: t.value, reduce: t.reduce }));
+    await this.#session(requests.filter((r) => r.reduce !== 'none' || !this.index.inputs.includes(r.value)), options.stop !== true);
+  }
+
   /** Calls `hook(module, inputs, output)` after each call of the module during `run`; dispose the handle to remove it. */
   registerForwardHook(name: string, hook: ForwardHook): HookHandle {
     this.#checkModule(name);
@@ -183,11 +189,9 @@ export class NeurotapModel {
     const plain = requests.length === 0 && keepOutputs;
     const graph = plain ? undefined : buildCaptureGraph(this.proto, this.index, requests, keepOutputs);
     const bytes = graph ? encodeModel(graph.model) : this.bytes;
-    const options = sessionOptions(this.options);
+    const options = sessionOptions(this.options, external.length ? this.source.externalDataFolder : undefined);
     try {
-      const session = external.length && this.source.createSessionWithExternalData
-        ? await this.source.createSessionWithExternalData(bytes, options)
-        : await this.runtime.InferenceSession.create(bytes, options);
+      const session = await this.runtime.InferenceSession.create(bytes, options);
       return { session, outputOf: graph?.outputOf ?? new Map() };
     } catch (cause) {
       throw new NeurotapError('E_RUNTIME', `ONNX Runtime could not load the model: ${firstLine(cause)}`, {
@@ -209,8 +213,9 @@ export class NeurotapModel {
   }
 }
 
-function sessionOptions(options: LoadOptions): InferenceSession.SessionOptions {
+function sessionOptions(options: LoadOptions, externalDataFolder: string | undefined): InferenceSession.SessionOptions {
   return {
+    ...(externalDataFolder ? { extra: { session: { model_external_initializers_file_folder_path: externalDataFolder } } } : {}),
     ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
     ...(options.executionProviders ? { executionProviders: options.executionProviders } : {}),
     ...(options.graphOptimizationLevel ? { graphOptimizationLevel: options.graphOptimizationLevel } : {}),

@@ -10,7 +10,7 @@
 import * as ort from 'onnxruntime-node';
 import { readFile, stat } from 'node:fs/promises';
 import { NeurotapError } from './errors.js';
-import { externalDataFiles, NeurotapModel, type LoadOptions } from './model.js';
+import { NeurotapModel, type LoadOptions } from './model.js';
 import { nodeModelSource } from './runtime/node-source.js';
 import type { Runtime } from './runtime/runtime.js';
 
@@ -22,10 +22,7 @@ export const nodeRuntime: Runtime = ort as unknown as Runtime;
 export async function loadModel(source: string | Uint8Array, options: LoadOptions = {}): Promise<NeurotapModel> {
   const path = typeof source === 'string' ? source : undefined;
   const bytes = path === undefined ? (source as Uint8Array) : await readModelFile(path);
-  let model: NeurotapModel | undefined;
-  const modelSource = nodeModelSource(path, nodeRuntime, () => (model ? externalDataFiles(model.proto) : []));
-  model = NeurotapModel.fromBytes(bytes, nodeRuntime, options, modelSource);
-  return model;
+  return NeurotapModel.fromBytes(bytes, nodeRuntime, options, nodeModelSource(path));
 }
 
 async function readModelFile(path: string): Promise<Uint8Array> {

@@ -15,10 +15,10 @@ export interface Runtime {
 
 export type { InferenceSession, Tensor };
 
-/** Where the model's bytes and external-data files come from: a filesystem in Node, fetch in a browser. */
+/** Where the model's external-data files live: a folder in Node, absent in a browser. */
 export interface ModelSource {
+  /** Folder that external-data locations are relative to (ONNX Runtime reads the files from there). */
+  readonly externalDataFolder?: string;
   /** Checks that an external-data file named by an initializer exists; throws E_EXTERNAL_DATA_MISSING if not. */
   checkExternalData?(location: string): Promise<void>;
-  /** Creates a session for rewritten bytes whose weights live in external files next to the original. */
-  createSessionWithExternalData?(bytes: Uint8Array, options: InferenceSession.SessionOptions): Promise<InferenceSession>;
 }

@@ -1,0 +1,18 @@
+/**
+ * One big-model loading measurement in a fresh process (so peak RSS is its own):
+ * `ort` creates a plain ONNX Runtime session from the file; `neurotap` loads the model and creates
+ * the capture session for every leaf module. Prints {"ms", "peakRssMB"}.
+ */
+import * as ort from 'onnxruntime-node';
+import { loadModel } from '../src/node.js';
+
+const [mode, path] = process.argv.slice(2);
+const start = performance.now();
+if (mode === 'ort') {
+  await ort.InferenceSession.create(path, { intraOpNumThreads: 2 });
+} else {
+  const model = await loadModel(path, { threads: 2 });
+  await model.prepare();
+}
+const ms = performance.now() - start;
+console.log(JSON.stringify({ ms, peakRssMB: process.resourceUsage().maxRSS / 1024 }));

@@ -1,0 +1,22 @@
+/** Bench cases on the small committed models. */
+import { join } from 'node:path';
+import { loadModel } from '../src/node.js';
+
+export async function loadDigitsBatch(root: string, batch: number) {
+  const model = await loadModel(join(root, 'fixtures', 'digits-cnn.onnx'), { threads: 2 });
+  const x = { data: Float32Array.from({ length: batch * 64 }, (_, i) => (i % 17) / 16), dims: [batch, 1, 8, 8] };
+  return { model, feeds: { image: x } };
+}
+
+/** RSS after warm-up and after `count` captures: a leak would make the second grow. */
+export async function measureRepeatedCaptures(root: string, count: number, threads: number) {
+  void threads;
+  const { model, feeds } = await loadDigitsBatch(root, 16);
+  const rss = () => process.memoryUsage().rss / 2 ** 20;
+  for (let i = 0; i < 100; i++) await model.capture(feeds);
+  global.gc?.();
+  const afterWarmupMB = rss();
+  for (let i = 0; i < count; i++) await model.capture(feeds);
+  global.gc?.();
+  return { afterWarmupMB, endMB: rss() };
+}
