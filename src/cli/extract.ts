@@ -1,0 +1,132 @@
+/**
+ * `neurotap extract MODEL --input FILE`: runs the model once and reports (and optionally saves)
+ * the activation of every selected module, keyed by its PyTorch name.
+ */
+import { stat } from 'node:fs/promises';
+import { dirname, extname, resolve } from 'node:path';
+import { defineCommand, type ArgsDef } from 'citty';
+import type { ActivationCache } from '../capture/activation-cache.js';
+import { NeurotapError } from '../errors.js';
+import type { NeurotapModel } from '../model.js';
+import type { HostTensor, PlainTensor } from '../tensor.js';
+import { checkPositionals, isSet, lastValue, parseInteger, parseNumberList, scanFlags, type ScannedFlags } from './argv.js';
+import { parseDimFlags } from './dims.js';
+import { extractJson, extractText } from './extract-view.js';
+import { loadInputFiles, parseInputFlag, type ImageFlags } from './inputs.js';
+import { declaredInputs, openModel } from './model-info.js';
+import { randomFeeds } from './random.js';
+import { note } from './report.js';
+
+const args = {
+  model: { type: 'positional', required: true, description: 'The .onnx file' },
+  input: { type: 'string', alias: 'i', valueHint: '[NAME=]FILE', description: 'Input data: .npy, .npz (arrays named by input) or an image; NAME= picks the input (repeatable)' },
+  random: { type: 'boolean', description: 'Random normal inputs (zeros for integer inputs) at the declared shapes, for inputs not given by --input' },
+  seed: { type: 'string', valueHint: 'N', description: 'Seed for --random (default 0)' },
+  dim: { type: 'string', valueHint: 'NAME=SIZE', description: 'Size of a symbolic dimension for --random (repeatable; batch-like names default to 1)' },
+  layers: { type: 'string', alias: 'l', valueHint: 'SPEC', description: 'Module names, globs (layer1.*) or presets leaves|modules|values, comma-separated (repeatable; default leaves)' },
+  'inputs-of-modules': { type: 'boolean', description: 'Also capture what each module receives (keys in:NAME#i)' },
+  out: { type: 'string', alias: 'o', valueHint: 'PATH', description: 'Save tensors (and outputs as output:NAME) to .npz, .safetensors, or a directory of .npy files' },
+  json: { type: 'boolean', description: 'Print one JSON object instead of the table' },
+  threads: { type: 'string', valueHint: 'N', description: 'ONNX Runtime intra-op threads' },
+  'image-size': { type: 'string', valueHint: 'H,W|N', description: 'Resize images to HxW, or shorter side N then center crop (default: the input\'s declared H,W)' },
+  mean: { type: 'string', valueHint: 'a,b,c', description: 'Per-channel mean subtracted from image pixels scaled to [0, 1]' },
+  std: { type: 'string', valueHint: 'a,b,c', description: 'Per-channel std dividing image pixels after the mean' },
+  imagenet: { type: 'boolean', description: 'Normalise images with the ImageNet mean and std (torchvision\'s)' },
+  grayscale: { type: 'boolean', description: 'Load images with 1 channel' },
+  debug: { type: 'boolean', description: 'Print stack traces with errors' },
+} satisfies ArgsDef;
+
+export default defineCommand({
+  meta: { name: 'extract', description: 'Run the model once and print (or save) the activation of every selected module' },
+  args,
+  async run({ rawArgs, args: parsed }) {
+    const flags = scanFlags(rawArgs, args, 'extract');
+    checkPositionals(flags, 1, 'extract', 'Inputs go after --input: neurotap extract MODEL --input FILE.');
+    await extract(parsed.model, flags);
+  },
+});
+
+function imageFlags(flags: ScannedFlags): ImageFlags {
+  const size = lastValue(flags, 'image-size');
+  const sizes = size === undefined ? undefined : parseNumberList(size, 'image-size');
+  if (sizes && (sizes.length > 2 || !sizes.every((n) => Number.isSafeInteger(n) && n > 0))) {
+    throw new NeurotapError('E_BAD_ARGUMENT', `Expected --image-size H,W or N (positive integers); got '${size}'.`, { hint: 'E.g. --image-size 224,224, or --image-size 224 to resize the shorter side and center-crop.' });
+  }
+  const list = (name: string) => (lastValue(flags, name) === undefined ? undefined : parseNumberList(lastValue(flags, name)!, name));
+  return {
+    ...(sizes ? { size: sizes.length === 2 ? [sizes[0], sizes[1]] as [number, number] : sizes[0] } : {}),
+    ...(list('mean') ? { mean: list('mean') } : {}),
+    ...(list('std') ? { std: list('std') } : {}),
+    imagenet: isSet(flags, 'imagenet'),
+    grayscale: isSet(flags, 'grayscale'),
+  };
+}
+
+/** Fails before the model runs on an output path that writeTensors would refuse after it (it creates directories itself). */
+async function checkOutputPath(path: string): Promise<void> {
+  const directory = /[\\/]$/.test(path) || extname(path) === '' || (await stat(path).then((s) => s.isDirectory(), () => false));
+  if (directory) return;
+  if (!['.npz', '.safetensors'].includes(extname(path).toLowerCase())) {
+    throw new NeurotapError('E_OUTPUT_PATH', `Expected an output path ending in .npz, .safetensors or / (a directory); got ${path}.`, {
+      hint: 'Use out.npz (numpy), out.safetensors, or out/ for one .npy file per tensor plus index.json.',
+    });
+  }
+  const parent = dirname(resolve(path));
+  if (!(await stat(parent).then((s) => s.isDirectory(), () => false))) {
+    throw new NeurotapError('E_OUTPUT_PATH', `Expected to write ${path}; could not: its directory ${parent} does not exist.`, {
+      hint: 'Create the directory first, or write somewhere that exists.',
+      details: { path },
+    });
+  }
+}
+
+async function buildFeeds(model: NeurotapModel, flags: ScannedFlags, json: boolean): Promise<Record<string, HostTensor>> {
+  const inputFlags = (flags.values.get('input') ?? []).map((text) => parseInputFlag(text, model.inputNames));
+  const random = isSet(flags, 'random');
+  if (inputFlags.length === 0 && !random) {
+    const expected = declaredInputs(model).map((v) => `${v.name}: ${v.dtype} [${v.shape?.join(', ') ?? '?'}]`).join('; ');
+    throw new NeurotapError('E_BAD_ARGUMENT', `extract needs input data: --input FILE, --input NAME=FILE, or --random (the model takes ${expected}).`, {
+      hint: 'E.g. neurotap extract MODEL --input x.npy, or --random to probe the model with random data.',
+    });
+  }
+  const dims = flags.values.get('dim') ?? [];
+  if (dims.length && !random) throw new NeurotapError('E_BAD_ARGUMENT', '--dim sizes the inputs that --random makes; there is no --random.', { hint: 'Add --random, or drop --dim.' });
+  const feeds = await loadInputFiles(model, inputFlags, imageFlags(flags), (text) => note(text, json));
+  const rest = model.inputNames.filter((n) => !(n in feeds));
+  if (!random || rest.length === 0) return feeds;
+  const seed = parseInteger(lastValue(flags, 'seed') ?? '0', 'seed', 0);
+  const made = randomFeeds(model, rest, parseDimFlags(dims), seed);
+  note(`random inputs (seed ${seed}): ${Object.entries(made).map(([n, t]) => `${n} ${t.type} [${t.dims.join(', ')}]`).join(', ')}`, json);
+  return { ...feeds, ...made };
+}
+
+/** Activations under their cache keys, then the model outputs as `output:NAME`. */
+function tensorsToWrite(acts: ActivationCache): Map<string, HostTensor> {
+  // ORT Tensors expose type, dims and data, which is all a HostTensor is.
+  const entries = new Map<string, HostTensor>([...acts].map(([key, t]) => [key, t as unknown as HostTensor]));
+  for (const [name, t] of Object.entries(acts.outputs)) entries.set(`output:${name}`, t as unknown as HostTensor);
+  return entries;
+}
+
+async function extract(modelPath: string, flags: ScannedFlags): Promise<void> {
+  const json = isSet(flags, 'json');
+  const threadsFlag = lastValue(flags, 'threads');
+  const threads = threadsFlag === undefined ? undefined : parseInteger(threadsFlag, 'threads', 1);
+  imageFlags(flags); // bad image flags fail before anything is loaded
+  const out = lastValue(flags, 'out');
+  if (out !== undefined) await checkOutputPath(out);
+  const model = await openModel(modelPath, threads);
+  try {
+    const options = { layers: flags.values.get('layers') ?? ['leaves'], inputs: isSet(flags, 'inputs-of-modules') };
+    model.plan(options); // an unknown layer fails before any input file is read
+    const feeds = await buildFeeds(model, flags, json);
+    // File readers and --random only make numeric tensors, which is what PlainTensor requires.
+    const acts = await model.capture(feeds as Record<string, PlainTensor>, options);
+    const { writeTensors } = await import('../io/files.js');
+    const written = out === undefined ? null : await writeTensors(out, tensorsToWrite(acts));
+    const result = { model: modelPath, feeds, acts, written };
+    process.stdout.write(`${json ? extractJson(result) : extractText(result).join('\n')}\n`);
+  } finally {
+    await model.release();
+  }
+}

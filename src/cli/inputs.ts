@@ -1,0 +1,141 @@
+/**
+ * `--input` files to feeds: `.npy`, `.npz` and images, recognised by their content (an extension
+ * can lie). Nothing is reshaped or cast silently: the library reports a wrong dtype or shape,
+ * except float64 arrays for float32 inputs, which numpy writes by default and are converted with a note.
+ */
+import { existsSync } from 'node:fs';
+import { extname } from 'node:path';
+import { NeurotapError, isNeurotapError } from '../errors.js';
+import { readFileBytes } from '../io/files.js';
+import { IMAGENET_MEAN, IMAGENET_STD, loadImageTensor, type ImageTensorOptions } from '../io/image.js';
+import { parseNpy } from '../io/npy.js';
+import { parseNpz } from '../io/npz.js';
+import type { NeurotapModel } from '../model.js';
+import type { HostTensor } from '../tensor.js';
+import { declaredValue } from './model-info.js';
+
+export interface InputFlag {
+  /** The input it feeds; undefined for `--input FILE`. */
+  readonly name: string | undefined;
+  readonly path: string;
+}
+
+export interface ImageFlags {
+  size?: [number, number] | number;
+  mean?: number[];
+  std?: number[];
+  imagenet: boolean;
+  grayscale: boolean;
+}
+
+/** `NAME=FILE` names an input, unless the whole text is an existing file whose name holds '='. */
+export function parseInputFlag(text: string, inputNames: readonly string[]): InputFlag {
+  const eq = text.indexOf('=');
+  const name = text.slice(0, eq);
+  if (eq > 0 && (inputNames.includes(name) || (!/[\\/]/.test(name) && !existsSync(text)))) return { name, path: text.slice(eq + 1) };
+  return { name: undefined, path: text };
+}
+
+/** Parse errors name the file: the codecs only know bytes. */
+function withPath<T>(path: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (!isNeurotapError(err)) throw err;
+    throw new NeurotapError(err.code, `${path}: ${err.message}`, { hint: err.hint, cause: err });
+  }
+}
+
+const startsWith = (bytes: Uint8Array, magic: number[]) => magic.every((b, i) => bytes[i] === b);
+
+type FileKind = 'npy' | 'npz' | 'image';
+
+function kindOf(bytes: Uint8Array): FileKind {
+  if (startsWith(bytes, [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59])) return 'npy'; // "\x93NUMPY"
+  if (startsWith(bytes, [0x50, 0x4b, 0x03, 0x04]) || startsWith(bytes, [0x50, 0x4b, 0x05, 0x06])) return 'npz'; // zip
+  return 'image';
+}
+
+/**
+ * Image preprocessing for one input: explicit flags first, else what the declared shape fixes
+ * ([N, C, H, W] or [N, H, W, C] with C of 1 or 3): channels, size and layout.
+ */
+export function imageOptions(model: NeurotapModel, input: string, flags: ImageFlags): ImageTensorOptions {
+  const shape = declaredValue(model, input).shape;
+  let channels: 1 | 3 = flags.grayscale ? 1 : 3;
+  let size = flags.size;
+  let layout: 'nchw' | 'nhwc' = 'nchw';
+  if (shape?.length === 4) {
+    const isChannels = (d: number | string) => d === 1 || d === 3;
+    layout = isChannels(shape[3]) && !isChannels(shape[1]) ? 'nhwc' : 'nchw';
+    const [c, h, w] = layout === 'nhwc' ? [shape[3], shape[1], shape[2]] : [shape[1], shape[2], shape[3]];
+    if (!flags.grayscale && (c === 1 || c === 3)) channels = c;
+    if (size === undefined && typeof h === 'number' && typeof w === 'number') size = [h, w];
+  }
+  // One value for every channel is what a grayscale normalisation such as MNIST's looks like.
+  const perChannel = (v: readonly number[] | undefined) => (v?.length === 1 ? Array<number>(channels).fill(v[0]) : v);
+  const mean = perChannel(flags.mean ?? (flags.imagenet ? IMAGENET_MEAN : undefined));
+  const std = perChannel(flags.std ?? (flags.imagenet ? IMAGENET_STD : undefined));
+  return { channels, layout, ...(size !== undefined ? { size } : {}), ...(mean ? { mean } : {}), ...(std ? { std } : {}) };
+}
+
+function describeImage(path: string, input: string, o: ImageTensorOptions): string {
+  const size = o.size === undefined ? 'its own size' : Array.isArray(o.size) ? `${o.size[0]}x${o.size[1]}` : `${o.size} (shorter side, center crop)`;
+  const norm = o.mean || o.std ? `, then (x - [${o.mean ?? 0}]) / [${o.std ?? 1}]` : '';
+  return `${path} -> '${input}': ${o.channels === 1 ? 'grayscale' : 'RGB'}, resized to ${size}, ${o.layout?.toUpperCase()}, pixels / 255${norm}`;
+}
+
+/** float64 data for a float32 input is converted (numpy's default dtype); any other mismatch is the library's error. */
+function fitDtype(model: NeurotapModel, input: string, tensor: HostTensor, path: string, note: (text: string) => void): HostTensor {
+  if (tensor.type !== 'float64' || declaredValue(model, input).dtype !== 'float32') return tensor;
+  note(`${path} -> '${input}': converted float64 to float32 (the input's type).`);
+  return { type: 'float32', dims: tensor.dims, data: Float32Array.from(tensor.data as Float64Array) };
+}
+
+function soleInput(model: NeurotapModel, path: string): string {
+  if (model.inputNames.length === 1) return model.inputNames[0];
+  throw new NeurotapError('E_BAD_ARGUMENT', `The model has ${model.inputNames.length} inputs (${model.inputNames.join(', ')}), so --input ${path} must say which one it feeds.`, {
+    hint: `Use --input NAME=FILE for each input, or one .npz whose arrays are named ${model.inputNames.join(', ')}.`,
+  });
+}
+
+/** Arrays of an .npz for `--input [NAME=]FILE.npz`: the named one, the only one, or all of them by their keys. */
+function npzFeeds(model: NeurotapModel, flag: InputFlag, arrays: Map<string, HostTensor>): [string, HostTensor][] {
+  if (flag.name === undefined) {
+    if (model.inputNames.length === 1 && arrays.size === 1) return [[model.inputNames[0], [...arrays.values()][0]]];
+    return [...arrays];
+  }
+  const tensor = arrays.get(flag.name) ?? (arrays.size === 1 ? [...arrays.values()][0] : undefined);
+  if (!tensor) {
+    throw new NeurotapError('E_BAD_FILE', `${flag.path} has no array named '${flag.name}'; it holds ${[...arrays.keys()].join(', ') || 'no arrays'}.`, {
+      hint: 'Name the arrays after the model inputs when saving (np.savez(path, NAME=array)).',
+    });
+  }
+  return [[flag.name, tensor]];
+}
+
+async function loadOne(model: NeurotapModel, flag: InputFlag, image: ImageFlags, note: (text: string) => void): Promise<[string, HostTensor][]> {
+  const bytes = await readFileBytes(flag.path, 'an input file');
+  const kind = kindOf(bytes);
+  if (kind === 'npz') return npzFeeds(model, flag, withPath(flag.path, () => parseNpz(bytes)));
+  const input = flag.name ?? soleInput(model, flag.path);
+  if (kind === 'npy') return [[input, withPath(flag.path, () => parseNpy(bytes))]];
+  if (extname(flag.path).toLowerCase() === '.npy') throw withPath(flag.path, () => parseNpy(bytes)); // a broken .npy: say so, not "not an image"
+  const options = imageOptions(model, input, image);
+  note(describeImage(flag.path, input, options));
+  return [[input, await loadImageTensor(flag.path, options)]];
+}
+
+/** Every `--input` flag read into feeds by input name; an input fed twice is an error. */
+export async function loadInputFiles(model: NeurotapModel, flags: readonly InputFlag[], image: ImageFlags, note: (text: string) => void): Promise<Record<string, HostTensor>> {
+  const feeds: Record<string, HostTensor> = {};
+  for (const flag of flags) {
+    for (const [input, tensor] of await loadOne(model, flag, image, note)) {
+      if (input in feeds) {
+        throw new NeurotapError('E_BAD_ARGUMENT', `Input '${input}' is given twice (again by ${flag.path}).`, { hint: 'Give each input once.' });
+      }
+      feeds[input] = fitDtype(model, input, tensor, flag.path, note);
+    }
+  }
+  return feeds;
+}

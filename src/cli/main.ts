@@ -1,0 +1,64 @@
+/**
+ * The `neurotap` command. Subcommands load lazily so that `--help` never starts onnxruntime,
+ * and this is the only place that decides the exit code (the library never exits the process).
+ *
+ * ```sh
+ * neurotap layers model.onnx
+ * neurotap extract model.onnx --input x.npy --layers 'layer1.*' --out acts.npz
+ * ```
+ */
+import { readFileSync } from 'node:fs';
+import { defineCommand, renderUsage, runCommand, type CommandDef } from 'citty';
+import { stripAnsi } from './format.js';
+import { reportError } from './report.js';
+
+function packageVersion(): string {
+  try {
+    // dist/cli/main.js and src/cli/main.ts both sit two levels below package.json.
+    return JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+const subCommands = {
+  layers: () => import('./layers.js').then((m) => m.default as CommandDef),
+  extract: () => import('./extract.js').then((m) => m.default as CommandDef),
+};
+
+export const root = defineCommand({
+  meta: {
+    name: 'neurotap',
+    version: packageVersion(),
+    description: 'Capture the activation of every hidden layer of a PyTorch model exported to ONNX, keyed by PyTorch module names',
+  },
+  subCommands,
+});
+
+/** Usage of the subcommand named first on the line, else of the root. */
+async function printUsage(argv: readonly string[]): Promise<void> {
+  const name = argv.find((a) => !a.startsWith('-'));
+  const load = name ? subCommands[name as keyof typeof subCommands] : undefined;
+  const text = load ? await renderUsage(await load(), root as CommandDef) : await renderUsage(root as CommandDef);
+  // citty colours its usage even into a pipe or file; keep the codes for terminals only.
+  process.stdout.write(`${process.stdout.isTTY ? text : stripAnsi(text)}\n`);
+}
+
+/** Runs the CLI on `argv` (without node and script) and returns the exit code for the process. */
+export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<number> {
+  const flags = argv.slice(0, argv.includes('--') ? argv.indexOf('--') : argv.length);
+  if (argv.length === 0 || flags.includes('--help') || flags.includes('-h')) {
+    await printUsage(flags);
+    return argv.length === 0 ? 2 : 0;
+  }
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
+  try {
+    await runCommand(root as CommandDef, { rawArgs: [...argv] });
+    return 0;
+  } catch (err) {
+    return reportError(err, argv);
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * `--random`: a tensor for each input at its declared shape, so a model can be probed without
+ * data. Seeded, so two runs with the same flags capture the same activations.
+ */
+import { NeurotapError } from '../errors.js';
+import { ELEMENT, type NumericDType } from '../io/npy.js';
+import type { NeurotapModel } from '../model.js';
+import { sizeOf, type HostTensor } from '../tensor.js';
+import { evaluateDim, isBatchName, symbolsOf } from './dims.js';
+import { declaredValue, type DeclaredValue } from './model-info.js';
+
+/** mulberry32: tiny, fast, and good enough for test inputs; Math.random cannot be seeded. */
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Standard normal samples by Box-Muller (1 - u keeps the logarithm finite). */
+function fillNormal(out: Float32Array | Float64Array, uniform: () => number): void {
+  for (let i = 0; i < out.length; i += 2) {
+    const r = Math.sqrt(-2 * Math.log(1 - uniform()));
+    const theta = 2 * Math.PI * uniform();
+    out[i] = r * Math.cos(theta);
+    if (i + 1 < out.length) out[i + 1] = r * Math.sin(theta);
+  }
+}
+
+function shapeError(v: DeclaredValue, why: string): NeurotapError {
+  return new NeurotapError('E_BAD_ARGUMENT', `--random cannot make input '${v.name}': ${why}.`, {
+    hint: `Pass it as a file instead: --input ${v.name}=FILE.npy.`,
+  });
+}
+
+/** Sizes for every symbolic dimension: --dim values, 1 for batch-like names, else an error listing what is missing. */
+function resolveSizes(inputs: readonly DeclaredValue[], given: ReadonlyMap<string, number>): Map<string, number> {
+  const sizes = new Map(given);
+  const symbols = new Set<string>();
+  for (const v of inputs) {
+    if (!v.shape) throw shapeError(v, 'the model declares no shape for it');
+    for (const d of v.shape) if (typeof d === 'string' && !given.has(d)) symbolsOf(d).forEach((s) => symbols.add(s));
+  }
+  if (symbols.has('?')) throw shapeError(inputs.find((v) => v.shape!.includes('?'))!, 'a dimension has neither a size nor a name');
+  const unused = [...given.keys()].filter((k) => !inputs.some((v) => v.shape!.some((d) => d === k || (typeof d === 'string' && symbolsOf(d).includes(k)))));
+  const missing = [...symbols].filter((s) => !sizes.has(s) && !isBatchName(s));
+  if (missing.length) {
+    throw new NeurotapError('E_BAD_ARGUMENT', `--random needs a size for the symbolic dimension${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (inputs: ${shapesOf(inputs)}).`, {
+      hint: `Add ${missing.map((s) => `--dim ${s}=SIZE`).join(' ')}; names containing "batch" default to 1.`,
+      details: { missing },
+    });
+  }
+  if (unused.length) {
+    const all = [...new Set([...symbols, ...given.keys()])].filter((s) => !unused.includes(s));
+    throw new NeurotapError('E_BAD_ARGUMENT', `--dim names ${unused.join(', ')}, but no input has such a dimension (inputs: ${shapesOf(inputs)}).`, {
+      hint: all.length ? `The symbolic dimensions are ${all.join(', ')}.` : 'The inputs have no symbolic dimensions; drop --dim.',
+      details: { unused },
+    });
+  }
+  for (const s of symbols) if (!sizes.has(s)) sizes.set(s, 1);
+  return sizes;
+}
+
+function shapesOf(inputs: readonly DeclaredValue[]): string {
+  return inputs.map((v) => `${v.name} [${v.shape!.join(', ')}]`).join(', ');
+}
+
+function makeTensor(v: DeclaredValue, dims: number[], uniform: () => number): HostTensor {
+  const type = v.dtype as NumericDType;
+  if (!(type in ELEMENT)) throw shapeError(v, `its element type is ${v.dtype}`);
+  const count = sizeOf(dims);
+  const data = ELEMENT[type].make(new ArrayBuffer(count * ELEMENT[type].bytes), 0, count);
+  // Normal samples for float inputs; integer inputs (token ids, masks, indices) stay 0, always in range.
+  if (data instanceof Float32Array || data instanceof Float64Array) fillNormal(data, uniform);
+  return { type, dims, data };
+}
+
+/**
+ * Random normal float32/float64 (zeros for integer, bool and 16-bit float inputs) at each named
+ * input's declared shape, symbolic dimensions sized by `dims`.
+ */
+export function randomFeeds(model: NeurotapModel, names: readonly string[], dims: ReadonlyMap<string, number>, seed: number): Record<string, HostTensor> {
+  const inputs = names.map((n) => declaredValue(model, n));
+  const sizes = resolveSizes(inputs, dims);
+  const uniform = mulberry32(seed);
+  const feeds: Record<string, HostTensor> = {};
+  for (const v of inputs) {
+    const shape = v.shape!.map((d) => (typeof d === 'number' ? d : evaluateDim(d, sizes)));
+    feeds[v.name] = makeTensor(v, shape, uniform);
+  }
+  return feeds;
+}
