@@ -12,6 +12,7 @@ import { buildCaptureGraph, requestKey, type ExposeRequest } from './graph/rewri
 import { declaredShape, indexGraph, type GraphIndex } from './graph/graph-index.js';
 import { ActivationCache } from './capture/activation-cache.js';
 import { prepareFeeds, type Feeds } from './capture/feeds.js';
+import { branchConditions, resolveCalls } from './capture/resolve-calls.js';
 import { HookRegistry, type ForwardHook, type ForwardPreHook, type HookHandle } from './capture/hooks.js';
 import { selectTargets, type SelectOptions, type Selection } from './capture/select.js';
 import { buildModuleMap, type ModuleInfo, type ModuleMap } from './modules/module-map.js';
@@ -38,6 +39,8 @@ export interface CaptureOptions extends SelectOptions {
    * outputs are then not computed and `acts.outputs` is empty.
    */
   stop?: boolean;
+  /** Keep the calls of a module inside a Loop/Scan body as one tensor, calls along a new leading axis. */
+  stackCalls?: boolean;
 }
 
 /** One row of `modules()`: what `named_modules()` shows, plus calls and observability. */
@@ -128,21 +131,17 @@ export class NeurotapModel {
     const selection = this.plan(options);
     const prepared = prepareFeeds(this.index, this.runtime, feeds);
     const fromFeeds = (t: { value: string; reduce: string }) => t.reduce === 'none' && t.value in prepared;
-    const requests = selection.targets.filter((t) => !fromFeeds(t)).map((t) => ({ value: t.value, reduce: t.reduce }));
+    const conditions = branchConditions(this.index, selection.targets).map((value) => ({ value, reduce: 'none' as const }));
+    const requests = [...selection.targets.filter((t) => !fromFeeds(t)), ...conditions].map((t) => ({ value: t.value, reduce: t.reduce }));
     const keepOutputs = options.stop !== true;
     const { session, outputOf } = await this.#session(requests, keepOutputs);
     const modelOutputs = keepOutputs ? this.index.outputs : [];
     const fetched = await this.#runSession(session, prepared, [...new Set([...modelOutputs, ...outputOf.values()])]);
-    const tensors = new Map<string, Tensor>();
-    for (const t of selection.targets) tensors.set(t.key, fromFeeds(t) ? prepared[t.value] : fetched[outputOf.get(requestKey(t))!]);
+    const read = (t: { value: string; reduce: string }) => (fromFeeds(t) ? prepared[t.value] : fetched[outputOf.get(requestKey(t as ExposeRequest))!]);
+    const cond = (value: string) => (value in prepared ? prepared[value] : fetched[outputOf.get(requestKey({ value, reduce: 'none' }))!]);
+    const resolved = resolveCalls(this.index, this.runtime, selection.targets, read, cond, options.stackCalls === true);
     const outputs = Object.fromEntries(modelOutputs.map((o) => [o, fetched[o]]));
-    return new ActivationCache(tensors, selection.targets, selection.notObservable, outputs);
-  }
-
-  /** Builds (and caches) the session a capture with these options will use, without running it. */
-  async prepare(options: CaptureOptions = {}): Promise<void> {
-    const requests = this.plan(options).targets.map((t) => ({ value: t.value, reduce: t.reduce }));
-    await this.#session(requests.filter((r) => r.reduce !== 'none' || !this.index.inputs.includes(r.value)), options.stop !== true);
+    return new ActivationCache(resolved.tensors, resolved.targets, [...selection.notObservable, ...resolved.notCalled], outputs);
   }
 
   /** Calls `hook(module, inputs, output)` after each call of the module during `run`; dispose the handle to remove it. */
@@ -215,6 +214,8 @@ export class NeurotapModel {
 
 function sessionOptions(options: LoadOptions, externalDataFolder: string | undefined): InferenceSession.SessionOptions {
   return {
+    // Warnings (e.g. an optimiser declining a rewrite) are not the user's concern; errors still throw.
+    logSeverityLevel: 3,
     ...(externalDataFolder ? { extra: { session: { model_external_initializers_file_folder_path: externalDataFolder } } } : {}),
     ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
     ...(options.executionProviders ? { executionProviders: options.executionProviders } : {}),

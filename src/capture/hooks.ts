@@ -10,7 +10,7 @@
 import type { ModuleInfo, ModuleMap } from '../modules/module-map.js';
 import type { Tensor } from '../runtime/runtime.js';
 import type { ActivationCache } from './activation-cache.js';
-import type { SelectOptions } from './select.js';
+import type { CaptureTarget, SelectOptions } from './select.js';
 
 /** A module's output: one tensor, or nested arrays as its Python tuple nests them. */
 export type HookOutput = Tensor | HookOutput[];
@@ -52,16 +52,23 @@ export class HookRegistry {
 
   /** Fires the hooks call by call, in the order the calls ran. */
   fire(acts: ActivationCache, map: ModuleMap): void {
-    const calls: { info: ModuleInfo; call: number; order: number }[] = [];
-    for (const name of new Set([...this.#entries].map((e) => e.module))) {
-      const info = map.get(name)!;
-      for (const c of info.calls) calls.push({ info, call: c.index, order: Math.max(...c.nodes) });
+    const hooked = new Set([...this.#entries].map((e) => e.module));
+    const calls = new Map<string, { info: ModuleInfo; call: number; order: number; inputs: Tensor[]; outputs: CaptureTarget[] }>();
+    for (const t of acts.targets) {
+      if (!t.module || !hooked.has(t.module)) continue;
+      const info = map.get(t.module)!;
+      const id = `${t.module}\u0000${t.call}`;
+      let entry = calls.get(id);
+      if (!entry) {
+        entry = { info, call: t.call, order: Math.max(...info.calls[t.site - 1].nodes) + t.call * 1e-6, inputs: [], outputs: [] };
+        calls.set(id, entry);
+      }
+      if (t.kind === 'input') entry.inputs.push(acts.get(t.key)!);
+      else entry.outputs.push(t);
     }
-    calls.sort((a, b) => a.order - b.order);
-    for (const { info, call } of calls) {
+    for (const { info, call, inputs, outputs } of [...calls.values()].sort((a, b) => a.order - b.order)) {
       const moduleView: HookModule = { ...info, call };
-      const inputs = acts.targets.filter((t) => t.kind === 'input' && t.module === info.name && t.call === call).map((t) => acts.get(t.key)!);
-      const output = nestOutputs(acts, info, call);
+      const output = nestOutputs(acts, outputs);
       for (const e of this.#entries) {
         if (e.module !== info.name) continue;
         if (e.kind === 'pre') (e.fn as ForwardPreHook)(moduleView, inputs);
@@ -71,16 +78,16 @@ export class HookRegistry {
   }
 }
 
-function nestOutputs(acts: ActivationCache, info: ModuleInfo, call: number): HookOutput | undefined {
-  const c = info.calls[call - 1];
-  const targets = acts.targets.filter((t) => t.kind === 'output' && t.module === info.name && t.call === call);
+/** One tensor, or nested arrays following the targets' tuple suffixes (`#1#0`). */
+function nestOutputs(acts: ActivationCache, targets: readonly CaptureTarget[]): HookOutput | undefined {
   if (targets.length === 0) return undefined;
-  if (c.outputs.length === 1) return acts.get(targets[0].key)!;
+  if (targets.length === 1 && targets[0].tuple === '') return acts.get(targets[0].key)!;
   const root: HookOutput[] = [];
-  c.outputPaths.forEach((path, i) => {
+  for (const t of targets) {
+    const path = t.tuple.split('#').slice(1).map(Number);
     let level = root;
     for (const p of path.slice(0, -1)) level = (level[p] ??= []) as HookOutput[];
-    level[path[path.length - 1]] = acts.get(targets[i].key)!;
-  });
+    level[path[path.length - 1]] = acts.get(t.key)!;
+  }
   return root;
 }

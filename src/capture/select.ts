@@ -31,6 +31,10 @@ export interface CaptureTarget {
   readonly call: number;
   readonly kind: 'output' | 'input';
   readonly reduce: Reduction;
+  /** The module's static call site (1-based) this target reads; sites inside If/Loop may run 0 or n times. */
+  readonly site: number;
+  /** Tuple position as a key suffix (`#1#0`), '' for a single output. */
+  readonly tuple: string;
 }
 
 export interface Unobservable {
@@ -64,7 +68,9 @@ export function selectTargets(map: ModuleMap, index: GraphIndex, options: Select
   const selection: Selection = { targets: [], notObservable: [] };
   const reduceFor = reductionLookup(options.reduce);
   for (const info of map.modules) if (modules.has(info)) addModuleTargets(info, selection, options.inputs === true, reduceFor(info.name));
-  for (const value of allValues) if (values.has(value)) selection.targets.push({ key: value, value, module: undefined, call: 1, kind: 'output', reduce: reduceFor(value) });
+  for (const value of allValues) {
+    if (values.has(value)) selection.targets.push({ key: value, value, module: undefined, call: 1, kind: 'output', reduce: reduceFor(value), site: 1, tuple: '' });
+  }
   return selection;
 }
 
@@ -109,7 +115,7 @@ function matchSpec(spec: LayerSpec, map: ModuleMap, allValues: ReadonlySet<strin
   for (const m of map.modules) if (re.test(m.name)) modules.add(m);
 }
 
-/** Values computed by nodes (not graph inputs, not initializers, not constants): what "values" captures. */
+/** Values computed by nodes, subgraphs included (not inputs, initializers, constants): what "values" captures. */
 export function intermediateValues(index: GraphIndex): Set<string> {
   const out = new Set<string>();
   for (const node of index.nodes) {
@@ -132,8 +138,8 @@ function addModuleTargets(info: ModuleInfo, selection: Selection, withInputs: bo
     }
     const tuple = call.outputs.length > 1;
     call.outputs.forEach((value, i) => {
-      const key = tuple ? base + call.outputPaths[i].map((p) => `#${p}`).join('') : base;
-      selection.targets.push({ key, value, module: info.name, call: call.index, kind: 'output', reduce });
+      const suffix = tuple ? call.outputPaths[i].map((p) => `#${p}`).join('') : '';
+      selection.targets.push({ key: base + suffix, value, module: info.name, call: call.index, kind: 'output', reduce, site: call.index, tuple: suffix });
     });
     if (withInputs) addInputTargets(info, call, base, selection);
   }
@@ -148,7 +154,7 @@ function addInputTargets(info: ModuleInfo, call: ModuleInfo['calls'][number], ba
       hint: 'Capture the previous module\'s output instead.',
     });
   }
-  clean.forEach((value, i) => selection.targets.push({ key: `in:${base}#${i}`, value, module: info.name, call: call.index, kind: 'input', reduce: 'none' }));
+  clean.forEach((value, i) => selection.targets.push({ key: `in:${base}#${i}`, value, module: info.name, call: call.index, kind: 'input', reduce: 'none', site: call.index, tuple: `#${i}` }));
 }
 
 function unknownLayers(names: string[], map: ModuleMap, allValues: ReadonlySet<string>): NeurotapError {

@@ -1,25 +1,88 @@
 /**
- * Read-only lookups over a GraphProto: who produces and consumes each value, which values are
- * initializers, graph inputs and outputs, and the declared type of each value.
+ * Read-only lookups over a model's graph and every subgraph nested in it (If branches, Loop and
+ * Scan bodies): who produces and consumes each value, which values are initializers, the declared
+ * types, and for each node the control-flow nodes it sits inside.
+ *
+ * Nodes are numbered in one flat list: each subgraph's nodes come right before the node owning
+ * the subgraph, so "runs before" follows the numbering.
  */
 import type { GraphProto, NodeProto, TypeProto } from '../onnx/types.js';
+
+/** One level of nesting: the control-flow node (flat index) and the attribute holding the subgraph. */
+export interface ContextStep {
+  readonly node: number;
+  readonly attr: string;
+}
 
 export interface GraphIndex {
   readonly graph: GraphProto;
   readonly nodes: readonly NodeProto[];
+  /** For each node, the control-flow nodes enclosing it, outermost first ([] at top level). */
+  readonly context: readonly (readonly ContextStep[])[];
   /** Node index producing each value. */
   readonly producer: ReadonlyMap<string, number>;
-  /** Node indices reading each value, including nodes whose subgraphs read it. */
+  /** Node indices reading each value, including control-flow nodes whose subgraphs read it. */
   readonly consumers: ReadonlyMap<string, readonly number[]>;
   readonly initializers: ReadonlySet<string>;
   /** Graph inputs that are not initializers: what a user feeds. */
   readonly inputs: readonly string[];
   readonly outputs: readonly string[];
+  /** Values a subgraph returns (its graph outputs), which nodes inside do not read. */
+  readonly subgraphOutputs: ReadonlySet<string>;
+  /** Position of each graph or subgraph output in its graph's output list. */
+  readonly outputPosition: ReadonlyMap<string, number>;
   readonly types: ReadonlyMap<string, TypeProto>;
+  /** The subgraph each context step names. */
+  subgraph(step: ContextStep): GraphProto;
 }
 
+const CONTROL_FLOW_ATTRS = ['then_branch', 'else_branch', 'body'];
+
 export function indexGraph(graph: GraphProto): GraphIndex {
-  const nodes = graph.node ?? [];
+  const nodes: NodeProto[] = [];
+  const context: ContextStep[][] = [];
+  const initializers = new Set<string>();
+  const types = new Map<string, TypeProto>();
+  const subgraphOutputs = new Set<string>();
+  const subgraphs = new Map<string, GraphProto>();
+  // A value a subgraph returns is read by the node owning the subgraph.
+  const returnedTo: [string, number][] = [];
+  const visit = (g: GraphProto, ctx: ContextStep[]) => {
+    for (const t of g.initializer ?? []) initializers.add(t.name ?? '');
+    for (const s of g.sparseInitializer ?? []) initializers.add(s.values?.name ?? '');
+    for (const vi of [...(g.input ?? []), ...(g.valueInfo ?? []), ...(g.output ?? [])]) if (vi.name && vi.type) types.set(vi.name, vi.type);
+    for (const node of g.node ?? []) {
+      // Nested nodes share these step objects; the owner's index is filled in once it is known.
+      const steps: { node: number; attr: string; g: GraphProto }[] = [];
+      for (const attr of node.attribute ?? []) {
+        if (!attr.g) continue;
+        const step = { node: -1, attr: attr.name ?? '', g: attr.g };
+        steps.push(step);
+        for (const out of attr.g.output ?? []) if (out.name) subgraphOutputs.add(out.name);
+        visit(attr.g, [...ctx, step]);
+      }
+      for (const step of steps) {
+        step.node = nodes.length;
+        subgraphs.set(`${step.node}/${step.attr}`, step.g);
+        for (const out of step.g.output ?? []) if (out.name) returnedTo.push([out.name, step.node]);
+      }
+      nodes.push(node);
+      context.push(ctx);
+    }
+  };
+  visit(graph, []);
+  const index = finishIndex(graph, nodes, context, initializers, types, subgraphOutputs, subgraphs);
+  for (const [value, owner] of returnedTo) {
+    const list = index.consumers.get(value) as number[] | undefined;
+    if (list) list.push(owner); else (index.consumers as Map<string, number[]>).set(value, [owner]);
+  }
+  return index;
+}
+
+function finishIndex(
+  graph: GraphProto, nodes: NodeProto[], context: ContextStep[][], initializers: Set<string>,
+  types: Map<string, TypeProto>, subgraphOutputs: Set<string>, subgraphs: Map<string, GraphProto>,
+): GraphIndex {
   const producer = new Map<string, number>();
   const consumers = new Map<string, number[]>();
   nodes.forEach((node, i) => {
@@ -29,22 +92,18 @@ export function indexGraph(graph: GraphProto): GraphIndex {
       if (list) { if (list[list.length - 1] !== i) list.push(i); } else consumers.set(name, [i]);
     }
   });
-  const initializers = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));
-  for (const sparse of graph.sparseInitializer ?? []) initializers.add(sparse.values?.name ?? '');
-  const types = new Map<string, TypeProto>();
-  for (const vi of [...(graph.input ?? []), ...(graph.valueInfo ?? []), ...(graph.output ?? [])]) {
-    if (vi.name && vi.type) types.set(vi.name, vi.type);
-  }
+  const outputPosition = new Map<string, number>();
+  for (const g of [graph, ...subgraphs.values()]) (g.output ?? []).forEach((o, i) => o.name && outputPosition.set(o.name, i));
   return {
-    graph,
-    nodes,
-    producer,
-    consumers,
-    initializers,
+    graph, nodes, context, producer, consumers, initializers, subgraphOutputs, types, outputPosition,
     inputs: (graph.input ?? []).map((v) => v.name ?? '').filter((n) => !initializers.has(n)),
     outputs: (graph.output ?? []).map((v) => v.name ?? ''),
-    types,
+    subgraph: (step) => subgraphs.get(`${step.node}/${step.attr}`)!,
   };
+}
+
+export function isControlFlow(node: NodeProto): boolean {
+  return (node.attribute ?? []).some((a) => a.g && CONTROL_FLOW_ATTRS.includes(a.name ?? ''));
 }
 
 /** Every value a node reads: its inputs and the outer-scope values its subgraphs reference. */

@@ -5,9 +5,10 @@
  * Nodes, initializers and weight payloads are shared with the original model, never copied.
  */
 import { NeurotapError } from '../errors.js';
-import type { ModelProto, NodeProto, TensorProto, ValueInfoProto } from '../onnx/types.js';
+import type { GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto } from '../onnx/types.js';
 import { AttributeType } from '../onnx/types.js';
-import { nodeReads, type GraphIndex } from './graph-index.js';
+import { nodeReads, type ContextStep, type GraphIndex } from './graph-index.js';
+import { GraphEditor } from './thread.js';
 
 /**
  * In-graph reductions. `mean`/`max`: over every axis after the channel axis (N, C, ...) → (N, C).
@@ -29,18 +30,18 @@ export interface CaptureGraph {
 
 export const requestKey = (r: ExposeRequest) => `${r.value}\u0000${r.reduce}`;
 
-const PREFIX = 'neurotap::';
-
 export function buildCaptureGraph(model: ModelProto, index: GraphIndex, requests: readonly ExposeRequest[], keepModelOutputs: boolean): CaptureGraph {
   const opset = defaultOpset(model);
-  const added: NodeProto[] = [];
-  const constants: TensorProto[] = [];
+  const editor = new GraphEditor(index, model.graph ?? {});
   const outputOf = new Map<string, string>();
   for (const r of requests) {
     if (outputOf.has(requestKey(r))) continue;
-    outputOf.set(requestKey(r), r.reduce === 'none' ? r.value : appendReduction(r, opset, added, constants));
+    const steps = valueContext(index, r.value);
+    // Reduce where the value lives, so a loop stacks the small reduced tensors.
+    const local = r.reduce === 'none' ? r.value : appendReduction(r, opset, editor.graphAt(steps), editor);
+    outputOf.set(requestKey(r), steps.length ? editor.threadOut(local, steps) : local);
   }
-  const graph = model.graph ?? {};
+  const graph = editor.root;
   const outputs: ValueInfoProto[] = keepModelOutputs ? [...(graph.output ?? [])] : [];
   const listed = new Set(outputs.map((o) => o.name));
   for (const name of outputOf.values()) {
@@ -49,8 +50,8 @@ export function buildCaptureGraph(model: ModelProto, index: GraphIndex, requests
     const type = index.types.get(name);
     outputs.push(type ? { name, type } : { name });
   }
-  let nodes = [...(graph.node ?? []), ...added];
-  let initializers = [...(graph.initializer ?? []), ...constants];
+  let nodes = graph.node ?? [];
+  let initializers = graph.initializer ?? [];
   if (!keepModelOutputs) ({ nodes, initializers } = pruneTo(nodes, initializers, outputs.map((o) => o.name ?? '')));
   return { model: { ...model, graph: { ...graph, node: nodes, initializer: initializers, output: outputs } }, outputOf };
 }
@@ -60,17 +61,18 @@ function defaultOpset(model: ModelProto): number {
   return Number(entry?.version ?? 13);
 }
 
-function int64Tensor(name: string, values: number[], dims: number[]): TensorProto {
-  return { name, dataType: 7, dims, int64Data: values };
+function int64Constant(name: string, values: number[], dims: number[]): NodeProto {
+  return { opType: 'Constant', name, output: [name], attribute: [{ name: 'value', type: AttributeType.TENSOR, t: { name, dataType: 7, dims, int64Data: values } }] };
 }
 
-/** Adds the nodes computing one reduction of `value`; returns the reduced value's name. */
-function appendReduction(r: ExposeRequest, opset: number, nodes: NodeProto[], constants: TensorProto[]): string {
-  const base = `${PREFIX}${r.value}::${r.reduce}`;
+/** Adds the nodes computing one reduction of `value` to the graph holding it; returns the result's name. */
+function appendReduction(r: ExposeRequest, opset: number, graph: GraphProto, editor: GraphEditor): string {
+  const nodes = (graph.node ??= []);
+  const base = editor.fresh(`${r.value}::${r.reduce}`);
   const out = `${base}::out`;
   const reduceOp = r.reduce.endsWith('max') ? 'ReduceMax' : 'ReduceMean';
   if (r.reduce === 'last') {
-    constants.push(int64Tensor(`${base}::index`, [-1], []));
+    nodes.push(int64Constant(`${base}::index`, [-1], []));
     nodes.push({ opType: 'Gather', name: `${base}::gather`, input: [r.value, `${base}::index`], output: [out], attribute: [{ name: 'axis', type: AttributeType.INT, i: 1 }] });
     return out;
   }
@@ -78,7 +80,7 @@ function appendReduction(r: ExposeRequest, opset: number, nodes: NodeProto[], co
   let axis = 1;
   if (r.reduce === 'mean' || r.reduce === 'max') {
     // Flatten every axis after the channel one, so any rank ≥ 2 reduces to (N, C).
-    constants.push(int64Tensor(`${base}::shape`, [0, 0, -1], [3]));
+    nodes.push(int64Constant(`${base}::shape`, [0, 0, -1], [3]));
     source = `${base}::flat`;
     nodes.push({ opType: 'Reshape', name: `${base}::reshape`, input: [r.value, `${base}::shape`], output: [source] });
     axis = 2;
@@ -86,7 +88,7 @@ function appendReduction(r: ExposeRequest, opset: number, nodes: NodeProto[], co
   const keepdims = { name: 'keepdims', type: AttributeType.INT, i: 0 };
   // Opset 18 moved `axes` from an attribute to an input.
   if (opset >= 18) {
-    constants.push(int64Tensor(`${base}::axes`, [axis], [1]));
+    nodes.push(int64Constant(`${base}::axes`, [axis], [1]));
     nodes.push({ opType: reduceOp, name: `${base}::reduce`, input: [source, `${base}::axes`], output: [out], attribute: [keepdims] });
   } else {
     nodes.push({ opType: reduceOp, name: `${base}::reduce`, input: [source], output: [out], attribute: [keepdims, { name: 'axes', type: AttributeType.INTS, ints: [axis] }] });
@@ -111,4 +113,13 @@ function pruneTo(nodes: NodeProto[], initializers: TensorProto[], outputs: strin
     throw new NeurotapError('E_BAD_ARGUMENT', 'Nothing to compute: every requested value is a graph input.', { hint: 'Request module outputs or values computed by the graph.' });
   }
   return { nodes: nodes.filter((_, i) => keep.has(i)), initializers: initializers.filter((t) => needed.has(t.name ?? '')) };
+}
+
+/** The subgraph nesting a value lives in: its producer's, or for subgraph inputs, its readers'. */
+export function valueContext(index: GraphIndex, value: string): readonly ContextStep[] {
+  const producer = index.producer.get(value);
+  if (producer !== undefined) return index.context[producer];
+  const readers = index.consumers.get(value) ?? [];
+  if (readers.length === 0 || index.inputs.includes(value)) return [];
+  return readers.map((r) => index.context[r]).reduce((a, b) => (b.length < a.length ? b : a));
 }

@@ -7,7 +7,7 @@
  * map.get('layer1.0.conv1')?.calls[0].outputs; // ['/layer1/layer1.0/conv1/Conv_output_0']
  * ```
  */
-import type { GraphIndex } from '../graph/graph-index.js';
+import type { ContextStep, GraphIndex } from '../graph/graph-index.js';
 import { nodeReads } from '../graph/graph-index.js';
 import { orderCallOutputs, findFusion } from './call-outputs.js';
 import { inferModuleType } from './module-types.js';
@@ -25,6 +25,11 @@ export interface ModuleCall {
   readonly outputPaths: readonly (readonly number[])[];
   /** Inputs whose value in the graph is not what the module received (an export optimisation). */
   opaqueInputs: string[];
+  /**
+   * The If branches / Loop and Scan bodies this call site sits in (outside the module itself):
+   * it runs only when the branch is taken, and once per iteration in a loop.
+   */
+  readonly context: readonly ContextStep[];
 }
 
 export interface NotObservable {
@@ -55,9 +60,9 @@ export function buildModuleMap(index: GraphIndex): ModuleMap {
   const params = parameterModulesOf(index);
   const scopes = readNodeScopes(index, params);
   const paths = resolveUnknownScopes(index, scopes.paths);
-  const groups = groupCalls(paths);
+  const groups = groupCalls(index, paths);
   const modules = new Map<string, ModuleInfo>();
-  for (const group of groups.values()) addCall(modules, group, index);
+  for (const group of groups.values()) addCall(modules, group, index, paths);
   for (const info of modules.values()) {
     if (info.parent !== undefined) modules.get(info.parent)?.children.push(info.name);
   }
@@ -71,20 +76,28 @@ interface CallGroup {
   parent: string | undefined;
   className: string | undefined;
   nodes: number[];
+  context: readonly ContextStep[];
+  depth: number;
 }
 
 function stepKey(path: readonly ScopeStep[], depth: number): string {
   return path.slice(0, depth + 1).map((s) => `${s.module}@${s.call}`).join('/');
 }
 
-function groupCalls(paths: readonly ScopeStep[][]): Map<string, CallGroup> {
+/**
+ * Groups nodes into module calls. Nodes in different subgraphs (the two branches of an If, a Loop
+ * body) are separate call sites of a module unless the control-flow node itself belongs to the call.
+ */
+function groupCalls(index: GraphIndex, paths: readonly ScopeStep[][]): Map<string, CallGroup> {
   const groups = new Map<string, CallGroup>();
   paths.forEach((path, node) => {
     path.forEach((step, depth) => {
-      const key = stepKey(path, depth);
+      const scopeKey = stepKey(path, depth);
+      const external = index.context[node].filter((c) => !(paths[c.node].length > depth && stepKey(paths[c.node], depth) === scopeKey));
+      const key = scopeKey + external.map((c) => `|${c.node}/${c.attr}`).join('');
       let group = groups.get(key);
       if (!group) {
-        group = { module: step.module, parent: depth > 0 ? path[depth - 1].module : undefined, className: step.className, nodes: [] };
+        group = { module: step.module, parent: depth > 0 ? path[depth - 1].module : undefined, className: step.className, nodes: [], context: external, depth };
         groups.set(key, group);
       }
       group.nodes.push(node);
@@ -93,7 +106,7 @@ function groupCalls(paths: readonly ScopeStep[][]): Map<string, CallGroup> {
   return groups;
 }
 
-function addCall(modules: Map<string, ModuleInfo>, group: CallGroup, index: GraphIndex): void {
+function addCall(modules: Map<string, ModuleInfo>, group: CallGroup, index: GraphIndex, paths: readonly ScopeStep[][]): void {
   let info = modules.get(group.module);
   if (!info) {
     info = {
@@ -103,22 +116,29 @@ function addCall(modules: Map<string, ModuleInfo>, group: CallGroup, index: Grap
     modules.set(group.module, info);
   }
   const inside = new Set(group.nodes);
-  const { outputs, outputPaths } = orderCallOutputs(index, group.nodes, callSinks(index, inside));
-  info.calls.push({ index: info.calls.length + 1, nodes: group.nodes, inputs: callInputs(index, group.nodes, inside), outputs, outputPaths, opaqueInputs: [] });
+  const own = (node: number) => paths[node].length - 1 === group.depth;
+  const { outputs, outputPaths } = orderCallOutputs(index, group.nodes, callSinks(index, inside, own), group.nodes.filter(own));
+  info.calls.push({
+    index: info.calls.length + 1, nodes: group.nodes, inputs: callInputs(index, group.nodes, inside), outputs, outputPaths, opaqueInputs: [], context: group.context,
+  });
 }
 
 /**
  * Values that leave a call: produced inside, read by nothing inside, and read outside, returned by
  * the graph, or left unread. A value read both inside and outside is an intermediate that an export
  * optimisation let escape (e.g. a transpose pair removed across modules): not the module's output.
+ * An unread value (an LSTM's unused `h_n`) counts only for the innermost module producing it.
  */
-function callSinks(index: GraphIndex, inside: ReadonlySet<number>): string[] {
+function callSinks(index: GraphIndex, inside: ReadonlySet<number>, ownNode: (node: number) => boolean): string[] {
+  const graphOutputs = new Set(index.outputs);
   const sinks: string[] = [];
   for (const node of inside) {
+    if (index.nodes[node].opType === 'Constant') continue;
     for (const value of index.nodes[node].output ?? []) {
       if (!value) continue;
       const readers = index.consumers.get(value) ?? [];
       if (readers.some((r) => inside.has(r))) continue;
+      if (readers.length === 0 && !graphOutputs.has(value) && !ownNode(node)) continue;
       sinks.push(value);
     }
   }

@@ -44,7 +44,7 @@ export function readNodeScopes(index: GraphIndex, parameterModules: ReadonlySet<
   if (nodes.some((n) => metadata(n, NAME_SCOPES) !== undefined)) {
     return { source: 'dynamo-metadata', paths: nodes.map(dynamoPath) };
   }
-  if (nodes.some((n) => (n.name ?? '').startsWith('/'))) {
+  if (nodes.some((n) => (n.name ?? '').includes('/'))) {
     return { source: 'torchscript-names', paths: torchscriptPaths(nodes, parameterModules) };
   }
   if (parameterModules.size > 0) {
@@ -90,9 +90,12 @@ export const UNKNOWN: ScopeStep[] = Object.freeze([]) as unknown as ScopeStep[];
 export const CONSUMER_SCOPE: ScopeStep[] = Object.freeze([]) as unknown as ScopeStep[];
 
 function torchscriptPaths(nodes: readonly NodeProto[], parameterModules: ReadonlySet<string>): ScopeStep[][] {
+  // Names may carry a prefix from graph surgery before the first '/', e.g. nodes inlined into an
+  // If branch: `If_0_else_branch__Inline_0__/stft/Conv`.
   const scopeLists = nodes.map((n) => {
     const name = n.name ?? '';
-    return name.startsWith('/') ? name.split('/').slice(1, -1) : null;
+    const slash = name.indexOf('/');
+    return slash >= 0 ? name.slice(slash).split('/').slice(1, -1).filter(Boolean) : null;
   });
   // Every scope a node names, as a full module path, to tell `relu_1` (second call of `relu`)
   // from a module really called `relu_1`.

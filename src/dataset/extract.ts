@@ -1,0 +1,88 @@
+/**
+ * `extractDataset`: the model over a whole data set, one batch at a time (isomorphic). Memory is
+ * bounded by two batches: the one the caller holds and the next one, which is already running so
+ * that writing a batch overlaps computing the next.
+ *
+ * ```ts
+ * for await (const { batchIndex, itemIds, activations } of extractDataset(model, source, { batchSize: 64, layers: ['fc1'] })) {
+ *   console.log(batchIndex, itemIds[0], activations.get('fc1')?.dims); // [64, 32]
+ * }
+ * ```
+ */
+import type { CaptureOptions, NeurotapModel } from '../model.js';
+import type { HostTensor, PlainTensor } from '../tensor.js';
+import { checkBatchSize, checkShard, chunkCount, chunkRange, shardChunks } from './chunks.js';
+import { inferLayout, toSampleFirst, type KeyOrigin } from './layout.js';
+import type { DataSource, DatasetBatch, DatasetLayout, ExtractDatasetOptions } from './types.js';
+
+interface RawBatch {
+  chunk: number;
+  start: number;
+  n: number;
+  tensors: Map<string, HostTensor>;
+  origins: Map<string, KeyOrigin>;
+}
+
+export function captureOptionsOf(options: ExtractDatasetOptions): CaptureOptions {
+  const { layers, inputs, reduce } = options;
+  return { ...(layers !== undefined ? { layers } : {}), ...(inputs !== undefined ? { inputs } : {}), ...(reduce !== undefined ? { reduce } : {}), stop: options.outputs === false };
+}
+
+/** The chunks this call will run, in order: the shard's slice minus those to skip. */
+export function plannedChunks(source: DataSource, options: ExtractDatasetOptions): number[] {
+  const batchSize = checkBatchSize(options.batchSize ?? 32);
+  const shard = options.shard ? checkShard(options.shard) : undefined;
+  return shardChunks(chunkCount(source.count, batchSize), shard).filter((c) => !options.skip?.(c));
+}
+
+/** Runs one chunk: activations under their keys, then the model outputs as `output:NAME`. */
+export async function runChunk(model: NeurotapModel, source: DataSource, chunk: number, options: ExtractDatasetOptions): Promise<RawBatch> {
+  const [start, end] = chunkRange(chunk, source.count, options.batchSize ?? 32);
+  const feeds = await source.read(start, end);
+  // Sources only produce numeric tensors, which is what PlainTensor requires.
+  const acts = await model.capture(feeds as Record<string, PlainTensor>, captureOptionsOf(options));
+  const tensors = new Map<string, HostTensor>();
+  const origins = new Map<string, KeyOrigin>();
+  for (const t of acts.targets) {
+    const tensor = acts.get(t.key);
+    if (!tensor) continue;
+    tensors.set(t.key, tensor as unknown as HostTensor); // ORT Tensors carry type, dims and data as HostTensor does
+    origins.set(t.key, { value: t.value, ...(t.module ? { module: t.module } : {}) });
+  }
+  for (const [name, t] of Object.entries(acts.outputs)) {
+    tensors.set(`output:${name}`, t as unknown as HostTensor);
+    origins.set(`output:${name}`, { value: name });
+  }
+  return { chunk, start, n: end - start, tensors, origins };
+}
+
+/** The layout a data set gets, from its first chunk (what a store's manifest records before any shard writes). */
+export async function probeLayout(model: NeurotapModel, source: DataSource, options: ExtractDatasetOptions): Promise<DatasetLayout> {
+  const raw = await runChunk(model, source, 0, options);
+  return inferLayout(model, raw.tensors, raw.origins, raw.n);
+}
+
+function toBatch(raw: RawBatch, layout: DatasetLayout, source: DataSource): DatasetBatch {
+  const activations = new Map<string, HostTensor>();
+  for (const key of layout.keys) {
+    const t = raw.tensors.get(key.key);
+    if (t) activations.set(key.key, toSampleFirst(t, key, raw.n, raw.chunk));
+  }
+  const itemIds = Array.from({ length: raw.n }, (_, i) => source.id(raw.start + i));
+  return { batchIndex: raw.chunk, start: raw.start, itemIds, activations };
+}
+
+/** Batches of activations over the data set (or one shard of it), in chunk order. */
+export async function* extractDataset(model: NeurotapModel, source: DataSource, options: ExtractDatasetOptions = {}): AsyncGenerator<DatasetBatch> {
+  const chunks = plannedChunks(source, options);
+  let layout = options.layout;
+  let next = chunks.length ? runChunk(model, source, chunks[0], options) : undefined;
+  for (let i = 0; i < chunks.length; i++) {
+    const raw = await next!;
+    // Start the next run before handing this batch over; runs stay sequential (one at a time).
+    next = i + 1 < chunks.length ? runChunk(model, source, chunks[i + 1], options) : undefined;
+    next?.catch(() => undefined); // surfaced by the await above, not as an unhandled rejection
+    layout ??= inferLayout(model, raw.tensors, raw.origins, raw.n);
+    yield toBatch(raw, layout, source);
+  }
+}

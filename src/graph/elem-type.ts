@@ -1,0 +1,73 @@
+/**
+ * The element type (ONNX TensorProto.DataType) of any value, from declared types or, where the
+ * export declared none, from how the op producing it sets its output type. Needed to give a value
+ * threaded out of an If branch a type-correct empty stand-in in the other branch.
+ */
+import type { AttributeProto, NodeProto } from '../onnx/types.js';
+import { declaredElemType, type GraphIndex } from './graph-index.js';
+
+const INT64 = 7;
+const BOOL = 9;
+const FLOAT = 1;
+const UINT8 = 2;
+
+const BOOL_OPS = new Set(['Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'Not', 'And', 'Or', 'Xor', 'IsNaN', 'IsInf']);
+const INT64_OPS = new Set(['Shape', 'Size', 'ArgMax', 'ArgMin', 'NonZero', 'NonMaxSuppression']);
+
+function attr(node: NodeProto, name: string): AttributeProto | undefined {
+  return node.attribute?.find((a) => a.name === name);
+}
+
+export function inferElemType(index: GraphIndex, value: string, seen = new Set<string>()): number | undefined {
+  const declared = declaredElemType(index.types.get(value));
+  if (declared) return declared;
+  const init = index.graph.initializer?.find((t) => t.name === value);
+  if (init?.dataType) return init.dataType;
+  const p = index.producer.get(value);
+  if (p === undefined || seen.has(value)) return undefined;
+  seen.add(value);
+  const node = index.nodes[p];
+  const outIndex = (node.output ?? []).indexOf(value);
+  return fromOp(index, node, outIndex, seen);
+}
+
+function fromOp(index: GraphIndex, node: NodeProto, outIndex: number, seen: Set<string>): number | undefined {
+  const op = node.opType ?? '';
+  const input = (i: number) => (node.input?.[i] ? inferElemType(index, node.input[i], seen) : undefined);
+  if (BOOL_OPS.has(op)) return BOOL;
+  if (INT64_OPS.has(op)) return INT64;
+  switch (op) {
+    case 'Cast': return Number(attr(node, 'to')?.i);
+    case 'CastLike': return input(1);
+    case 'Constant': return attr(node, 'value')?.t?.dataType ?? (attr(node, 'value_int') || attr(node, 'value_ints') ? INT64 : FLOAT);
+    case 'ConstantOfShape': return attr(node, 'value')?.t?.dataType ?? FLOAT;
+    case 'EyeLike': case 'RandomNormalLike': case 'RandomUniformLike': return Number(attr(node, 'dtype')?.i ?? 0) || input(0);
+    case 'RandomNormal': case 'RandomUniform': return Number(attr(node, 'dtype')?.i ?? FLOAT);
+    case 'TopK': return outIndex === 1 ? INT64 : input(0);
+    case 'MaxPool': return outIndex === 1 ? INT64 : input(0);
+    case 'Unique': return outIndex === 0 ? input(0) : INT64;
+    case 'QuantizeLinear': return input(2) ?? UINT8;
+    case 'DynamicQuantizeLinear': return outIndex === 1 ? FLOAT : UINT8;
+    case 'DequantizeLinear': return input(1) ?? FLOAT;
+    case 'MatMulInteger': case 'ConvInteger': return 6;
+    case 'If': case 'Loop': case 'Scan': return subgraphOutputType(index, node, outIndex, seen);
+    default: return firstInputType(index, node, seen);
+  }
+}
+
+function firstInputType(index: GraphIndex, node: NodeProto, seen: Set<string>): number | undefined {
+  for (const name of node.input ?? []) {
+    if (!name) continue;
+    const t = inferElemType(index, name, seen);
+    if (t) return t;
+  }
+  return undefined;
+}
+
+/** If: the then-branch's output; Loop: the body output after the condition; Scan: the body output. */
+function subgraphOutputType(index: GraphIndex, node: NodeProto, outIndex: number, seen: Set<string>): number | undefined {
+  const op = node.opType;
+  const g = attr(node, op === 'If' ? 'then_branch' : 'body')?.g;
+  const out = g?.output?.[op === 'Loop' ? outIndex + 1 : outIndex];
+  return out?.name ? inferElemType(index, out.name, seen) : undefined;
+}
