@@ -197,7 +197,8 @@ INDEX: list = []  # entries for fixtures/models.json
 
 
 def save_fixture(name: str, model: nn.Module, inputs: "OrderedDict[str, torch.Tensor]",
-                 export_kwargs: dict, notes: str = "", extra: dict | None = None):
+                 export_kwargs: dict, notes: str = "", extra: dict | None = None,
+                 export_model: "nn.Module | None" = None):
     """Export ``model`` to ``fixtures/<name>/model.onnx``, then record the
     hook goldens on ``inputs`` and write input.npz, golden.npz,
     golden_inputs.npz and modules.json.  Returns the golden dict."""
@@ -209,7 +210,8 @@ def save_fixture(name: str, model: nn.Module, inputs: "OrderedDict[str, torch.Te
     kwargs.setdefault("input_names", list(inputs.keys()))
     kwargs.setdefault("opset_version", OPSET)
     onnx_path = os.path.join(folder, "model.onnx")
-    torch.onnx.export(model, args, onnx_path, **kwargs)
+    # A scripted model exports its Python control flow as If/Loop; hooks are recorded on the eager twin.
+    torch.onnx.export(export_model if export_model is not None else model, args, onnx_path, **kwargs)
 
     # Clean forward pass after the export (no hooks were registered during it).
     model.eval()
@@ -506,6 +508,39 @@ def make_digits_cnn():
     write_json(os.path.join(out_dir, "labels.json"), labels)
 
 
+class ControlFlow(nn.Module):
+    """Python control flow that torch.jit.script keeps: an If choosing `a` or `c`, and a loop
+    calling `b` (a Sequential) `steps` times. Exported as ONNX If and Loop nodes."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(8, 8)
+        self.b = nn.Sequential(nn.Linear(8, 8), nn.Tanh())
+        self.c = nn.Linear(8, 8)
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x, steps):
+        if bool(x.sum() > 0):
+            x = self.a(x)
+        else:
+            x = self.c(x)
+        for _ in range(int(steps)):
+            x = self.b(x)
+        return self.head(x)
+
+
+def make_control_flow():
+    seed_everything(0)
+    model = ControlFlow().eval()
+    x = torch.randn(2, 8).abs()  # positive sum: the `a` branch runs, `c` does not
+    steps = torch.tensor(3)
+    kwargs = {"input_names": ["x", "steps"], "output_names": ["output"],
+              "dynamic_axes": {"x": {0: "batch"}, "output": {0: "batch"}}, "opset_version": OPSET}
+    save_fixture("control-flow", model, OrderedDict(x=x, steps=steps), kwargs,
+                 notes="torch.jit.script: If (a or c) and Loop (b, 3 calls)",
+                 export_model=torch.jit.script(model))
+
+
 # --------------------------------------------------------------------------
 
 def main() -> None:
@@ -520,6 +555,7 @@ def main() -> None:
     make_resnet18()
     make_transformer()
     make_digits_cnn()
+    make_control_flow()
     write_json(os.path.join(FIXTURES, "models.json"), INDEX)
 
 

@@ -90,7 +90,10 @@ function stepKey(path: readonly ScopeStep[], depth: number): string {
  */
 function groupCalls(index: GraphIndex, paths: readonly ScopeStep[][]): Map<string, CallGroup> {
   const groups = new Map<string, CallGroup>();
-  paths.forEach((path, node) => {
+  // Modules are listed in execution order: constants (often all at the top) must not set it.
+  const order = [...paths.keys()].sort((a, b) => Number(index.nodes[a].opType === 'Constant') - Number(index.nodes[b].opType === 'Constant') || a - b);
+  for (const node of order) {
+    const path = paths[node];
     path.forEach((step, depth) => {
       const scopeKey = stepKey(path, depth);
       const external = index.context[node].filter((c) => !(paths[c.node].length > depth && stepKey(paths[c.node], depth) === scopeKey));
@@ -102,7 +105,8 @@ function groupCalls(index: GraphIndex, paths: readonly ScopeStep[][]): Map<strin
       }
       group.nodes.push(node);
     });
-  });
+  }
+  for (const group of groups.values()) group.nodes.sort((a, b) => a - b);
   return groups;
 }
 

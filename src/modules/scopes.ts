@@ -50,7 +50,8 @@ export function readNodeScopes(index: GraphIndex, parameterModules: ReadonlySet<
   if (parameterModules.size > 0) {
     return { source: 'parameter-names', paths: nodes.map((n) => parameterPath(n, index)) };
   }
-  return { source: 'node-names', paths: nodes.map((n, i) => [{ module: nodeLayerName(n, i), call: 1 }]) };
+  // Weights stored as Constant nodes (PaddleOCR's exports) join the layer that reads them.
+  return { source: 'node-names', paths: nodes.map((n, i) => (n.opType === 'Constant' ? UNKNOWN : [{ module: nodeLayerName(n, i), call: 1 }])) };
 }
 
 export function nodeLayerName(node: NodeProto, i: number): string {
