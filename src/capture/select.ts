@@ -5,6 +5,7 @@
 import { NeurotapError } from '../errors.js';
 import type { GraphIndex } from '../graph/graph-index.js';
 import type { ModuleInfo, ModuleMap } from '../modules/module-map.js';
+import { valueKind } from '../graph/elem-type.js';
 import { REDUCTIONS, type Reduction } from '../graph/rewrite.js';
 import { globToRegExp, isGlob, nearestNames } from './glob.js';
 
@@ -71,7 +72,23 @@ export function selectTargets(map: ModuleMap, index: GraphIndex, options: Select
   for (const value of allValues) {
     if (values.has(value)) selection.targets.push({ key: value, value, module: undefined, call: 1, kind: 'output', reduce: reduceFor(value), site: 1, tuple: '' });
   }
-  return selection;
+  return dropNonTensors(index, selection);
+}
+
+/** Sequences, maps and optionals cannot leave ONNX Runtime's JS API: reported, not requested. */
+function dropNonTensors(index: GraphIndex, selection: Selection): Selection {
+  const targets: CaptureTarget[] = [];
+  for (const t of selection.targets) {
+    const kind = valueKind(index, t.value);
+    if (kind === 'tensor') targets.push(t);
+    else {
+      selection.notObservable.push({
+        key: t.key, module: t.module ?? t.value, reason: `a ${kind} value: ONNX Runtime's JS API returns tensors only`,
+        hint: 'Capture the tensors that go into it or come out of it instead.',
+      });
+    }
+  }
+  return { targets, notObservable: selection.notObservable };
 }
 
 function reductionLookup(reduce: SelectOptions['reduce']): (name: string) => Reduction {

@@ -71,3 +71,32 @@ function subgraphOutputType(index: GraphIndex, node: NodeProto, outIndex: number
   const out = g?.output?.[op === 'Loop' ? outIndex + 1 : outIndex];
   return out?.name ? inferElemType(index, out.name, seen) : undefined;
 }
+
+const SEQUENCE_OPS = new Set(['SequenceConstruct', 'SequenceEmpty', 'SequenceInsert', 'SequenceErase', 'SplitToSequence', 'SequenceMap']);
+const OPTIONAL_OPS = new Set(['Optional']);
+const PASS_THROUGH = new Set(['Identity']);
+
+/**
+ * What kind of value this is: ONNX Runtime's JS API returns tensors only, so sequences, maps and
+ * optionals cannot be captured.
+ */
+export function valueKind(index: GraphIndex, value: string, seen = new Set<string>()): 'tensor' | 'sequence' | 'map' | 'optional' {
+  const type = index.types.get(value);
+  if (type) return type.sequenceType ? 'sequence' : type.mapType ? 'map' : type.optionalType ? 'optional' : 'tensor';
+  const p = index.producer.get(value);
+  if (p === undefined || seen.has(value)) return 'tensor';
+  seen.add(value);
+  const node = index.nodes[p];
+  const op = node.opType ?? '';
+  if (SEQUENCE_OPS.has(op)) return 'sequence';
+  if (OPTIONAL_OPS.has(op)) return 'optional';
+  if (PASS_THROUGH.has(op)) return valueKind(index, node.input?.[0] ?? '', seen);
+  if (op === 'If' || op === 'Loop' || op === 'Scan') {
+    const g = attr(node, op === 'If' ? 'then_branch' : 'body')?.g;
+    const i = (node.output ?? []).indexOf(value);
+    const inner = g?.output?.[op === 'Loop' ? i + 1 : i];
+    if (inner?.type) return inner.type.sequenceType ? 'sequence' : inner.type.optionalType ? 'optional' : 'tensor';
+    return inner?.name ? valueKind(index, inner.name, seen) : 'tensor';
+  }
+  return 'tensor';
+}
