@@ -8,7 +8,7 @@
  * ```
  */
 import { NeurotapError } from './errors.js';
-import { buildCaptureGraph, requestKey, type ExposeRequest } from './graph/rewrite.js';
+import { buildCaptureGraph, requestKey, type ExposeRequest, type Reduction } from './graph/rewrite.js';
 import { declaredShape, indexGraph, type GraphIndex } from './graph/graph-index.js';
 import { ActivationCache } from './capture/activation-cache.js';
 import { prepareFeeds, type Feeds } from './capture/feeds.js';
@@ -131,13 +131,17 @@ export class NeurotapModel {
     const selection = this.plan(options);
     const prepared = prepareFeeds(this.index, this.runtime, feeds);
     const fromFeeds = (t: { value: string; reduce: string }) => t.reduce === 'none' && t.value in prepared;
+    const dequantize = options.dequantize === true;
     const conditions = branchConditions(this.index, selection.targets).map((value) => ({ value, reduce: 'none' as const }));
-    const requests = [...selection.targets.filter((t) => !fromFeeds(t)), ...conditions].map((t) => ({ value: t.value, reduce: t.reduce }));
+    const requests: ExposeRequest[] = [
+      ...selection.targets.filter((t) => !fromFeeds(t)).map((t) => ({ value: t.value, reduce: t.reduce, dequantize })),
+      ...conditions,
+    ];
     const keepOutputs = options.stop !== true;
     const { session, outputOf } = await this.#session(requests, keepOutputs);
     const modelOutputs = keepOutputs ? this.index.outputs : [];
     const fetched = await this.#runSession(session, prepared, [...new Set([...modelOutputs, ...outputOf.values()])]);
-    const read = (t: { value: string; reduce: string }) => (fromFeeds(t) ? prepared[t.value] : fetched[outputOf.get(requestKey(t as ExposeRequest))!]);
+    const read = (t: { value: string; reduce: Reduction }) => (fromFeeds(t) ? prepared[t.value] : fetched[outputOf.get(requestKey({ ...t, dequantize }))!]);
     const cond = (value: string) => (value in prepared ? prepared[value] : fetched[outputOf.get(requestKey({ value, reduce: 'none' }))!]);
     const resolved = resolveCalls(this.index, this.runtime, selection.targets, read, cond, options.stackCalls === true);
     const outputs = Object.fromEntries(modelOutputs.map((o) => [o, fetched[o]]));

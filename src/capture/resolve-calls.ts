@@ -33,7 +33,7 @@ export function resolveCalls(index: GraphIndex, runtime: Runtime, targets: reado
   for (const target of targets) {
     const steps = valueContext(index, target.value);
     if (!ranBranches(index, steps, cond)) {
-      notCalled.push({ key: target.key, module: target.module ?? target.value, reason: 'not called in this run: it sits in an If branch that was not taken', hint: 'Inputs that take that branch (e.g. another sample rate) make it run.' });
+      notCalled.push({ key: target.key, module: target.module ?? target.value, reason: 'not called in this run: it sits in an If branch that was not taken', hint: 'Inputs that turn the branch condition the other way make it run.' });
       continue;
     }
     const loops = steps.filter((s) => index.nodes[s.node].opType !== 'If').length;

@@ -22,6 +22,8 @@ export interface SelectOptions {
    * (`{ 'layer*': 'mean', fc: 'none' }`, first match wins): only the reduced tensors leave the runtime.
    */
   reduce?: Reduction | Readonly<Record<string, Reduction>>;
+  /** Return quantized values (QuantizeLinear, DynamicQuantizeLinear, QLinear* outputs) as floats. */
+  dequantize?: boolean;
 }
 
 export interface CaptureTarget {

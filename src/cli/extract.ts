@@ -7,7 +7,8 @@ import { dirname, extname, resolve } from 'node:path';
 import { defineCommand, type ArgsDef } from 'citty';
 import type { ActivationCache } from '../capture/activation-cache.js';
 import { NeurotapError } from '../errors.js';
-import type { NeurotapModel } from '../model.js';
+import type { Reduction } from '../graph/rewrite.js';
+import type { CaptureOptions, NeurotapModel } from '../model.js';
 import type { HostTensor, PlainTensor } from '../tensor.js';
 import { checkPositionals, isSet, lastValue, parseInteger, parseNumberList, scanFlags, type ScannedFlags } from './argv.js';
 import { parseDimFlags } from './dims.js';
@@ -28,6 +29,11 @@ const args = {
   out: { type: 'string', alias: 'o', valueHint: 'PATH', description: 'Save tensors (and outputs as output:NAME) to .npz, .safetensors, or a directory of .npy files' },
   json: { type: 'boolean', description: 'Print one JSON object instead of the table' },
   threads: { type: 'string', valueHint: 'N', description: 'ONNX Runtime intra-op threads' },
+  ep: { type: 'string', valueHint: 'LIST', description: 'Execution providers in order of preference, e.g. cuda,cpu (needs a CUDA build of onnxruntime-node)' },
+  reduce: { type: 'string', valueHint: '[PATTERN=]R', description: 'Reduce in the graph: mean|max (over axes after channels), time-mean|time-max|last (axis 1), none; PATTERN= limits it to matching layers (repeatable)' },
+  stop: { type: 'boolean', description: 'Early stop: run only what the selected layers need (model outputs are not computed)' },
+  'stack-calls': { type: 'boolean', description: 'Keep the calls of a module inside a loop as one array, calls along a new leading axis' },
+  dequantize: { type: 'boolean', description: 'Return quantized values (QuantizeLinear, DynamicQuantizeLinear, QLinear* outputs) as floats' },
   'image-size': { type: 'string', valueHint: 'H,W|N', description: 'Resize images to HxW, or shorter side N then center crop (default: the input\'s declared H,W)' },
   mean: { type: 'string', valueHint: 'a,b,c', description: 'Per-channel mean subtracted from image pixels scaled to [0, 1]' },
   std: { type: 'string', valueHint: 'a,b,c', description: 'Per-channel std dividing image pixels after the mean' },
@@ -100,6 +106,19 @@ async function buildFeeds(model: NeurotapModel, flags: ScannedFlags, json: boole
   return { ...feeds, ...made };
 }
 
+/** `--reduce mean` for every layer, `--reduce 'layer*=mean'` per pattern; the library validates the names. */
+function parseReduceFlags(values: readonly string[]): CaptureOptions['reduce'] {
+  if (values.length === 0) return undefined;
+  if (values.length === 1 && !values[0].includes('=')) return values[0] as Reduction;
+  const rules: Record<string, Reduction> = {};
+  for (const v of values) {
+    const at = v.lastIndexOf('=');
+    if (at <= 0) throw new NeurotapError('E_BAD_ARGUMENT', `Expected --reduce R or --reduce PATTERN=R; got '${v}' among several.`, { hint: 'E.g. --reduce \'layer*=mean\' --reduce fc=none.' });
+    rules[v.slice(0, at)] = v.slice(at + 1) as Reduction;
+  }
+  return rules;
+}
+
 /** Activations under their cache keys, then the model outputs as `output:NAME`. */
 function tensorsToWrite(acts: ActivationCache): Map<string, HostTensor> {
   // ORT Tensors expose type, dims and data, which is all a HostTensor is.
@@ -115,9 +134,17 @@ async function extract(modelPath: string, flags: ScannedFlags): Promise<void> {
   imageFlags(flags); // bad image flags fail before anything is loaded
   const out = lastValue(flags, 'out');
   if (out !== undefined) await checkOutputPath(out);
-  const model = await openModel(modelPath, threads);
+  const ep = lastValue(flags, 'ep')?.split(',').map((s) => s.trim()).filter(Boolean);
+  const model = await openModel(modelPath, threads, ep);
   try {
-    const options = { layers: flags.values.get('layers') ?? ['leaves'], inputs: isSet(flags, 'inputs-of-modules') };
+    const options = {
+      layers: flags.values.get('layers') ?? ['leaves'],
+      inputs: isSet(flags, 'inputs-of-modules'),
+      reduce: parseReduceFlags(flags.values.get('reduce') ?? []),
+      stop: isSet(flags, 'stop'),
+      stackCalls: isSet(flags, 'stack-calls'),
+      dequantize: isSet(flags, 'dequantize'),
+    };
     model.plan(options); // an unknown layer fails before any input file is read
     const feeds = await buildFeeds(model, flags, json);
     // File readers and --random only make numeric tensors, which is what PlainTensor requires.

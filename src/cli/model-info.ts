@@ -27,7 +27,7 @@ export function declaredOutputs(model: NeurotapModel): DeclaredValue[] {
 }
 
 /** Opens a model without loading onnxruntime before the command actually needs it. */
-export async function openModel(path: string, threads?: number): Promise<NeurotapModel> {
+export async function openModel(path: string, threads?: number, executionProviders?: string[]): Promise<NeurotapModel> {
   const { loadModel } = await import('../node.js');
-  return loadModel(path, threads ? { threads } : {});
+  return loadModel(path, { ...(threads ? { threads } : {}), ...(executionProviders ? { executionProviders } : {}) });
 }

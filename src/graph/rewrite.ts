@@ -8,6 +8,7 @@ import { NeurotapError } from '../errors.js';
 import type { GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto } from '../onnx/types.js';
 import { AttributeType } from '../onnx/types.js';
 import { nodeReads, type ContextStep, type GraphIndex } from './graph-index.js';
+import { quantParams, type QuantParams } from './quantization.js';
 import { GraphEditor } from './thread.js';
 
 /**
@@ -20,6 +21,8 @@ export const REDUCTIONS: readonly Reduction[] = ['none', 'mean', 'max', 'time-me
 export interface ExposeRequest {
   readonly value: string;
   readonly reduce: Reduction;
+  /** Turn a quantized value into the float it stands for (its scale and zero point), in the graph. */
+  readonly dequantize?: boolean;
 }
 
 export interface CaptureGraph {
@@ -28,7 +31,7 @@ export interface CaptureGraph {
   readonly outputOf: ReadonlyMap<string, string>;
 }
 
-export const requestKey = (r: ExposeRequest) => `${r.value}\u0000${r.reduce}`;
+export const requestKey = (r: ExposeRequest) => `${r.value}\u0000${r.reduce}\u0000${r.dequantize === true}`;
 
 export function buildCaptureGraph(model: ModelProto, index: GraphIndex, requests: readonly ExposeRequest[], keepModelOutputs: boolean): CaptureGraph {
   const opset = defaultOpset(model);
@@ -37,8 +40,10 @@ export function buildCaptureGraph(model: ModelProto, index: GraphIndex, requests
   for (const r of requests) {
     if (outputOf.has(requestKey(r))) continue;
     const steps = valueContext(index, r.value);
+    const quant = r.dequantize ? quantParams(index, r.value) : undefined;
+    const source = quant ? appendDequantize(r.value, quant, editor.graphAt(steps), editor) : r.value;
     // Reduce where the value lives, so a loop stacks the small reduced tensors.
-    const local = r.reduce === 'none' ? r.value : appendReduction(r, opset, editor.graphAt(steps), editor);
+    const local = r.reduce === 'none' ? source : appendReduction({ ...r, value: source }, opset, editor.graphAt(steps), editor);
     outputOf.set(requestKey(r), steps.length ? editor.threadOut(local, steps) : local);
   }
   const graph = editor.root;
@@ -63,6 +68,13 @@ function defaultOpset(model: ModelProto): number {
 
 function int64Constant(name: string, values: number[], dims: number[]): NodeProto {
   return { opType: 'Constant', name, output: [name], attribute: [{ name: 'value', type: AttributeType.TENSOR, t: { name, dataType: 7, dims, int64Data: values } }] };
+}
+
+function appendDequantize(value: string, q: QuantParams, graph: GraphProto, editor: GraphEditor): string {
+  const out = editor.fresh(`${value}::dequantized`);
+  const inputs = q.zeroPoint ? [value, q.scale, q.zeroPoint] : [value, q.scale];
+  (graph.node ??= []).push({ opType: 'DequantizeLinear', name: out, input: inputs, output: [out] });
+  return out;
 }
 
 /** Adds the nodes computing one reduction of `value` to the graph holding it; returns the result's name. */
