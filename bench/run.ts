@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModel, type NeurotapModel } from '../src/node.js';
 import { loadDigitsBatch, measureRepeatedCaptures } from './cases.js';
+import { datasetCases } from './dataset.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const BIG = join(ROOT, 'fixtures', 'big');
@@ -89,6 +90,7 @@ async function main(): Promise<void> {
   bigModelCase(results);
   const rss = await measureRepeatedCaptures(ROOT, 1000, THREADS);
   results.push({ case: `digits-cnn: 1000 captures, RSS ${rss.afterWarmupMB.toFixed(0)} → ${rss.endMB.toFixed(0)} MB`, ours: { median: rss.endMB, min: rss.endMB, max: rss.endMB }, baseline: 'RSS after 100 warm-up captures (MB)', baselineMs: rss.afterWarmupMB, ratio: rss.endMB / rss.afterWarmupMB, target: '≤ 1.1' });
+  results.push(...(await datasetCases(ROOT, THREADS)));
   void loadDigitsBatch;
   printTable(results);
   console.log(JSON.stringify({ threads: THREADS, runs: RUNS, node: process.version, results }, null, 1));

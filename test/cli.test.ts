@@ -94,12 +94,19 @@ describe('neurotap --help', () => {
 });
 
 describe('neurotap layers', () => {
-  it('lists the module tree with types, calls and declared shapes', async () => {
+  it('lists the module tree with types, calls and probed output shapes', async () => {
     const run = await cli('layers', fx('seed-cnn', 'model.onnx'));
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /input\s+x\s+float32\s+\[batch, 3, 32, 32\]/);
-    assert.match(run.stdout, /torchscript-names/);
-    assert.match(run.stdout, /^0\s+Conv2d\s+1/m);
+    assert.match(run.stdout, /torchscript-names; shapes from a probe run/);
+    assert.match(run.stdout, /^0\s+Conv2d\s+1\s+\[1, 16, 32, 32\]/m);
+    assert.match(run.stdout, /^2\s+MaxPool2d\s+1\s+\[1, 16, 16, 16\]/m);
+  });
+
+  it('--no-probe shows only the shapes the graph declares', async () => {
+    const run = await cli('layers', fx('seed-cnn', 'model.onnx'), '--no-probe');
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^0\s+Conv2d\s+1\s+\?/m);
     assert.match(run.stdout, /^4\s+ReLU\s+1\s+\[batch, 32, 16, 16\]/m);
   });
 

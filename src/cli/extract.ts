@@ -21,6 +21,10 @@ import { note } from './report.js';
 const args = {
   model: { type: 'positional', required: true, description: 'The .onnx file' },
   input: { type: 'string', alias: 'i', valueHint: '[NAME=]FILE', description: 'Input data: .npy, .npz (arrays named by input) or an image; NAME= picks the input (repeatable)' },
+  inputs: { type: 'string', valueHint: 'DATA', description: 'A data set (directory, quoted glob, list .txt, .npy/.npz with items first, .jsonl of token ids): run it in batches and stream each layer to --out (store.zarr, .safetensors or dir/)' },
+  'batch-size': { type: 'string', valueHint: 'N', description: 'With --inputs: items per run and per stored chunk (default 32)' },
+  resume: { type: 'boolean', description: 'With --inputs and a .zarr store: skip the chunks a previous run completed' },
+  shard: { type: 'string', valueHint: 'INDEX/COUNT', description: 'With --inputs and a .zarr store: process only slice INDEX (from 0) of COUNT' },
   random: { type: 'boolean', description: 'Random normal inputs (zeros for integer inputs) at the declared shapes, for inputs not given by --input' },
   seed: { type: 'string', valueHint: 'N', description: 'Seed for --random (default 0)' },
   dim: { type: 'string', valueHint: 'NAME=SIZE', description: 'Size of a symbolic dimension for --random (repeatable; batch-like names default to 1)' },
@@ -48,6 +52,10 @@ export default defineCommand({
   async run({ rawArgs, args: parsed }) {
     const flags = scanFlags(rawArgs, args, 'extract');
     checkPositionals(flags, 1, 'extract', 'Inputs go after --input: neurotap extract MODEL --input FILE.');
+    if (['inputs', 'batch-size', 'resume', 'shard'].some((f) => flags.values.has(f))) {
+      const { extractDatasetCommand } = await import('./extract-dataset.js');
+      return extractDatasetCommand(parsed.model, flags, imageFlags(flags));
+    }
     await extract(parsed.model, flags);
   },
 });

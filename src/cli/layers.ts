@@ -5,13 +5,16 @@
 import { defineCommand, type ArgsDef } from 'citty';
 import { declaredShape } from '../graph/graph-index.js';
 import type { NeurotapModel } from '../model.js';
-import { checkPositionals, isSet, scanFlags } from './argv.js';
+import { checkPositionals, isSet, lastValue, scanFlags } from './argv.js';
 import { formatColumns, formatShape, stylesFor } from './format.js';
+import { symbolsOf } from './dims.js';
 import { declaredInputs, declaredOutputs, openModel, type DeclaredValue } from './model-info.js';
+import { randomFeeds } from './random.js';
 
 const args = {
   model: { type: 'positional', required: true, description: 'The .onnx file' },
   json: { type: 'boolean', description: 'Print one JSON object instead of the tree' },
+  probe: { type: 'boolean', default: true, description: 'Run the model once on random inputs (symbolic sizes 1) to show the output shapes the graph does not declare; --no-probe to skip' },
   debug: { type: 'boolean', description: 'Print stack traces with errors' },
 } satisfies ArgsDef;
 
@@ -22,18 +25,45 @@ export default defineCommand({
     const flags = scanFlags(rawArgs, args, 'layers');
     checkPositionals(flags, 1, 'layers', 'Give one model: neurotap layers MODEL.');
     const model = await openModel(parsed.model);
-    const out = isSet(flags, 'json') ? layersJson(model) : layersText(model, parsed.model).join('\n');
+    const probed = lastValue(flags, 'probe') === 'false' ? undefined : await probeShapes(model);
+    const out = isSet(flags, 'json') ? layersJson(model, probed) : layersText(model, parsed.model, probed).join('\n');
     process.stdout.write(`${out}\n`);
   },
 });
 
-function layersJson(model: NeurotapModel): string {
+function layersJson(model: NeurotapModel, probed: ProbedShapes | undefined): string {
   return JSON.stringify({
     inputs: declaredInputs(model),
     outputs: declaredOutputs(model),
     source: model.moduleMap.source,
-    modules: model.modules(),
+    probed: probed ? { sizes: 'every symbolic dimension set to 1, random inputs' } : null,
+    modules: model.modules().map((m) => ({ ...m, ...(probed?.has(m.name) ? { probedShapes: probed.get(m.name) } : {}) })),
   }, null, 2);
+}
+
+/** Output shapes measured per module call (tuple elements in order), keyed by module name. */
+type ProbedShapes = Map<string, number[][][]>;
+
+/**
+ * TorchScript exports declare shapes only for the graph's inputs and outputs, so `layers` runs the
+ * model once on random inputs to show real ones. Any failure (missing weights, unusual inputs)
+ * just leaves the declared shapes.
+ */
+async function probeShapes(model: NeurotapModel): Promise<ProbedShapes | undefined> {
+  try {
+    const sizes = new Map<string, number>();
+    for (const v of declaredInputs(model)) for (const d of v.shape ?? []) if (typeof d === 'string') for (const sym of symbolsOf(d)) sizes.set(sym, 1);
+    const acts = await model.capture(randomFeeds(model, model.inputNames, sizes, 0) as never, { layers: 'modules' });
+    const shapes: ProbedShapes = new Map();
+    for (const t of acts.targets) {
+      if (t.kind !== 'output' || !t.module) continue;
+      const calls = shapes.get(t.module) ?? shapes.set(t.module, []).get(t.module)!;
+      (calls[t.call - 1] ??= []).push([...acts.get(t.key)!.dims]);
+    }
+    return shapes;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Modules depth-first from the top-level ones, children in the order the model calls them. */
@@ -48,12 +78,12 @@ function treeOrder(model: NeurotapModel): { name: string; depth: number }[] {
 }
 
 /** Each call's output shapes; `(a, b)` for a tuple, calls separated by `|` when they differ. */
-function callShapes(model: NeurotapModel, name: string): string {
+function callShapes(model: NeurotapModel, name: string, probed: ProbedShapes | undefined): string {
+  const tuple = (shapes: string[]) => (shapes.length === 1 ? shapes[0] : `(${shapes.join(', ')})`);
+  const measured = probed?.get(name);
+  if (measured) return [...new Set(measured.filter(Boolean).map((call) => tuple(call.map((d) => formatShape(d)))))].join(' | ');
   const calls = model.module(name)?.calls ?? [];
-  const perCall = calls.map((call) => {
-    const shapes = call.outputs.map((v) => formatShape(declaredShape(model.index.types.get(v))));
-    return shapes.length === 1 ? shapes[0] : `(${shapes.join(', ')})`;
-  });
+  const perCall = calls.map((call) => tuple(call.outputs.map((v) => formatShape(declaredShape(model.index.types.get(v))))));
   return [...new Set(perCall)].join(' | ');
 }
 
@@ -61,7 +91,7 @@ function valueLine(v: DeclaredValue): string[] {
   return [v.name, v.dtype, formatShape(v.shape ?? undefined)];
 }
 
-function layersText(model: NeurotapModel, path: string): string[] {
+function layersText(model: NeurotapModel, path: string, probed: ProbedShapes | undefined): string[] {
   const s = stylesFor(process.stdout);
   const modules = model.modules();
   const hidden = modules.filter((m) => m.notObservable).length;
@@ -69,11 +99,12 @@ function layersText(model: NeurotapModel, path: string): string[] {
     ...declaredInputs(model).map((v) => ['input', ...valueLine(v)]),
     ...declaredOutputs(model).map((v) => ['output', ...valueLine(v)]),
   ]).map((line) => s.dim(line.slice(0, 6)) + line.slice(6));
-  const summary = `${modules.length} modules, ${modules.filter((m) => m.leaf).length} leaves, ${hidden} not observable; names from ${model.moduleMap.source}`;
+  const shapesFrom = probed ? 'shapes from a probe run with random inputs, symbolic sizes 1' : 'declared shapes';
+  const summary = `${modules.length} modules, ${modules.filter((m) => m.leaf).length} leaves, ${hidden} not observable; names from ${model.moduleMap.source}; ${shapesFrom}`;
   const rows = treeOrder(model).map(({ name, depth }) => {
     const info = model.module(name)!;
     const why = info.notObservable ? s.yellow(`not observable: ${info.notObservable.reason}`) : '';
-    return [`${'  '.repeat(depth)}${name}`, s.cyan(info.type), String(info.calls.length), callShapes(model, name), why];
+    return [`${'  '.repeat(depth)}${name}`, s.cyan(info.type), String(info.calls.length), callShapes(model, name, probed), why];
   });
   const table = formatColumns([['name', 'type', 'calls', 'output', ''].map(s.bold), ...rows], [2]);
   return [`${s.dim('model'.padEnd(6))}  ${path}`, ...header, s.dim(summary), '', ...table];

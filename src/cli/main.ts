@@ -24,6 +24,10 @@ function packageVersion(): string {
 const subCommands = {
   layers: () => import('./layers.js').then((m) => m.default as CommandDef),
   extract: () => import('./extract.js').then((m) => m.default as CommandDef),
+  view: () => import('./view.js').then((m) => m.default as CommandDef),
+  report: () => import('./report-command.js').then((m) => m.default as CommandDef),
+  stats: () => import('./stats.js').then((m) => m.default as CommandDef),
+  verify: () => import('./verify.js').then((m) => m.default as CommandDef),
 };
 
 export const root = defineCommand({

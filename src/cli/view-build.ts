@@ -20,6 +20,8 @@ export const DEFAULT_VIEWER_DIR = join(PACKAGE_ROOT, 'dist', 'viewer');
 export const VIEWER_SOURCES = join(PACKAGE_ROOT, 'viewer');
 export const DEMO_MODEL = join(PACKAGE_ROOT, 'fixtures', 'digits-cnn.onnx');
 export const DEMO_SAMPLES = join(PACKAGE_ROOT, 'fixtures', 'digits');
+/** The sample the demo page starts from. */
+export const DEMO_DEFAULT_SAMPLE = 'digit-3';
 /** The ONNX Runtime files the WASM build fetches at run time. */
 export const ORT_FILES = ['ort-wasm-simd-threaded.wasm', 'ort-wasm-simd-threaded.mjs'];
 
@@ -89,7 +91,7 @@ async function copyStandalone(outDir: string): Promise<string[]> {
   files.push(await copyInto(DEMO_MODEL, join(outDir, 'demo')));
   const samples = await demoSamples();
   for (const s of samples) files.push(await copyInto(join(DEMO_SAMPLES, s.file), join(outDir, 'demo')));
-  const config = { model: { url: 'demo/digits-cnn.onnx' }, wasmPaths: 'ort/', samples: samples.map((s) => ({ ...s, url: `demo/${s.file}` })) };
+  const config = { model: { url: 'demo/digits-cnn.onnx' }, wasmPaths: 'ort/', defaultSample: DEMO_DEFAULT_SAMPLE, samples: samples.map((s) => ({ ...s, url: `demo/${s.file}` })) };
   const path = join(outDir, 'config.json');
   await writeFileAtomic(path, new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`));
   return [...files, path];

@@ -13,7 +13,7 @@ import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { basename, extname, join, resolve, sep } from 'node:path';
 import { NeurotapError } from '../errors.js';
-import { DEFAULT_VIEWER_DIR, DEMO_SAMPLES, demoSamples, ortDistDir } from './view-build.js';
+import { DEFAULT_VIEWER_DIR, DEMO_DEFAULT_SAMPLE, DEMO_SAMPLES, demoSamples, ortDistDir } from './view-build.js';
 
 export interface ViewerServerOptions {
   /** The model to show; without one the folder is served as it is (a standalone build). */
@@ -61,14 +61,23 @@ function sendText(res: ServerResponse, status: number, text: string, type = 'tex
 async function viewerConfig(options: ViewerServerOptions): Promise<string> {
   const name = encodeURIComponent(basename(options.modelPath!));
   const samples = options.demo ? (await demoSamples()).map((s) => ({ ...s, url: `/demo/${s.file}` })) : [];
-  return JSON.stringify({ model: { url: `/model/${name}` }, wasmPaths: '/ort/', samples });
+  return JSON.stringify({ model: { url: `/model/${name}` }, wasmPaths: '/ort/', samples, ...(options.demo ? { defaultSample: DEMO_DEFAULT_SAMPLE } : {}) });
+}
+
+function decodePath(url: string): string | undefined {
+  try {
+    return decodeURIComponent(new URL(url, 'http://localhost').pathname);
+  } catch {
+    return undefined; // malformed percent-encoding
+  }
 }
 
 /** Routes a GET or HEAD to a file (or the config); everything else is refused. */
 async function route(req: IncomingMessage, res: ServerResponse, options: ViewerServerOptions, assets: string): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, 'Method not allowed');
   const head = req.method === 'HEAD';
-  const path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
+  const path = decodePath(req.url ?? '/');
+  if (path === undefined) return sendText(res, 400, 'Bad request');
   if (options.modelPath && path === '/config.json') return sendText(res, 200, await viewerConfig(options), TYPES['.json']);
   if (options.modelPath && path.startsWith('/model/')) return sendFile(res, options.modelPath, head);
   if (options.demo && path.startsWith('/demo/')) return sendFile(res, inside(DEMO_SAMPLES, path.slice('/demo/'.length)), head);

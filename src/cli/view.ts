@@ -34,9 +34,10 @@ export default defineCommand({
     const port = portFlag === undefined ? undefined : parseInteger(portFlag, 'port', 0);
     if (port !== undefined && port > 65535) throw new NeurotapError('E_BAD_ARGUMENT', `Expected --port between 0 and 65535; got ${port}.`, { hint: 'E.g. --port 8080, or --port 0 for any free port.' });
     const server = await serve(flags.positionals[0], port);
+    const interrupted = untilInterrupted(); // listening before the URL is out: a quick Ctrl-C still exits cleanly
     process.stdout.write(isSet(flags, 'json') ? `${JSON.stringify({ url: server.url })}\n` : `neurotap viewer: ${server.url}  (Ctrl-C to stop)\n`);
     if (lastValue(flags, 'open') !== 'false' && process.stdout.isTTY) openBrowser(server.url);
-    await untilInterrupted();
+    await interrupted;
     await server.close();
   },
 });

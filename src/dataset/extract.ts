@@ -9,6 +9,7 @@
  * }
  * ```
  */
+import { NeurotapError } from '../errors.js';
 import type { CaptureOptions, NeurotapModel } from '../model.js';
 import type { HostTensor, PlainTensor } from '../tensor.js';
 import { checkBatchSize, checkShard, chunkCount, chunkRange, shardChunks } from './chunks.js';
@@ -24,8 +25,11 @@ interface RawBatch {
 }
 
 export function captureOptionsOf(options: ExtractDatasetOptions): CaptureOptions {
-  const { layers, inputs, reduce } = options;
-  return { ...(layers !== undefined ? { layers } : {}), ...(inputs !== undefined ? { inputs } : {}), ...(reduce !== undefined ? { reduce } : {}), stop: options.outputs === false };
+  const { layers, inputs, reduce, dequantize } = options;
+  return {
+    ...(layers !== undefined ? { layers } : {}), ...(inputs !== undefined ? { inputs } : {}), ...(reduce !== undefined ? { reduce } : {}),
+    ...(dequantize !== undefined ? { dequantize } : {}), stop: options.outputs === false,
+  };
 }
 
 /** The chunks this call will run, in order: the shard's slice minus those to skip. */
@@ -58,6 +62,7 @@ export async function runChunk(model: NeurotapModel, source: DataSource, chunk: 
 
 /** The layout a data set gets, from its first chunk (what a store's manifest records before any shard writes). */
 export async function probeLayout(model: NeurotapModel, source: DataSource, options: ExtractDatasetOptions): Promise<DatasetLayout> {
+  if (source.count === 0) throw new NeurotapError('E_BAD_ARGUMENT', 'The data set has no items.', { hint: 'Check the --inputs path; an .npy needs at least one row.' });
   const raw = await runChunk(model, source, 0, options);
   return inferLayout(model, raw.tensors, raw.origins, raw.n);
 }
@@ -69,7 +74,7 @@ function toBatch(raw: RawBatch, layout: DatasetLayout, source: DataSource): Data
     if (t) activations.set(key.key, toSampleFirst(t, key, raw.n, raw.chunk));
   }
   const itemIds = Array.from({ length: raw.n }, (_, i) => source.id(raw.start + i));
-  return { batchIndex: raw.chunk, start: raw.start, itemIds, activations };
+  return { batchIndex: raw.chunk, start: raw.start, itemIds, activations, layout };
 }
 
 /** Batches of activations over the data set (or one shard of it), in chunk order. */

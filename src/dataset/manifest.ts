@@ -19,7 +19,7 @@ export interface DatasetManifest {
   model: { file: string; sha256: string; inputs: { name: string; dtype: string; shape: (number | string)[] | null }[] };
   source: SourceDescription;
   items: { count: number; ids: string[] };
-  options: { batchSize: number; layers: unknown; reduce: Reduction | Record<string, Reduction> | null; inputsOfModules: boolean; outputs: boolean };
+  options: { batchSize: number; layers: unknown; reduce: Reduction | Record<string, Reduction> | null; inputsOfModules: boolean; dequantize: boolean; outputs: boolean };
   chunks: { size: number; count: number };
   keys: (Omit<KeyLayout, 'shape'> & { shape: number[] })[];
   skipped: { key: string; reason: string }[];
@@ -55,7 +55,7 @@ export function manifestIdentity(c: ManifestContext): Omit<DatasetManifest, 'key
     items: { count: source.count, ids: Array.from({ length: source.count }, (_, i) => source.id(i)) },
     options: {
       batchSize, layers: layersJson(c.options.layers), reduce: (c.options.reduce as DatasetManifest['options']['reduce']) ?? null,
-      inputsOfModules: c.options.inputs === true, outputs: c.options.outputs !== false,
+      inputsOfModules: c.options.inputs === true, dequantize: c.options.dequantize === true, outputs: c.options.outputs !== false,
     },
     chunks: { size: batchSize, count: Math.ceil(source.count / batchSize) },
   };

@@ -57,6 +57,8 @@ export interface DatasetBatch {
   readonly itemIds: readonly string[];
   /** Every stored key, sample axis first: dims [items, ...layout shape]. */
   readonly activations: ReadonlyMap<string, HostTensor>;
+  /** How keys map to arrays (the same object for every batch of a run). */
+  readonly layout: DatasetLayout;
 }
 
 /** How one captured key becomes one array. */

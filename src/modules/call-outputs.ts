@@ -85,7 +85,7 @@ export function findFusion(index: GraphIndex, info: ModuleInfo): NotObservable |
       const weight = node.input?.[1] ?? '';
       if (!index.initializers.has(weight) || !weight.startsWith('onnx::')) continue;
       return {
-        reason: `the exporter folded the BatchNorm that follows '${info.name}' into its ${node.opType} (weights renamed '${weight}'); the graph holds batchnorm(${info.name}(x)), and the BatchNorm's module name was dropped`,
+        reason: `the exporter folded the next BatchNorm into this ${node.opType} (weights renamed '${weight}'): the graph holds batchnorm(conv(x)), under no module name`,
         hint: 'Re-export with torch.onnx.export(..., training=torch.onnx.TrainingMode.PRESERVE) (or do_constant_folding=False) to keep BatchNorm nodes and observe both modules; the fused value stays reachable through the "values" preset.',
       };
     }

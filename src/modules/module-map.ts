@@ -90,8 +90,10 @@ function stepKey(path: readonly ScopeStep[], depth: number): string {
  */
 function groupCalls(index: GraphIndex, paths: readonly ScopeStep[][]): Map<string, CallGroup> {
   const groups = new Map<string, CallGroup>();
-  // Modules are listed in execution order: constants (often all at the top) must not set it.
-  const order = [...paths.keys()].sort((a, b) => Number(index.nodes[a].opType === 'Constant') - Number(index.nodes[b].opType === 'Constant') || a - b);
+  // Modules are listed in execution order: nodes computing constants (often all at the top, e.g.
+  // weights shared between modules) must not set it.
+  const constant = constantNodes(index);
+  const order = [...paths.keys()].sort((a, b) => Number(constant[a]) - Number(constant[b]) || a - b);
   for (const node of order) {
     const path = paths[node];
     path.forEach((step, depth) => {
@@ -162,6 +164,20 @@ function callInputs(index: GraphIndex, nodes: readonly number[], inside: Readonl
     }
   }
   return inputs;
+}
+
+/** Nodes whose outputs depend on no graph input: Constants, and ops over initializers and constants only. */
+function constantNodes(index: GraphIndex): boolean[] {
+  const constant: boolean[] = [];
+  index.nodes.forEach((node, i) => {
+    const reads = nodeReads(node);
+    constant[i] = reads.every((v) => {
+      if (index.initializers.has(v)) return true;
+      const p = index.producer.get(v);
+      return p !== undefined && p < i && constant[p];
+    });
+  });
+  return constant;
 }
 
 function isConstantNode(index: GraphIndex, node: number): boolean {

@@ -1,34 +1,16 @@
 /**
- * Inputs for a run without a file: random values of the declared shapes (the CLI's `--random`,
- * so the viewer and `neurotap report --random` see the same numbers for the same seed), and
- * image-like pixels (a drawing, an uploaded picture) laid out as a declared image input wants.
+ * Image-like inputs: pixels (a drawing, an uploaded picture) laid out as a declared image input
+ * wants, and .npy files for one input.
  *
  * ```ts
- * const feeds = defaultFeeds(model);            // seed 0; symbolic sizes: batch 1, others 16
- * const tensor = pixelsToTensor(rgba, layout);   // [1, C, H, W] float32 in [0, 1]
+ * const layout = imageLayout(declaredInputs(model)[0]); // { channels: 1, height: 8, width: 8, layout: 'nchw' }
+ * const tensor = pixelsToTensor(rgba, layout);          // [1, 1, 8, 8] float32 in [0, 1]
  * ```
  */
 import { NeurotapError } from '../errors.js';
-import { isBatchName, symbolsOf } from '../cli/dims.js';
-import { declaredInputs, type DeclaredValue } from '../cli/model-info.js';
-import { randomFeeds } from '../cli/random.js';
 import { parseNpy } from '../io/npy.js';
-import type { NeurotapModel } from '../model.js';
 import type { HostTensor } from '../tensor.js';
-
-/** Size given to symbolic dimensions that are not a batch (sequence lengths, mostly). */
-export const DEFAULT_SYMBOL_SIZE = 16;
-
-/** Random normal values at each input's declared shape; batch-like dimensions 1, other symbols 16. */
-export function defaultFeeds(model: NeurotapModel, seed = 0): Record<string, HostTensor> {
-  const sizes = new Map<string, number>();
-  for (const input of declaredInputs(model)) {
-    for (const d of input.shape ?? []) {
-      if (typeof d === 'string') for (const s of symbolsOf(d)) if (!isBatchName(s)) sizes.set(s, DEFAULT_SYMBOL_SIZE);
-    }
-  }
-  return randomFeeds(model, model.inputNames, sizes, seed);
-}
+import type { DeclaredValue } from './declared.js';
 
 export interface ImageLayout {
   readonly input: string;
@@ -94,5 +76,26 @@ export function npyFeed(bytes: Uint8Array, input: DeclaredValue): HostTensor {
   return { type: 'float32', dims: tensor.dims, data: Float32Array.from(tensor.data as Float64Array) };
 }
 
-export { declaredInputs, type DeclaredValue };
-export { declaredOutputs } from '../cli/model-info.js';
+/** The value range to show: [0, 1] when the values fit in it, else their own min..max. */
+function displayRange(data: ArrayLike<number>): [number, number] {
+  let [lo, hi] = [0, 1];
+  for (let i = 0; i < data.length; i++) if (data[i] === data[i]) [lo, hi] = [Math.min(lo, data[i]), Math.max(hi, data[i])];
+  return [lo, hi > lo ? hi : lo + 1];
+}
+
+/** Sample 0 of an image-like input as RGBA pixels (width x height), the inverse of pixelsToTensor for [0, 1] data. */
+export function tensorPixels(data: ArrayLike<number>, layout: ImageLayout): Uint8ClampedArray {
+  const { width, height, channels } = layout;
+  const [lo, hi] = displayRange(data);
+  const plane = width * height;
+  const rgba = new Uint8ClampedArray(plane * 4);
+  for (let p = 0; p < plane; p++) {
+    for (let c = 0; c < 3; c++) {
+      const channel = channels === 1 ? 0 : c;
+      const v = data[layout.layout === 'nchw' ? channel * plane + p : p * channels + channel];
+      rgba[p * 4 + c] = ((v - lo) / (hi - lo)) * 255;
+    }
+    rgba[p * 4 + 3] = 255;
+  }
+  return rgba;
+}

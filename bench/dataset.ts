@@ -1,0 +1,101 @@
+/**
+ * Bench case for data-set extraction: 5,000 digits-like inputs through the demo CNN into a Zarr
+ * store, against plain inference (`model.run`) over the same batches, in the same process with
+ * interleaved rounds; plus RSS early in the run against RSS at its end (flat when memory is
+ * bounded by the batch). Rows have the shape of bench/run.ts results.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { arraySource, extractDataset, writeDataset } from '../src/dataset/node.js';
+import { loadModel, type NeurotapModel } from '../src/node.js';
+
+interface Stats { median: number; min: number; max: number }
+export interface DatasetCaseResult { case: string; ours: Stats; baseline: string; baselineMs: number | null; ratio: number | null; target: string; note?: string }
+
+const ITEMS = 5000;
+/** Where the stores go: the default temp directory, or e.g. /dev/shm to leave the disk out. */
+const DIR = process.env.BENCH_DATASET_DIR ?? tmpdir();
+const BATCH = 64;
+const ROUNDS = Number(process.env.BENCH_DATASET_ROUNDS ?? 3);
+
+const stats = (v: number[]): Stats => {
+  const s = [...v].sort((a, b) => a - b);
+  return { median: s[s.length >> 1], min: s[0], max: s[s.length - 1] };
+};
+
+/** Random digits-like images in [0, 1), seeded so every run sees the same data. */
+function digitsLike(n: number): Float32Array {
+  let state = 12345;
+  return Float32Array.from({ length: n * 64 }, () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return (state >>> 8) / 2 ** 24;
+  });
+}
+
+const rssMB = () => process.memoryUsage().rss / 2 ** 20;
+
+async function time(f: () => Promise<unknown>): Promise<number> {
+  const t = performance.now();
+  await f();
+  return performance.now() - t;
+}
+
+async function plainRun(model: NeurotapModel, data: Float32Array): Promise<void> {
+  for (let start = 0; start < ITEMS; start += BATCH) {
+    const n = Math.min(BATCH, ITEMS - start);
+    await model.run({ image: { data: data.subarray(start * 64, (start + n) * 64), dims: [n, 1, 8, 8] } });
+  }
+}
+
+async function captureOnly(model: NeurotapModel, data: Float32Array): Promise<void> {
+  const source = arraySource({ image: { type: 'float32', dims: [ITEMS, 1, 8, 8], data } });
+  for await (const batch of extractDataset(model, source, { batchSize: BATCH })) void batch;
+}
+
+/** One extraction into a fresh store; `rss` gets RSS after 10% of the items and at the end. */
+async function toZarr(model: NeurotapModel, data: Float32Array, dir: string, reduce: 'none' | 'mean', rss?: number[]): Promise<void> {
+  const out = join(dir, `run-${Math.random().toString(36).slice(2)}.zarr`);
+  const source = arraySource({ image: { type: 'float32', dims: [ITEMS, 1, 8, 8], data } });
+  let early: number | undefined;
+  await writeDataset(model, source, out, {
+    batchSize: BATCH, reduce,
+    onProgress: (p) => { if (early === undefined && p.items >= ITEMS / 10) early = rssMB(); },
+  });
+  rss?.push(early ?? rssMB(), rssMB());
+  rmSync(out, { recursive: true, force: true });
+}
+
+export async function datasetCases(root: string, threads: number): Promise<DatasetCaseResult[]> {
+  const model = await loadModel(join(root, 'fixtures', 'digits-cnn.onnx'), { threads });
+  const data = digitsLike(ITEMS);
+  const dir = mkdtempSync(join(DIR, 'neurotap-bench-'));
+  const samples: Record<string, number[]> = { plain: [], capture: [], zarr: [], zarrMean: [] };
+  const rss: number[] = [];
+  try {
+    await plainRun(model, data);
+    await toZarr(model, data, dir, 'none');
+    for (let round = 0; round < ROUNDS; round++) {
+      samples.plain.push(await time(() => plainRun(model, data)));
+      samples.capture.push(await time(() => captureOnly(model, data)));
+      samples.zarr.push(await time(() => toZarr(model, data, dir, 'none', round === ROUNDS - 1 ? rss : undefined)));
+      samples.zarrMean.push(await time(() => toZarr(model, data, dir, 'mean')));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await model.release();
+  }
+  const plain = stats(samples.plain).median;
+  const perSecond = (ms: number) => `${((ITEMS / ms) * 1000).toFixed(0)} items/s`;
+  const row = (name: string, s: number[], target: string): DatasetCaseResult => {
+    const st = stats(s);
+    return { case: `${name}: ${perSecond(st.median)} vs ${perSecond(plain)}`, ours: st, baseline: `plain model.run, ${ITEMS / BATCH | 0}+1 batches of ${BATCH}`, baselineMs: plain, ratio: st.median / plain, target };
+  };
+  const [early, end] = rss;
+  return [
+    { ...row(`dataset ${ITEMS} digits → zarr, all 10 keys`, samples.zarr, '≤ 1.11 (≥ 0.9× plain items/s)'), note: `dataset stores written under ${DIR} (BENCH_DATASET_DIR)` },
+    row(`dataset ${ITEMS} digits → zarr, reduce mean`, samples.zarrMean, '≤ 1.11 (≥ 0.9× plain items/s)'),
+    row(`dataset ${ITEMS} digits, capture only (no store)`, samples.capture, 'reference: capture cost'),
+    { case: `dataset → zarr: RSS ${early.toFixed(0)} MB at 10% → ${end.toFixed(0)} MB at end`, ours: { median: end, min: end, max: end }, baseline: 'RSS after 10% of the items (MB)', baselineMs: early, ratio: end / early, target: '≤ 1.1' },
+  ];
+}

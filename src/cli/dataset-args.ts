@@ -1,0 +1,89 @@
+/**
+ * Flags shared by the data-set commands (`extract --inputs`, `stats`): the data source, batch
+ * size, reductions, threads; parsed into library options so that the CLI flags stay one-to-one
+ * with option names.
+ */
+import { NeurotapError } from '../errors.js';
+import type { Reduction } from '../graph/rewrite.js';
+import type { NeurotapModel } from '../model.js';
+import type { DataSource } from '../dataset/types.js';
+import { isSet, lastValue, parseInteger, parseNumberList, type ScannedFlags } from './argv.js';
+import { imageOptions, type ImageFlags } from './inputs.js';
+import { declaredInputs, openModel } from './model-info.js';
+
+export const DEFAULT_BATCH_SIZE = 32;
+
+/** `--reduce mean` for every layer, `--reduce 'layer1.*=max'` per pattern (repeatable), as `extract --input` reads it. */
+export function parseReduceFlags(values: readonly string[]): Reduction | Record<string, Reduction> | undefined {
+  if (values.length === 0) return undefined;
+  if (values.length === 1 && !values[0].includes('=')) return values[0] as Reduction; // the library checks the name
+  const rules: Record<string, Reduction> = {};
+  for (const value of values) {
+    const eq = value.lastIndexOf('=');
+    if (eq <= 0) throw new NeurotapError('E_BAD_ARGUMENT', `Expected --reduce R or --reduce PATTERN=R; got '${value}' among several.`, { hint: "E.g. --reduce 'conv*=mean' --reduce fc1=none." });
+    rules[value.slice(0, eq)] = value.slice(eq + 1) as Reduction;
+  }
+  return rules;
+}
+
+export function batchSizeOf(flags: ScannedFlags): number {
+  const text = lastValue(flags, 'batch-size');
+  return text === undefined ? DEFAULT_BATCH_SIZE : parseInteger(text, 'batch-size', 1);
+}
+
+export async function openModelFromFlags(path: string, flags: ScannedFlags): Promise<NeurotapModel> {
+  const threads = lastValue(flags, 'threads');
+  const ep = lastValue(flags, 'ep')?.split(',').map((s) => s.trim()).filter(Boolean);
+  return openModel(path, threads === undefined ? undefined : parseInteger(threads, 'threads', 1), ep);
+}
+
+/** The selection flags as library options. */
+export function selectionOf(flags: ScannedFlags) {
+  const reduce = parseReduceFlags(flags.values.get('reduce') ?? []);
+  return {
+    layers: flags.values.get('layers') ?? ['leaves'],
+    inputs: isSet(flags, 'inputs-of-modules'),
+    dequantize: isSet(flags, 'dequantize'),
+    // --stop skips the model outputs, so the graph ends at the last selected layer.
+    outputs: !isSet(flags, 'stop'),
+    ...(reduce !== undefined ? { reduce } : {}),
+  };
+}
+
+/** Opens `--inputs`; images are preprocessed as `extract --input` does (declared shape, --image-size...). */
+export async function openSourceFromFlags(model: NeurotapModel, flags: ScannedFlags, image: ImageFlags): Promise<DataSource> {
+  const path = lastValue(flags, 'inputs');
+  if (path === undefined) {
+    const expected = declaredInputs(model).map((v) => `${v.name}: ${v.dtype} [${v.shape?.join(', ') ?? '?'}]`).join('; ');
+    throw new NeurotapError('E_BAD_ARGUMENT', `This command needs a data set: --inputs <dir | glob | list.txt | .npy | .npz | .jsonl> (the model takes ${expected}).`, {
+      hint: 'E.g. --inputs images/ or --inputs x.npy (items on the first axis).',
+    });
+  }
+  const { openDataSource } = await import('../dataset/node-source.js');
+  return openDataSource(model, path, { image: (input) => imageOptions(model, input, image) });
+}
+
+/** Image preprocessing flags (as `extract` reads them) for commands that take --inputs. */
+export function imageFlagsOf(flags: ScannedFlags): ImageFlags {
+  const list = (name: string) => (lastValue(flags, name) === undefined ? undefined : parseNumberList(lastValue(flags, name)!, name));
+  const size = list('image-size');
+  if (size && (size.length > 2 || !size.every((n) => Number.isSafeInteger(n) && n > 0))) {
+    throw new NeurotapError('E_BAD_ARGUMENT', `Expected --image-size H,W or N (positive integers); got '${lastValue(flags, 'image-size')}'.`, { hint: 'E.g. --image-size 224,224, or --image-size 224 to resize the shorter side and center-crop.' });
+  }
+  const mean = list('mean');
+  const std = list('std');
+  return {
+    ...(size ? { size: size.length === 2 ? [size[0], size[1]] as [number, number] : size[0] } : {}),
+    ...(mean ? { mean } : {}), ...(std ? { std } : {}),
+    imagenet: isSet(flags, 'imagenet'), grayscale: isSet(flags, 'grayscale'),
+  };
+}
+
+/** citty argument definitions shared by the data-set commands. */
+export const DATASET_IMAGE_ARGS = {
+  'image-size': { type: 'string', valueHint: 'H,W|N', description: 'Resize image items to HxW, or shorter side N then center crop (default: the input\'s declared H,W)' },
+  mean: { type: 'string', valueHint: 'a,b,c', description: 'Per-channel mean subtracted from image pixels scaled to [0, 1]' },
+  std: { type: 'string', valueHint: 'a,b,c', description: 'Per-channel std dividing image pixels after the mean' },
+  imagenet: { type: 'boolean', description: 'Normalise images with the ImageNet mean and std' },
+  grayscale: { type: 'boolean', description: 'Load images with 1 channel' },
+} as const;

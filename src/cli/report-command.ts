@@ -1,0 +1,131 @@
+/**
+ * `neurotap report MODEL --input FILE|--random --out report.html`: runs the model once in Node and
+ * writes the viewer's pictures of every selected layer into one self-contained HTML file.
+ * (The file is report-command.ts because report.ts is the CLI's error reporter.)
+ */
+import { readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { basename, dirname, extname, resolve } from 'node:path';
+import { defineCommand, type ArgsDef } from 'citty';
+import { NeurotapError } from '../errors.js';
+import { writeFileAtomic } from '../io/files.js';
+import type { NeurotapModel } from '../model.js';
+import type { HostTensor, PlainTensor } from '../tensor.js';
+import { captureLayers } from '../viewer-core/layer-data.js';
+import { imageLayout } from '../viewer-core/inputs.js';
+import { inTreeOrder, modulesInCallOrder } from '../viewer-core/module-tree.js';
+import { checkPositionals, isSet, lastValue, parseInteger, scanFlags, type ScannedFlags } from './argv.js';
+import { parseDimFlags } from './dims.js';
+import { loadInputFiles, parseInputFlag } from './inputs.js';
+import { declaredValue, openModel } from './model-info.js';
+import { randomFeeds } from './random.js';
+import { note } from './report.js';
+import { renderReport, type ReportInputValue } from './report-html.js';
+import { inputImage } from './report-images.js';
+
+const args = {
+  model: { type: 'positional', required: true, description: 'The .onnx file' },
+  input: { type: 'string', alias: 'i', valueHint: '[NAME=]FILE', description: 'Input data: .npy, .npz or an image; NAME= picks the input (repeatable)' },
+  random: { type: 'boolean', description: 'Random normal inputs at the declared shapes, for inputs not given by --input' },
+  seed: { type: 'string', valueHint: 'N', description: 'Seed for --random (default 0)' },
+  dim: { type: 'string', valueHint: 'NAME=SIZE', description: 'Size of a symbolic dimension for --random (repeatable)' },
+  layers: { type: 'string', alias: 'l', valueHint: 'SPEC', description: 'Module names, globs or presets leaves|modules|values (repeatable; default leaves)' },
+  out: { type: 'string', alias: 'o', valueHint: 'PATH.html', description: 'The HTML file to write (required)' },
+  json: { type: 'boolean', description: 'Print one JSON object about the report written' },
+  threads: { type: 'string', valueHint: 'N', description: 'ONNX Runtime intra-op threads' },
+  debug: { type: 'boolean', description: 'Print stack traces with errors' },
+} satisfies ArgsDef;
+
+export default defineCommand({
+  meta: { name: 'report', description: 'Run the model once and write the activations of every selected layer as pictures into one self-contained HTML file' },
+  args,
+  async run({ rawArgs, args: parsed }) {
+    const flags = scanFlags(rawArgs, args, 'report');
+    checkPositionals(flags, 1, 'report', 'Inputs go after --input: neurotap report MODEL --input FILE --out report.html.');
+    await report(parsed.model, flags);
+  },
+});
+
+async function checkOut(out: string | undefined): Promise<string> {
+  if (out === undefined) throw new NeurotapError('E_BAD_ARGUMENT', 'report needs --out PATH.html, the file to write.', { hint: 'E.g. neurotap report MODEL --random --out report.html.' });
+  if (!['.html', '.htm'].includes(extname(out).toLowerCase())) {
+    throw new NeurotapError('E_OUTPUT_PATH', `Expected --out to end in .html; got ${out}.`, { hint: 'E.g. --out report.html.' });
+  }
+  const parent = dirname(resolve(out));
+  if (!(await stat(parent).then((s) => s.isDirectory(), () => false))) {
+    throw new NeurotapError('E_OUTPUT_PATH', `Expected to write ${out}; could not: its directory ${parent} does not exist.`, { hint: 'Create the directory first.', details: { path: out } });
+  }
+  return out;
+}
+
+interface Inputs {
+  readonly feeds: Record<string, HostTensor>;
+  readonly origin: Map<string, string>;
+}
+
+async function buildInputs(model: NeurotapModel, flags: ScannedFlags, json: boolean): Promise<Inputs> {
+  const inputFlags = (flags.values.get('input') ?? []).map((text) => parseInputFlag(text, model.inputNames));
+  const random = isSet(flags, 'random');
+  if (inputFlags.length === 0 && !random) {
+    throw new NeurotapError('E_BAD_ARGUMENT', 'report needs input data: --input FILE, --input NAME=FILE, or --random.', { hint: 'E.g. neurotap report MODEL --random --out report.html.' });
+  }
+  const origin = new Map<string, string>();
+  const feeds = await loadInputFiles(model, inputFlags, { imagenet: false, grayscale: false }, (text) => note(text, json));
+  for (const flag of inputFlags) {
+    const named = new Set(inputFlags.map((f) => f.name));
+    for (const name of flag.name ? [flag.name] : Object.keys(feeds).filter((n) => !named.has(n) && !origin.has(n))) origin.set(name, flag.path);
+  }
+  const rest = model.inputNames.filter((n) => !(n in feeds));
+  if (!random || rest.length === 0) return { feeds, origin };
+  const seed = parseInteger(lastValue(flags, 'seed') ?? '0', 'seed', 0);
+  const made = randomFeeds(model, rest, parseDimFlags(flags.values.get('dim') ?? []), seed);
+  for (const name of rest) origin.set(name, `random normal values (seed ${seed})`);
+  return { feeds: { ...feeds, ...made }, origin };
+}
+
+async function describeInputs(model: NeurotapModel, inputs: Inputs): Promise<ReportInputValue[]> {
+  const out: ReportInputValue[] = [];
+  for (const [name, t] of Object.entries(inputs.feeds)) {
+    const layout = imageLayout(declaredValue(model, name));
+    const image = layout && !Array.isArray(t.data) ? await inputImage(t.data as ArrayLike<number>, layout) : undefined;
+    out.push({ name, type: t.type, dims: t.dims, origin: inputs.origin.get(name) ?? '', ...(image ? { image } : {}) });
+  }
+  return out;
+}
+
+function packageVersion(): string {
+  try {
+    return JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function report(modelPath: string, flags: ScannedFlags): Promise<void> {
+  const json = isSet(flags, 'json');
+  const out = await checkOut(lastValue(flags, 'out'));
+  const threadsFlag = lastValue(flags, 'threads');
+  const model = await openModel(modelPath, threadsFlag === undefined ? undefined : parseInteger(threadsFlag, 'threads', 1));
+  try {
+    const options = { layers: flags.values.get('layers') ?? ['leaves'] };
+    model.plan(options); // an unknown layer fails before any input is read
+    const inputs = await buildInputs(model, flags, json);
+    const started = performance.now();
+    const acts = await model.capture(inputs.feeds as Record<string, PlainTensor>, options);
+    const runMs = performance.now() - started;
+    const moduleOf = new Map(acts.targets.map((t) => [t.key, t.module]));
+    const modules = modulesInCallOrder(model);
+    const layers = inTreeOrder(captureLayers([...acts] as [string, HostTensor][], (key) => moduleOf.get(key)), modules);
+    const outputs = captureLayers(Object.entries(acts.outputs) as [string, HostTensor][], () => undefined);
+    const html = await renderReport({
+      model: basename(modelPath), version: packageVersion(), source: model.moduleMap.source, modules,
+      inputs: await describeInputs(model, inputs), layers, outputs, runMs,
+    });
+    const bytes = new TextEncoder().encode(html);
+    await writeFileAtomic(out, bytes);
+    const summary = { out, bytes: bytes.length, layers: layers.map((l) => l.key), notObservable: acts.notObservable.map((u) => u.key) };
+    process.stdout.write(json ? `${JSON.stringify(summary)}\n` : `wrote ${out} (${layers.length} layers, ${(bytes.length / 1024).toFixed(0)} KB)\n`);
+  } finally {
+    await model.release();
+  }
+}

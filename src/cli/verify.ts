@@ -1,0 +1,68 @@
+/**
+ * `neurotap verify store.zarr`: checks that every chunk of a data-set store was written and
+ * still has the checksum recorded when it was; exits with E_BAD_FILE (2) when anything is
+ * missing or corrupt, naming the chunks to re-extract (`--resume` redoes exactly those).
+ */
+import { defineCommand, type ArgsDef } from 'citty';
+import { NeurotapError } from '../errors.js';
+import type { VerifyReport } from '../dataset/node-verify.js';
+import { checkPositionals, isSet, scanFlags } from './argv.js';
+import { stylesFor } from './format.js';
+
+const args = {
+  store: { type: 'positional', required: true, description: 'A Zarr store written by neurotap extract --inputs ... --out store.zarr' },
+  json: { type: 'boolean', description: 'Print the report as one JSON object' },
+  debug: { type: 'boolean', description: 'Print stack traces with errors' },
+} satisfies ArgsDef;
+
+export default defineCommand({
+  meta: { name: 'verify', description: 'Check that every chunk of a data-set store exists and matches its recorded SHA-256' },
+  args,
+  async run({ rawArgs, args: parsed }) {
+    const flags = scanFlags(rawArgs, args, 'verify');
+    checkPositionals(flags, 1, 'verify', 'Give one store: neurotap verify store.zarr.');
+    const { verifyStore } = await import('../dataset/node-verify.js');
+    const report = await verifyStore(parsed.store);
+    const json = isSet(flags, 'json');
+    if (report.ok) {
+      process.stdout.write(`${json ? JSON.stringify(report, null, 1) : verifyText(report).join('\n')}\n`);
+      return;
+    }
+    if (!json) process.stdout.write(`${verifyText(report).join('\n')}\n`);
+    throw failure(report);
+  },
+});
+
+function ranges(chunks: number[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < chunks.length; i++) {
+    let j = i;
+    while (j + 1 < chunks.length && chunks[j + 1] === chunks[j] + 1) j++;
+    parts.push(i === j ? String(chunks[i]) : `${chunks[i]}-${chunks[j]}`);
+    i = j;
+  }
+  return parts.join(', ');
+}
+
+function verifyText(r: VerifyReport): string[] {
+  const s = stylesFor(process.stdout);
+  const lines = [`${s.dim('store')}  ${r.path}`, `${s.dim('items')}  ${r.items} in ${r.chunks.total} chunks, ${r.arrays} arrays`];
+  lines.push(r.ok ? `ok: all ${r.chunks.total} chunks complete and matching their checksums` : s.red(`${r.chunks.complete} of ${r.chunks.total} chunks complete`));
+  if (r.missingChunks.length) lines.push(`missing chunks: ${ranges(r.missingChunks)}`);
+  for (const f of r.badFiles.slice(0, 20)) lines.push(`chunk ${f.chunk}: ${f.file} ${f.problem}`);
+  if (r.badFiles.length > 20) lines.push(`... and ${r.badFiles.length - 20} more files`);
+  for (const a of r.badArrays) lines.push(`array ${a.array}: ${a.problem}`);
+  return lines;
+}
+
+function failure(r: VerifyReport): NeurotapError {
+  const problems = [
+    r.missingChunks.length ? `${r.missingChunks.length} chunks missing` : '',
+    r.badFiles.length ? `${r.badFiles.length} files missing or corrupt` : '',
+    r.badArrays.length ? `${r.badArrays.length} arrays inconsistent` : '',
+  ].filter(Boolean).join(', ');
+  return new NeurotapError('E_BAD_FILE', `Store ${r.path} failed verification: ${problems}.`, {
+    hint: 'Rerun the same extraction with --resume: it rewrites the chunks without a valid record. Delete the records of corrupt chunks (.neurotap/chunks/K.json) first.',
+    details: { report: r },
+  });
+}

@@ -1,0 +1,18 @@
+/**
+ * Data-set extraction, isomorphic part: batches over any DataSource, layouts, manifests, neuron
+ * statistics. File sources and stores live in `./node.ts` (Node only).
+ *
+ * ```ts
+ * const source = arraySource({ image: { type: 'float32', dims: [5000, 1, 8, 8], data } });
+ * for await (const batch of extractDataset(model, source, { batchSize: 64 })) { ... }
+ * const stats = await computeNeuronStats(model, source, { layers: ['fc1'] });
+ * ```
+ */
+export { arraySource, type ArraySourceOptions } from './array-source.js';
+export { chunkCount, chunkRange, parseShard, shardChunks } from './chunks.js';
+export { extractDataset } from './extract.js';
+export { MANIFEST_FORMAT, type DatasetManifest } from './manifest.js';
+export type { NeuronSummary } from './neuron-stats.js';
+export { computeNeuronStats, defaultNeuronAxis, type LayerStats, type NeuronStatsOptions, type NeuronStatsReport } from './stats.js';
+export { statsToCsv, statsToJson } from './stats-format.js';
+export type { DataSource, DatasetBatch, DatasetLayout, ExtractDatasetOptions, KeyLayout, Shard, SourceDescription } from './types.js';

@@ -1,0 +1,141 @@
+/**
+ * Streaming per-neuron statistics for one key (isomorphic). A neuron is one index along the
+ * neuron axis (a conv channel, a linear unit); its values are every element at that index, over
+ * all other axes (spatial positions, time steps) and all items.
+ *
+ * - count, mean, std (population), min, max: over all those values. Each batch's moments are
+ *   computed exactly in two passes, then merged into the running ones with Chan et al.'s
+ *   parallel formula, which stays accurate where a naive sum of squares cancels.
+ * - per item, the neuron's response is its maximum over the other axes: the item activates the
+ *   neuron when that maximum is > 0, and top-k ranks items by it (ties keep the earlier item).
+ */
+import { toFloat32 } from '../io/stats.js';
+import type { HostTensor } from '../tensor.js';
+
+export interface NeuronSummary {
+  index: number;
+  count: number;
+  mean: number;
+  std: number;
+  min: number;
+  max: number;
+  /** Share of items whose response (max over the other axes) is > 0. */
+  fractionActive: number;
+  /** Items with the largest responses, largest first. */
+  top: { id: string; value: number }[];
+}
+
+export class NeuronAccumulator {
+  readonly neurons: number;
+  items = 0;
+  readonly #count: Float64Array;
+  readonly #mean: Float64Array;
+  readonly #m2: Float64Array;
+  readonly #min: Float64Array;
+  readonly #max: Float64Array;
+  readonly #active: Float64Array;
+  readonly #topValue: Float64Array;
+  readonly #topItem: string[];
+  readonly #topLength: Int32Array;
+
+  /** `dims` of one batch's tensor [items, ...]; `axis` the neuron axis (>= 1); `topK` items kept per neuron. */
+  constructor(readonly itemShape: readonly number[], readonly axis: number, readonly topK: number) {
+    const c = itemShape[axis - 1];
+    this.neurons = c;
+    [this.#count, this.#mean, this.#m2, this.#active] = [0, 1, 2, 3].map(() => new Float64Array(c));
+    this.#min = new Float64Array(c).fill(Infinity);
+    this.#max = new Float64Array(c).fill(-Infinity);
+    this.#topValue = new Float64Array(c * topK);
+    this.#topItem = new Array<string>(c * topK);
+    this.#topLength = new Int32Array(c);
+  }
+
+  /** Adds one batch: `t` is [n, ...itemShape], `ids` names its n items. */
+  add(t: HostTensor, ids: readonly string[]): void {
+    const data = toFloat32(t);
+    const n = ids.length;
+    const c = this.neurons;
+    const pre = this.itemShape.slice(0, this.axis - 1).reduce((a, b) => a * b, 1);
+    const inner = this.itemShape.slice(this.axis).reduce((a, b) => a * b, 1);
+    const sum = new Float64Array(c);
+    const min = new Float64Array(c).fill(Infinity);
+    const max = new Float64Array(c).fill(-Infinity);
+    const itemMax = new Float64Array(n * c).fill(-Infinity);
+    for (let o = 0; o < n * pre; o++) {
+      const item = Math.floor(o / pre);
+      for (let j = 0; j < c; j++) {
+        const base = (o * c + j) * inner;
+        for (let i = 0; i < inner; i++) {
+          const v = data[base + i];
+          sum[j] += v;
+          if (v < min[j]) min[j] = v;
+          if (v > max[j]) max[j] = v;
+          if (v > itemMax[item * c + j]) itemMax[item * c + j] = v;
+        }
+      }
+    }
+    const perNeuron = n * pre * inner;
+    const m2 = this.#batchM2(data, sum, perNeuron, n * pre, inner);
+    for (let j = 0; j < c; j++) this.#merge(j, perNeuron, sum[j] / perNeuron, m2[j], min[j], max[j]);
+    for (let item = 0; item < n; item++) {
+      for (let j = 0; j < c; j++) this.#addResponse(j, itemMax[item * c + j], ids[item]);
+    }
+    this.items += n;
+  }
+
+  /** Second pass over the batch: squared deviations from each neuron's batch mean. */
+  #batchM2(data: Float32Array, sum: Float64Array, perNeuron: number, outer: number, inner: number): Float64Array {
+    const c = this.neurons;
+    const m2 = new Float64Array(c);
+    for (let o = 0; o < outer; o++) {
+      for (let j = 0; j < c; j++) {
+        const mean = sum[j] / perNeuron;
+        const base = (o * c + j) * inner;
+        for (let i = 0; i < inner; i++) m2[j] += (data[base + i] - mean) ** 2;
+      }
+    }
+    return m2;
+  }
+
+  /** Chan, Golub and LeVeque: combines (count, mean, M2) of the running set with a batch's. */
+  #merge(j: number, nB: number, meanB: number, m2B: number, minB: number, maxB: number): void {
+    const nA = this.#count[j];
+    const n = nA + nB;
+    const delta = meanB - this.#mean[j];
+    this.#mean[j] += (delta * nB) / n;
+    this.#m2[j] += m2B + (delta * delta * nA * nB) / n;
+    this.#count[j] = n;
+    if (minB < this.#min[j]) this.#min[j] = minB;
+    if (maxB > this.#max[j]) this.#max[j] = maxB;
+  }
+
+  #addResponse(j: number, value: number, id: string): void {
+    if (value > 0) this.#active[j]++;
+    const k = this.topK;
+    let len = this.#topLength[j];
+    if (k === 0 || (len === k && !(value > this.#topValue[j * k + len - 1]))) return;
+    if (len < k) this.#topLength[j] = ++len;
+    let pos = len - 1;
+    // Insertion into the neuron's sorted list: k is small, so shifting beats a heap.
+    while (pos > 0 && value > this.#topValue[j * k + pos - 1]) {
+      this.#topValue[j * k + pos] = this.#topValue[j * k + pos - 1];
+      this.#topItem[j * k + pos] = this.#topItem[j * k + pos - 1];
+      pos--;
+    }
+    this.#topValue[j * k + pos] = value;
+    this.#topItem[j * k + pos] = id;
+  }
+
+  summary(): NeuronSummary[] {
+    return Array.from({ length: this.neurons }, (_, j) => ({
+      index: j,
+      count: this.#count[j],
+      mean: this.#mean[j],
+      std: Math.sqrt(this.#m2[j] / this.#count[j]),
+      min: this.#min[j],
+      max: this.#max[j],
+      fractionActive: this.items ? this.#active[j] / this.items : 0,
+      top: Array.from({ length: this.#topLength[j] }, (_, r) => ({ id: this.#topItem[j * this.topK + r], value: this.#topValue[j * this.topK + r] })),
+    }));
+  }
+}

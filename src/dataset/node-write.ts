@@ -1,0 +1,169 @@
+/**
+ * `writeDataset`: extraction into a store, with resume and shards (Node only).
+ *
+ * ```ts
+ * const source = await openDataSource(model, 'digits/');
+ * await writeDataset(model, source, 'acts.zarr', { batchSize: 64, layers: ['fc1'], resume: true });
+ * ```
+ *
+ * The output path picks the format: `*.zarr` (or an existing Zarr store) gives Zarr v3, the only
+ * format with resume, shards and `verify`; `*.safetensors` one file; a path ending in `/` (or an
+ * existing directory, or no extension) one `.npy` per key.
+ */
+import { readFileSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import { NeurotapError } from '../errors.js';
+import type { NeurotapModel } from '../model.js';
+import { extractDataset, plannedChunks, probeLayout } from './extract.js';
+import { buildManifest, checkSameJob, layoutOf, manifestIdentity, type DatasetManifest, type ManifestContext } from './manifest.js';
+import { FlatDatasetWriter, type FlatFormat } from './node-flat-writer.js';
+import { sha256 } from './node-zarr-store.js';
+import { MANIFEST_PATH, META_DIR, readJson, ZarrDatasetWriter } from './node-zarr-writer.js';
+import type { DataSource, DatasetBatch, DatasetLayout, ExtractDatasetOptions } from './types.js';
+
+export type DatasetFormat = 'zarr' | FlatFormat;
+
+export interface DatasetProgress {
+  /** Items written by this run so far, and the items it will write in all. */
+  items: number;
+  totalItems: number;
+  chunks: number;
+  totalChunks: number;
+}
+
+export interface WriteDatasetOptions extends ExtractDatasetOptions {
+  /** Skip chunks that a previous run of the same job completed (Zarr only). */
+  resume?: boolean;
+  /** The model's file name for the manifest (default model.onnx). */
+  modelFile?: string;
+  onProgress?: (progress: DatasetProgress) => void;
+}
+
+export interface WriteDatasetResult {
+  path: string;
+  format: DatasetFormat;
+  items: number;
+  /** Items this run computed and wrote (fewer than `items` with a shard or a resume). */
+  itemsWritten: number;
+  chunks: { total: number; written: number; skipped: number };
+  keys: { key: string; array: string; dtype: string; shape: number[] }[];
+  skippedKeys: { key: string; reason: string }[];
+  files?: string[];
+}
+
+export function packageVersion(): string {
+  try {
+    // dist/dataset/ and src/dataset/ both sit two levels below package.json.
+    return JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export async function datasetFormat(path: string): Promise<DatasetFormat> {
+  const ext = extname(path.replace(/[\\/]+$/, '')).toLowerCase();
+  if (ext === '.zarr' || (await stat(join(path, 'zarr.json')).then(() => true, () => false))) return 'zarr';
+  if (ext === '.safetensors') return 'safetensors';
+  if (/[\\/]$/.test(path) || ext === '' || (await stat(path).then((s) => s.isDirectory(), () => false))) return 'npy-directory';
+  throw new NeurotapError('E_OUTPUT_PATH', `Expected a data-set output ending in .zarr, .safetensors or / (a directory of .npy files); got ${path}.`, {
+    hint: 'Use acts.zarr (resumable, shardable, verifiable), acts.safetensors, or acts/ for one .npy per layer. .npz cannot be streamed.',
+  });
+}
+
+/** Refuses to write a store into a path holding something else (only this job's own files may be there). */
+async function checkStoreDirectory(path: string, layout: DatasetLayout): Promise<void> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info) return;
+  if (!info.isDirectory()) throw new NeurotapError('E_OUTPUT_PATH', `Expected ${path} to be a Zarr store (a directory); it is a file.`, { hint: 'Remove it or choose another path.' });
+  const own = new Set(['zarr.json', META_DIR, ...layout.keys.map((k) => k.array)]);
+  // Another shard may be creating the same store right now: its files are expected.
+  const foreign = (await readdir(path)).filter((name) => !own.has(name) && !name.endsWith('.tmp'));
+  if (foreign.length) {
+    throw new NeurotapError('E_OUTPUT_PATH', `Expected ${path} to be absent or a store of this job; it holds ${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? '...' : ''}.`, {
+      hint: 'Choose a new path for the store, or remove the directory.',
+    });
+  }
+}
+
+interface Pumped {
+  chunks: number;
+  items: number;
+}
+
+function result(path: string, format: DatasetFormat, manifest: DatasetManifest, pumped: Pumped, skipped: number): WriteDatasetResult {
+  return {
+    path, format, items: manifest.items.count, itemsWritten: pumped.items,
+    chunks: { total: manifest.chunks.count, written: pumped.chunks, skipped },
+    keys: manifest.keys.map((k) => ({ key: k.key, array: k.array, dtype: k.dtype, shape: k.shape })),
+    skippedKeys: manifest.skipped,
+  };
+}
+
+/** Runs the planned chunks through `write`, reporting progress after each. */
+async function pump(model: NeurotapModel, source: DataSource, options: WriteDatasetOptions, layout: DatasetLayout, skip: Set<number>, write: (b: DatasetBatch) => Promise<unknown>): Promise<Pumped> {
+  const opts = { ...options, layout, skip: (c: number) => skip.has(c) };
+  const planned = plannedChunks(source, opts);
+  const batchSize = options.batchSize ?? 32;
+  const totalItems = planned.reduce((n, c) => n + Math.min(batchSize, source.count - c * batchSize), 0);
+  let items = 0;
+  let chunks = 0;
+  options.onProgress?.({ items, totalItems, chunks, totalChunks: planned.length });
+  for await (const batch of extractDataset(model, source, opts)) {
+    await write(batch);
+    items += batch.itemIds.length;
+    chunks++;
+    options.onProgress?.({ items, totalItems, chunks, totalChunks: planned.length });
+  }
+  return { chunks, items };
+}
+
+async function writeZarr(model: NeurotapModel, source: DataSource, path: string, options: WriteDatasetOptions, context: ManifestContext): Promise<WriteDatasetResult> {
+  const identity = manifestIdentity(context);
+  const existing = await readJson<DatasetManifest>(join(path, MANIFEST_PATH));
+  let writer: ZarrDatasetWriter;
+  let manifest: DatasetManifest;
+  if (existing) {
+    checkSameJob(existing, identity, path);
+    manifest = existing;
+    writer = await ZarrDatasetWriter.open(path, manifest);
+  } else {
+    const layout = await probeLayout(model, source, options);
+    await checkStoreDirectory(path, layout);
+    manifest = buildManifest(context, layout);
+    writer = await ZarrDatasetWriter.create(path, manifest);
+  }
+  const done = options.resume ? await writer.completedChunks() : new Set<number>();
+  const mine = plannedChunks(source, options);
+  const skipped = mine.filter((c) => done.has(c)).length;
+  const pumped = await pump(model, source, options, layoutOf(manifest), done, (b) => writer.writeBatch(b));
+  return result(path, 'zarr', manifest, pumped, skipped);
+}
+
+async function writeFlat(model: NeurotapModel, source: DataSource, path: string, format: FlatFormat, options: WriteDatasetOptions, context: ManifestContext): Promise<WriteDatasetResult> {
+  if (options.resume || (options.shard && options.shard.count > 1)) {
+    throw new NeurotapError('E_BAD_ARGUMENT', `Resume and shards need a Zarr store; ${path} is ${format === 'safetensors' ? 'a .safetensors file' : 'a directory of .npy files'}.`, {
+      hint: 'Write to a path ending in .zarr; numpy reads it with zarr (see docs/datasets.md).',
+    });
+  }
+  const layout = await probeLayout(model, source, options);
+  const manifest = buildManifest(context, layout);
+  const writer = await FlatDatasetWriter.create(path, format, manifest);
+  try {
+    const pumped = await pump(model, source, options, layout, new Set(), (b) => writer.writeBatch(b));
+    return { ...result(path, format, manifest, pumped, 0), files: await writer.finish() };
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  }
+}
+
+/** Extracts the data set into `path` and returns what was written. */
+export async function writeDataset(model: NeurotapModel, source: DataSource, path: string, options: WriteDatasetOptions = {}): Promise<WriteDatasetResult> {
+  const format = await datasetFormat(path);
+  const context: ManifestContext = {
+    model, source, options, version: packageVersion(),
+    modelFile: basename(options.modelFile ?? 'model.onnx'), modelSha256: sha256(model.bytes),
+  };
+  return format === 'zarr' ? writeZarr(model, source, path, options, context) : writeFlat(model, source, path, format, options, context);
+}

@@ -1,0 +1,94 @@
+/**
+ * `computeNeuronStats`: one streaming pass over a data set, per-neuron statistics for every
+ * selected key, and the dead neurons (active for no item) per key (isomorphic).
+ *
+ * ```ts
+ * const report = await computeNeuronStats(model, source, { layers: ['conv2', 'fc1'], topK: 5 });
+ * report.layers[0].dead; // [3, 11]: channels of conv2 that no item made positive
+ * ```
+ *
+ * The neuron axis (in array coordinates, where axis 0 runs over items): `axis` when given
+ * (negative counts from the end); otherwise axis 1 for conv-like modules (Conv*, *Norm*d, *Pool*d)
+ * and any array of rank >= 4 ([N, C, H, W]), else the last axis ([N, F] units, [N, T, H] hidden
+ * units of a recurrent layer or transformer).
+ */
+import { NeurotapError } from '../errors.js';
+import type { NeurotapModel } from '../model.js';
+import { extractDataset } from './extract.js';
+import { NeuronAccumulator, type NeuronSummary } from './neuron-stats.js';
+import type { DataSource, ExtractDatasetOptions, KeyLayout } from './types.js';
+
+export interface NeuronStatsOptions extends ExtractDatasetOptions {
+  /** Neuron axis for every key, 0 being the item axis (default: see above). */
+  axis?: number;
+  /** Items kept per neuron, ranked by response (default 5). */
+  topK?: number;
+  onProgress?: (progress: { items: number; totalItems: number }) => void;
+}
+
+export interface LayerStats {
+  key: string;
+  module?: string;
+  /** Shape of the key's array: [items, ...]. */
+  shape: number[];
+  axis: number;
+  neurons: NeuronSummary[];
+  /** Neurons no item activated (response never > 0). */
+  dead: number[];
+}
+
+export interface NeuronStatsReport {
+  items: number;
+  topK: number;
+  layers: LayerStats[];
+  skipped: { key: string; reason: string }[];
+}
+
+const CONV_LIKE = /^(Conv|ConvTranspose|LazyConv)\d?d|^(BatchNorm|InstanceNorm|LazyBatchNorm)\dd|Pool\dd$|^Dropout\dd$/;
+
+export function defaultNeuronAxis(rank: number, moduleType: string | undefined): number {
+  if (rank >= 4 || (rank >= 3 && CONV_LIKE.test(moduleType ?? ''))) return 1;
+  return rank - 1;
+}
+
+function neuronAxis(k: KeyLayout, axis: number | undefined): number {
+  const rank = k.shape.length + 1;
+  if (axis === undefined) return defaultNeuronAxis(rank, k.moduleType);
+  const resolved = axis < 0 ? rank + axis : axis;
+  if (!Number.isSafeInteger(resolved) || resolved < 1 || resolved >= rank) {
+    throw new NeurotapError('E_BAD_ARGUMENT', `Key '${k.key}' has rank ${rank} ([items, ${k.shape.join(', ')}]); axis ${axis} is not one of its neuron axes 1..${rank - 1}.`, {
+      hint: 'Axis 0 runs over items; pick a larger one, or select layers of one rank per run.',
+    });
+  }
+  return resolved;
+}
+
+export async function computeNeuronStats(model: NeurotapModel, source: DataSource, options: NeuronStatsOptions = {}): Promise<NeuronStatsReport> {
+  const topK = options.topK ?? 5;
+  if (!Number.isSafeInteger(topK) || topK < 0) throw new NeurotapError('E_BAD_ARGUMENT', `Expected topK >= 0; got ${topK}.`, { hint: 'E.g. topK: 5.' });
+  const accumulators = new Map<string, { layout: KeyLayout; axis: number; acc: NeuronAccumulator }>();
+  let skipped: NeuronStatsReport['skipped'] = [];
+  let items = 0;
+  // The model outputs are not neurons of a layer; leaving them out also lets the run stop early.
+  for await (const batch of extractDataset(model, source, { outputs: false, ...options })) {
+    skipped = [...batch.layout.skipped];
+    for (const layout of batch.layout.keys) {
+      let entry = accumulators.get(layout.key);
+      if (!entry) {
+        // A scalar per item is one neuron: view [n] as [n, 1].
+        const shaped = layout.shape.length === 0 ? { ...layout, shape: [1] } : layout;
+        const axis = neuronAxis(shaped, options.axis);
+        entry = { layout: shaped, axis, acc: new NeuronAccumulator(shaped.shape, axis, topK) };
+        accumulators.set(layout.key, entry);
+      }
+      entry.acc.add(batch.activations.get(layout.key)!, batch.itemIds);
+    }
+    items += batch.itemIds.length;
+    options.onProgress?.({ items, totalItems: source.count });
+  }
+  const layers = [...accumulators.values()].map(({ layout, axis, acc }) => {
+    const neurons = acc.summary();
+    return { key: layout.key, ...(layout.module ? { module: layout.module } : {}), shape: [items, ...layout.shape], axis, neurons, dead: neurons.filter((n) => n.fractionActive === 0).map((n) => n.index) };
+  });
+  return { items, topK, layers, skipped };
+}

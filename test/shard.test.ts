@@ -1,0 +1,44 @@
+/**
+ * Scale-out: three `neurotap extract --shard I/3` processes started together on one store give a
+ * store identical, file for file and byte for byte, to a single-process run.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { cli, DIGITS_CNN, storeFiles, writeDigitsNpy } from './helpers/dataset.js';
+
+let tmp: string;
+let npy: string;
+const args = (out: string) => ['extract', DIGITS_CNN, '--inputs', npy, '--batch-size', '16', '--out', out, '--threads', '1', '--json'];
+
+before(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'neurotap-shard-'));
+  npy = join(tmp, 'items.npy');
+  writeDigitsNpy(npy, 500); // 32 chunks, the last one partial
+});
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('--shard INDEX/COUNT', () => {
+  it('3 processes in parallel write the same store as one', async () => {
+    const single = join(tmp, 'single.zarr');
+    const sharded = join(tmp, 'sharded.zarr');
+    const one = await cli(...args(single));
+    assert.equal(one.code, 0, one.stderr);
+    const runs = await Promise.all([0, 1, 2].map((i) => cli(...args(sharded), '--shard', `${i}/3`)));
+    runs.forEach((r, i) => assert.equal(r.code, 0, `shard ${i}: ${r.stdout}${r.stderr}`));
+    const written = runs.map((r) => JSON.parse(r.stdout).chunks.written);
+    assert.deepEqual(written, [10, 11, 11]);
+    const expected = storeFiles(single);
+    const actual = storeFiles(sharded);
+    assert.deepEqual([...actual.keys()].sort(), [...expected.keys()].sort());
+    for (const [file, bytes] of expected) assert.ok(bytes.equals(actual.get(file)!), `${file} differs`);
+    assert.equal((await cli('verify', sharded)).code, 0);
+  });
+
+  it('rejects an index outside 0..COUNT-1', async () => {
+    const run = await cli(...args(join(tmp, 'bad.zarr')), '--shard', '1/1');
+    assert.equal(JSON.parse(run.stdout).error.code, 'E_BAD_ARGUMENT');
+  });
+});

@@ -1,0 +1,147 @@
+/**
+ * `neurotap view` as users run it: a child process that prints its URL (JSON with --json), serves
+ * the page, the model's bytes, the demo samples and ONNX Runtime's WASM on loopback only, refuses
+ * paths outside its folders, reports bad arguments with codes, and exits cleanly on Ctrl-C.
+ */
+import assert from 'node:assert/strict';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { openerFor } from '../src/cli/view-open.js';
+
+const ROOT = join(import.meta.dirname, '..');
+const BIN = join(ROOT, 'bin', 'neurotap.js');
+const DIGITS = join(ROOT, 'fixtures', 'digits-cnn.onnx');
+
+/** bin/ runs dist/; build it when this file runs alone on a stale tree (npm test builds first). */
+function buildIfStale(): void {
+  const built = join(ROOT, 'dist', 'cli', 'view.js');
+  const sources = ['view.ts', 'view-server.ts', 'view-build.ts', 'report-command.ts'].map((f) => statSync(join(ROOT, 'src', 'cli', f)).mtimeMs);
+  if (existsSync(built) && statSync(built).mtimeMs >= Math.max(...sources)) return;
+  try {
+    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], { stdio: 'pipe' });
+  } catch {
+    // type errors elsewhere still emit JavaScript
+  }
+}
+
+interface Started { child: ChildProcess; url: string }
+
+/** Starts `neurotap view ...` and resolves with the URL from its first line of output. */
+function startView(...args: string[]): Promise<Started> {
+  const child = spawn(process.execPath, [BIN, 'view', ...args, '--json', '--no-open'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (chunk) => {
+      out += chunk;
+      if (out.includes('\n')) resolve({ child, url: JSON.parse(out.split('\n')[0]).url });
+    });
+    child.stderr!.on('data', (chunk) => (err += chunk));
+    child.on('exit', (code) => reject(new Error(`neurotap view exited with ${code}: ${out}${err}`)));
+  });
+}
+
+function exitCode(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+function cliJson(...args: string[]): Promise<{ code: number; body: any }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args, '--json'], { cwd: ROOT }, (err, stdout) => {
+      resolve({ code: err ? Number((err as { code?: number }).code) : 0, body: JSON.parse(stdout) });
+    });
+  });
+}
+
+describe('neurotap view', () => {
+  let demo: Started;
+
+  before(async () => {
+    buildIfStale();
+    demo = await startView('--port', '0');
+  });
+
+  after(() => {
+    if (demo?.child.exitCode === null) demo.child.kill('SIGKILL');
+  });
+
+  it('prints a loopback URL and serves the page with the bundled digits model', async () => {
+    assert.match(demo.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const page = await fetch(demo.url);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<script type="module" src="app\.js">/);
+    const config = await (await fetch(new URL('config.json', demo.url))).json();
+    assert.equal(config.samples.length, 10);
+    assert.equal(config.defaultSample, 'digit-3');
+    const model = new Uint8Array(await (await fetch(new URL(config.model.url, demo.url))).arrayBuffer());
+    assert.deepEqual(model, new Uint8Array(readFileSync(DIGITS)));
+    const sample = await fetch(new URL(config.samples[3].url, demo.url));
+    assert.equal(sample.status, 200);
+  });
+
+  it('serves the page script, the worker and ONNX Runtime WASM', async () => {
+    for (const path of ['app.js', 'worker.js', 'style.css']) assert.equal((await fetch(new URL(path, demo.url))).status, 200, path);
+    const wasm = await fetch(new URL('ort/ort-wasm-simd-threaded.wasm', demo.url), { method: 'HEAD' });
+    assert.equal(wasm.status, 200);
+    assert.equal(wasm.headers.get('content-type'), 'application/wasm');
+  });
+
+  it('refuses paths outside its folders and anything but GET', async () => {
+    for (const path of ['/../package.json', '/%2e%2e/package.json', '/demo/../../package.json', '/ort/../package.json', '/nope.js']) {
+      assert.equal((await fetch(new URL(path, demo.url))).status, 404, path);
+    }
+    assert.equal((await fetch(demo.url, { method: 'POST' })).status, 405);
+    assert.equal((await fetch(new URL('/%E0%A4%A', demo.url))).status, 400);
+  });
+
+  it('stops on SIGINT with exit code 0', async () => {
+    const { child } = await startView(join(ROOT, 'fixtures', 'rnn', 'model.onnx'), '--port', '0');
+    const exited = exitCode(child);
+    child.kill('SIGINT');
+    assert.equal(await exited, 0);
+  });
+
+  it('gives other models no samples, so the page starts from random inputs', async () => {
+    const rnn = await startView(join(ROOT, 'fixtures', 'rnn', 'model.onnx'), '--port', '0');
+    try {
+      const config = await (await fetch(new URL('config.json', rnn.url))).json();
+      assert.deepEqual(config.samples, []);
+      assert.match(config.model.url, /model\.onnx$/);
+    } finally {
+      rnn.child.kill('SIGINT');
+    }
+  });
+
+  it('reports bad arguments with codes and exit code 2', async () => {
+    const missing = await cliJson('view', 'no/such/model.onnx', '--no-open');
+    assert.deepEqual([missing.code, missing.body.error.code], [2, 'E_FILE_NOT_FOUND']);
+    const notOnnx = await cliJson('view', join(ROOT, 'package.json'), '--no-open');
+    assert.deepEqual([notOnnx.code, notOnnx.body.error.code], [2, 'E_NOT_ONNX']);
+    const badPort = await cliJson('view', '--port', '70000', '--no-open');
+    assert.deepEqual([badPort.code, badPort.body.error.code], [2, 'E_BAD_ARGUMENT']);
+    const extra = await cliJson('view', DIGITS, 'extra.npy', '--no-open');
+    assert.deepEqual([extra.code, extra.body.error.code], [2, 'E_BAD_ARGUMENT']);
+  });
+
+  it('says so when an explicit port is taken', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const taken = await cliJson('view', '--port', String(port), '--no-open');
+      assert.deepEqual([taken.code, taken.body.error.code], [2, 'E_BAD_ARGUMENT']);
+      assert.match(taken.body.error.message, /in use/);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('opens a browser only where something can show it', () => {
+    assert.equal(openerFor('linux', { PATH: '/usr/bin' }), undefined);
+    assert.equal(openerFor('darwin', {})?.command, 'open');
+    assert.equal(openerFor('linux', { DISPLAY: ':0', PATH: '' }), undefined);
+  });
+});

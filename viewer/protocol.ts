@@ -1,0 +1,43 @@
+/**
+ * Messages between the page and the Web Worker that holds the model: the page asks, the worker
+ * answers with the same id. Tensors travel as transferred buffers, never copied.
+ */
+import type { HostTensor, ModuleSummary, Unobservable } from '../src/web.js';
+import type { DeclaredValue } from '../src/viewer-core/declared.js';
+import type { LayerData } from '../src/viewer-core/layer-data.js';
+
+export interface ModelInfo {
+  readonly name: string;
+  readonly bytes: number;
+  readonly inputs: DeclaredValue[];
+  readonly outputs: DeclaredValue[];
+  /** Where the module names come from (exporter metadata or TorchScript scopes). */
+  readonly source: string;
+  readonly modules: ModuleSummary[];
+}
+
+export interface RunResult {
+  readonly layers: LayerData[];
+  /** The model's own outputs, as layers keyed by output name. */
+  readonly outputs: LayerData[];
+  readonly notObservable: Unobservable[];
+  /** Milliseconds spent in capture (the model run and the copies out of it). */
+  readonly runMs: number;
+}
+
+export type ModelSourceMessage = { readonly url: string } | { readonly bytes: ArrayBuffer; readonly name: string };
+
+export type Request =
+  | { readonly op: 'load'; readonly source: ModelSourceMessage; readonly wasmPaths: string }
+  | { readonly op: 'random'; readonly seed: number }
+  | { readonly op: 'run'; readonly feeds: Record<string, HostTensor>; readonly layers: string[] };
+
+export interface ErrorInfo {
+  readonly code: string;
+  readonly message: string;
+  readonly hint?: string;
+}
+
+export type Reply =
+  | { readonly id: number; readonly ok: true; readonly value: unknown }
+  | { readonly id: number; readonly ok: false; readonly error: ErrorInfo };

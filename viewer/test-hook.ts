@@ -1,0 +1,37 @@
+/**
+ * `window.__neurotap`: what the page shows, in numbers, for browser tests and for anyone curious
+ * in the console (timings, the last capture, the prediction), and a way to set an input.
+ */
+import type { ErrorInfo, RunResult } from './protocol.js';
+
+export interface PageHook {
+  /** True once the first run's cards are on screen. */
+  ready: boolean;
+  runs: number;
+  /** Milliseconds from navigation to the first painted layer, to the model loaded, of the last capture. */
+  firstRenderMs?: number;
+  loadMs?: number;
+  lastRunMs?: number;
+  prediction?: number;
+  source?: string;
+  error?: ErrorInfo;
+  result?: RunResult;
+  layers(): { key: string; module: string | undefined; dims: number[]; summary: RunResult['layers'][number]['summary'] }[];
+  values(key: string): number[];
+  setInput(name: string, data: number[], dims: number[]): void;
+}
+
+export function installHook(setInput: PageHook['setInput']): PageHook {
+  const hook: PageHook = {
+    ready: false,
+    runs: 0,
+    layers: () => (hook.result?.layers ?? []).map((l) => ({ key: l.key, module: l.module, dims: l.dims, summary: l.summary })),
+    values: (key) => {
+      const layer = hook.result?.layers.find((l) => l.key === key) ?? hook.result?.outputs.find((l) => l.key === key);
+      return layer ? Array.from(layer.values) : [];
+    },
+    setInput,
+  };
+  (window as unknown as { __neurotap: PageHook }).__neurotap = hook;
+  return hook;
+}

@@ -1,0 +1,82 @@
+/**
+ * The Web Worker that owns the model: loading, random inputs and captures run here, so drawing
+ * and scrolling stay smooth while ONNX Runtime works. Statistics and histograms are computed
+ * here too; the page only paints.
+ */
+import { isNeurotapError, loadModel, type HostTensor, type NeurotapModel, type PlainTensor } from '../src/web.js';
+import { captureLayers } from '../src/viewer-core/layer-data.js';
+import { declaredInputs, declaredOutputs } from '../src/viewer-core/declared.js';
+import { modulesInCallOrder } from '../src/viewer-core/module-tree.js';
+import { randomInputs } from '../src/viewer-core/random-input.js';
+import type { ErrorInfo, ModelInfo, ModelSourceMessage, Reply, Request, RunResult } from './protocol.js';
+
+let model: NeurotapModel | undefined;
+
+async function load(source: ModelSourceMessage, wasmPaths: string): Promise<ModelInfo> {
+  const next = await loadModel('url' in source ? source.url : new Uint8Array(source.bytes), { wasmPaths });
+  await model?.release();
+  model = next;
+  const name = 'url' in source ? decodeURIComponent(source.url.split('/').pop() ?? 'model.onnx') : source.name;
+  return {
+    name,
+    bytes: next.bytes.length,
+    inputs: declaredInputs(next),
+    outputs: declaredOutputs(next),
+    source: next.moduleMap.source,
+    modules: modulesInCallOrder(next),
+  };
+}
+
+function current(): NeurotapModel {
+  if (!model) throw new Error('No model is loaded yet.');
+  return model;
+}
+
+async function run(feeds: Record<string, HostTensor>, layers: string[]): Promise<RunResult> {
+  const m = current();
+  const started = performance.now();
+  const acts = await m.capture(feeds as Record<string, PlainTensor>, { layers });
+  const runMs = performance.now() - started;
+  const moduleOf = new Map(acts.targets.map((t) => [t.key, t.module]));
+  const hosts = (entries: Iterable<[string, unknown]>) => [...entries] as [string, HostTensor][];
+  return {
+    layers: captureLayers(hosts(acts), (key) => moduleOf.get(key)),
+    outputs: captureLayers(hosts(Object.entries(acts.outputs)), () => undefined),
+    notObservable: [...acts.notObservable],
+    runMs,
+  };
+}
+
+async function handle(request: Request): Promise<unknown> {
+  if (request.op === 'load') return load(request.source, request.wasmPaths);
+  if (request.op === 'random') return randomInputs(declaredInputs(current()), request.seed);
+  return run(request.feeds, request.layers);
+}
+
+/** Buffers to move rather than copy; each only once (a value captured under two keys shares one). */
+function transferables(value: unknown): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  const visit = (v: unknown) => {
+    if (ArrayBuffer.isView(v) && v.buffer instanceof ArrayBuffer) buffers.add(v.buffer);
+    else if (Array.isArray(v)) v.forEach(visit);
+    else if (v && typeof v === 'object') Object.values(v).forEach(visit);
+  };
+  visit(value);
+  return [...buffers];
+}
+
+function errorInfo(err: unknown): ErrorInfo {
+  if (isNeurotapError(err)) return { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) };
+  return { code: 'E_INTERNAL', message: err instanceof Error ? err.message : String(err) };
+}
+
+self.onmessage = async (event: MessageEvent<{ id: number; request: Request }>) => {
+  const { id, request } = event.data;
+  let reply: Reply;
+  try {
+    reply = { id, ok: true, value: await handle(request) };
+  } catch (err) {
+    reply = { id, ok: false, error: errorInfo(err) };
+  }
+  (self as unknown as Worker).postMessage(reply, reply.ok ? transferables(reply.value) : []);
+};
