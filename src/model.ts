@@ -14,7 +14,7 @@ import { ActivationCache } from './capture/activation-cache.js';
 import { prepareFeeds, type Feeds } from './capture/feeds.js';
 import { branchConditions, resolveCalls } from './capture/resolve-calls.js';
 import { HookRegistry, type ForwardHook, type ForwardPreHook, type HookHandle } from './capture/hooks.js';
-import { selectTargets, type SelectOptions, type Selection } from './capture/select.js';
+import { selectTargets, type CaptureTarget, type SelectOptions, type Selection } from './capture/select.js';
 import { buildModuleMap, type ModuleInfo, type ModuleMap } from './modules/module-map.js';
 import { decodeModel, encodeModel } from './onnx/codec.js';
 import type { ModelProto } from './onnx/types.js';
@@ -130,22 +130,33 @@ export class NeurotapModel {
   async capture(feeds: Feeds, options: CaptureOptions = {}): Promise<ActivationCache> {
     const selection = this.plan(options);
     const prepared = prepareFeeds(this.index, this.runtime, feeds);
-    const fromFeeds = (t: { value: string; reduce: string }) => t.reduce === 'none' && t.value in prepared;
     const dequantize = options.dequantize === true;
-    const conditions = branchConditions(this.index, selection.targets).map((value) => ({ value, reduce: 'none' as const }));
-    const requests: ExposeRequest[] = [
-      ...selection.targets.filter((t) => !fromFeeds(t)).map((t) => ({ value: t.value, reduce: t.reduce, dequantize })),
-      ...conditions,
-    ];
     const keepOutputs = options.stop !== true;
-    const { session, outputOf } = await this.#session(requests, keepOutputs);
+    const { session, outputOf } = await this.#session(this.#requestsFor(selection, dequantize), keepOutputs);
     const modelOutputs = keepOutputs ? this.index.outputs : [];
     const fetched = await this.#runSession(session, prepared, [...new Set([...modelOutputs, ...outputOf.values()])]);
-    const read = (t: { value: string; reduce: Reduction }) => (fromFeeds(t) ? prepared[t.value] : fetched[outputOf.get(requestKey({ ...t, dequantize }))!]);
+    const read = (t: CaptureTarget) => (this.#isFeed(t) ? prepared[t.value] : fetched[outputOf.get(requestKey({ ...t, dequantize }))!]);
     const cond = (value: string) => (value in prepared ? prepared[value] : fetched[outputOf.get(requestKey({ value, reduce: 'none' }))!]);
     const resolved = resolveCalls(this.index, this.runtime, selection.targets, read, cond, options.stackCalls === true);
     const outputs = Object.fromEntries(modelOutputs.map((o) => [o, fetched[o]]));
     return new ActivationCache(resolved.tensors, resolved.targets, [...selection.notObservable, ...resolved.notCalled], outputs);
+  }
+
+  /** Builds (and caches) the session a capture with these options will use, without running it. */
+  async prepare(options: CaptureOptions = {}): Promise<void> {
+    await this.#session(this.#requestsFor(this.plan(options), options.dequantize === true), options.stop !== true);
+  }
+
+  /** An unreduced graph input is returned from the feeds: it is not a graph value to expose. */
+  #isFeed(t: { value: string; reduce: Reduction }): boolean {
+    return t.reduce === 'none' && this.index.inputs.includes(t.value);
+  }
+
+  /** The values the capture graph must return: the targets, and the If conditions telling which branches ran. */
+  #requestsFor(selection: Selection, dequantize: boolean): ExposeRequest[] {
+    const conditions = branchConditions(this.index, selection.targets).map((value) => ({ value, reduce: 'none' as const }));
+    const targets = selection.targets.filter((t) => !this.#isFeed(t)).map((t) => ({ value: t.value, reduce: t.reduce, dequantize }));
+    return [...targets, ...conditions];
   }
 
   /** Calls `hook(module, inputs, output)` after each call of the module during `run`; dispose the handle to remove it. */

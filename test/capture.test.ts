@@ -1,11 +1,11 @@
 /** The library API: capture options, hooks, feeds, errors. */
 import assert from 'node:assert/strict';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { existsSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { isNeurotapError, loadModel, type HookOutput } from '../src/node.js';
-import { fixture, mismatch } from './helpers/fixtures.js';
+import { fixture, mismatch, SHARED_MODELS } from './helpers/fixtures.js';
 
 const cnn = fixture('seed-cnn');
 const x = () => cnn.inputs.get('x')!;
@@ -105,6 +105,13 @@ describe('errors', () => {
     await assert.rejects(model.capture({ x: { data: new Float32Array(5), dims: [1, 3, 32, 32] } }), code('E_INPUT_SHAPE'));
     await assert.rejects(model.capture({}), (e: Error) => code('E_MISSING_INPUT')(e) && /'x'/.test(e.message));
     await assert.rejects(model.capture({ x: x(), y: x() }), (e: Error) => code('E_UNKNOWN_INPUT')(e) && /'y'/.test(e.message));
+  });
+
+  it('names a missing external-data file when a session is prepared or run, while the module map still works', { skip: !existsSync(SHARED_MODELS) && 'shared/models absent' }, async () => {
+    const model = await loadModel(join(SHARED_MODELS, 'smollm-2layer-dynamo.onnx'));
+    assert.ok(model.modules().length > 30);
+    const missing = (e: unknown) => isNeurotapError(e, 'E_EXTERNAL_DATA_MISSING') && /model_SmolLM17b_2Layer-onnx_dynamo-ir-d1rt1\.onnx\.data/.test((e as Error).message);
+    await assert.rejects(model.prepare({ layers: ['model.layers.0.mlp'] }), missing);
   });
 
   it('rejects files that are not ONNX before the native runtime sees them', async () => {
