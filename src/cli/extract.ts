@@ -11,7 +11,7 @@ import type { Reduction } from '../graph/rewrite.js';
 import type { CaptureOptions, NeurotapModel } from '../model.js';
 import type { HostTensor, PlainTensor } from '../tensor.js';
 import { checkPositionals, isSet, lastValue, parseInteger, parseNumberList, scanFlags, type ScannedFlags } from './argv.js';
-import { parseDimFlags } from './dims.js';
+import { parseDimFlags } from '../graph/symbolic-dims.js';
 import { extractJson, extractText } from './extract-view.js';
 import { loadInputFiles, parseInputFlag, type ImageFlags } from './inputs.js';
 import { declaredInputs, openModel } from './model-info.js';

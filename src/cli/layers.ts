@@ -7,7 +7,7 @@ import { declaredShape } from '../graph/graph-index.js';
 import type { NeurotapModel } from '../model.js';
 import { checkPositionals, isSet, lastValue, scanFlags } from './argv.js';
 import { formatColumns, formatShape, stylesFor } from './format.js';
-import { symbolsOf } from './dims.js';
+import { symbolsOf } from '../graph/symbolic-dims.js';
 import { declaredInputs, declaredOutputs, openModel, type DeclaredValue } from './model-info.js';
 import { randomFeeds } from './random.js';
 

@@ -3,33 +3,11 @@
  * data. Seeded, so two runs with the same flags capture the same activations.
  */
 import { NeurotapError } from '../errors.js';
-import { ELEMENT, type NumericDType } from '../io/npy.js';
 import type { NeurotapModel } from '../model.js';
-import { sizeOf, type HostTensor } from '../tensor.js';
-import { evaluateDim, isBatchName, symbolsOf } from './dims.js';
+import type { HostTensor } from '../tensor.js';
+import { randomTensor, seededUniform } from '../viewer-core/random-input.js';
+import { evaluateDim, isBatchName, symbolsOf } from '../graph/symbolic-dims.js';
 import { declaredValue, type DeclaredValue } from './model-info.js';
-
-/** mulberry32: tiny, fast, and good enough for test inputs; Math.random cannot be seeded. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Standard normal samples by Box-Muller (1 - u keeps the logarithm finite). */
-function fillNormal(out: Float32Array | Float64Array, uniform: () => number): void {
-  for (let i = 0; i < out.length; i += 2) {
-    const r = Math.sqrt(-2 * Math.log(1 - uniform()));
-    const theta = 2 * Math.PI * uniform();
-    out[i] = r * Math.cos(theta);
-    if (i + 1 < out.length) out[i + 1] = r * Math.sin(theta);
-  }
-}
 
 function shapeError(v: DeclaredValue, why: string): NeurotapError {
   return new NeurotapError('E_BAD_ARGUMENT', `--random cannot make input '${v.name}': ${why}.`, {
@@ -69,16 +47,6 @@ function shapesOf(inputs: readonly DeclaredValue[]): string {
   return inputs.map((v) => `${v.name} [${v.shape!.join(', ')}]`).join(', ');
 }
 
-function makeTensor(v: DeclaredValue, dims: number[], uniform: () => number): HostTensor {
-  const type = v.dtype as NumericDType;
-  if (!(type in ELEMENT)) throw shapeError(v, `its element type is ${v.dtype}`);
-  const count = sizeOf(dims);
-  const data = ELEMENT[type].make(new ArrayBuffer(count * ELEMENT[type].bytes), 0, count);
-  // Normal samples for float inputs; integer inputs (token ids, masks, indices) stay 0, always in range.
-  if (data instanceof Float32Array || data instanceof Float64Array) fillNormal(data, uniform);
-  return { type, dims, data };
-}
-
 /**
  * Random normal float32/float64 (zeros for integer, bool and 16-bit float inputs) at each named
  * input's declared shape, symbolic dimensions sized by `dims`.
@@ -86,11 +54,11 @@ function makeTensor(v: DeclaredValue, dims: number[], uniform: () => number): Ho
 export function randomFeeds(model: NeurotapModel, names: readonly string[], dims: ReadonlyMap<string, number>, seed: number): Record<string, HostTensor> {
   const inputs = names.map((n) => declaredValue(model, n));
   const sizes = resolveSizes(inputs, dims);
-  const uniform = mulberry32(seed);
+  const uniform = seededUniform(seed);
   const feeds: Record<string, HostTensor> = {};
   for (const v of inputs) {
     const shape = v.shape!.map((d) => (typeof d === 'number' ? d : evaluateDim(d, sizes)));
-    feeds[v.name] = makeTensor(v, shape, uniform);
+    feeds[v.name] = randomTensor(v, shape, uniform);
   }
   return feeds;
 }

@@ -15,7 +15,7 @@ import { captureLayers } from '../viewer-core/layer-data.js';
 import { imageLayout } from '../viewer-core/inputs.js';
 import { inTreeOrder, modulesInCallOrder } from '../viewer-core/module-tree.js';
 import { checkPositionals, isSet, lastValue, parseInteger, scanFlags, type ScannedFlags } from './argv.js';
-import { parseDimFlags } from './dims.js';
+import { parseDimFlags } from '../graph/symbolic-dims.js';
 import { loadInputFiles, parseInputFlag } from './inputs.js';
 import { declaredValue, openModel } from './model-info.js';
 import { randomFeeds } from './random.js';

@@ -7,7 +7,7 @@
  * const feeds = randomInputs(declaredInputs(model), 0);
  * ```
  */
-import { isBatchName, symbolsOf, evaluateDim } from '../cli/dims.js';
+import { isBatchName, symbolsOf, evaluateDim } from '../graph/symbolic-dims.js';
 import { NeurotapError } from '../errors.js';
 import { ELEMENT, type NumericDType } from '../io/npy.js';
 import { sizeOf, type HostTensor } from '../tensor.js';
@@ -17,7 +17,7 @@ import type { DeclaredValue } from './declared.js';
 export const DEFAULT_SYMBOL_SIZE = 16;
 
 /** splitmix32: a 32-bit state stepped by the golden ratio, then mixed; uniform in [0, 1). */
-function seeded(seed: number): () => number {
+export function seededUniform(seed: number): () => number {
   let state = seed | 0;
   return () => {
     state = (state + 0x9e3779b9) | 0;
@@ -52,16 +52,19 @@ function concreteShape(input: DeclaredValue): number[] {
   return input.shape.map((d) => (typeof d === 'number' ? d : evaluateDim(d, sizes)));
 }
 
+/**
+ * One random input: standard normal for float32/float64, zeros for integer, bool and 16-bit float
+ * inputs (token ids, masks and indices stay in range). Throws for non-numeric inputs.
+ */
+export function randomTensor(input: DeclaredValue, dims: number[], uniform: () => number): HostTensor {
+  const type = input.dtype as NumericDType;
+  if (!(type in ELEMENT)) throw new NeurotapError('E_BAD_ARGUMENT', `Input '${input.name}' is ${input.dtype}; random values are made for numeric inputs only.`, { hint: 'Load an .npy file for it instead.' });
+  const data = ELEMENT[type].make(new ArrayBuffer(sizeOf(dims) * ELEMENT[type].bytes), 0, sizeOf(dims));
+  if (data instanceof Float32Array || data instanceof Float64Array) normals(data, uniform);
+  return { type, dims, data };
+}
+
 export function randomInputs(inputs: readonly DeclaredValue[], seed: number): Record<string, HostTensor> {
-  const uniform = seeded(seed);
-  const feeds: Record<string, HostTensor> = {};
-  for (const input of inputs) {
-    const dims = concreteShape(input);
-    const type = input.dtype as NumericDType;
-    if (!(type in ELEMENT)) throw new NeurotapError('E_BAD_ARGUMENT', `Input '${input.name}' is ${input.dtype}; random values are made for numeric inputs only.`, { hint: 'Load an .npy file for it instead.' });
-    const data = ELEMENT[type].make(new ArrayBuffer(sizeOf(dims) * ELEMENT[type].bytes), 0, sizeOf(dims));
-    if (data instanceof Float32Array || data instanceof Float64Array) normals(data, uniform);
-    feeds[input.name] = { type, dims, data };
-  }
-  return feeds;
+  const uniform = seededUniform(seed);
+  return Object.fromEntries(inputs.map((input) => [input.name, randomTensor(input, concreteShape(input), uniform)]));
 }
