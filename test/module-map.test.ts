@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadModel } from '../src/node.js';
+import { encodeModel } from '../src/onnx/codec.js';
 import { fixture, SHARED_MODELS } from './helpers/fixtures.js';
 
 const shared = (file: string) => join(SHARED_MODELS, file);
@@ -88,5 +89,44 @@ describe('module map', () => {
       ['flatten', 'Flatten', 1], ['fc1', 'Linear (int8)', 1], ['relu', 'ReLU', 2], ['fc2', 'Linear (int8)', 1], ['fc3', 'Linear (int8)', 1],
     ]);
     assert.deepEqual(model.module('flatten')!.calls[0].outputs, ['/flatten/Flatten_output_0']);
+  });
+});
+
+describe('dynamo metadata without call numbers', () => {
+  // The dynamo exporter gives both calls of `proj` the same name_scopes: x -> proj -> act -> proj.
+  const meta = (scopes: string[], classes: string[]) => [
+    { key: 'pkg.torch.onnx.name_scopes', value: `[${scopes.map((s) => `'${s}'`).join(', ')}]` },
+    { key: 'pkg.torch.onnx.class_hierarchy', value: `[${classes.map((s) => `'${s}'`).join(', ')}]` },
+  ];
+  const linear = (name: string) => meta(['', 'proj', name], ['__main__.M', 'torch.nn.modules.linear.Linear', 'aten.linear.default']);
+  const f32 = (name: string, dims: number[]) => ({ name, type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => ({ dimValue: d })) } } } });
+  const proto = {
+    irVersion: 8, opsetImport: [{ domain: '', version: 18 }],
+    graph: {
+      name: 'm',
+      node: [
+        { opType: 'MatMul', name: 'node_MatMul_0', input: ['x', 'w'], output: ['mm'], metadataProps: linear('linear') },
+        { opType: 'Add', name: 'node_Add_1', input: ['mm', 'b'], output: ['linear'], metadataProps: linear('linear') },
+        { opType: 'Relu', name: 'node_Relu_2', input: ['linear'], output: ['relu'], metadataProps: meta(['', 'act', 'relu'], ['__main__.M', 'torch.nn.modules.activation.ReLU', 'aten.relu.default']) },
+        { opType: 'MatMul', name: 'node_MatMul_3', input: ['relu', 'w'], output: ['mm_1'], metadataProps: linear('linear_1') },
+        { opType: 'Add', name: 'node_Add_4', input: ['mm_1', 'b'], output: ['linear_1'], metadataProps: linear('linear_1') },
+      ],
+      initializer: [
+        { name: 'w', dataType: 1, dims: [2, 2], floatData: [1, -1, 2, 0] },
+        { name: 'b', dataType: 1, dims: [2], floatData: [0.5, -3] },
+      ],
+      input: [f32('x', [1, 2])],
+      output: [f32('linear_1', [1, 2])],
+    },
+  };
+
+  it('splits a module\'s identical pieces into calls, and captures each', async () => {
+    const model = await loadModel(encodeModel(proto));
+    assert.deepEqual(model.modules().map((m) => [m.name, m.type, m.calls]), [['proj', 'Linear', 2], ['act', 'ReLU', 1]]);
+    const acts = await model.capture({ x: { data: Float32Array.from([1, 2]), dims: [1, 2] } });
+    // [1, 2] @ [[1, -1], [2, 0]] + [0.5, -3] = [5.5, -4]; relu -> [5.5, 0]; @ W + b = [6, -8.5]
+    assert.deepEqual([...(acts.get('proj:1')!.data as Float32Array)], [5.5, -4]);
+    assert.deepEqual([...(acts.get('act')!.data as Float32Array)], [5.5, 0]);
+    assert.deepEqual([...(acts.get('proj:2')!.data as Float32Array)], [6, -8.5]);
   });
 });

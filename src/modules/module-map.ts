@@ -12,6 +12,7 @@ import { nodeReads } from '../graph/graph-index.js';
 import { orderCallOutputs, findFusion } from './call-outputs.js';
 import { inferModuleType } from './module-types.js';
 import { CONSUMER_SCOPE, parameterModulesOf, readNodeScopes, UNKNOWN, type ScopeSource, type ScopeStep } from './scopes.js';
+import { splitRepeatedCalls, type CallGroup } from './split-calls.js';
 
 export interface ModuleCall {
   /** 1-based call number, in execution order. */
@@ -60,24 +61,16 @@ export function buildModuleMap(index: GraphIndex): ModuleMap {
   const params = parameterModulesOf(index);
   const scopes = readNodeScopes(index, params);
   const paths = resolveUnknownScopes(index, scopes.paths);
-  const groups = groupCalls(index, paths);
+  let groups = [...groupCalls(index, paths).values()];
+  if (scopes.source === 'dynamo-metadata') groups = groups.flatMap((g) => splitRepeatedCalls(index, g, paths));
   const modules = new Map<string, ModuleInfo>();
-  for (const group of groups.values()) addCall(modules, group, index, paths);
+  for (const group of groups) addCall(modules, group, index, paths);
   for (const info of modules.values()) {
     if (info.parent !== undefined) modules.get(info.parent)?.children.push(info.name);
   }
   for (const info of modules.values()) finishModule(info, index, paths, scopes.source);
   const list = [...modules.values()];
   return { source: scopes.source, modules: list, get: (name) => modules.get(name) };
-}
-
-interface CallGroup {
-  module: string;
-  parent: string | undefined;
-  className: string | undefined;
-  nodes: number[];
-  context: readonly ContextStep[];
-  depth: number;
 }
 
 function stepKey(path: readonly ScopeStep[], depth: number): string {
