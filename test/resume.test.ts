@@ -1,7 +1,9 @@
 /**
- * Resume and integrity: a real `neurotap extract` child killed with SIGKILL mid-run, then
- * resumed, gives a store identical byte for byte to an uninterrupted run; `verify` finds missing
- * and corrupt chunks; a resume with other options is refused.
+ * Resume and integrity: a real `neurotap extract` child killed with SIGKILL mid-run (its chunks
+ * hold three batches, so the kill lands inside a chunk being gathered or written), then resumed,
+ * gives a store identical byte for byte to an uninterrupted run; so does a run that fails between
+ * two batches of one chunk; `verify` finds missing and corrupt chunks; a resume with other
+ * options (another chunk size included) is refused.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -9,12 +11,15 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BIN, cli, DIGITS_CNN, ROOT, storeFiles, writeDigitsNpy } from './helpers/dataset.js';
+import { arraySource, writeDataset, type DataSource } from '../src/dataset/node.js';
+import { loadModel } from '../src/node.js';
+import { BIN, cli, digitsLike, DIGITS_CNN, ROOT, storeFiles, writeDigitsNpy } from './helpers/dataset.js';
 
 let tmp: string;
 let npy: string;
 const ITEMS = 2400;
-const args = (out: string) => ['extract', DIGITS_CNN, '--inputs', npy, '--batch-size', '8', '--layers', 'conv1,fc1,fc2', '--out', out, '--threads', '1'];
+const CHUNK = 24; // three batches of 8
+const args = (out: string) => ['extract', DIGITS_CNN, '--inputs', npy, '--batch-size', '8', '--chunk-size', String(CHUNK), '--layers', 'conv1,fc1,fc2', '--out', out, '--threads', '1'];
 
 before(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'neurotap-resume-'));
@@ -51,9 +56,9 @@ function killMidRun(out: string, afterChunks: number): Promise<number> {
 describe('resume after kill -9', () => {
   it('skips completed chunks and ends byte-identical to an uninterrupted run', async () => {
     const out = join(tmp, 'killed.zarr');
-    const done = await killMidRun(out, 30);
-    const total = ITEMS / 8;
-    assert.ok(done >= 30 && done < total, `killed after ${done} of ${total} chunks`);
+    const done = await killMidRun(out, 20);
+    const total = ITEMS / CHUNK;
+    assert.ok(done >= 20 && done < total, `killed after ${done} of ${total} chunks`);
     const broken = await cli('verify', out, '--json');
     assert.equal(broken.code, 2);
     assert.equal(JSON.parse(broken.stdout).error.details.report.missingChunks.length, total - done);
@@ -67,6 +72,37 @@ describe('resume after kill -9', () => {
     assert.deepEqual([...actual.keys()].sort(), [...expected.keys()].sort());
     for (const [file, bytes] of expected) assert.ok(bytes.equals(actual.get(file)!), `${file} differs`);
     assert.equal((await cli('verify', out)).code, 0);
+  });
+});
+
+describe('resume after a failure inside a chunk', () => {
+  it('redoes the whole chunk whose first batches were gathered but not written', async () => {
+    const model = await loadModel(DIGITS_CNN, { threads: 1 });
+    const n = 200; // chunks of 32 items (4 batches of 8): 6 full, the last 8 items
+    const healthy = () => arraySource({ image: { type: 'float32', dims: [n, 1, 8, 8], data: digitsLike(n, 5) } });
+    const failing = (): DataSource => {
+      const inner = healthy();
+      // Item 80 is in the third batch of chunk 2 (items 64..95): two of its batches are in by then.
+      return { ...inner, read: (start, end) => (start === 80 ? Promise.reject(new Error('disk gone')) : inner.read(start, end)) };
+    };
+    const options = { batchSize: 8, chunkSize: 32, layers: ['conv1', 'fc1'] };
+    try {
+      const reference = join(tmp, 'lib-reference.zarr');
+      await writeDataset(model, healthy(), reference, options);
+      const out = join(tmp, 'lib-failed.zarr');
+      await assert.rejects(writeDataset(model, failing(), out, options), /disk gone/);
+      assert.equal(records(out), 2);
+      assert.ok(!existsSync(join(out, 'fc1', 'c.2.0')), 'nothing of chunk 2 is written');
+      const resumed = await writeDataset(model, healthy(), out, { ...options, resume: true });
+      assert.deepEqual(resumed.chunks, { size: 32, total: 7, written: 5, skipped: 2 });
+      assert.equal(resumed.itemsWritten, n - 64);
+      const expected = storeFiles(reference);
+      const actual = storeFiles(out);
+      assert.deepEqual([...actual.keys()].sort(), [...expected.keys()].sort());
+      for (const [file, bytes] of expected) assert.ok(bytes.equals(actual.get(file)!), `${file} differs`);
+    } finally {
+      await model.release();
+    }
   });
 });
 
@@ -98,11 +134,19 @@ describe('neurotap verify', () => {
   });
 
   it('refuses to resume a store of another job, naming the field', async () => {
-    const run = await cli(...args(join(tmp, 'reference.zarr')), '--layers', 'fc1', '--resume', '--json');
-    assert.equal(run.code, 2);
-    const error = JSON.parse(run.stdout).error;
-    assert.equal(error.code, 'E_OUTPUT_PATH');
-    assert.equal(error.details.field, 'options');
+    const reference = join(tmp, 'reference.zarr');
+    for (const other of [['--layers', 'fc1'], ['--chunk-size', '48']]) {
+      const run = await cli(...args(reference), ...other, '--resume', '--json');
+      assert.equal(run.code, 2, other.join(' '));
+      const error = JSON.parse(run.stdout).error;
+      assert.equal(error.code, 'E_OUTPUT_PATH');
+      assert.equal(error.details.field, 'options');
+      if (other[0] === '--chunk-size') assert.deepEqual([error.details.existing.chunkSize, error.details.expected.chunkSize], [24, 48]);
+    }
+    // Left out, the chunk size is this job's default (512: conv1 at 2 KiB per item makes 1 MiB), not the store's 24.
+    const defaulted = await cli(...args(reference).filter((a, i, all) => a !== '--chunk-size' && all[i - 1] !== '--chunk-size'), '--resume', '--json');
+    const error = JSON.parse(defaulted.stdout).error;
+    assert.deepEqual([error.details.field, error.details.expected.chunkSize], ['options', 512]);
   });
 
   it('says what is not a store', async () => {

@@ -1,6 +1,7 @@
 /**
  * Scale-out: three `neurotap extract --shard I/3` processes started together on one store give a
- * store identical, file for file and byte for byte, to a single-process run.
+ * store identical, file for file and byte for byte, to a single-process run. Shards split by
+ * chunk, and a chunk here holds three batches.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,12 +12,12 @@ import { cli, DIGITS_CNN, storeFiles, writeDigitsNpy } from './helpers/dataset.j
 
 let tmp: string;
 let npy: string;
-const args = (out: string) => ['extract', DIGITS_CNN, '--inputs', npy, '--batch-size', '16', '--out', out, '--threads', '1', '--json'];
+const args = (out: string) => ['extract', DIGITS_CNN, '--inputs', npy, '--batch-size', '16', '--chunk-size', '48', '--out', out, '--threads', '1', '--json'];
 
 before(() => {
   tmp = mkdtempSync(join(tmpdir(), 'neurotap-shard-'));
   npy = join(tmp, 'items.npy');
-  writeDigitsNpy(npy, 500); // 32 chunks, the last one partial
+  writeDigitsNpy(npy, 500); // 11 chunks of 48 items; the last one 20 (a batch of 16, one of 4)
 });
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -29,7 +30,8 @@ describe('--shard INDEX/COUNT', () => {
     const runs = await Promise.all([0, 1, 2].map((i) => cli(...args(sharded), '--shard', `${i}/3`)));
     runs.forEach((r, i) => assert.equal(r.code, 0, `shard ${i}: ${r.stdout}${r.stderr}`));
     const written = runs.map((r) => JSON.parse(r.stdout).chunks.written);
-    assert.deepEqual(written, [10, 11, 11]);
+    assert.deepEqual(written, [3, 4, 4]);
+    assert.deepEqual(runs.map((r) => JSON.parse(r.stdout).itemsWritten), [144, 192, 164]);
     const expected = storeFiles(single);
     const actual = storeFiles(sharded);
     assert.deepEqual([...actual.keys()].sort(), [...expected.keys()].sort());

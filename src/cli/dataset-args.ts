@@ -1,13 +1,13 @@
 /**
  * Flags shared by the data-set commands (`extract --inputs`, `stats`): the data source, batch
- * size, reductions, threads; parsed into library options so that the CLI flags stay one-to-one
- * with option names.
+ * and chunk sizes, reductions, threads; parsed into library options so that the CLI flags stay
+ * one-to-one with option names.
  */
 import { NeurotapError } from '../errors.js';
 import type { Reduction } from '../graph/rewrite.js';
 import type { NeurotapModel } from '../model.js';
 import type { DataSource } from '../dataset/types.js';
-import { isSet, lastValue, parseInteger, parseNumberList, type ScannedFlags } from './argv.js';
+import { isSet, lastValue, parseInteger, type ScannedFlags } from './argv.js';
 import { imageOptions, type ImageFlags } from './inputs.js';
 import { declaredInputs, openModel } from './model-info.js';
 
@@ -29,6 +29,12 @@ export function parseReduceFlags(values: readonly string[]): Reduction | Record<
 export function batchSizeOf(flags: ScannedFlags): number {
   const text = lastValue(flags, 'batch-size');
   return text === undefined ? DEFAULT_BATCH_SIZE : parseInteger(text, 'batch-size', 1);
+}
+
+/** `--chunk-size N` (the library checks that it is a multiple of the batch size); undefined: the default. */
+export function chunkSizeOf(flags: ScannedFlags): number | undefined {
+  const text = lastValue(flags, 'chunk-size');
+  return text === undefined ? undefined : parseInteger(text, 'chunk-size', 1);
 }
 
 export async function openModelFromFlags(path: string, flags: ScannedFlags): Promise<NeurotapModel> {
@@ -63,21 +69,7 @@ export async function openSourceFromFlags(model: NeurotapModel, flags: ScannedFl
   return openDataSource(model, path, { image: (input) => imageOptions(model, input, image) });
 }
 
-/** Image preprocessing flags (as `extract` reads them) for commands that take --inputs. */
-export function imageFlagsOf(flags: ScannedFlags): ImageFlags {
-  const list = (name: string) => (lastValue(flags, name) === undefined ? undefined : parseNumberList(lastValue(flags, name)!, name));
-  const size = list('image-size');
-  if (size && (size.length > 2 || !size.every((n) => Number.isSafeInteger(n) && n > 0))) {
-    throw new NeurotapError('E_BAD_ARGUMENT', `Expected --image-size H,W or N (positive integers); got '${lastValue(flags, 'image-size')}'.`, { hint: 'E.g. --image-size 224,224, or --image-size 224 to resize the shorter side and center-crop.' });
-  }
-  const mean = list('mean');
-  const std = list('std');
-  return {
-    ...(size ? { size: size.length === 2 ? [size[0], size[1]] as [number, number] : size[0] } : {}),
-    ...(mean ? { mean } : {}), ...(std ? { std } : {}),
-    imagenet: isSet(flags, 'imagenet'), grayscale: isSet(flags, 'grayscale'),
-  };
-}
+/** Image preprocessing flags, read as `extract --input` reads them (the same function). */
 
 /** citty argument definitions shared by the data-set commands. */
 export const DATASET_IMAGE_ARGS = {

@@ -1,13 +1,13 @@
 /**
  * `neurotap extract MODEL --inputs DATA --out store.zarr`: the data-set form of extract. Runs every
  * item in batches and streams each captured key into one array (items first), with a progress
- * bar on a terminal, `--resume` and `--shard INDEX/COUNT` for Zarr stores.
+ * bar on a terminal, `--chunk-size`, `--resume` and `--shard INDEX/COUNT` for Zarr stores.
  */
 import { basename } from 'node:path';
 import { NeurotapError } from '../errors.js';
 import type { WriteDatasetResult } from '../dataset/node-write.js';
 import { isSet, lastValue, type ScannedFlags } from './argv.js';
-import { batchSizeOf, openModelFromFlags, openSourceFromFlags, selectionOf } from './dataset-args.js';
+import { batchSizeOf, chunkSizeOf, openModelFromFlags, openSourceFromFlags, selectionOf } from './dataset-args.js';
 import { progressBar } from './dataset-progress.js';
 import { formatColumns, formatShape, stylesFor } from './format.js';
 import type { ImageFlags } from './inputs.js';
@@ -24,7 +24,7 @@ function checkFlags(flags: ScannedFlags): string {
     });
   }
   if (lastValue(flags, 'inputs') === undefined) {
-    const used = ['batch-size', 'resume', 'shard'].filter((f) => flags.values.has(f)).map((f) => `--${f}`).join(', ');
+    const used = ['batch-size', 'chunk-size', 'resume', 'shard'].filter((f) => flags.values.has(f)).map((f) => `--${f}`).join(', ');
     throw new NeurotapError('E_BAD_ARGUMENT', `${used} ${used.includes(',') ? 'apply' : 'applies'} to data sets, given with --inputs.`, { hint: 'Add --inputs DATA (a directory, glob, list file, .npy, .npz or .jsonl).' });
   }
   const out = lastValue(flags, 'out');
@@ -46,7 +46,7 @@ function summaryText(modelPath: string, inputs: string, r: WriteDatasetResult, s
     '',
     ...formatColumns([['key', 'array', 'shape', 'dtype'].map(s.bold), ...rows]),
     '',
-    `wrote ${r.chunks.written} of ${r.chunks.total} chunks${resumed} to ${r.path} (${r.format}) in ${seconds.toFixed(1)} s`,
+    `wrote ${r.chunks.written} of ${r.chunks.total} chunks of ${r.chunks.size} items${resumed} to ${r.path} (${r.format}) in ${seconds.toFixed(1)} s`,
   ].join('\n');
 }
 
@@ -70,9 +70,10 @@ export async function extractDatasetCommand(modelPath: string, flags: ScannedFla
   const { parseShard } = await import('../dataset/chunks.js');
   const format = await datasetFormat(out);
   const shardText = lastValue(flags, 'shard');
+  const chunkSize = chunkSizeOf(flags);
   const options = {
     ...selectionOf(flags), batchSize: batchSizeOf(flags), resume: isSet(flags, 'resume'), modelFile: basename(modelPath),
-    ...(shardText !== undefined ? { shard: parseShard(shardText) } : {}),
+    ...(chunkSize !== undefined ? { chunkSize } : {}), ...(shardText !== undefined ? { shard: parseShard(shardText) } : {}),
   };
   const model = await openModelFromFlags(modelPath, flags);
   const source = await openSourceFromFlags(model, flags, image);

@@ -22,7 +22,8 @@ const args = {
   model: { type: 'positional', required: true, description: 'The .onnx file' },
   input: { type: 'string', alias: 'i', valueHint: '[NAME=]FILE', description: 'Input data: .npy, .npz (arrays named by input) or an image; NAME= picks the input (repeatable)' },
   inputs: { type: 'string', valueHint: 'DATA', description: 'A data set (directory, quoted glob, list .txt, .npy/.npz with items first, .jsonl of token ids): run it in batches and stream each layer to --out (store.zarr, .safetensors or dir/)' },
-  'batch-size': { type: 'string', valueHint: 'N', description: 'With --inputs: items per run and per stored chunk (default 32)' },
+  'batch-size': { type: 'string', valueHint: 'N', description: 'With --inputs: items per run (default 32)' },
+  'chunk-size': { type: 'string', valueHint: 'N', description: 'With --inputs and a .zarr store: items per stored chunk, a multiple of --batch-size (default: about 1 MiB of the largest layer, at most 4096 items)' },
   resume: { type: 'boolean', description: 'With --inputs and a .zarr store: skip the chunks a previous run completed' },
   shard: { type: 'string', valueHint: 'INDEX/COUNT', description: 'With --inputs and a .zarr store: process only slice INDEX (from 0) of COUNT' },
   random: { type: 'boolean', description: 'Random normal inputs (zeros for integer inputs) at the declared shapes, for inputs not given by --input' },
@@ -52,7 +53,7 @@ export default defineCommand({
   async run({ rawArgs, args: parsed }) {
     const flags = scanFlags(rawArgs, args, 'extract');
     checkPositionals(flags, 1, 'extract', 'Inputs go after --input: neurotap extract MODEL --input FILE.');
-    if (['inputs', 'batch-size', 'resume', 'shard'].some((f) => flags.values.has(f))) {
+    if (['inputs', 'batch-size', 'chunk-size', 'resume', 'shard'].some((f) => flags.values.has(f))) {
       const { extractDatasetCommand } = await import('./extract-dataset.js');
       return extractDatasetCommand(parsed.model, flags, imageFlags(flags));
     }
@@ -60,7 +61,8 @@ export default defineCommand({
   },
 });
 
-function imageFlags(flags: ScannedFlags): ImageFlags {
+/** Image preprocessing flags (--image-size, --mean, --std, --imagenet, --grayscale), checked; shared with the data-set commands. */
+export function imageFlags(flags: ScannedFlags): ImageFlags {
   const size = lastValue(flags, 'image-size');
   const sizes = size === undefined ? undefined : parseNumberList(size, 'image-size');
   if (sizes && (sizes.length > 2 || !sizes.every((n) => Number.isSafeInteger(n) && n > 0))) {

@@ -7,7 +7,8 @@ import { extname } from 'node:path';
 import { defineCommand, type ArgsDef } from 'citty';
 import { NeurotapError } from '../errors.js';
 import { checkPositionals, isSet, lastValue, parseInteger, scanFlags, type ScannedFlags } from './argv.js';
-import { batchSizeOf, DATASET_IMAGE_ARGS, imageFlagsOf, openModelFromFlags, openSourceFromFlags, selectionOf } from './dataset-args.js';
+import { batchSizeOf, DATASET_IMAGE_ARGS, openModelFromFlags, openSourceFromFlags, selectionOf } from './dataset-args.js';
+import { imageFlags } from './extract.js';
 import { progressBar } from './dataset-progress.js';
 import { statsText } from './dataset-stats-view.js';
 
@@ -56,7 +57,7 @@ async function stats(modelPath: string, flags: ScannedFlags): Promise<void> {
   const axis = parseAxis(flags);
   const topK = parseInteger(lastValue(flags, 'top-k') ?? '5', 'top-k', 0);
   const model = await openModelFromFlags(modelPath, flags);
-  const source = await openSourceFromFlags(model, flags, imageFlagsOf(flags)).catch(async (err) => { await model.release(); throw err; });
+  const source = await openSourceFromFlags(model, flags, imageFlags(flags)).catch(async (err) => { await model.release(); throw err; });
   const bar = progressBar('stats', json);
   try {
     const { computeNeuronStats } = await import('../dataset/stats.js');

@@ -1,11 +1,19 @@
 /**
- * Chunk planning (isomorphic). A chunk is `batchSize` consecutive items: the unit of a model run,
- * of a stored chunk file, of a completion record and of sharding. Fixing chunks by item position
+ * Chunk planning (isomorphic). A chunk is `chunkSize` consecutive items, a whole number of
+ * batches: the unit of a stored chunk file, of a completion record, of `skip` and of sharding,
+ * while a batch (`batchSize` items) is the unit of a model run. Fixing chunks by item position
  * (not by which process runs them) is what makes a sharded or resumed store byte-identical to a
  * single uninterrupted run.
  */
 import { NeurotapError } from '../errors.js';
-import type { Shard } from './types.js';
+import { sizeOf } from '../tensor.js';
+import { elementBytes } from './formats.js';
+import type { DatasetLayout, Shard } from './types.js';
+
+/** What `defaultChunkSize` aims for: the largest key's chunk file holds at least this many bytes... */
+export const TARGET_CHUNK_BYTES = 1 << 20;
+/** ...in chunks of at most this many items (unless one batch is larger). */
+export const MAX_DEFAULT_CHUNK_ITEMS = 4096;
 
 export function checkBatchSize(batchSize: number): number {
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
@@ -14,14 +22,49 @@ export function checkBatchSize(batchSize: number): number {
   return batchSize;
 }
 
-export function chunkCount(items: number, batchSize: number): number {
-  return Math.ceil(items / batchSize);
+/** Checks that a chunk is a whole number of batches, so batches never straddle chunks. */
+export function checkChunkSize(chunkSize: number, batchSize: number): number {
+  if (!Number.isSafeInteger(chunkSize) || chunkSize < batchSize || chunkSize % batchSize !== 0) {
+    const below = Math.max(1, Math.floor(chunkSize / batchSize)) * batchSize;
+    const above = (Math.floor(chunkSize / batchSize) + 1) * batchSize;
+    throw new NeurotapError('E_BAD_ARGUMENT', `Expected chunkSize to be a multiple of batchSize (${batchSize}); got ${chunkSize}.`, {
+      hint: `A chunk is a whole number of batches: e.g. ${below === above ? below : `${below} or ${above}`}; or leave it out for the default (a chunk of about 1 MiB).`,
+      details: { chunkSize, batchSize },
+    });
+  }
+  return chunkSize;
+}
+
+/** Bytes of one item of the layout's largest key. */
+export function largestItemBytes(layout: DatasetLayout): number {
+  return Math.max(0, ...layout.keys.map((k) => sizeOf(k.shape) * elementBytes(k.dtype)));
+}
+
+/**
+ * The default chunk size: the fewest whole batches that make the largest key's chunk at least
+ * 1 MiB, but at most 4096 items (never less than one batch) and no more batches than the data
+ * set has. Large chunks keep the files per item few: creating a file costs far more than
+ * writing a few KiB to it.
+ *
+ * ```ts
+ * defaultChunkSize(2048, 5000, 64); // 512: conv1 of the digits CNN (2 KiB per item), batches of 64
+ * ```
+ */
+export function defaultChunkSize(itemBytes: number, items: number, batchSize: number): number {
+  let batches = Math.ceil(Math.ceil(TARGET_CHUNK_BYTES / Math.max(1, itemBytes)) / batchSize);
+  batches = Math.min(batches, Math.max(1, Math.floor(MAX_DEFAULT_CHUNK_ITEMS / batchSize)));
+  batches = Math.max(1, Math.min(batches, Math.ceil(items / batchSize)));
+  return batches * batchSize;
+}
+
+export function chunkCount(items: number, chunkSize: number): number {
+  return Math.ceil(items / chunkSize);
 }
 
 /** Items [start, end) of a chunk. */
-export function chunkRange(chunk: number, items: number, batchSize: number): [number, number] {
-  const start = chunk * batchSize;
-  return [start, Math.min(items, start + batchSize)];
+export function chunkRange(chunk: number, items: number, chunkSize: number): [number, number] {
+  const start = chunk * chunkSize;
+  return [start, Math.min(items, start + chunkSize)];
 }
 
 /**

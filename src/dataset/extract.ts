@@ -1,7 +1,8 @@
 /**
  * `extractDataset`: the model over a whole data set, one batch at a time (isomorphic). Memory is
  * bounded by two batches: the one the caller holds and the next one, which is already running so
- * that writing a batch overlaps computing the next.
+ * that writing a batch overlaps computing the next. Shards and `skip` select whole chunks
+ * (`chunkSize` items, a multiple of `batchSize`); the batches of each chunk are run in order.
  *
  * ```ts
  * for await (const { batchIndex, itemIds, activations } of extractDataset(model, source, { batchSize: 64, layers: ['fc1'] })) {
@@ -12,9 +13,16 @@
 import { NeurotapError } from '../errors.js';
 import type { CaptureOptions, NeurotapModel } from '../model.js';
 import type { HostTensor, PlainTensor } from '../tensor.js';
-import { checkBatchSize, checkShard, chunkCount, chunkRange, shardChunks } from './chunks.js';
+import { checkBatchSize, checkChunkSize, checkShard, chunkCount, chunkRange, shardChunks } from './chunks.js';
 import { inferLayout, toSampleFirst, type KeyOrigin } from './layout.js';
 import type { DataSource, DatasetBatch, DatasetLayout, ExtractDatasetOptions } from './types.js';
+
+/** Items [start, end) of one run, in chunk `chunk`. */
+export interface BatchSpan {
+  chunk: number;
+  start: number;
+  end: number;
+}
 
 interface RawBatch {
   chunk: number;
@@ -32,16 +40,34 @@ export function captureOptionsOf(options: ExtractDatasetOptions): CaptureOptions
   };
 }
 
-/** The chunks this call will run, in order: the shard's slice minus those to skip. */
-export function plannedChunks(source: DataSource, options: ExtractDatasetOptions): number[] {
+/** Batch and chunk sizes, checked: `chunkSize` defaults to one batch. */
+export function sizesOf(options: ExtractDatasetOptions): { batchSize: number; chunkSize: number } {
   const batchSize = checkBatchSize(options.batchSize ?? 32);
-  const shard = options.shard ? checkShard(options.shard) : undefined;
-  return shardChunks(chunkCount(source.count, batchSize), shard).filter((c) => !options.skip?.(c));
+  return { batchSize, chunkSize: checkChunkSize(options.chunkSize ?? batchSize, batchSize) };
 }
 
-/** Runs one chunk: activations under their keys, then the model outputs as `output:NAME`. */
-export async function runChunk(model: NeurotapModel, source: DataSource, chunk: number, options: ExtractDatasetOptions): Promise<RawBatch> {
-  const [start, end] = chunkRange(chunk, source.count, options.batchSize ?? 32);
+/** The chunks this call will run, in order: the shard's slice minus those to skip. */
+export function plannedChunks(source: DataSource, options: ExtractDatasetOptions): number[] {
+  const { chunkSize } = sizesOf(options);
+  const shard = options.shard ? checkShard(options.shard) : undefined;
+  return shardChunks(chunkCount(source.count, chunkSize), shard).filter((c) => !options.skip?.(c));
+}
+
+/** The runs of the planned chunks, in order: each chunk cut into batches from its first item. */
+export function plannedBatches(source: DataSource, options: ExtractDatasetOptions): BatchSpan[] {
+  const { batchSize, chunkSize } = sizesOf(options);
+  return plannedChunks(source, options).flatMap((chunk) => {
+    const [first, last] = chunkRange(chunk, source.count, chunkSize);
+    return Array.from({ length: Math.ceil((last - first) / batchSize) }, (_, i) => {
+      const start = first + i * batchSize;
+      return { chunk, start, end: Math.min(last, start + batchSize) };
+    });
+  });
+}
+
+/** Runs one batch: activations under their keys, then the model outputs as `output:NAME`. */
+export async function runBatch(model: NeurotapModel, source: DataSource, span: BatchSpan, options: ExtractDatasetOptions): Promise<RawBatch> {
+  const { chunk, start, end } = span;
   const feeds = await source.read(start, end);
   // Sources only produce numeric tensors, which is what PlainTensor requires.
   const acts = await model.capture(feeds as Record<string, PlainTensor>, captureOptionsOf(options));
@@ -60,34 +86,36 @@ export async function runChunk(model: NeurotapModel, source: DataSource, chunk: 
   return { chunk, start, n: end - start, tensors, origins };
 }
 
-/** The layout a data set gets, from its first chunk (what a store's manifest records before any shard writes). */
+/** The layout a data set gets, from its first batch (what a store's manifest records before any shard writes). */
 export async function probeLayout(model: NeurotapModel, source: DataSource, options: ExtractDatasetOptions): Promise<DatasetLayout> {
   if (source.count === 0) throw new NeurotapError('E_BAD_ARGUMENT', 'The data set has no items.', { hint: 'Check the --inputs path; an .npy needs at least one row.' });
-  const raw = await runChunk(model, source, 0, options);
+  const { batchSize } = sizesOf(options);
+  const raw = await runBatch(model, source, { chunk: 0, start: 0, end: Math.min(batchSize, source.count) }, options);
   return inferLayout(model, raw.tensors, raw.origins, raw.n);
 }
 
-function toBatch(raw: RawBatch, layout: DatasetLayout, source: DataSource): DatasetBatch {
+function toBatch(raw: RawBatch, layout: DatasetLayout, source: DataSource, batchSize: number): DatasetBatch {
   const activations = new Map<string, HostTensor>();
   for (const key of layout.keys) {
     const t = raw.tensors.get(key.key);
     if (t) activations.set(key.key, toSampleFirst(t, key, raw.n, raw.chunk));
   }
   const itemIds = Array.from({ length: raw.n }, (_, i) => source.id(raw.start + i));
-  return { batchIndex: raw.chunk, start: raw.start, itemIds, activations, layout };
+  return { batchIndex: raw.start / batchSize, chunk: raw.chunk, start: raw.start, itemIds, activations, layout };
 }
 
-/** Batches of activations over the data set (or one shard of it), in chunk order. */
+/** Batches of activations over the data set (or one shard of it), in item order. */
 export async function* extractDataset(model: NeurotapModel, source: DataSource, options: ExtractDatasetOptions = {}): AsyncGenerator<DatasetBatch> {
-  const chunks = plannedChunks(source, options);
+  const { batchSize } = sizesOf(options);
+  const spans = plannedBatches(source, options);
   let layout = options.layout;
-  let next = chunks.length ? runChunk(model, source, chunks[0], options) : undefined;
-  for (let i = 0; i < chunks.length; i++) {
+  let next = spans.length ? runBatch(model, source, spans[0], options) : undefined;
+  for (let i = 0; i < spans.length; i++) {
     const raw = await next!;
     // Start the next run before handing this batch over; runs stay sequential (one at a time).
-    next = i + 1 < chunks.length ? runChunk(model, source, chunks[i + 1], options) : undefined;
+    next = i + 1 < spans.length ? runBatch(model, source, spans[i + 1], options) : undefined;
     next?.catch(() => undefined); // surfaced by the await above, not as an unhandled rejection
     layout ??= inferLayout(model, raw.tensors, raw.origins, raw.n);
-    yield toBatch(raw, layout, source);
+    yield toBatch(raw, layout, source, batchSize);
   }
 }

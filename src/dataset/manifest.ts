@@ -19,7 +19,7 @@ export interface DatasetManifest {
   model: { file: string; sha256: string; inputs: { name: string; dtype: string; shape: (number | string)[] | null }[] };
   source: SourceDescription;
   items: { count: number; ids: string[] };
-  options: { batchSize: number; layers: unknown; reduce: Reduction | Record<string, Reduction> | null; inputsOfModules: boolean; dequantize: boolean; outputs: boolean };
+  options: { batchSize: number; chunkSize: number; layers: unknown; reduce: Reduction | Record<string, Reduction> | null; inputsOfModules: boolean; dequantize: boolean; outputs: boolean };
   chunks: { size: number; count: number };
   keys: (Omit<KeyLayout, 'shape'> & { shape: number[] })[];
   skipped: { key: string; reason: string }[];
@@ -40,9 +40,10 @@ function layersJson(layers: ExtractDatasetOptions['layers']): unknown {
   return list.map((l) => (l instanceof RegExp ? `/${l.source}/${l.flags}` : typeof l === 'object' ? { type: String(l.type) } : l));
 }
 
-/** Everything but the layout, which needs a first batch. */
+/** Everything but the layout, which needs a first batch; `c.options.chunkSize` is resolved by then. */
 export function manifestIdentity(c: ManifestContext): Omit<DatasetManifest, 'keys' | 'skipped'> {
   const batchSize = c.options.batchSize ?? 32;
+  const chunkSize = c.options.chunkSize ?? batchSize;
   const { source } = c;
   return {
     format: MANIFEST_FORMAT,
@@ -54,10 +55,10 @@ export function manifestIdentity(c: ManifestContext): Omit<DatasetManifest, 'key
     source: source.describe(),
     items: { count: source.count, ids: Array.from({ length: source.count }, (_, i) => source.id(i)) },
     options: {
-      batchSize, layers: layersJson(c.options.layers), reduce: (c.options.reduce as DatasetManifest['options']['reduce']) ?? null,
+      batchSize, chunkSize, layers: layersJson(c.options.layers), reduce: (c.options.reduce as DatasetManifest['options']['reduce']) ?? null,
       inputsOfModules: c.options.inputs === true, dequantize: c.options.dequantize === true, outputs: c.options.outputs !== false,
     },
-    chunks: { size: batchSize, count: Math.ceil(source.count / batchSize) },
+    chunks: { size: chunkSize, count: Math.ceil(source.count / chunkSize) },
   };
 }
 

@@ -7,15 +7,19 @@
  * ```
  *
  * The output path picks the format: `*.zarr` (or an existing Zarr store) gives Zarr v3, the only
- * format with resume, shards and `verify`; `*.safetensors` one file; a path ending in `/` (or an
- * existing directory, or no extension) one `.npy` per key.
+ * format with chunks, resume, shards and `verify`; `*.safetensors` one file; a path ending in `/`
+ * (or an existing directory, or no extension) one `.npy` per key. A Zarr chunk holds `chunkSize`
+ * items (default `defaultChunkSize`: about 1 MiB of the largest key); batches are gathered in
+ * memory until their chunk is complete, then the chunk is written.
  */
 import { readFileSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { NeurotapError } from '../errors.js';
 import type { NeurotapModel } from '../model.js';
-import { extractDataset, plannedChunks, probeLayout } from './extract.js';
+import { ChunkAssembler } from './chunk-assembler.js';
+import { chunkRange, defaultChunkSize, largestItemBytes } from './chunks.js';
+import { extractDataset, plannedChunks, probeLayout, sizesOf } from './extract.js';
 import { buildManifest, checkSameJob, layoutOf, manifestIdentity, type DatasetManifest, type ManifestContext } from './manifest.js';
 import { FlatDatasetWriter, type FlatFormat } from './node-flat-writer.js';
 import { sha256 } from './node-zarr-store.js';
@@ -25,9 +29,10 @@ import type { DataSource, DatasetBatch, DatasetLayout, ExtractDatasetOptions } f
 export type DatasetFormat = 'zarr' | FlatFormat;
 
 export interface DatasetProgress {
-  /** Items written by this run so far, and the items it will write in all. */
+  /** Items this run has computed so far (stored once their chunk is complete), and the items it will write in all. */
   items: number;
   totalItems: number;
+  /** Chunks written so far, and the chunks this run will write. */
   chunks: number;
   totalChunks: number;
 }
@@ -46,7 +51,8 @@ export interface WriteDatasetResult {
   items: number;
   /** Items this run computed and wrote (fewer than `items` with a shard or a resume). */
   itemsWritten: number;
-  chunks: { total: number; written: number; skipped: number };
+  /** Items per chunk, chunks of the whole data set, written by this run, and skipped as complete. */
+  chunks: { size: number; total: number; written: number; skipped: number };
   keys: { key: string; array: string; dtype: string; shape: number[] }[];
   skippedKeys: { key: string; reason: string }[];
   files?: string[];
@@ -94,33 +100,47 @@ interface Pumped {
 function result(path: string, format: DatasetFormat, manifest: DatasetManifest, pumped: Pumped, skipped: number): WriteDatasetResult {
   return {
     path, format, items: manifest.items.count, itemsWritten: pumped.items,
-    chunks: { total: manifest.chunks.count, written: pumped.chunks, skipped },
+    chunks: { size: manifest.chunks.size, total: manifest.chunks.count, written: pumped.chunks, skipped },
     keys: manifest.keys.map((k) => ({ key: k.key, array: k.array, dtype: k.dtype, shape: k.shape })),
     skippedKeys: manifest.skipped,
   };
 }
 
-/** Runs the planned chunks through `write`, reporting progress after each. */
-async function pump(model: NeurotapModel, source: DataSource, options: WriteDatasetOptions, layout: DatasetLayout, skip: Set<number>, write: (b: DatasetBatch) => Promise<unknown>): Promise<Pumped> {
+/** Runs the planned chunks, batch by batch, and hands each complete chunk to `write`; reports progress after each batch. */
+async function pump(model: NeurotapModel, source: DataSource, options: WriteDatasetOptions, layout: DatasetLayout, skip: Set<number>, write: (chunk: DatasetBatch) => Promise<unknown>): Promise<Pumped> {
   const opts = { ...options, layout, skip: (c: number) => skip.has(c) };
+  const { chunkSize } = sizesOf(opts);
   const planned = plannedChunks(source, opts);
-  const batchSize = options.batchSize ?? 32;
-  const totalItems = planned.reduce((n, c) => n + Math.min(batchSize, source.count - c * batchSize), 0);
+  const totalItems = planned.reduce((n, c) => { const [start, end] = chunkRange(c, source.count, chunkSize); return n + end - start; }, 0);
+  const assembler = new ChunkAssembler(chunkSize, source.count);
   let items = 0;
   let chunks = 0;
   options.onProgress?.({ items, totalItems, chunks, totalChunks: planned.length });
   for await (const batch of extractDataset(model, source, opts)) {
-    await write(batch);
     items += batch.itemIds.length;
-    chunks++;
+    const chunk = assembler.add(batch);
+    if (chunk) {
+      await write(chunk);
+      chunks++;
+    }
     options.onProgress?.({ items, totalItems, chunks, totalChunks: planned.length });
   }
   return { chunks, items };
 }
 
-async function writeZarr(model: NeurotapModel, source: DataSource, path: string, options: WriteDatasetOptions, context: ManifestContext): Promise<WriteDatasetResult> {
-  const identity = manifestIdentity(context);
+/** The options with `chunkSize` resolved: as given (checked), else the default for this layout. */
+function withChunkSize(options: WriteDatasetOptions, layout: DatasetLayout, items: number): WriteDatasetOptions {
+  const { batchSize } = sizesOf(options);
+  return { ...options, batchSize, chunkSize: options.chunkSize ?? defaultChunkSize(largestItemBytes(layout), items, batchSize) };
+}
+
+async function writeZarr(model: NeurotapModel, source: DataSource, path: string, given: WriteDatasetOptions, context: ManifestContext): Promise<WriteDatasetResult> {
+  sizesOf(given); // a bad batch or chunk size fails before the model runs
   const existing = await readJson<DatasetManifest>(join(path, MANIFEST_PATH));
+  // The default chunk size depends on the layout: the store's, or the first batch's.
+  const layout = existing ? layoutOf(existing) : await probeLayout(model, source, given);
+  const options = withChunkSize(given, layout, source.count);
+  const identity = manifestIdentity({ ...context, options });
   let writer: ZarrDatasetWriter;
   let manifest: DatasetManifest;
   if (existing) {
@@ -128,22 +148,21 @@ async function writeZarr(model: NeurotapModel, source: DataSource, path: string,
     manifest = existing;
     writer = await ZarrDatasetWriter.open(path, manifest);
   } else {
-    const layout = await probeLayout(model, source, options);
     await checkStoreDirectory(path, layout);
-    manifest = buildManifest(context, layout);
+    manifest = buildManifest({ ...context, options }, layout);
     writer = await ZarrDatasetWriter.create(path, manifest);
   }
   const done = options.resume ? await writer.completedChunks() : new Set<number>();
   const mine = plannedChunks(source, options);
   const skipped = mine.filter((c) => done.has(c)).length;
-  const pumped = await pump(model, source, options, layoutOf(manifest), done, (b) => writer.writeBatch(b));
+  const pumped = await pump(model, source, options, layoutOf(manifest), done, (chunk) => writer.writeChunk(chunk));
   return result(path, 'zarr', manifest, pumped, skipped);
 }
 
 async function writeFlat(model: NeurotapModel, source: DataSource, path: string, format: FlatFormat, options: WriteDatasetOptions, context: ManifestContext): Promise<WriteDatasetResult> {
-  if (options.resume || (options.shard && options.shard.count > 1)) {
-    throw new NeurotapError('E_BAD_ARGUMENT', `Resume and shards need a Zarr store; ${path} is ${format === 'safetensors' ? 'a .safetensors file' : 'a directory of .npy files'}.`, {
-      hint: 'Write to a path ending in .zarr; numpy reads it with zarr (see docs/datasets.md).',
+  if (options.resume || (options.shard && options.shard.count > 1) || options.chunkSize !== undefined) {
+    throw new NeurotapError('E_BAD_ARGUMENT', `Chunks, resume and shards need a Zarr store; ${path} is ${format === 'safetensors' ? 'a .safetensors file' : 'a directory of .npy files'}.`, {
+      hint: 'Write to a path ending in .zarr; numpy reads it with zarr (see docs/datasets.md). Flat files are written batch by batch, in place.',
     });
   }
   const layout = await probeLayout(model, source, options);

@@ -1,7 +1,7 @@
 /**
  * Writing a data set into a Zarr v3 store through zarrita (Node only): one array per key at the
- * store root, shaped [items, ...], chunked by `batchSize` items, uncompressed little-endian bytes
- * (what zarr-python 3, xarray and zarrita read without extra codecs).
+ * store root, shaped [items, ...], chunked by `chunkSize` items (the manifest's `chunks.size`),
+ * uncompressed little-endian bytes (what zarr-python 3, xarray and zarrita read without extra codecs).
  *
  * Besides the Zarr metadata, the store holds `.neurotap/manifest.json` (written last when the
  * store is created: its presence means every array exists) and `.neurotap/chunks/K.json` per
@@ -108,19 +108,22 @@ export class ZarrDatasetWriter {
     return new Set(names.filter((n) => /^\d+\.json$/.test(n)).map((n) => Number(n.slice(0, -5))));
   }
 
-  /** Writes every array's chunk for the batch, then the record that declares the chunk complete. */
-  async writeBatch(batch: DatasetBatch): Promise<ChunkRecord> {
+  /**
+   * Writes every array's file of one whole chunk (its items gathered by a ChunkAssembler), then
+   * the record that declares the chunk complete.
+   */
+  async writeChunk(chunk: DatasetBatch): Promise<ChunkRecord> {
     this.store.takeWritten();
-    const end = batch.start + batch.itemIds.length;
+    const end = chunk.start + chunk.itemIds.length;
     // All arrays at once: the time goes to file-system round trips, which libuv runs in parallel.
     await Promise.all([...this.arrays].map(([key, arr]) => {
-      const t = batch.activations.get(key) as HostTensor;
-      const selection = [zarr.slice(batch.start, end), ...t.dims.slice(1).map(() => null)];
+      const t = chunk.activations.get(key) as HostTensor;
+      const selection = [zarr.slice(chunk.start, end), ...t.dims.slice(1).map(() => null)];
       return zarr.set(arr, selection, { data: t.data as TypedArray, shape: [...t.dims], stride: strides(t.dims) } as never);
     }));
     const files = Object.fromEntries([...this.store.takeWritten()].sort(([a], [b]) => (a < b ? -1 : 1)));
-    const record: ChunkRecord = { chunk: batch.batchIndex, items: [batch.start, end], files };
-    await writeFileAtomic(this.store.pathOf(`${RECORDS_DIR}/${batch.batchIndex}.json`), jsonBytes(record));
+    const record: ChunkRecord = { chunk: chunk.chunk, items: [chunk.start, end], files };
+    await writeFileAtomic(this.store.pathOf(`${RECORDS_DIR}/${chunk.chunk}.json`), jsonBytes(record));
     return record;
   }
 }

@@ -37,8 +37,14 @@ export interface Shard {
 }
 
 export interface ExtractDatasetOptions extends SelectOptions {
-  /** Items per run, and per stored chunk (default 32). */
+  /** Items per run of the model (default 32). */
   batchSize?: number;
+  /**
+   * Items per chunk, a multiple of batchSize: the unit of `shard` and `skip`, and in a store of a
+   * chunk file and its completion record. Default here: batchSize; `writeDataset` defaults to
+   * `defaultChunkSize` (about 1 MiB for the largest key).
+   */
+  chunkSize?: number;
   /** Process only this shard's chunks. */
   shard?: Shard;
   /** Chunks to leave out, e.g. those a previous run completed (`--resume`). */
@@ -51,8 +57,10 @@ export interface ExtractDatasetOptions extends SelectOptions {
 
 /** One run of the model over consecutive items, with activations split per item along axis 0. */
 export interface DatasetBatch {
-  /** The chunk this batch fills: items [batchIndex * batchSize, ... + itemIds.length). */
+  /** Which batch this is: items [batchIndex * batchSize, ... + itemIds.length). */
   readonly batchIndex: number;
+  /** The chunk the batch belongs to (items [chunk * chunkSize, ...)); a chunk holds whole batches. */
+  readonly chunk: number;
   readonly start: number;
   readonly itemIds: readonly string[];
   /** Every stored key, sample axis first: dims [items, ...layout shape]. */
