@@ -86,7 +86,7 @@ export function findFusion(index: GraphIndex, info: ModuleInfo): NotObservable |
       if (!index.initializers.has(weight) || !weight.startsWith('onnx::')) continue;
       return {
         reason: `the exporter folded the next BatchNorm into this ${node.opType} (weights renamed '${weight}'): the graph holds batchnorm(conv(x)), under no module name`,
-        hint: 'Re-export with torch.onnx.export(..., training=torch.onnx.TrainingMode.PRESERVE) (or do_constant_folding=False) to keep BatchNorm nodes and observe both modules; the fused value stays reachable through the "values" preset.',
+        hint: `Re-export with torch.onnx.export(..., training=torch.onnx.TrainingMode.PRESERVE) (or do_constant_folding=False) to keep BatchNorm nodes and observe both modules; the fused value is the ONNX value '${node.output?.[0] ?? ''}' (capture it by that name).`,
       };
     }
   }
