@@ -508,6 +508,30 @@ def make_digits_cnn():
     write_json(os.path.join(out_dir, "labels.json"), labels)
 
 
+class DeepRnn(nn.Module):
+    """Stacked and bidirectional recurrent layers: several ONNX LSTM/GRU nodes per module, whose
+    final states are concatenated into PyTorch's h_n / c_n."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(8, 16, num_layers=2, bidirectional=True, batch_first=True)
+        self.gru = nn.GRU(32, 8, num_layers=2)
+
+    def forward(self, x):
+        y, _ = self.lstm(x)
+        z, h = self.gru(y.transpose(0, 1))
+        return z[-1] + h[-1]
+
+
+def make_rnn_deep():
+    seed_everything(0)
+    model = DeepRnn().eval()
+    x = torch.randn(2, 5, 8)
+    kwargs = {"input_names": ["x"], "output_names": ["output"],
+              "dynamic_axes": {"x": {0: "batch"}, "output": {0: "batch"}}, "opset_version": OPSET}
+    save_fixture("rnn-deep", model, OrderedDict(x=x), kwargs, notes="2-layer bidirectional LSTM, 2-layer GRU")
+
+
 class ControlFlow(nn.Module):
     """Python control flow that torch.jit.script keeps: an If choosing `a` or `c`, and a loop
     calling `b` (a Sequential) `steps` times. Exported as ONNX If and Loop nodes."""
@@ -556,6 +580,7 @@ def main() -> None:
     make_transformer()
     make_digits_cnn()
     make_control_flow()
+    make_rnn_deep()
     write_json(os.path.join(FIXTURES, "models.json"), INDEX)
 
 

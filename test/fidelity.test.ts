@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { loadModel } from '../src/node.js';
 import { fixture, mismatch } from './helpers/fixtures.js';
 
-const MODELS = ['seed-mlp', 'seed-cnn', 'seed-custom', 'rnn', 'twice', 'transformer', 'digits-cnn', 'resnet18', 'resnet18-preserve', 'control-flow'];
+const MODELS = ['seed-mlp', 'seed-cnn', 'seed-custom', 'rnn', 'twice', 'transformer', 'digits-cnn', 'resnet18', 'resnet18-preserve', 'control-flow', 'rnn-deep'];
 
 /** Modules that a TorchScript export leaves no trace of, so no module map can list them. */
 const INVISIBLE: Record<string, RegExp> = {
@@ -35,6 +35,13 @@ describe('fidelity against PyTorch forward hooks', () => {
         } else if (acts.whyNotObservable(module)) {
           assert.ok(acts.whyNotObservable(module)!.reason.length > 10);
         } else missing.push(key);
+      }
+      // What modules received equals what PyTorch's pre-hooks saw.
+      for (const key of acts.keys()) {
+        if (!key.startsWith('in:')) continue;
+        const expected = fx.goldenInputs.get(key.slice(3));
+        assert.ok(expected, `${name}: captured '${key}' is not a PyTorch pre-hook key`);
+        assert.equal(mismatch(acts.get(key)!, expected), undefined, `${name}: ${key} differs from PyTorch's input`);
       }
       // Every captured key is one PyTorch produced (no invented names).
       for (const key of acts.keys()) if (!key.startsWith('in:')) assert.ok(fx.golden.has(key), `${name}: captured '${key}' is not a PyTorch hook key`);

@@ -58,6 +58,17 @@ describe('module map', () => {
     assert.deepEqual(model.module('gru')!.calls[0].opaqueInputs, ['/lstm/Squeeze_output_0']);
   });
 
+  it('reports the parts of a stacked, bidirectional LSTM\'s output tuple that the export does not hold', async () => {
+    const model = await loadModel(fixture('rnn-deep').path);
+    const lstm = model.module('lstm')!.calls[0];
+    assert.deepEqual(lstm.outputs, []);
+    assert.deepEqual(lstm.unobservableOutputs.map((u) => u.path), [[0], [1, 0], [1, 1]]);
+    assert.match(lstm.unobservableOutputs[0].reason, /time-major/);
+    assert.match(lstm.unobservableOutputs[1].reason, /never concatenates them into PyTorch's h_n/);
+    // The GRU's h_n is used by the model, so the export concatenates it: both elements observable.
+    assert.deepEqual(model.module('gru')!.calls[0].outputPaths, [[0], [1]]);
+  });
+
   it('reads the dynamo exporter metadata (Llama, 2 layers)', { skip: skipShared }, async () => {
     const model = await loadModel(shared('smollm-2layer-dynamo.onnx'));
     assert.equal(model.moduleMap.source, 'dynamo-metadata');

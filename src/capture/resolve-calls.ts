@@ -18,7 +18,7 @@ export interface ResolvedCalls {
 /** The If conditions deciding whether values at these targets were computed. */
 export function branchConditions(index: GraphIndex, targets: readonly CaptureTarget[]): string[] {
   const conds = new Set<string>();
-  for (const t of targets) for (const step of valueContext(index, t.value)) if (index.nodes[step.node].opType === 'If') conds.add(index.nodes[step.node].input![0]);
+  for (const t of targets) for (const step of branchSteps(index, t)) if (index.nodes[step.node].opType === 'If') conds.add(index.nodes[step.node].input![0]);
   return [...conds];
 }
 
@@ -32,7 +32,7 @@ export function resolveCalls(index: GraphIndex, runtime: Runtime, targets: reado
   const instances: Instance[] = [];
   for (const target of targets) {
     const steps = valueContext(index, target.value);
-    if (!ranBranches(index, steps, cond)) {
+    if (!ranBranches(index, branchSteps(index, target), cond)) {
       notCalled.push({ key: target.key, module: target.module ?? target.value, reason: 'not called in this run: it sits in an If branch that was not taken', hint: 'Inputs that turn the branch condition the other way make it run.' });
       continue;
     }
@@ -41,6 +41,11 @@ export function resolveCalls(index: GraphIndex, runtime: Runtime, targets: reado
     instances.push({ target, tensors: loops === 0 || stackCalls || !target.module ? [tensor] : splitLeading(runtime, tensor, loops) });
   }
   return { ...assignKeys(instances), notCalled };
+}
+
+/** Where a target's value lives and where its module's call site sits: both must have run. */
+function branchSteps(index: GraphIndex, t: CaptureTarget): readonly ContextStep[] {
+  return [...valueContext(index, t.value), ...(t.siteContext ?? [])];
 }
 
 function ranBranches(index: GraphIndex, steps: readonly ContextStep[], cond: (value: string) => Tensor | undefined): boolean {

@@ -3,7 +3,7 @@
  * for each selected module and call, the graph value holding what its forward hook would see.
  */
 import { NeurotapError } from '../errors.js';
-import type { GraphIndex } from '../graph/graph-index.js';
+import type { ContextStep, GraphIndex } from '../graph/graph-index.js';
 import type { ModuleInfo, ModuleMap } from '../modules/module-map.js';
 import { valueKind } from '../graph/elem-type.js';
 import { REDUCTIONS, type Reduction } from '../graph/rewrite.js';
@@ -38,6 +38,8 @@ export interface CaptureTarget {
   readonly site: number;
   /** Tuple position as a key suffix (`#1#0`), '' for a single output. */
   readonly tuple: string;
+  /** The If branches and loop bodies the module's call site sits in (a value may live outside them). */
+  readonly siteContext?: readonly ContextStep[];
 }
 
 export interface Unobservable {
@@ -152,13 +154,18 @@ function addModuleTargets(info: ModuleInfo, selection: Selection, withInputs: bo
   const many = info.calls.length > 1;
   for (const call of info.calls) {
     const base = many ? `${info.name}:${call.index}` : info.name;
-    if (call.outputs.length === 0) {
+    const suffixOf = (path: readonly number[]) => path.map((p) => `#${p}`).join('');
+    for (const missing of call.unobservableOutputs) {
+      selection.notObservable.push({ key: base + suffixOf(missing.path), module: info.name, reason: missing.reason, hint: 'Capture the values it is made of with the "values" preset.' });
+    }
+    if (call.outputs.length === 0 && call.unobservableOutputs.length === 0) {
       selection.notObservable.push({ key: base, module: info.name, reason: 'no value leaves this call in the exported graph', hint: 'Capture its inner values with the "values" preset.' });
     }
-    const tuple = call.outputs.length > 1;
+    // A tuple keeps its `#i` keys even when some of its elements are not observable.
+    const tuple = call.outputs.length + call.unobservableOutputs.length > 1;
     call.outputs.forEach((value, i) => {
-      const suffix = tuple ? call.outputPaths[i].map((p) => `#${p}`).join('') : '';
-      selection.targets.push({ key: base + suffix, value, module: info.name, call: call.index, kind: 'output', reduce, site: call.index, tuple: suffix });
+      const suffix = tuple ? suffixOf(call.outputPaths[i]) : '';
+      selection.targets.push({ key: base + suffix, value, module: info.name, call: call.index, kind: 'output', reduce, site: call.index, tuple: suffix, siteContext: call.context });
     });
     if (withInputs) addInputTargets(info, call, base, selection);
   }
@@ -173,7 +180,9 @@ function addInputTargets(info: ModuleInfo, call: ModuleInfo['calls'][number], ba
       hint: 'Capture the previous module\'s output instead.',
     });
   }
-  clean.forEach((value, i) => selection.targets.push({ key: `in:${base}#${i}`, value, module: info.name, call: call.index, kind: 'input', reduce: 'none', site: call.index, tuple: `#${i}` }));
+  clean.forEach((value, i) => selection.targets.push({
+    key: `in:${base}#${i}`, value, module: info.name, call: call.index, kind: 'input', reduce: 'none', site: call.index, tuple: `#${i}`, siteContext: call.context,
+  }));
 }
 
 function unknownLayers(names: string[], map: ModuleMap, allValues: ReadonlySet<string>): NeurotapError {

@@ -4,34 +4,22 @@
  */
 import type { GraphIndex } from '../graph/graph-index.js';
 import type { ModuleInfo, NotObservable } from './module-map.js';
+import { recurrentOutputs, type CallOutputs } from './recurrent-outputs.js';
 
 const RECURRENT_OPS = new Set(['LSTM', 'GRU', 'RNN']);
 
 /**
- * Orders a call's outputs as PyTorch returns them. Recurrent modules return `output, h_n` (GRU, RNN)
- * or `output, (h_n, c_n)` (LSTM): the sequence derived from the op's `Y` comes first, then `Y_h`, `Y_c`.
- * Other modules keep execution order.
+ * Orders a call's outputs as PyTorch returns them. Recurrent modules nest theirs (recurrent-outputs.ts);
+ * other modules follow the order their values are returned in, else execution order.
  */
-export function orderCallOutputs(index: GraphIndex, nodes: readonly number[], sinks: readonly string[], ownNodes: readonly number[]): { outputs: string[]; outputPaths: number[][] } {
+export function orderCallOutputs(index: GraphIndex, nodes: readonly number[], sinks: readonly string[], ownNodes: readonly number[]): CallOutputs {
   // Only a recurrent op of the module itself (not of a child module) says how its tuple nests.
   const recurrent = [...ownNodes].reverse().find((n) => RECURRENT_OPS.has(index.nodes[n].opType ?? ''));
-  if (recurrent === undefined || sinks.length < 2) {
-    const ordered = byReturnPosition(index, sinks);
-    return { outputs: ordered, outputPaths: ordered.map((_, i) => [i]) };
-  }
-  const op = index.nodes[recurrent];
-  const y = op.output?.[0] ?? '';
-  const sequence = downstreamWithin(index, new Set(nodes), y);
-  const first = sinks.filter((v) => sequence.has(v) && v !== y);
-  const rest = sinks.filter((v) => !sequence.has(v));
-  // No sink derived from Y but Y itself unread: a cell (LSTMCell, GRUCell) returning only states.
-  if (first.length === 0) {
-    const ordered = byReturnPosition(index, rest);
-    return { outputs: ordered, outputPaths: ordered.map((_, i) => [i]) };
-  }
-  const outputs = [first[0], ...rest];
-  if (op.opType === 'LSTM' && rest.length === 2) return { outputs, outputPaths: [[0], [1, 0], [1, 1]] };
-  return { outputs, outputPaths: outputs.map((_, i) => [i]) };
+  const nested = recurrent !== undefined && sinks.length >= 2 ? recurrentOutputs(index, nodes, sinks, recurrent) : undefined;
+  if (nested) return nested;
+  const candidates = recurrent === undefined ? sinks : sinks.filter((v) => v !== index.nodes[recurrent].output?.[0]);
+  const ordered = byReturnPosition(index, candidates);
+  return { outputs: ordered, outputPaths: ordered.map((_, i) => [i]), unobservable: [] };
 }
 
 /**
@@ -56,20 +44,6 @@ function firstReturnPosition(index: GraphIndex, start: string): number | undefin
     }
   }
   return undefined;
-}
-
-/** Values reachable from `start` through nodes of the call. */
-function downstreamWithin(index: GraphIndex, inside: ReadonlySet<number>, start: string): Set<string> {
-  const reached = new Set<string>([start]);
-  const queue = [start];
-  while (queue.length) {
-    const value = queue.pop()!;
-    for (const reader of index.consumers.get(value) ?? []) {
-      if (!inside.has(reader)) continue;
-      for (const out of index.nodes[reader].output ?? []) if (out && !reached.has(out)) { reached.add(out); queue.push(out); }
-    }
-  }
-  return reached;
 }
 
 /**

@@ -26,6 +26,8 @@ export interface ModuleCall {
   readonly outputPaths: readonly (readonly number[])[];
   /** Inputs whose value in the graph is not what the module received (an export optimisation). */
   opaqueInputs: string[];
+  /** Tuple elements of the output that the graph does not hold, with the reason. */
+  readonly unobservableOutputs: readonly { path: readonly number[]; reason: string }[];
   /**
    * The If branches / Loop and Scan bodies this call site sits in (outside the module itself):
    * it runs only when the branch is taken, and once per iteration in a loop.
@@ -116,9 +118,10 @@ function addCall(modules: Map<string, ModuleInfo>, group: CallGroup, index: Grap
   }
   const inside = new Set(group.nodes);
   const own = (node: number) => paths[node].length - 1 === group.depth;
-  const { outputs, outputPaths } = orderCallOutputs(index, group.nodes, callSinks(index, inside, own), group.nodes.filter(own));
+  const { outputs, outputPaths, unobservable } = orderCallOutputs(index, group.nodes, callSinks(index, inside, own), group.nodes.filter(own));
   info.calls.push({
-    index: info.calls.length + 1, nodes: group.nodes, inputs: callInputs(index, group.nodes, inside), outputs, outputPaths, opaqueInputs: [], context: group.context,
+    index: info.calls.length + 1, nodes: group.nodes, inputs: callInputs(index, group.nodes, inside), outputs, outputPaths,
+    opaqueInputs: [], context: group.context, unobservableOutputs: unobservable,
   });
 }
 
