@@ -4,6 +4,7 @@
  * the capture session for every leaf module. Prints {"ms", "peakRssMB"}.
  */
 import * as ort from 'onnxruntime-node';
+import { readFileSync } from 'node:fs';
 import { loadModel } from '../src/node.js';
 
 const [mode, path] = process.argv.slice(2);
@@ -15,4 +16,6 @@ if (mode === 'ort') {
   await model.prepare();
 }
 const ms = performance.now() - start;
-console.log(JSON.stringify({ ms, peakRssMB: process.resourceUsage().maxRSS / 1024 }));
+// VmHWM is this process's own peak: getrusage's maxRSS keeps the parent's peak across fork and exec.
+const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? NaN);
+console.log(JSON.stringify({ ms, peakRssMB: hwm / 1024 }));
