@@ -22,7 +22,7 @@ describe('capture', () => {
   it('selects by exact name, glob, RegExp and type', async () => {
     const model = await loadModel(fixture('resnet18-preserve').path);
     const feeds = { x: fixture('resnet18-preserve').inputs.get('x')! };
-    const plan = (layers: Parameters<typeof model.plan>[0]['layers']) => model.plan({ layers }).targets.map((t) => t.key);
+    const plan = (layers: NonNullable<Parameters<typeof model.plan>[0]>['layers']) => model.plan({ layers }).targets.map((t) => t.key);
     assert.deepEqual(plan(['layer1.0.conv1', 'fc']), ['layer1.0.conv1', 'fc']);
     // 2 blocks and their conv1, bn1, relu, conv2, bn2; relu runs twice per block: 12 modules, 14 keys.
     assert.equal(plan('layer1.*').length, 14);

@@ -5,9 +5,10 @@
 import { NeurotapError } from '../errors.js';
 import { declaredElemType, declaredShape, type GraphIndex } from '../graph/graph-index.js';
 import type { Runtime, Tensor } from '../runtime/runtime.js';
-import { dtypeOfArray, ONNX_DTYPE, sizeOf, type DType, type PlainTensor } from '../tensor.js';
+import { dtypeOfArray, ONNX_DTYPE, sizeOf, type DType, type HostTensor, type PlainTensor } from '../tensor.js';
 
-export type Feed = Tensor | PlainTensor;
+/** An onnxruntime Tensor, a `{ data, dims }` object, or a HostTensor as neurotap's file readers return. */
+export type Feed = Tensor | PlainTensor | HostTensor;
 export type Feeds = Record<string, Feed>;
 
 export function prepareFeeds(index: GraphIndex, runtime: Runtime, feeds: Feeds): Record<string, Tensor> {
