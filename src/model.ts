@@ -175,7 +175,8 @@ export class NeurotapModel {
   async release(): Promise<void> {
     const sessions = [...this.#sessions.values()];
     this.#sessions.clear();
-    for (const s of sessions) await (await s).session.release();
+    // A session that failed to build has nothing to release.
+    for (const s of sessions) await s.then((c) => c.session.release(), () => undefined);
   }
 
   #checkModule(name: string): void {
