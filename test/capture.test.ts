@@ -123,3 +123,21 @@ describe('errors', () => {
     await assert.rejects(loadModel(dir), code('E_NOT_ONNX'));
   });
 });
+
+describe('hook order', () => {
+  it('fires pre-hooks outer first and forward hooks inner first, calls in order, as PyTorch does', async () => {
+    const fx = fixture('transformer');
+    const model = await loadModel(fx.path);
+    const events: string[] = [];
+    const handles = ['attn', 'attn.q', 'attn.o', 'mlp', 'mlp.2'].flatMap((name) => [
+      model.registerForwardPreHook(name, (m) => events.push(`pre ${m.name}`)),
+      model.registerForwardHook(name, (m) => events.push(`fwd ${m.name}`)),
+    ]);
+    await model.run(Object.fromEntries(fx.inputs));
+    for (const h of handles) h.remove();
+    assert.deepEqual(events, [
+      'pre attn', 'pre attn.q', 'fwd attn.q', 'pre attn.o', 'fwd attn.o', 'fwd attn',
+      'pre mlp', 'pre mlp.2', 'fwd mlp.2', 'fwd mlp',
+    ]);
+  });
+});

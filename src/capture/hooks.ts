@@ -50,32 +50,54 @@ export class HookRegistry {
     return { layers: [...new Set([...this.#entries].map((e) => e.module))], inputs: true };
   }
 
-  /** Fires the hooks call by call, in the order the calls ran. */
+  /**
+   * Fires the hooks in the order PyTorch would: a call's pre-hooks when it starts (outer modules
+   * first), its forward hooks when it ends (inner modules first), calls in execution order.
+   */
   fire(acts: ActivationCache, map: ModuleMap): void {
     const hooked = new Set([...this.#entries].map((e) => e.module));
-    const calls = new Map<string, { info: ModuleInfo; call: number; order: number; inputs: Tensor[]; outputs: CaptureTarget[] }>();
+    const calls = new Map<string, CallRecord>();
     for (const t of acts.targets) {
       if (!t.module || !hooked.has(t.module)) continue;
-      const info = map.get(t.module)!;
       const id = `${t.module}\u0000${t.call}`;
-      let entry = calls.get(id);
-      if (!entry) {
-        entry = { info, call: t.call, order: Math.max(...info.calls[t.site - 1].nodes) + t.call * 1e-6, inputs: [], outputs: [] };
-        calls.set(id, entry);
-      }
+      const entry = calls.get(id) ?? calls.set(id, callRecord(map, t)).get(id)!;
       if (t.kind === 'input') entry.inputs.push(acts.get(t.key)!);
       else entry.outputs.push(t);
     }
-    for (const { info, call, inputs, outputs } of [...calls.values()].sort((a, b) => a.order - b.order)) {
-      const moduleView: HookModule = { ...info, call };
-      const output = nestOutputs(acts, outputs);
+    const events = [...calls.values()].flatMap((c) => [
+      { c, kind: 'pre' as const, at: [c.start, c.depth, c.call] },
+      { c, kind: 'forward' as const, at: [c.end, -c.depth, c.call] },
+    ]);
+    events.sort((a, b) => a.at[0] - b.at[0] || a.at[1] - b.at[1] || a.at[2] - b.at[2] || (a.kind === 'pre' ? -1 : 1));
+    for (const { c, kind } of events) {
+      const moduleView: HookModule = { ...c.info, call: c.call };
+      const output = kind === 'forward' ? nestOutputs(acts, c.outputs) : undefined;
       for (const e of this.#entries) {
-        if (e.module !== info.name) continue;
-        if (e.kind === 'pre') (e.fn as ForwardPreHook)(moduleView, inputs);
-        else if (output !== undefined) (e.fn as ForwardHook)(moduleView, inputs, output);
+        if (e.module !== c.info.name || e.kind !== kind) continue;
+        if (kind === 'pre') (e.fn as ForwardPreHook)(moduleView, c.inputs);
+        else if (output !== undefined) (e.fn as ForwardHook)(moduleView, c.inputs, output);
       }
     }
   }
+}
+
+interface CallRecord {
+  info: ModuleInfo;
+  call: number;
+  /** First and last node of the call site, and how deep the module is: where its hooks fire. */
+  start: number;
+  end: number;
+  depth: number;
+  inputs: Tensor[];
+  outputs: CaptureTarget[];
+}
+
+function callRecord(map: ModuleMap, t: CaptureTarget): CallRecord {
+  const info = map.get(t.module!)!;
+  const nodes = info.calls[t.site - 1].nodes;
+  let depth = 0;
+  for (let p = info.parent; p !== undefined; p = map.get(p)?.parent) depth++;
+  return { info, call: t.call, start: Math.min(...nodes), end: Math.max(...nodes), depth, inputs: [], outputs: [] };
 }
 
 /** One tensor, or nested arrays following the targets' tuple suffixes (`#1#0`). */
