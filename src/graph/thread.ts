@@ -36,8 +36,12 @@ export class GraphEditor {
     return current;
   }
 
+  /** A value name used nowhere in the model (checked, not assumed from the prefix). */
   fresh(hint: string): string {
-    return `neurotap::${hint}::${this.#counter++}`;
+    let name: string;
+    do name = `neurotap::${hint}::${this.#counter++}`;
+    while (this.index.producer.has(name) || this.index.consumers.has(name) || this.index.initializers.has(name) || this.index.inputs.includes(name));
+    return name;
   }
 
   #liftOneLevel(value: string, steps: readonly ContextStep[], dataType: number): string {
