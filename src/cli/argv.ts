@@ -3,7 +3,7 @@
  * unknown flags silently; `--input a --input b` and a typo such as `--layer` must not be lost
  * quietly, so each command reads its flags through `scanFlags`.
  */
-import type { ArgsDef } from 'citty';
+import { defineCommand, type ArgsDef, type CommandDef } from 'citty';
 import { nearestNames } from '../capture/glob.js';
 import { NeurotapError } from '../errors.js';
 
@@ -107,4 +107,28 @@ export function parseNumberList(text: string, flag: string): number[] {
     throw new NeurotapError('E_BAD_ARGUMENT', `Expected --${flag} as comma-separated numbers; got '${text}'.`, { hint: `E.g. --${flag} 0.5,0.5,0.5.` });
   }
   return numbers;
+}
+
+const DEBUG_ARG = { debug: { type: 'boolean', description: 'Print stack traces with errors' } } satisfies ArgsDef;
+
+/**
+ * A subcommand whose flags are all read by scanFlags (repeated flags included, unknown ones refused)
+ * and which takes at most one positional (a model or a store). `--debug` is added to every command.
+ */
+export function flagCommand(
+  meta: { name: string; description: string },
+  args: ArgsDef,
+  extraArgumentHint: string,
+  run: (positional: string | undefined, flags: ScannedFlags) => Promise<void>,
+): CommandDef<ArgsDef> {
+  const all: ArgsDef = { ...args, ...DEBUG_ARG };
+  return defineCommand({
+    meta,
+    args: all,
+    async run({ rawArgs }) {
+      const flags = scanFlags(rawArgs, all, meta.name);
+      checkPositionals(flags, 1, meta.name, extraArgumentHint);
+      await run(flags.positionals[0], flags);
+    },
+  });
 }

@@ -4,13 +4,13 @@
  */
 import { stat } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
-import { defineCommand, type ArgsDef } from 'citty';
+import type { ArgsDef } from 'citty';
 import type { ActivationCache } from '../capture/activation-cache.js';
 import { NeurotapError } from '../errors.js';
 import type { Reduction } from '../graph/rewrite.js';
 import type { CaptureOptions, NeurotapModel } from '../model.js';
 import type { HostTensor, PlainTensor } from '../tensor.js';
-import { checkPositionals, isSet, lastValue, parseInteger, parseNumberList, scanFlags, type ScannedFlags } from './argv.js';
+import { flagCommand, isSet, lastValue, parseInteger, parseNumberList, type ScannedFlags } from './argv.js';
 import { parseDimFlags } from '../graph/symbolic-dims.js';
 import { extractJson, extractText } from './extract-view.js';
 import { loadInputFiles, parseInputFlag, type ImageFlags } from './inputs.js';
@@ -44,22 +44,20 @@ const args = {
   std: { type: 'string', valueHint: 'a,b,c', description: 'Per-channel std dividing image pixels after the mean' },
   imagenet: { type: 'boolean', description: 'Normalise images with the ImageNet mean and std (torchvision\'s)' },
   grayscale: { type: 'boolean', description: 'Load images with 1 channel' },
-  debug: { type: 'boolean', description: 'Print stack traces with errors' },
 } satisfies ArgsDef;
 
-export default defineCommand({
-  meta: { name: 'extract', description: 'Run the model once and print (or save) the activation of every selected module' },
+export default flagCommand(
+  { name: 'extract', description: 'Run the model once and print (or save) the activation of every selected module' },
   args,
-  async run({ rawArgs, args: parsed }) {
-    const flags = scanFlags(rawArgs, args, 'extract');
-    checkPositionals(flags, 1, 'extract', 'Inputs go after --input: neurotap extract MODEL --input FILE.');
+  'Inputs go after --input: neurotap extract MODEL --input FILE.',
+  async (model, flags) => {
     if (['inputs', 'batch-size', 'chunk-size', 'resume', 'shard'].some((f) => flags.values.has(f))) {
       const { extractDatasetCommand } = await import('./extract-dataset.js');
-      return extractDatasetCommand(parsed.model, flags, imageFlags(flags));
+      return extractDatasetCommand(model!, flags, imageFlags(flags));
     }
-    await extract(parsed.model, flags);
+    await extract(model!, flags);
   },
-});
+);
 
 /** Image preprocessing flags (--image-size, --mean, --std, --imagenet, --grayscale), checked; shared with the data-set commands. */
 export function imageFlags(flags: ScannedFlags): ImageFlags {

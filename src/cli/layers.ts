@@ -2,10 +2,10 @@
  * `neurotap layers MODEL`: the module tree as PyTorch's `named_modules()` lists it, with each
  * module's type, number of calls, declared output shapes, and why a module cannot be observed.
  */
-import { defineCommand, type ArgsDef } from 'citty';
+import type { ArgsDef } from 'citty';
 import { declaredShape } from '../graph/graph-index.js';
 import type { NeurotapModel } from '../model.js';
-import { checkPositionals, isSet, lastValue, scanFlags } from './argv.js';
+import { flagCommand, isSet, lastValue } from './argv.js';
 import { formatColumns, formatShape, stylesFor } from './format.js';
 import { symbolsOf } from '../graph/symbolic-dims.js';
 import { declaredInputs, declaredOutputs, openModel, type DeclaredValue } from './model-info.js';
@@ -15,21 +15,19 @@ const args = {
   model: { type: 'positional', required: true, description: 'The .onnx file' },
   json: { type: 'boolean', description: 'Print one JSON object instead of the tree' },
   probe: { type: 'boolean', default: true, description: 'Run the model once on random inputs (symbolic sizes 1) to show the output shapes the graph does not declare; --no-probe to skip' },
-  debug: { type: 'boolean', description: 'Print stack traces with errors' },
 } satisfies ArgsDef;
 
-export default defineCommand({
-  meta: { name: 'layers', description: 'List the PyTorch modules of an ONNX model (like named_modules()) with types, calls and output shapes' },
+export default flagCommand(
+  { name: 'layers', description: 'List the PyTorch modules of an ONNX model (like named_modules()) with types, calls and output shapes' },
   args,
-  async run({ rawArgs, args: parsed }) {
-    const flags = scanFlags(rawArgs, args, 'layers');
-    checkPositionals(flags, 1, 'layers', 'Give one model: neurotap layers MODEL.');
-    const model = await openModel(parsed.model);
+  'Give one model: neurotap layers MODEL.',
+  async (path, flags) => {
+    const model = await openModel(path!);
     const probed = lastValue(flags, 'probe') === 'false' ? undefined : await probeShapes(model);
-    const out = isSet(flags, 'json') ? layersJson(model, probed) : layersText(model, parsed.model, probed).join('\n');
+    const out = isSet(flags, 'json') ? layersJson(model, probed) : layersText(model, path!, probed).join('\n');
     process.stdout.write(`${out}\n`);
   },
-});
+);
 
 function layersJson(model: NeurotapModel, probed: ProbedShapes | undefined): string {
   return JSON.stringify({

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, dirname, extname, resolve } from 'node:path';
-import { defineCommand, type ArgsDef } from 'citty';
+import type { ArgsDef } from 'citty';
 import { NeurotapError } from '../errors.js';
 import { writeFileAtomic } from '../io/files.js';
 import type { NeurotapModel } from '../model.js';
@@ -14,7 +14,7 @@ import type { HostTensor, PlainTensor } from '../tensor.js';
 import { captureLayers } from '../viewer-core/layer-data.js';
 import { imageLayout } from '../viewer-core/inputs.js';
 import { inTreeOrder, modulesInCallOrder } from '../viewer-core/module-tree.js';
-import { checkPositionals, isSet, lastValue, parseInteger, scanFlags, type ScannedFlags } from './argv.js';
+import { flagCommand, isSet, lastValue, parseInteger, type ScannedFlags } from './argv.js';
 import { parseDimFlags } from '../graph/symbolic-dims.js';
 import { loadInputFiles, parseInputFlag } from './inputs.js';
 import { declaredValue, openModel } from './model-info.js';
@@ -33,18 +33,16 @@ const args = {
   out: { type: 'string', alias: 'o', valueHint: 'PATH.html', description: 'The HTML file to write (required)' },
   json: { type: 'boolean', description: 'Print one JSON object about the report written' },
   threads: { type: 'string', valueHint: 'N', description: 'ONNX Runtime intra-op threads' },
-  debug: { type: 'boolean', description: 'Print stack traces with errors' },
 } satisfies ArgsDef;
 
-export default defineCommand({
-  meta: { name: 'report', description: 'Run the model once and write the activations of every selected layer as pictures into one self-contained HTML file' },
+export default flagCommand(
+  { name: 'report', description: 'Run the model once and write the activations of every selected layer as pictures into one self-contained HTML file' },
   args,
-  async run({ rawArgs, args: parsed }) {
-    const flags = scanFlags(rawArgs, args, 'report');
-    checkPositionals(flags, 1, 'report', 'Inputs go after --input: neurotap report MODEL --input FILE --out report.html.');
-    await report(parsed.model, flags);
+  'Inputs go after --input: neurotap report MODEL --input FILE --out report.html.',
+  async (model, flags) => {
+    await report(model!, flags);
   },
-});
+);
 
 async function checkOut(out: string | undefined): Promise<string> {
   if (out === undefined) throw new NeurotapError('E_BAD_ARGUMENT', 'report needs --out PATH.html, the file to write.', { hint: 'E.g. neurotap report MODEL --random --out report.html.' });

@@ -4,9 +4,9 @@
  * a short table on the terminal, the whole report as JSON or CSV with --out.
  */
 import { extname } from 'node:path';
-import { defineCommand, type ArgsDef } from 'citty';
+import type { ArgsDef } from 'citty';
 import { NeurotapError } from '../errors.js';
-import { checkPositionals, isSet, lastValue, parseInteger, scanFlags, type ScannedFlags } from './argv.js';
+import { flagCommand, isSet, lastValue, parseInteger, type ScannedFlags } from './argv.js';
 import { batchSizeOf, DATASET_IMAGE_ARGS, openModelFromFlags, openSourceFromFlags, selectionOf } from './dataset-args.js';
 import { imageFlags } from './extract.js';
 import { progressBar } from './dataset-progress.js';
@@ -25,18 +25,16 @@ const args = {
   threads: { type: 'string', valueHint: 'N', description: 'ONNX Runtime intra-op threads' },
   ep: { type: 'string', valueHint: 'LIST', description: 'Execution providers in order of preference, e.g. cuda,cpu' },
   ...DATASET_IMAGE_ARGS,
-  debug: { type: 'boolean', description: 'Print stack traces with errors' },
 } satisfies ArgsDef;
 
-export default defineCommand({
-  meta: { name: 'stats', description: 'Per-neuron statistics over a data set in one streaming pass: mean, std, min, max, fraction active, top-k items, dead neurons' },
+export default flagCommand(
+  { name: 'stats', description: 'Per-neuron statistics over a data set in one streaming pass: mean, std, min, max, fraction active, top-k items, dead neurons' },
   args,
-  async run({ rawArgs, args: parsed }) {
-    const flags = scanFlags(rawArgs, args, 'stats');
-    checkPositionals(flags, 1, 'stats', 'The data set goes after --inputs: neurotap stats MODEL --inputs DATA.');
-    await stats(parsed.model, flags);
+  'The data set goes after --inputs: neurotap stats MODEL --inputs DATA.',
+  async (model, flags) => {
+    await stats(model!, flags);
   },
-});
+);
 
 function outputFormat(out: string | undefined): 'json' | 'csv' | undefined {
   if (out === undefined) return undefined;

@@ -3,26 +3,24 @@
  * still has the checksum recorded when it was; exits with E_BAD_FILE (2) when anything is
  * missing or corrupt, naming the chunks to re-extract (`--resume` redoes exactly those).
  */
-import { defineCommand, type ArgsDef } from 'citty';
+import type { ArgsDef } from 'citty';
 import { NeurotapError } from '../errors.js';
 import type { VerifyReport } from '../dataset/node-verify.js';
-import { checkPositionals, isSet, scanFlags } from './argv.js';
+import { flagCommand, isSet } from './argv.js';
 import { stylesFor } from './format.js';
 
 const args = {
   store: { type: 'positional', required: true, description: 'A Zarr store written by neurotap extract --inputs ... --out store.zarr' },
   json: { type: 'boolean', description: 'Print the report as one JSON object' },
-  debug: { type: 'boolean', description: 'Print stack traces with errors' },
 } satisfies ArgsDef;
 
-export default defineCommand({
-  meta: { name: 'verify', description: 'Check that every chunk of a data-set store exists and matches its recorded SHA-256' },
+export default flagCommand(
+  { name: 'verify', description: 'Check that every chunk of a data-set store exists and matches its recorded SHA-256' },
   args,
-  async run({ rawArgs, args: parsed }) {
-    const flags = scanFlags(rawArgs, args, 'verify');
-    checkPositionals(flags, 1, 'verify', 'Give one store: neurotap verify store.zarr.');
+  'Give one store: neurotap verify store.zarr.',
+  async (store, flags) => {
     const { verifyStore } = await import('../dataset/node-verify.js');
-    const report = await verifyStore(parsed.store);
+    const report = await verifyStore(store!);
     const json = isSet(flags, 'json');
     if (report.ok) {
       process.stdout.write(`${json ? JSON.stringify(report, null, 1) : verifyText(report).join('\n')}\n`);
@@ -31,7 +29,7 @@ export default defineCommand({
     if (!json) process.stdout.write(`${verifyText(report).join('\n')}\n`);
     throw failure(report);
   },
-});
+);
 
 function ranges(chunks: number[]): string {
   const parts: string[] = [];

@@ -5,8 +5,8 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { defineCommand, type ArgsDef } from 'citty';
-import { checkPositionals, isSet, lastValue, parseInteger, scanFlags } from './argv.js';
+import type { ArgsDef } from 'citty';
+import { flagCommand, isSet, lastValue, parseInteger } from './argv.js';
 import { NeurotapError } from '../errors.js';
 import { openModel } from './model-info.js';
 import { DEMO_MODEL, ensureViewerBuilt } from './view-build.js';
@@ -21,26 +21,24 @@ const args = {
   port: { type: 'string', alias: 'p', valueHint: 'N', description: `Port on 127.0.0.1 (default ${DEFAULT_PORT}, or a free one; 0 for any free port)` },
   open: { type: 'boolean', default: true, description: 'Open a browser (only on a terminal with a display); --no-open to only print the URL' },
   json: { type: 'boolean', description: 'Print {"url": ...} as JSON' },
-  debug: { type: 'boolean', description: 'Print stack traces with errors' },
 } satisfies ArgsDef;
 
-export default defineCommand({
-  meta: { name: 'view', description: 'Show the activations of every layer in a browser (served on 127.0.0.1 until Ctrl-C)' },
+export default flagCommand(
+  { name: 'view', description: 'Show the activations of every layer in a browser (served on 127.0.0.1 until Ctrl-C)' },
   args,
-  async run({ rawArgs }) {
-    const flags = scanFlags(rawArgs, args, 'view');
-    checkPositionals(flags, 1, 'view', 'Give at most one model: neurotap view [MODEL].');
+  'Give at most one model: neurotap view [MODEL].',
+  async (model, flags) => {
     const portFlag = lastValue(flags, 'port');
     const port = portFlag === undefined ? undefined : parseInteger(portFlag, 'port', 0);
     if (port !== undefined && port > 65535) throw new NeurotapError('E_BAD_ARGUMENT', `Expected --port between 0 and 65535; got ${port}.`, { hint: 'E.g. --port 8080, or --port 0 for any free port.' });
-    const server = await serve(flags.positionals[0], port);
+    const server = await serve(model, port);
     const interrupted = untilInterrupted(); // listening before the URL is out: a quick Ctrl-C still exits cleanly
     process.stdout.write(isSet(flags, 'json') ? `${JSON.stringify({ url: server.url })}\n` : `neurotap viewer: ${server.url}  (Ctrl-C to stop)\n`);
     if (lastValue(flags, 'open') !== 'false' && process.stdout.isTTY) openBrowser(server.url);
     await interrupted;
     await server.close();
   },
-});
+);
 
 /** Whether the file is the bundled digits model (by content, so a copy counts too). */
 async function isDemo(path: string): Promise<boolean> {
