@@ -6,6 +6,7 @@
 import { defineCommand, type ArgsDef, type CommandDef } from 'citty';
 import { nearestNames } from '../capture/glob.js';
 import { NeurotapError } from '../errors.js';
+import type { Reduction } from '../graph/rewrite.js';
 
 export interface ScannedFlags {
   /** Every value given for each flag, in order, by its kebab-case name; booleans as 'true'/'false'. */
@@ -131,4 +132,17 @@ export function flagCommand(
       await run(flags.positionals[0], flags);
     },
   });
+}
+
+/** `--reduce mean` for every layer, `--reduce 'layer1.*=max'` per pattern (repeatable), for `extract` and `extract --inputs`. */
+export function parseReduceFlags(values: readonly string[]): Reduction | Record<string, Reduction> | undefined {
+  if (values.length === 0) return undefined;
+  if (values.length === 1 && !values[0].includes('=')) return values[0] as Reduction; // the library checks the name
+  const rules: Record<string, Reduction> = {};
+  for (const value of values) {
+    const eq = value.lastIndexOf('=');
+    if (eq <= 0) throw new NeurotapError('E_BAD_ARGUMENT', `Expected --reduce R or --reduce PATTERN=R; got '${value}' among several.`, { hint: "E.g. --reduce 'conv*=mean' --reduce fc1=none." });
+    rules[value.slice(0, eq)] = value.slice(eq + 1) as Reduction;
+  }
+  return rules;
 }

@@ -4,27 +4,13 @@
  * one-to-one with option names.
  */
 import { NeurotapError } from '../errors.js';
-import type { Reduction } from '../graph/rewrite.js';
 import type { NeurotapModel } from '../model.js';
 import type { DataSource } from '../dataset/types.js';
-import { isSet, lastValue, parseInteger, type ScannedFlags } from './argv.js';
+import { isSet, lastValue, parseInteger, parseReduceFlags, type ScannedFlags } from './argv.js';
 import { imageOptions, type ImageFlags } from './inputs.js';
 import { declaredInputs, openModel } from './model-info.js';
 
 export const DEFAULT_BATCH_SIZE = 32;
-
-/** `--reduce mean` for every layer, `--reduce 'layer1.*=max'` per pattern (repeatable), as `extract --input` reads it. */
-export function parseReduceFlags(values: readonly string[]): Reduction | Record<string, Reduction> | undefined {
-  if (values.length === 0) return undefined;
-  if (values.length === 1 && !values[0].includes('=')) return values[0] as Reduction; // the library checks the name
-  const rules: Record<string, Reduction> = {};
-  for (const value of values) {
-    const eq = value.lastIndexOf('=');
-    if (eq <= 0) throw new NeurotapError('E_BAD_ARGUMENT', `Expected --reduce R or --reduce PATTERN=R; got '${value}' among several.`, { hint: "E.g. --reduce 'conv*=mean' --reduce fc1=none." });
-    rules[value.slice(0, eq)] = value.slice(eq + 1) as Reduction;
-  }
-  return rules;
-}
 
 export function batchSizeOf(flags: ScannedFlags): number {
   const text = lastValue(flags, 'batch-size');

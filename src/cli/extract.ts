@@ -7,10 +7,9 @@ import { dirname, extname, resolve } from 'node:path';
 import type { ArgsDef } from 'citty';
 import type { ActivationCache } from '../capture/activation-cache.js';
 import { NeurotapError } from '../errors.js';
-import type { Reduction } from '../graph/rewrite.js';
-import type { CaptureOptions, NeurotapModel } from '../model.js';
+import type { NeurotapModel } from '../model.js';
 import type { HostTensor, PlainTensor } from '../tensor.js';
-import { flagCommand, isSet, lastValue, parseInteger, parseNumberList, type ScannedFlags } from './argv.js';
+import { flagCommand, isSet, lastValue, parseInteger, parseNumberList, parseReduceFlags, type ScannedFlags } from './argv.js';
 import { parseDimFlags } from '../graph/symbolic-dims.js';
 import { extractJson, extractText } from './extract-view.js';
 import { loadInputFiles, parseInputFlag, type ImageFlags } from './inputs.js';
@@ -112,19 +111,6 @@ async function buildFeeds(model: NeurotapModel, flags: ScannedFlags, json: boole
   const made = randomFeeds(model, rest, parseDimFlags(dims), seed);
   note(`random inputs (seed ${seed}): ${Object.entries(made).map(([n, t]) => `${n} ${t.type} [${t.dims.join(', ')}]`).join(', ')}`, json);
   return { ...feeds, ...made };
-}
-
-/** `--reduce mean` for every layer, `--reduce 'layer*=mean'` per pattern; the library validates the names. */
-function parseReduceFlags(values: readonly string[]): CaptureOptions['reduce'] {
-  if (values.length === 0) return undefined;
-  if (values.length === 1 && !values[0].includes('=')) return values[0] as Reduction;
-  const rules: Record<string, Reduction> = {};
-  for (const v of values) {
-    const at = v.lastIndexOf('=');
-    if (at <= 0) throw new NeurotapError('E_BAD_ARGUMENT', `Expected --reduce R or --reduce PATTERN=R; got '${v}' among several.`, { hint: 'E.g. --reduce \'layer*=mean\' --reduce fc=none.' });
-    rules[v.slice(0, at)] = v.slice(at + 1) as Reduction;
-  }
-  return rules;
 }
 
 /** Activations under their cache keys, then the model outputs as `output:NAME`. */

@@ -11,7 +11,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { basename, extname, join, resolve, sep } from 'node:path';
+import { basename, extname, resolve, sep } from 'node:path';
 import { NeurotapError } from '../errors.js';
 import { DEFAULT_VIEWER_DIR, DEMO_DEFAULT_SAMPLE, DEMO_SAMPLES, demoSamples, ortDistDir } from './view-build.js';
 
