@@ -14,7 +14,7 @@ import { randomFeeds } from './random.js';
 const args = {
   model: { type: 'positional', required: true, description: 'The .onnx file' },
   json: { type: 'boolean', description: 'Print one JSON object instead of the tree' },
-  probe: { type: 'boolean', default: true, description: 'Run the model once on random inputs (symbolic sizes 1) to show the output shapes the graph does not declare; --no-probe to skip' },
+  probe: { type: 'boolean', description: 'Run the model once on random inputs (symbolic sizes 1) to show the output shapes the graph does not declare (default: for models under 1 GiB of weights); --no-probe to skip' },
 } satisfies ArgsDef;
 
 export default flagCommand(
@@ -23,7 +23,8 @@ export default flagCommand(
   'Give one model: neurotap layers MODEL.',
   async (path, flags) => {
     const model = await openModel(path!);
-    const probed = lastValue(flags, 'probe') === 'false' ? undefined : await probeShapes(model);
+    const probe = lastValue(flags, 'probe');
+    const probed = probe === 'false' || (probe === undefined && weightBytes(model) > PROBE_WEIGHT_LIMIT) ? undefined : await probeShapes(model);
     const out = isSet(flags, 'json') ? layersJson(model, probed) : layersText(model, path!, probed).join('\n');
     process.stdout.write(`${out}\n`);
   },
@@ -37,6 +38,19 @@ function layersJson(model: NeurotapModel, probed: ProbedShapes | undefined): str
     probed: probed ? { sizes: 'every symbolic dimension set to 1, random inputs' } : null,
     modules: model.modules().map((m) => ({ ...m, ...(probed?.has(m.name) ? { probedShapes: probed.get(m.name) } : {}) })),
   }, null, 2);
+}
+
+/** Above this, a forward pass just to learn shapes costs too much for a listing: --probe forces it. */
+const PROBE_WEIGHT_LIMIT = 2 ** 30;
+
+/** Bytes of weights, embedded or in external files, from the tensor headers alone. */
+function weightBytes(model: NeurotapModel): number {
+  let bytes = 0;
+  for (const t of model.proto.graph?.initializer ?? []) {
+    const external = t.externalData?.find((e) => e.key === 'length')?.value;
+    bytes += external !== undefined ? Number(external) : t.rawData?.length ?? 0;
+  }
+  return bytes;
 }
 
 /** Output shapes measured per module call (tuple elements in order), keyed by module name. */
@@ -97,7 +111,8 @@ function layersText(model: NeurotapModel, path: string, probed: ProbedShapes | u
     ...declaredInputs(model).map((v) => ['input', ...valueLine(v)]),
     ...declaredOutputs(model).map((v) => ['output', ...valueLine(v)]),
   ]).map((line) => s.dim(line.slice(0, 6)) + line.slice(6));
-  const shapesFrom = probed ? 'shapes from a probe run with random inputs, symbolic sizes 1' : 'declared shapes';
+  const heavy = weightBytes(model) > PROBE_WEIGHT_LIMIT;
+  const shapesFrom = probed ? 'shapes from a probe run with random inputs, symbolic sizes 1' : heavy ? 'declared shapes (over 1 GiB of weights: --probe runs the model to measure them)' : 'declared shapes';
   const summary = `${modules.length} modules, ${modules.filter((m) => m.leaf).length} leaves, ${hidden} not observable; names from ${model.moduleMap.source}; ${shapesFrom}`;
   const rows = treeOrder(model).map(({ name, depth }) => {
     const info = model.module(name)!;
