@@ -532,6 +532,28 @@ def make_rnn_deep():
     save_fixture("rnn-deep", model, OrderedDict(x=x), kwargs, notes="2-layer bidirectional LSTM, 2-layer GRU")
 
 
+class Attention(nn.Module):
+    """nn.MultiheadAttention returns a tuple (output, averaged attention weights); both are used."""
+
+    def __init__(self):
+        super().__init__()
+        self.mha = nn.MultiheadAttention(16, 2, batch_first=True)
+        self.norm = nn.LayerNorm(16)
+
+    def forward(self, x):
+        out, weights = self.mha(x, x, x)
+        return self.norm(out + x), weights
+
+
+def make_attention():
+    seed_everything(0)
+    model = Attention().eval()
+    x = torch.randn(2, 4, 16)
+    kwargs = {"input_names": ["x"], "output_names": ["output", "weights"],
+              "dynamic_axes": {"x": {0: "batch"}, "output": {0: "batch"}, "weights": {0: "batch"}}, "opset_version": OPSET}
+    save_fixture("attention", model, OrderedDict(x=x), kwargs, notes="nn.MultiheadAttention tuple output")
+
+
 class ControlFlow(nn.Module):
     """Python control flow that torch.jit.script keeps: an If choosing `a` or `c`, and a loop
     calling `b` (a Sequential) `steps` times. Exported as ONNX If and Loop nodes."""
@@ -581,6 +603,7 @@ def main() -> None:
     make_digits_cnn()
     make_control_flow()
     make_rnn_deep()
+    make_attention()
     write_json(os.path.join(FIXTURES, "models.json"), INDEX)
 
 

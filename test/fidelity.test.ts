@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { loadModel } from '../src/node.js';
 import { fixture, mismatch } from './helpers/fixtures.js';
 
-const MODELS = ['seed-mlp', 'seed-cnn', 'seed-custom', 'rnn', 'twice', 'transformer', 'digits-cnn', 'resnet18', 'resnet18-preserve', 'control-flow', 'rnn-deep'];
+const MODELS = ['seed-mlp', 'seed-cnn', 'seed-custom', 'rnn', 'twice', 'transformer', 'digits-cnn', 'resnet18', 'resnet18-preserve', 'control-flow', 'rnn-deep', 'attention'];
 
 /** Modules that a TorchScript export leaves no trace of, so no module map can list them. */
 const INVISIBLE: Record<string, RegExp> = {
