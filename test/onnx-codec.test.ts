@@ -74,6 +74,19 @@ describe('ONNX codec', () => {
     assert.ok(Buffer.from(encodeModel(back)).equals(Buffer.from(bytes)));
   });
 
+  it('rejects absurdly deep nesting with a typed error, not a stack overflow', () => {
+    // TypeProto.sequence_type.elem_type.sequence_type... 10,000 levels deep, inside a graph input.
+    let type: Uint8Array = new Uint8Array(0);
+    const wrap = (field: number, inner: Uint8Array) => {
+      const len: number[] = [];
+      for (let n = inner.length; ; n >>>= 7) { if (n < 128) { len.push(n); break; } len.push((n & 0x7f) | 0x80); }
+      return new Uint8Array([field * 8 + 2, ...len, ...inner]);
+    };
+    for (let i = 0; i < 10_000; i++) type = wrap(4, wrap(1, type)); // sequence_type { elem_type { ... } }
+    const bytes = wrap(7, wrap(11, wrap(2, type))); // ModelProto.graph.input.type
+    assert.throws(() => decodeModel(bytes), (err) => isNeurotapError(err, 'E_NOT_ONNX'));
+  });
+
   it('rejects truncated data with E_TRUNCATED instead of crashing', () => {
     const bytes = read(join(FIXTURES, 'seed-mlp', 'model.onnx'));
     assert.throws(() => decodeModel(bytes.subarray(0, bytes.length - 7)), (err) => isNeurotapError(err, 'E_TRUNCATED'));

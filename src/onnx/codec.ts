@@ -42,7 +42,13 @@ function readScalar(reader: WireReader, type: FieldSpec['type']): unknown {
   }
 }
 
-export function decodeMessage(spec: MessageSpec, reader: WireReader, end: number): Fields {
+/** Real models nest a few dozen levels (subgraphs in subgraphs); deeper means corrupt or hostile data. */
+const MAX_DEPTH = 256;
+
+export function decodeMessage(spec: MessageSpec, reader: WireReader, end: number, depth = 0): Fields {
+  if (depth > MAX_DEPTH) {
+    throw new NeurotapError('E_NOT_ONNX', `Messages nest deeper than ${MAX_DEPTH} levels at byte ${reader.pos}.`, { hint: 'The file is corrupted or is not an ONNX model.' });
+  }
   const out: Fields = {};
   const fields = fieldsByNumber(spec);
   while (reader.pos < end) {
@@ -54,7 +60,7 @@ export function decodeMessage(spec: MessageSpec, reader: WireReader, end: number
       (out.$unknown ??= []).push(reader.skip(tagStart, wireType));
       continue;
     }
-    const value = readField(field, wireType, reader);
+    const value = readField(field, wireType, reader, depth);
     if (field.repeated) {
       const list = (out[field.name] ??= []) as unknown[];
       if (Array.isArray(value) && typeof field.type === 'string' && wireType === WireType.Bytes && !isBytesType(field)) {
@@ -70,14 +76,14 @@ function isBytesType(field: FieldSpec): boolean {
   return field.type === 'string' || field.type === 'bytes';
 }
 
-function readField(field: FieldSpec, wireType: number, reader: WireReader): unknown {
+function readField(field: FieldSpec, wireType: number, reader: WireReader, depth: number): unknown {
   if (typeof field.type === 'function') {
     const len = reader.uint();
     const end = reader.pos + len;
     if (end > reader.end) throw new NeurotapError('E_TRUNCATED', `A ${field.type().name} message runs past the end of the data.`, {
       hint: 'The file is truncated or is not an ONNX model.',
     });
-    return decodeMessage(field.type(), reader, end);
+    return decodeMessage(field.type(), reader, end, depth + 1);
   }
   if (wireType === WireType.Bytes && !isBytesType(field)) {
     // A packed run of numbers.
