@@ -54,14 +54,3 @@ export async function openSourceFromFlags(model: NeurotapModel, flags: ScannedFl
   const { openDataSource } = await import('../dataset/node-source.js');
   return openDataSource(model, path, { image: (input) => imageOptions(model, input, image) });
 }
-
-/** Image preprocessing flags, read as `extract --input` reads them (the same function). */
-
-/** citty argument definitions shared by the data-set commands. */
-export const DATASET_IMAGE_ARGS = {
-  'image-size': { type: 'string', valueHint: 'H,W|N', description: 'Resize image items to HxW, or shorter side N then center crop (default: the input\'s declared H,W)' },
-  mean: { type: 'string', valueHint: 'a,b,c', description: 'Per-channel mean subtracted from image pixels scaled to [0, 1]' },
-  std: { type: 'string', valueHint: 'a,b,c', description: 'Per-channel std dividing image pixels after the mean' },
-  imagenet: { type: 'boolean', description: 'Normalise images with the ImageNet mean and std' },
-  grayscale: { type: 'boolean', description: 'Load images with 1 channel' },
-} as const;

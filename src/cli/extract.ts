@@ -12,7 +12,7 @@ import type { HostTensor, PlainTensor } from '../tensor.js';
 import { flagCommand, isSet, lastValue, parseInteger, parseNumberList, parseReduceFlags, type ScannedFlags } from './argv.js';
 import { parseDimFlags } from '../graph/symbolic-dims.js';
 import { extractJson, extractText } from './extract-view.js';
-import { loadInputFiles, parseInputFlag, type ImageFlags } from './inputs.js';
+import { IMAGE_ARGS, loadInputFiles, parseInputFlag, type ImageFlags } from './inputs.js';
 import { declaredInputs, openModel } from './model-info.js';
 import { randomFeeds } from './random.js';
 import { note } from './report.js';
@@ -38,11 +38,7 @@ const args = {
   stop: { type: 'boolean', description: 'Early stop: run only what the selected layers need (model outputs are not computed)' },
   'stack-calls': { type: 'boolean', description: 'Keep the calls of a module inside a loop as one array, calls along a new leading axis' },
   dequantize: { type: 'boolean', description: 'Return quantized values (QuantizeLinear, DynamicQuantizeLinear, QLinear* outputs) as floats' },
-  'image-size': { type: 'string', valueHint: 'H,W|N', description: 'Resize images to HxW, or shorter side N then center crop (default: the input\'s declared H,W)' },
-  mean: { type: 'string', valueHint: 'a,b,c', description: 'Per-channel mean subtracted from image pixels scaled to [0, 1]' },
-  std: { type: 'string', valueHint: 'a,b,c', description: 'Per-channel std dividing image pixels after the mean' },
-  imagenet: { type: 'boolean', description: 'Normalise images with the ImageNet mean and std (torchvision\'s)' },
-  grayscale: { type: 'boolean', description: 'Load images with 1 channel' },
+  ...IMAGE_ARGS,
 } satisfies ArgsDef;
 
 export default flagCommand(

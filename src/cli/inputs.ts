@@ -14,6 +14,15 @@ import type { NeurotapModel } from '../model.js';
 import type { HostTensor } from '../tensor.js';
 import { declaredValue } from './model-info.js';
 
+/** citty definitions of the image preprocessing flags, for every command that reads images. */
+export const IMAGE_ARGS = {
+  'image-size': { type: 'string', valueHint: 'H,W|N', description: 'Resize images to HxW, or shorter side N then center crop (default: the input\'s declared H,W)' },
+  mean: { type: 'string', valueHint: 'a,b,c', description: 'Per-channel mean subtracted from image pixels scaled to [0, 1]' },
+  std: { type: 'string', valueHint: 'a,b,c', description: 'Per-channel std dividing image pixels after the mean' },
+  imagenet: { type: 'boolean', description: 'Normalise images with the ImageNet mean and std (torchvision\'s)' },
+  grayscale: { type: 'boolean', description: 'Load images with 1 channel' },
+} as const;
+
 export interface InputFlag {
   /** The input it feeds; undefined for `--input FILE`. */
   readonly name: string | undefined;

@@ -7,7 +7,8 @@ import { extname } from 'node:path';
 import type { ArgsDef } from 'citty';
 import { NeurotapError } from '../errors.js';
 import { flagCommand, isSet, lastValue, parseInteger, type ScannedFlags } from './argv.js';
-import { batchSizeOf, DATASET_IMAGE_ARGS, openModelFromFlags, openSourceFromFlags, selectionOf } from './dataset-args.js';
+import { batchSizeOf, openModelFromFlags, openSourceFromFlags, selectionOf } from './dataset-args.js';
+import { IMAGE_ARGS } from './inputs.js';
 import { imageFlags } from './extract.js';
 import { progressBar } from './dataset-progress.js';
 import { statsText } from './dataset-stats-view.js';
@@ -24,7 +25,7 @@ const args = {
   json: { type: 'boolean', description: 'Print the report as JSON instead of the table' },
   threads: { type: 'string', valueHint: 'N', description: 'ONNX Runtime intra-op threads' },
   ep: { type: 'string', valueHint: 'LIST', description: 'Execution providers in order of preference, e.g. cuda,cpu' },
-  ...DATASET_IMAGE_ARGS,
+  ...IMAGE_ARGS,
 } satisfies ArgsDef;
 
 export default flagCommand(
