@@ -21,6 +21,8 @@ export interface GraphIndex {
   readonly context: readonly (readonly ContextStep[])[];
   /** Node index producing each value. */
   readonly producer: ReadonlyMap<string, number>;
+  /** What each node reads (nodeReads, computed once: a control-flow node's walks its subgraphs). */
+  readonly reads: readonly (readonly string[])[];
   /** Node indices reading each value, including control-flow nodes whose subgraphs read it. */
   readonly consumers: ReadonlyMap<string, readonly number[]>;
   readonly initializers: ReadonlySet<string>;
@@ -35,8 +37,6 @@ export interface GraphIndex {
   /** The subgraph each context step names. */
   subgraph(step: ContextStep): GraphProto;
 }
-
-const CONTROL_FLOW_ATTRS = ['then_branch', 'else_branch', 'body'];
 
 export function indexGraph(graph: GraphProto): GraphIndex {
   const nodes: NodeProto[] = [];
@@ -85,9 +85,10 @@ function finishIndex(
 ): GraphIndex {
   const producer = new Map<string, number>();
   const consumers = new Map<string, number[]>();
+  const reads = nodes.map(nodeReads);
   nodes.forEach((node, i) => {
     for (const out of node.output ?? []) if (out) producer.set(out, i);
-    for (const name of nodeReads(node)) {
+    for (const name of reads[i]) {
       const list = consumers.get(name);
       if (list) { if (list[list.length - 1] !== i) list.push(i); } else consumers.set(name, [i]);
     }
@@ -95,15 +96,11 @@ function finishIndex(
   const outputPosition = new Map<string, number>();
   for (const g of [graph, ...subgraphs.values()]) (g.output ?? []).forEach((o, i) => o.name && outputPosition.set(o.name, i));
   return {
-    graph, nodes, context, producer, consumers, initializers, subgraphOutputs, types, outputPosition,
+    graph, nodes, context, reads, producer, consumers, initializers, subgraphOutputs, types, outputPosition,
     inputs: (graph.input ?? []).map((v) => v.name ?? '').filter((n) => !initializers.has(n)),
     outputs: (graph.output ?? []).map((v) => v.name ?? ''),
     subgraph: (step) => subgraphs.get(`${step.node}/${step.attr}`)!,
   };
-}
-
-export function isControlFlow(node: NodeProto): boolean {
-  return (node.attribute ?? []).some((a) => a.g && CONTROL_FLOW_ATTRS.includes(a.name ?? ''));
 }
 
 /** Every value a node reads: its inputs and the outer-scope values its subgraphs reference. */

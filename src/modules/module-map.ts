@@ -8,7 +8,6 @@
  * ```
  */
 import type { ContextStep, GraphIndex } from '../graph/graph-index.js';
-import { nodeReads } from '../graph/graph-index.js';
 import { orderCallOutputs, findFusion } from './call-outputs.js';
 import { inferModuleType } from './module-types.js';
 import { CONSUMER_SCOPE, parameterModulesOf, readNodeScopes, UNKNOWN, type ScopeSource, type ScopeStep } from './scopes.js';
@@ -63,10 +62,11 @@ export function buildModuleMap(index: GraphIndex): ModuleMap {
   const params = parameterModulesOf(index);
   const scopes = readNodeScopes(index, params);
   const paths = resolveUnknownScopes(index, scopes.paths);
-  let groups = [...groupCalls(index, paths).values()];
+  const constant = constantNodes(index);
+  let groups = [...groupCalls(index, paths, constant).values()];
   if (scopes.source === 'dynamo-metadata') groups = groups.flatMap((g) => splitRepeatedCalls(index, g, paths));
   const modules = new Map<string, ModuleInfo>();
-  for (const group of groups) addCall(modules, group, index, paths);
+  for (const group of groups) addCall(modules, group, index, paths, constant);
   for (const info of modules.values()) {
     if (info.parent !== undefined) modules.get(info.parent)?.children.push(info.name);
   }
@@ -83,11 +83,10 @@ function stepKey(path: readonly ScopeStep[], depth: number): string {
  * Groups nodes into module calls. Nodes in different subgraphs (the two branches of an If, a Loop
  * body) are separate call sites of a module unless the control-flow node itself belongs to the call.
  */
-function groupCalls(index: GraphIndex, paths: readonly ScopeStep[][]): Map<string, CallGroup> {
+function groupCalls(index: GraphIndex, paths: readonly ScopeStep[][], constant: readonly boolean[]): Map<string, CallGroup> {
   const groups = new Map<string, CallGroup>();
   // Modules are listed in execution order: nodes computing constants (often all at the top, e.g.
   // weights shared between modules) must not set it.
-  const constant = constantNodes(index);
   const order = [...paths.keys()].sort((a, b) => Number(constant[a]) - Number(constant[b]) || a - b);
   for (const node of order) {
     const path = paths[node];
@@ -107,7 +106,7 @@ function groupCalls(index: GraphIndex, paths: readonly ScopeStep[][]): Map<strin
   return groups;
 }
 
-function addCall(modules: Map<string, ModuleInfo>, group: CallGroup, index: GraphIndex, paths: readonly ScopeStep[][]): void {
+function addCall(modules: Map<string, ModuleInfo>, group: CallGroup, index: GraphIndex, paths: readonly ScopeStep[][], constant: readonly boolean[]): void {
   let info = modules.get(group.module);
   if (!info) {
     info = {
@@ -120,7 +119,7 @@ function addCall(modules: Map<string, ModuleInfo>, group: CallGroup, index: Grap
   const own = (node: number) => paths[node].length - 1 === group.depth;
   const { outputs, outputPaths, unobservable } = orderCallOutputs(index, group.nodes, callSinks(index, inside, own), group.nodes.filter(own));
   info.calls.push({
-    index: info.calls.length + 1, nodes: group.nodes, inputs: callInputs(index, group.nodes, inside), outputs, outputPaths,
+    index: info.calls.length + 1, nodes: group.nodes, inputs: callInputs(index, group.nodes, inside, constant), outputs, outputPaths,
     opaqueInputs: [], context: group.context, unobservableOutputs: unobservable,
   });
 }
@@ -147,15 +146,15 @@ function callSinks(index: GraphIndex, inside: ReadonlySet<number>, ownNode: (nod
   return sinks;
 }
 
-function callInputs(index: GraphIndex, nodes: readonly number[], inside: ReadonlySet<number>): string[] {
+function callInputs(index: GraphIndex, nodes: readonly number[], inside: ReadonlySet<number>, constant: readonly boolean[]): string[] {
   const inputs: string[] = [];
   const seen = new Set<string>();
   for (const node of nodes) {
-    for (const value of nodeReads(index.nodes[node])) {
+    for (const value of index.reads[node]) {
       if (seen.has(value) || index.initializers.has(value)) continue;
       seen.add(value);
       const producer = index.producer.get(value);
-      if (producer !== undefined && (inside.has(producer) || isConstantNode(index, producer))) continue;
+      if (producer !== undefined && (inside.has(producer) || constant[producer])) continue;
       inputs.push(value);
     }
   }
@@ -165,8 +164,7 @@ function callInputs(index: GraphIndex, nodes: readonly number[], inside: Readonl
 /** Nodes whose outputs depend on no graph input: Constants, and ops over initializers and constants only. */
 function constantNodes(index: GraphIndex): boolean[] {
   const constant: boolean[] = [];
-  index.nodes.forEach((node, i) => {
-    const reads = nodeReads(node);
+  index.reads.forEach((reads, i) => {
     constant[i] = reads.every((v) => {
       if (index.initializers.has(v)) return true;
       const p = index.producer.get(v);
@@ -174,11 +172,6 @@ function constantNodes(index: GraphIndex): boolean[] {
     });
   });
   return constant;
-}
-
-function isConstantNode(index: GraphIndex, node: number): boolean {
-  const n = index.nodes[node];
-  return n.opType === 'Constant' || nodeReads(n).every((v) => index.initializers.has(v));
 }
 
 function finishModule(info: ModuleInfo, index: GraphIndex, paths: readonly ScopeStep[][], source: ScopeSource): void {

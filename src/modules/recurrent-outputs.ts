@@ -71,7 +71,7 @@ function swapsBatchFirst(index: GraphIndex, inside: ReadonlySet<number>, y: stri
 }
 
 /** Values reachable from `start` through nodes of the call. */
-export function valuesAfter(index: GraphIndex, inside: ReadonlySet<number>, start: string): Set<string> {
+function valuesAfter(index: GraphIndex, inside: ReadonlySet<number>, start: string): Set<string> {
   const reached = new Set<string>([start]);
   const queue = [start];
   while (queue.length) {

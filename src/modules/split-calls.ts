@@ -4,7 +4,6 @@
  * do the same work (same ops, same child modules); each piece is one call.
  */
 import type { ContextStep, GraphIndex } from '../graph/graph-index.js';
-import { nodeReads } from '../graph/graph-index.js';
 import type { ScopeStep } from './scopes.js';
 
 export interface CallGroup {
@@ -36,13 +35,13 @@ function connectedPieces(index: GraphIndex, nodes: readonly number[]): number[][
   const union = (a: number, b: number) => parent.set(find(a), find(b));
   for (const n of nodes) {
     let linked = false;
-    for (const v of nodeReads(index.nodes[n])) {
+    for (const v of index.reads[n]) {
       const p = index.producer.get(v);
       if (p !== undefined && inside.has(p)) { union(n, p); linked = true; }
     }
     if (!linked) {
       const reader = (index.nodes[n].output ?? []).flatMap((o) => index.consumers.get(o) ?? []).find((r) => inside.has(r));
-      if (reader !== undefined && !(nodeReads(index.nodes[n]).some((v) => !index.initializers.has(v)))) union(n, reader);
+      if (reader !== undefined && !(index.reads[n].some((v) => !index.initializers.has(v)))) union(n, reader);
     }
   }
   const pieces = new Map<number, number[]>();
