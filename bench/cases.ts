@@ -2,8 +2,8 @@
 import { join } from 'node:path';
 import { loadModel } from '../src/node.js';
 
-export async function loadDigitsBatch(root: string, batch: number) {
-  const model = await loadModel(join(root, 'fixtures', 'digits-cnn.onnx'), { threads: 2 });
+export async function loadDigitsBatch(root: string, batch: number, threads = 2) {
+  const model = await loadModel(join(root, 'fixtures', 'digits-cnn.onnx'), { threads });
   const x = { data: Float32Array.from({ length: batch * 64 }, (_, i) => (i % 17) / 16), dims: [batch, 1, 8, 8] };
   return { model, feeds: { image: x } };
 }
@@ -14,8 +14,7 @@ export async function loadDigitsBatch(root: string, batch: number) {
  * 5,000 with the V8 heap flat throughout: measured), so that is the warm-up.
  */
 export async function measureRepeatedCaptures(root: string, count: number, threads: number) {
-  void threads;
-  const { model, feeds } = await loadDigitsBatch(root, 16);
+  const { model, feeds } = await loadDigitsBatch(root, 16, threads);
   const rss = () => process.memoryUsage().rss / 2 ** 20;
   for (let i = 0; i < 2000; i++) await model.capture(feeds);
   global.gc?.();
