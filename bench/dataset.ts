@@ -11,8 +11,20 @@ import { join } from 'node:path';
 import { arraySource, extractDataset, writeDataset } from '../src/dataset/node.js';
 import { loadModel, type NeurotapModel } from '../src/node.js';
 
-interface Stats { median: number; min: number; max: number }
-export interface DatasetCaseResult { case: string; ours: Stats; baseline: string; baselineMs: number | null; ratio: number | null; target: string; note?: string }
+interface Stats {
+  median: number;
+  min: number;
+  max: number;
+}
+export interface DatasetCaseResult {
+  case: string;
+  ours: Stats;
+  baseline: string;
+  baselineMs: number | null;
+  ratio: number | null;
+  target: string;
+  note?: string;
+}
 
 const ITEMS = 5000;
 /** Where the stores go: the default temp directory, or e.g. /dev/shm to leave the disk out. */
@@ -58,13 +70,23 @@ async function captureOnly(model: NeurotapModel, data: Float32Array): Promise<vo
  * One extraction into a fresh store (chunk size: the default unless given); `rss` gets RSS after
  * 10% of the items and at the end. Returns the chunk size used.
  */
-async function toZarr(model: NeurotapModel, data: Float32Array, dir: string, reduce: 'none' | 'mean', options: { rss?: number[]; chunkSize?: number } = {}): Promise<number> {
+async function toZarr(
+  model: NeurotapModel,
+  data: Float32Array,
+  dir: string,
+  reduce: 'none' | 'mean',
+  options: { rss?: number[]; chunkSize?: number } = {},
+): Promise<number> {
   const out = join(dir, `run-${Math.random().toString(36).slice(2)}.zarr`);
   const source = arraySource({ image: { type: 'float32', dims: [ITEMS, 1, 8, 8], data } });
   let early: number | undefined;
   const result = await writeDataset(model, source, out, {
-    batchSize: BATCH, reduce, ...(options.chunkSize ? { chunkSize: options.chunkSize } : {}),
-    onProgress: (p) => { if (early === undefined && p.items >= ITEMS / 10) early = rssMB(); },
+    batchSize: BATCH,
+    reduce,
+    ...(options.chunkSize ? { chunkSize: options.chunkSize } : {}),
+    onProgress: (p) => {
+      if (early === undefined && p.items >= ITEMS / 10) early = rssMB();
+    },
   });
   options.rss?.push(early ?? rssMB(), rssMB());
   rmSync(out, { recursive: true, force: true });
@@ -97,14 +119,43 @@ export async function datasetCases(root: string, threads: number): Promise<Datas
   const perSecond = (ms: number) => `${((ITEMS / ms) * 1000).toFixed(0)} items/s`;
   const row = (name: string, s: number[], target: string): DatasetCaseResult => {
     const st = stats(s);
-    return { case: `${name}: ${perSecond(st.median)} vs ${perSecond(plain)}`, ours: st, baseline: `plain model.run, ${ITEMS / BATCH | 0}+1 batches of ${BATCH}`, baselineMs: plain, ratio: st.median / plain, target };
+    return {
+      case: `${name}: ${perSecond(st.median)} vs ${perSecond(plain)}`,
+      ours: st,
+      baseline: `plain model.run, ${(ITEMS / BATCH) | 0}+1 batches of ${BATCH}`,
+      baselineMs: plain,
+      ratio: st.median / plain,
+      target,
+    };
   };
   const [early, end] = rss;
   return [
-    { ...row(`dataset ${ITEMS} digits → zarr, all 10 keys, chunks of ${chunk.all}`, samples.zarr, '≤ 1.11 (≥ 0.9× plain items/s)'), note: `dataset stores written under ${DIR} (BENCH_DATASET_DIR)` },
-    row(`dataset ${ITEMS} digits → zarr, reduce mean, chunks of ${chunk.mean}`, samples.zarrMean, '≤ 1.11 (≥ 0.9× plain items/s)'),
-    row(`dataset ${ITEMS} digits → zarr, all 10 keys, chunks of ${BATCH} (one per batch)`, samples.zarrPerBatch, 'reference: the chunk-size gain'),
+    {
+      ...row(
+        `dataset ${ITEMS} digits → zarr, all 10 keys, chunks of ${chunk.all}`,
+        samples.zarr,
+        '≤ 1.11 (≥ 0.9× plain items/s)',
+      ),
+      note: `dataset stores written under ${DIR} (BENCH_DATASET_DIR)`,
+    },
+    row(
+      `dataset ${ITEMS} digits → zarr, reduce mean, chunks of ${chunk.mean}`,
+      samples.zarrMean,
+      '≤ 1.11 (≥ 0.9× plain items/s)',
+    ),
+    row(
+      `dataset ${ITEMS} digits → zarr, all 10 keys, chunks of ${BATCH} (one per batch)`,
+      samples.zarrPerBatch,
+      'reference: the chunk-size gain',
+    ),
     row(`dataset ${ITEMS} digits, capture only (no store)`, samples.capture, 'reference: capture cost'),
-    { case: `dataset → zarr: RSS ${early.toFixed(0)} MB at 10% → ${end.toFixed(0)} MB at end`, ours: { median: end, min: end, max: end }, baseline: 'RSS after 10% of the items (MB)', baselineMs: early, ratio: end / early, target: '≤ 1.1' },
+    {
+      case: `dataset → zarr: RSS ${early.toFixed(0)} MB at 10% → ${end.toFixed(0)} MB at end`,
+      ours: { median: end, min: end, max: end },
+      baseline: 'RSS after 10% of the items (MB)',
+      baselineMs: early,
+      ratio: end / early,
+      target: '≤ 1.1',
+    },
   ];
 }

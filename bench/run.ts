@@ -16,8 +16,20 @@ const THREADS = Number(process.env.BENCH_THREADS ?? 2);
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const PYTHON = '/usr/bin/python3';
 
-interface Stats { median: number; min: number; max: number }
-interface CaseResult { case: string; ours: Stats; baseline: string; baselineMs: number | null; ratio: number | null; target: string; note?: string }
+interface Stats {
+  median: number;
+  min: number;
+  max: number;
+}
+interface CaseResult {
+  case: string;
+  ours: Stats;
+  baseline: string;
+  baselineMs: number | null;
+  ratio: number | null;
+  target: string;
+  note?: string;
+}
 
 const stats = (v: number[]): Stats => {
   const s = [...v].sort((a, b) => a - b);
@@ -35,7 +47,11 @@ async function time(f: () => Promise<unknown>): Promise<number> {
  * block first runs its variant once untimed: a run right after another variant's is not typical of
  * a loop of the same work (allocation patterns carry over: measured up to ±20 % at 80 MB of outputs).
  */
-async function interleaved(variants: Record<string, () => Promise<unknown>>, runs: number, block = 3): Promise<Record<string, Stats>> {
+async function interleaved(
+  variants: Record<string, () => Promise<unknown>>,
+  runs: number,
+  block = 3,
+): Promise<Record<string, Stats>> {
   const samples: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
   for (let round = 0; round < Math.ceil(runs / block); round++) {
     for (const [k, f] of Object.entries(variants)) {
@@ -49,7 +65,11 @@ async function interleaved(variants: Record<string, () => Promise<unknown>>, run
 function torchHooksMs(batch: number, size: number): { ms: number | null; note?: string } {
   if (!existsSync(PYTHON)) return { ms: null, note: 'no /usr/bin/python3' };
   try {
-    const out = execFileSync(PYTHON, [join(ROOT, 'bench', 'torch_hooks.py'), String(batch), String(size), String(THREADS), String(RUNS)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const out = execFileSync(
+      PYTHON,
+      [join(ROOT, 'bench', 'torch_hooks.py'), String(batch), String(size), String(THREADS), String(RUNS)],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+    );
     return { ms: JSON.parse(out.trim().split('\n').pop()!).median_ms };
   } catch {
     return { ms: null, note: 'PyTorch baseline skipped: python3-torch / python3-torchvision not installed' };
@@ -57,7 +77,10 @@ function torchHooksMs(batch: number, size: number): { ms: number | null; note?: 
 }
 
 function torchHooksMedian(runs: { ms: number | null; note?: string }[]): { ms: number | null; note?: string } {
-  const ms = runs.map((r) => r.ms).filter((m): m is number => m !== null).sort((a, b) => a - b);
+  const ms = runs
+    .map((r) => r.ms)
+    .filter((m): m is number => m !== null)
+    .sort((a, b) => a - b);
   return ms.length ? { ms: ms[ms.length >> 1] } : runs[0];
 }
 
@@ -66,49 +89,110 @@ async function resnetCases(results: CaseResult[]): Promise<void> {
   if (!existsSync(path)) return void console.error('skipping ResNet-18 cases: run `npm run bench:models` first');
   const model: NeurotapModel = await loadModel(path, { threads: THREADS });
   const batch = 8;
-  const x = { data: Float32Array.from({ length: batch * 3 * 224 * 224 }, (_, i) => Math.sin(i)), dims: [batch, 3, 224, 224] };
+  const x = {
+    data: Float32Array.from({ length: batch * 3 * 224 * 224 }, (_, i) => Math.sin(i)),
+    dims: [batch, 3, 224, 224],
+  };
   const torchBefore = torchHooksMs(batch, 224);
-  const s = await interleaved({
-    plain: () => model.run({ x }),
-    leaves: () => model.capture({ x }),
-    leavesMean: () => model.capture({ x }, { reduce: 'mean' }),
-    layer1Stop: () => model.capture({ x }, { layers: ['layer1'], stop: true }),
-  }, RUNS);
+  const s = await interleaved(
+    {
+      plain: () => model.run({ x }),
+      leaves: () => model.capture({ x }),
+      leavesMean: () => model.capture({ x }, { reduce: 'mean' }),
+      layer1Stop: () => model.capture({ x }, { layers: ['layer1'], stop: true }),
+    },
+    RUNS,
+  );
   const leafCount = model.plan().targets.length;
-  const vsPlain = (name: string, st: Stats, target: string): CaseResult => ({ case: name, ours: st, baseline: 'plain session.run', baselineMs: s.plain.median, ratio: st.median / s.plain.median, target });
+  const vsPlain = (name: string, st: Stats, target: string): CaseResult => ({
+    case: name,
+    ours: st,
+    baseline: 'plain session.run',
+    baselineMs: s.plain.median,
+    ratio: st.median / s.plain.median,
+    target,
+  });
   results.push(vsPlain(`resnet18 b8: capture all leaves (${leafCount} keys)`, s.leaves, '≤ 1.2'));
   results.push(vsPlain('resnet18 b8: layer1 only, early stop', s.layer1Stop, '≤ 0.45'));
   results.push(vsPlain('resnet18 b8: all leaves, spatial mean in graph', s.leavesMean, '≤ 1.05'));
   // PyTorch's timing swings by ±20 % between processes here: the median of three processes, spread over the run.
   const torch = torchHooksMedian([torchBefore, torchHooksMs(batch, 224), torchHooksMs(batch, 224)]);
-  results.push({ case: 'resnet18 b8: all leaves vs PyTorch eager + hooks', ours: s.leaves, baseline: 'torch 1.13 forward hooks', baselineMs: torch.ms, ratio: torch.ms ? s.leaves.median / torch.ms : null, target: '≤ 0.77 (1.3× faster)', note: torch.note });
+  results.push({
+    case: 'resnet18 b8: all leaves vs PyTorch eager + hooks',
+    ours: s.leaves,
+    baseline: 'torch 1.13 forward hooks',
+    baselineMs: torch.ms,
+    ratio: torch.ms ? s.leaves.median / torch.ms : null,
+    target: '≤ 0.77 (1.3× faster)',
+    note: torch.note,
+  });
   await preservedResnetCase(results, x, torch);
 }
 
 /** The same network exported with BatchNorm kept: all 52 leaves observable, as PyTorch's hooks see them. */
-async function preservedResnetCase(results: CaseResult[], x: { data: Float32Array; dims: number[] }, torch: { ms: number | null; note?: string }): Promise<void> {
+async function preservedResnetCase(
+  results: CaseResult[],
+  x: { data: Float32Array; dims: number[] },
+  torch: { ms: number | null; note?: string },
+): Promise<void> {
   const path = join(BIG, 'resnet18-224-preserve.onnx');
   if (!existsSync(path)) return;
   const model = await loadModel(path, { threads: THREADS });
   const s = await interleaved({ plain: () => model.run({ x }), leaves: () => model.capture({ x }) }, RUNS);
   const keys = model.plan().targets.length;
-  results.push({ case: `resnet18 (BatchNorm kept) b8: all ${keys} leaf keys`, ours: s.leaves, baseline: 'plain session.run (same export)', baselineMs: s.plain.median, ratio: s.leaves.median / s.plain.median, target: 'reference' });
-  results.push({ case: `resnet18 (BatchNorm kept) b8: all ${keys} leaf keys vs PyTorch hooks`, ours: s.leaves, baseline: 'torch 1.13 forward hooks', baselineMs: torch.ms, ratio: torch.ms ? s.leaves.median / torch.ms : null, target: '≤ 0.77 (1.3× faster)' });
+  results.push({
+    case: `resnet18 (BatchNorm kept) b8: all ${keys} leaf keys`,
+    ours: s.leaves,
+    baseline: 'plain session.run (same export)',
+    baselineMs: s.plain.median,
+    ratio: s.leaves.median / s.plain.median,
+    target: 'reference',
+  });
+  results.push({
+    case: `resnet18 (BatchNorm kept) b8: all ${keys} leaf keys vs PyTorch hooks`,
+    ours: s.leaves,
+    baseline: 'torch 1.13 forward hooks',
+    baselineMs: torch.ms,
+    ratio: torch.ms ? s.leaves.median / torch.ms : null,
+    target: '≤ 0.77 (1.3× faster)',
+  });
 }
 
 function bigModelCase(results: CaseResult[]): void {
   const path = join(BIG, 'mlp-1gb.onnx');
   if (!existsSync(path)) return void console.error('skipping big-model case: run `npm run bench:models` first');
-  const child = (mode: string) => JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'big-model-child.ts'), mode, path], { encoding: 'utf8' }).trim());
+  const child = (mode: string) =>
+    JSON.parse(
+      execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'big-model-child.ts'), mode, path], {
+        encoding: 'utf8',
+      }).trim(),
+    );
   const ort: { ms: number; peakRssMB: number }[] = [];
   const ours: { ms: number; peakRssMB: number }[] = [];
-  for (let i = 0; i < 3; i++) { ort.push(child('ort')); ours.push(child('neurotap')); }
+  for (let i = 0; i < 3; i++) {
+    ort.push(child('ort'));
+    ours.push(child('neurotap'));
+  }
   const ortTime = stats(ort.map((r) => r.ms));
   const ourTime = stats(ours.map((r) => r.ms));
   const ortRss = stats(ort.map((r) => r.peakRssMB)).median;
   const ourRss = stats(ours.map((r) => r.peakRssMB)).median;
-  results.push({ case: 'mlp 1.07 GB external data: load + capture session (time)', ours: ourTime, baseline: 'ORT session from file', baselineMs: ortTime.median, ratio: ourTime.median / ortTime.median, target: '≤ 1.3' });
-  results.push({ case: `mlp 1.07 GB: peak RSS ${ourRss.toFixed(0)} MB vs ${ortRss.toFixed(0)} MB`, ours: { median: ourRss, min: ourRss, max: ourRss }, baseline: 'ORT peak RSS (MB)', baselineMs: ortRss, ratio: ourRss / ortRss, target: '≤ 1.3' });
+  results.push({
+    case: 'mlp 1.07 GB external data: load + capture session (time)',
+    ours: ourTime,
+    baseline: 'ORT session from file',
+    baselineMs: ortTime.median,
+    ratio: ourTime.median / ortTime.median,
+    target: '≤ 1.3',
+  });
+  results.push({
+    case: `mlp 1.07 GB: peak RSS ${ourRss.toFixed(0)} MB vs ${ortRss.toFixed(0)} MB`,
+    ours: { median: ourRss, min: ourRss, max: ourRss },
+    baseline: 'ORT peak RSS (MB)',
+    baselineMs: ortRss,
+    ratio: ourRss / ortRss,
+    target: '≤ 1.3',
+  });
 }
 
 async function main(): Promise<void> {
@@ -117,14 +201,28 @@ async function main(): Promise<void> {
   const rss = await measureRepeatedCaptures(ROOT, 1000, THREADS);
   await resnetCases(results);
   bigModelCase(results);
-  results.push({ case: `digits-cnn: 1000 captures, RSS ${rss.afterWarmupMB.toFixed(0)} → ${rss.endMB.toFixed(0)} MB`, ours: { median: rss.endMB, min: rss.endMB, max: rss.endMB }, baseline: 'RSS after 2,000 warm-up captures (MB)', baselineMs: rss.afterWarmupMB, ratio: rss.endMB / rss.afterWarmupMB, target: '≤ 1.1' });
+  results.push({
+    case: `digits-cnn: 1000 captures, RSS ${rss.afterWarmupMB.toFixed(0)} → ${rss.endMB.toFixed(0)} MB`,
+    ours: { median: rss.endMB, min: rss.endMB, max: rss.endMB },
+    baseline: 'RSS after 2,000 warm-up captures (MB)',
+    baselineMs: rss.afterWarmupMB,
+    ratio: rss.endMB / rss.afterWarmupMB,
+    target: '≤ 1.1',
+  });
   results.push(...(await datasetCases(ROOT, THREADS)));
   printTable(results);
   console.log(JSON.stringify({ threads: THREADS, runs: RUNS, node: process.version, results }, null, 1));
 }
 
 function printTable(results: CaseResult[]): void {
-  const rows = results.map((r) => [r.case, r.ours.median.toFixed(1), `${r.ours.min.toFixed(1)}–${r.ours.max.toFixed(1)}`, r.baselineMs === null ? 'n/a' : r.baselineMs.toFixed(1), r.ratio === null ? 'n/a' : r.ratio.toFixed(2), r.target]);
+  const rows = results.map((r) => [
+    r.case,
+    r.ours.median.toFixed(1),
+    `${r.ours.min.toFixed(1)}–${r.ours.max.toFixed(1)}`,
+    r.baselineMs === null ? 'n/a' : r.baselineMs.toFixed(1),
+    r.ratio === null ? 'n/a' : r.ratio.toFixed(2),
+    r.target,
+  ]);
   const head = ['case', 'ours (ms|MB)', 'range', 'baseline', 'ratio', 'target'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   for (const row of [head, ...rows]) console.error(row.map((c, i) => c.padEnd(widths[i])).join('  '));

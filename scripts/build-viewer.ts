@@ -9,5 +9,9 @@ import { buildViewer, DEFAULT_VIEWER_DIR } from '../src/cli/view-build.js';
 const started = performance.now();
 const files = await buildViewer({ outDir: DEFAULT_VIEWER_DIR, standalone: true });
 const ms = (performance.now() - started).toFixed(0);
-process.stdout.write(`built the viewer in ${ms} ms: ${files.length} files in ${relative(process.cwd(), DEFAULT_VIEWER_DIR) || '.'}/\n`);
-process.stdout.write('serve it with any static server, e.g. `npx serve dist/viewer` or `python3 -m http.server -d dist/viewer`\n');
+process.stdout.write(
+  `built the viewer in ${ms} ms: ${files.length} files in ${relative(process.cwd(), DEFAULT_VIEWER_DIR) || '.'}/\n`,
+);
+process.stdout.write(
+  'serve it with any static server, e.g. `npx serve dist/viewer` or `python3 -m http.server -d dist/viewer`\n',
+);

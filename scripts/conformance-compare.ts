@@ -2,7 +2,10 @@
 import type { HostTensor } from '../src/tensor.js';
 import { toFloat32 } from '../src/io/stats.js';
 
-export function closeEnough(actual: { type: string; dims: readonly number[]; data: unknown } | undefined, expected: HostTensor | undefined): boolean {
+export function closeEnough(
+  actual: { type: string; dims: readonly number[]; data: unknown } | undefined,
+  expected: HostTensor | undefined,
+): boolean {
   if (!actual || !expected) return false;
   if (actual.dims.join(',') !== expected.dims.join(',')) return false;
   if (expected.type === 'string') return JSON.stringify(actual.data) === JSON.stringify(expected.data);
@@ -15,7 +18,8 @@ export function closeEnough(actual: { type: string; dims: readonly number[]; dat
   const a = toFloat32(actual as HostTensor);
   const b = toFloat32(expected);
   for (let i = 0; i < b.length; i++) {
-    if (Number.isNaN(b[i]) ? !Number.isNaN(a[i]) : !(Math.abs(a[i] - b[i]) <= 1e-4 + 1e-3 * Math.abs(b[i]))) return false;
+    if (Number.isNaN(b[i]) ? !Number.isNaN(a[i]) : !(Math.abs(a[i] - b[i]) <= 1e-4 + 1e-3 * Math.abs(b[i])))
+      return false;
   }
   return true;
 }

@@ -22,10 +22,18 @@ const ROOT = args.includes('--root') ? args[args.indexOf('--root') + 1] : '/usr/
 const SUITES = ['node', 'pytorch-converted', 'pytorch-operator', 'simple'];
 
 type Outcome = 'pass' | 'fail' | 'not-runnable-by-ort' | 'non-tensor-io';
-interface CaseResult { suite: string; name: string; outcome: Outcome; reason?: string; values?: number }
+interface CaseResult {
+  suite: string;
+  name: string;
+  outcome: Outcome;
+  reason?: string;
+  values?: number;
+}
 
 function readTensors(dir: string, prefix: string): HostTensor[] {
-  const files = readdirSync(dir).filter((f) => f.startsWith(prefix) && f.endsWith('.pb')).sort((a, b) => Number(a.match(/\d+/)![0]) - Number(b.match(/\d+/)![0]));
+  const files = readdirSync(dir)
+    .filter((f) => f.startsWith(prefix) && f.endsWith('.pb'))
+    .sort((a, b) => Number(a.match(/\d+/)![0]) - Number(b.match(/\d+/)![0]));
   return files.map((f) => tensorFromProto(decodeTensorProto(new Uint8Array(readFileSync(join(dir, f))))));
 }
 
@@ -35,20 +43,29 @@ async function runCase(suite: string, dir: string): Promise<CaseResult> {
   const graph = decodeModel(bytes).graph!;
   const init = new Set((graph.initializer ?? []).map((t) => t.name));
   const inputs = (graph.input ?? []).filter((v) => !init.has(v.name));
-  if ([...inputs, ...(graph.output ?? [])].some((v) => !v.type?.tensorType)) return { suite, name, outcome: 'non-tensor-io' };
+  if ([...inputs, ...(graph.output ?? [])].some((v) => !v.type?.tensorType))
+    return { suite, name, outcome: 'non-tensor-io' };
   const dataDir = join(dir, 'test_data_set_0');
   if (!existsSync(dataDir)) return { suite, name, outcome: 'non-tensor-io', reason: 'no test data' };
   const given = readTensors(dataDir, 'input_');
   const expected = readTensors(dataDir, 'output_');
   const feeds = Object.fromEntries(inputs.map((v, i) => [v.name!, given[i]]));
-  const ortFeeds = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, new ort.Tensor(t.type as never, t.data as never, t.dims)]));
+  const ortFeeds = Object.fromEntries(
+    Object.entries(feeds).map(([k, t]) => [k, new ort.Tensor(t.type as never, t.data as never, t.dims)]),
+  );
   const outNames = (graph.output ?? []).map((o) => o.name!);
   try {
     const session = await ort.InferenceSession.create(bytes, { logSeverityLevel: 4 });
     const plain = await session.run(ortFeeds);
     const bad = outNames.findIndex((o, i) => !closeEnough(plain[o], expected[i]));
     await session.release();
-    if (bad >= 0) return { suite, name, outcome: 'not-runnable-by-ort', reason: `plain ORT output ${outNames[bad]} differs from the expected one` };
+    if (bad >= 0)
+      return {
+        suite,
+        name,
+        outcome: 'not-runnable-by-ort',
+        reason: `plain ORT output ${outNames[bad]} differs from the expected one`,
+      };
   } catch (err) {
     return { suite, name, outcome: 'not-runnable-by-ort', reason: String(err).split('\n')[0] };
   }
@@ -59,7 +76,16 @@ async function runCase(suite: string, dir: string): Promise<CaseResult> {
     const bad = outNames.findIndex((o, i) => !closeEnough(acts.outputs[o], expected[i]));
     if (bad >= 0) return { suite, name, outcome: 'fail', reason: `output ${outNames[bad]} changed by capturing` };
     const unreported = plan.targets.filter((t) => !acts.has(t.key) && !acts.whyNotObservable(t.key));
-    if (unreported.length) return { suite, name, outcome: 'fail', reason: `values neither returned nor reported: ${unreported.slice(0, 3).map((t) => t.key).join(', ')}` };
+    if (unreported.length)
+      return {
+        suite,
+        name,
+        outcome: 'fail',
+        reason: `values neither returned nor reported: ${unreported
+          .slice(0, 3)
+          .map((t) => t.key)
+          .join(', ')}`,
+      };
     await model.release();
     return { suite, name, outcome: 'pass', values: plan.targets.length };
   } catch (err) {
@@ -84,12 +110,22 @@ async function main(): Promise<void> {
   }
   const count = (o: Outcome) => results.filter((r) => r.outcome === o).length;
   const runnable = count('pass') + count('fail');
-  const summary = { total: results.length, nonTensorIo: count('non-tensor-io'), notRunnableByOrt: count('not-runnable-by-ort'), runnable, passing: count('pass'), failing: count('fail') };
-  if (json) console.log(JSON.stringify({ summary, failures: results.filter((r) => r.outcome === 'fail'), results }, null, 1));
+  const summary = {
+    total: results.length,
+    nonTensorIo: count('non-tensor-io'),
+    notRunnableByOrt: count('not-runnable-by-ort'),
+    runnable,
+    passing: count('pass'),
+    failing: count('fail'),
+  };
+  if (json)
+    console.log(JSON.stringify({ summary, failures: results.filter((r) => r.outcome === 'fail'), results }, null, 1));
   else {
     if (process.stderr.isTTY) process.stderr.write('\r');
     for (const r of results.filter((x) => x.outcome === 'fail')) console.log(`FAIL ${r.suite}/${r.name}: ${r.reason}`);
-    console.log(`total ${summary.total}, non-tensor inputs/outputs ${summary.nonTensorIo}, not runnable by plain ORT ${summary.notRunnableByOrt}, runnable ${runnable}: ${summary.passing} pass with capture-all, ${summary.failing} fail`);
+    console.log(
+      `total ${summary.total}, non-tensor inputs/outputs ${summary.nonTensorIo}, not runnable by plain ORT ${summary.notRunnableByOrt}, runnable ${runnable}: ${summary.passing} pass with capture-all, ${summary.failing} fail`,
+    );
   }
   process.exitCode = summary.failing > 0 ? 1 : 0;
 }

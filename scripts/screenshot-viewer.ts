@@ -17,7 +17,9 @@ const RNN = join(PACKAGE_ROOT, 'fixtures', 'rnn', 'model.onnx');
 async function open(browser: Browser, url: string, height = 1000): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1400, height }, deviceScaleFactor: 1 });
   await page.goto(url);
-  await page.waitForFunction(() => (window as unknown as { __neurotap?: { ready: boolean } }).__neurotap?.ready === true);
+  await page.waitForFunction(
+    () => (window as unknown as { __neurotap?: { ready: boolean } }).__neurotap?.ready === true,
+  );
   await page.waitForTimeout(300);
   return page;
 }
@@ -28,7 +30,11 @@ async function drawSeven(page: Page): Promise<void> {
   await page.click('#clear-pad');
   await page.mouse.move(...at(0.22, 0.14));
   await page.mouse.down();
-  for (const [x, y] of [[0.78, 0.14], [0.5, 0.88]]) await page.mouse.move(...at(x, y), { steps: 10 });
+  for (const [x, y] of [
+    [0.78, 0.14],
+    [0.5, 0.88],
+  ])
+    await page.mouse.move(...at(x, y), { steps: 10 });
   await page.mouse.up();
   await page.waitForTimeout(400);
 }
@@ -39,7 +45,10 @@ async function shootViewer(browser: Browser, assets: string): Promise<void> {
   await page.screenshot({ path: join(IMG, 'viewer-overview.png') });
   await drawSeven(page);
   const panels = (await page.locator('.panels').boundingBox())!;
-  await page.screenshot({ path: join(IMG, 'viewer-draw.png'), clip: { x: panels.x - 8, y: panels.y - 8, width: panels.width + 16, height: panels.height + 16 } });
+  await page.screenshot({
+    path: join(IMG, 'viewer-draw.png'),
+    clip: { x: panels.x - 8, y: panels.y - 8, width: panels.width + 16, height: panels.height + 16 },
+  });
   const card = page.locator('section.card[data-key="conv2"]');
   await card.scrollIntoViewIfNeeded();
   await page.locator('canvas.figure[data-key="conv2"]').hover({ position: { x: 200, y: 30 } });
@@ -55,7 +64,14 @@ async function shootViewer(browser: Browser, assets: string): Promise<void> {
 
 async function shootReport(browser: Browser, dir: string): Promise<void> {
   const out = join(dir, 'report.html');
-  const code = await main(['report', relative(process.cwd(), DIGITS), '--input', relative(process.cwd(), join(PACKAGE_ROOT, 'fixtures', 'digits', 'digit-3.npy')), '--out', out]);
+  const code = await main([
+    'report',
+    relative(process.cwd(), DIGITS),
+    '--input',
+    relative(process.cwd(), join(PACKAGE_ROOT, 'fixtures', 'digits', 'digit-3.npy')),
+    '--out',
+    out,
+  ]);
   if (code !== 0) throw new Error(`neurotap report failed with exit code ${code}`);
   const page = await browser.newPage({ viewport: { width: 1200, height: 1100 }, deviceScaleFactor: 1 });
   await page.goto(`file://${out}`);
@@ -64,7 +80,17 @@ async function shootReport(browser: Browser, dir: string): Promise<void> {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'neurotap-shots-'));
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--no-first-run',
+  ],
+});
 try {
   await buildViewer({ outDir: dir });
   await shootViewer(browser, dir);

@@ -5,7 +5,14 @@
 export { NeurotapError, isNeurotapError, type ErrorCode } from './errors.js';
 export { NeurotapModel, type LoadOptions, type CaptureOptions, type ModuleSummary } from './model.js';
 export { ActivationCache } from './capture/activation-cache.js';
-export type { CaptureTarget, LayerPreset, LayerSpec, Selection, SelectOptions, Unobservable } from './capture/select.js';
+export type {
+  CaptureTarget,
+  LayerPreset,
+  LayerSpec,
+  Selection,
+  SelectOptions,
+  Unobservable,
+} from './capture/select.js';
 export type { ForwardHook, ForwardPreHook, HookHandle, HookModule, HookOutput } from './capture/hooks.js';
 export type { Feed, Feeds } from './capture/feeds.js';
 export type { ModuleInfo, ModuleCall, ModuleMap, NotObservable } from './modules/module-map.js';

@@ -74,12 +74,21 @@ export class NeurotapModel {
   }
 
   /** Parses and checks the bytes (nothing reaches the native runtime until a run). */
-  static fromBytes(bytes: Uint8Array, runtime: Runtime, options: LoadOptions = {}, source: ModelSource = {}): NeurotapModel {
+  static fromBytes(
+    bytes: Uint8Array,
+    runtime: Runtime,
+    options: LoadOptions = {},
+    source: ModelSource = {},
+  ): NeurotapModel {
     const proto = decodeModel(bytes);
-    if (!proto.graph || !proto.graph.node?.length || proto.irVersion === undefined) {
-      throw new NeurotapError('E_NOT_ONNX', `The data is not an ONNX model (no ${proto.graph ? 'nodes' : 'graph'} in ${bytes.length} bytes).`, {
-        hint: 'Pass a file written by torch.onnx.export (or another ONNX exporter).',
-      });
+    if (!proto.graph?.node?.length || proto.irVersion === undefined) {
+      throw new NeurotapError(
+        'E_NOT_ONNX',
+        `The data is not an ONNX model (no ${proto.graph ? 'nodes' : 'graph'} in ${bytes.length} bytes).`,
+        {
+          hint: 'Pass a file written by torch.onnx.export (or another ONNX exporter).',
+        },
+      );
     }
     return new NeurotapModel(proto, bytes, runtime, options, source);
   }
@@ -135,11 +144,18 @@ export class NeurotapModel {
     const { session, outputOf } = await this.#session(this.#requestsFor(selection, dequantize), keepOutputs);
     const modelOutputs = keepOutputs ? this.index.outputs : [];
     const fetched = await this.#runSession(session, prepared, [...new Set([...modelOutputs, ...outputOf.values()])]);
-    const read = (t: CaptureTarget) => (this.#isFeed(t) ? prepared[t.value] : fetched[outputOf.get(requestKey({ ...t, dequantize }))!]);
-    const cond = (value: string) => (value in prepared ? prepared[value] : fetched[outputOf.get(requestKey({ value, reduce: 'none' }))!]);
+    const read = (t: CaptureTarget) =>
+      this.#isFeed(t) ? prepared[t.value] : fetched[outputOf.get(requestKey({ ...t, dequantize }))!];
+    const cond = (value: string) =>
+      value in prepared ? prepared[value] : fetched[outputOf.get(requestKey({ value, reduce: 'none' }))!];
     const resolved = resolveCalls(this.index, this.runtime, selection.targets, read, cond, options.stackCalls === true);
     const outputs = Object.fromEntries(modelOutputs.map((o) => [o, fetched[o]]));
-    return new ActivationCache(resolved.tensors, resolved.targets, [...selection.notObservable, ...resolved.notCalled], outputs);
+    return new ActivationCache(
+      resolved.tensors,
+      resolved.targets,
+      [...selection.notObservable, ...resolved.notCalled],
+      outputs,
+    );
   }
 
   /** Builds (and caches) the session a capture with these options will use, without running it. */
@@ -154,8 +170,13 @@ export class NeurotapModel {
 
   /** The values the capture graph must return: the targets, and the If conditions telling which branches ran. */
   #requestsFor(selection: Selection, dequantize: boolean): ExposeRequest[] {
-    const conditions = branchConditions(this.index, selection.targets).map((value) => ({ value, reduce: 'none' as const }));
-    const targets = selection.targets.filter((t) => !this.#isFeed(t)).map((t) => ({ value: t.value, reduce: t.reduce, dequantize }));
+    const conditions = branchConditions(this.index, selection.targets).map((value) => ({
+      value,
+      reduce: 'none' as const,
+    }));
+    const targets = selection.targets
+      .filter((t) => !this.#isFeed(t))
+      .map((t) => ({ value: t.value, reduce: t.reduce, dequantize }));
     return [...targets, ...conditions];
   }
 
@@ -176,13 +197,19 @@ export class NeurotapModel {
     const sessions = [...this.#sessions.values()];
     this.#sessions.clear();
     // A session that failed to build has nothing to release.
-    for (const s of sessions) await s.then((c) => c.session.release(), () => undefined);
+    for (const s of sessions)
+      await s.then(
+        (c) => c.session.release(),
+        () => undefined,
+      );
   }
 
   #checkModule(name: string): void {
     selectTargets(this.moduleMap, this.index, { layers: [name] });
     if (!this.moduleMap.get(name)) {
-      throw new NeurotapError('E_UNKNOWN_LAYER', `Hooks attach to modules, and '${name}' is a graph value.`, { hint: 'Use capture({ layers: [name] }) for values.' });
+      throw new NeurotapError('E_UNKNOWN_LAYER', `Hooks attach to modules, and '${name}' is a graph value.`, {
+        hint: 'Use capture({ layers: [name] }) for values.',
+      });
     }
   }
 
@@ -216,7 +243,11 @@ export class NeurotapModel {
     }
   }
 
-  async #runSession(session: InferenceSession, feeds: Record<string, Tensor>, fetches: string[]): Promise<Record<string, Tensor>> {
+  async #runSession(
+    session: InferenceSession,
+    feeds: Record<string, Tensor>,
+    fetches: string[],
+  ): Promise<Record<string, Tensor>> {
     try {
       return (await session.run(feeds, fetches)) as Record<string, Tensor>;
     } catch (cause) {
@@ -232,7 +263,9 @@ function sessionOptions(options: LoadOptions, externalDataFolder: string | undef
   return {
     // Warnings (e.g. an optimiser declining a rewrite) are not the user's concern; errors still throw.
     logSeverityLevel: 3,
-    ...(externalDataFolder ? { extra: { session: { model_external_initializers_file_folder_path: externalDataFolder } } } : {}),
+    ...(externalDataFolder
+      ? { extra: { session: { model_external_initializers_file_folder_path: externalDataFolder } } }
+      : {}),
     ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
     ...(options.executionProviders ? { executionProviders: options.executionProviders } : {}),
     ...(options.graphOptimizationLevel ? { graphOptimizationLevel: options.graphOptimizationLevel } : {}),

@@ -27,8 +27,12 @@ export async function loadModel(source: string | Uint8Array, options: LoadOption
 
 async function readModelFile(path: string): Promise<Uint8Array> {
   const info = await stat(path).catch(() => undefined);
-  if (!info) throw new NeurotapError('E_FILE_NOT_FOUND', `Model file '${path}' does not exist.`, { hint: 'Check the path; models are .onnx files written by torch.onnx.export.' });
-  if (!info.isFile()) throw new NeurotapError('E_NOT_ONNX', `'${path}' is not a file.`, { hint: 'Pass the path of an .onnx file.' });
+  if (!info)
+    throw new NeurotapError('E_FILE_NOT_FOUND', `Model file '${path}' does not exist.`, {
+      hint: 'Check the path; models are .onnx files written by torch.onnx.export.',
+    });
+  if (!info.isFile())
+    throw new NeurotapError('E_NOT_ONNX', `'${path}' is not a file.`, { hint: 'Pass the path of an .onnx file.' });
   const buffer = await readFile(path);
   return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 }

@@ -28,10 +28,14 @@ export type WebModelSource = Uint8Array | ArrayBuffer | string | URL | Blob;
 /** Browsers have no folder to read external weights from: such models must be saved as one .onnx file. */
 const browserSource: ModelSource = {
   async checkExternalData(location: string) {
-    throw new NeurotapError('E_EXTERNAL_DATA_MISSING', `The model keeps its weights in '${location}', which a browser cannot read from the model's folder.`, {
-      hint: 'Save the model as a single file (onnx.save_model(model, path, save_as_external_data=False)), or use the Node entry.',
-      details: { location },
-    });
+    throw new NeurotapError(
+      'E_EXTERNAL_DATA_MISSING',
+      `The model keeps its weights in '${location}', which a browser cannot read from the model's folder.`,
+      {
+        hint: 'Save the model as a single file (onnx.save_model(model, path, save_as_external_data=False)), or use the Node entry.',
+        details: { location },
+      },
+    );
   },
 };
 
@@ -54,9 +58,13 @@ async function readSource(source: WebModelSource): Promise<Uint8Array> {
   if (source instanceof ArrayBuffer) return new Uint8Array(source);
   if (typeof source === 'string' || source instanceof URL) return fetchBytes(String(source));
   if (typeof Blob !== 'undefined' && source instanceof Blob) return new Uint8Array(await source.arrayBuffer());
-  throw new NeurotapError('E_BAD_ARGUMENT', `Expected the model as bytes, a URL or a File; got ${source === null ? 'null' : typeof source}.`, {
-    hint: 'Pass a Uint8Array, an ArrayBuffer, a URL string, or a File from an <input type="file">.',
-  });
+  throw new NeurotapError(
+    'E_BAD_ARGUMENT',
+    `Expected the model as bytes, a URL or a File; got ${source === null ? 'null' : typeof source}.`,
+    {
+      hint: 'Pass a Uint8Array, an ArrayBuffer, a URL string, or a File from an <input type="file">.',
+    },
+  );
 }
 
 async function fetchBytes(url: string): Promise<Uint8Array> {
@@ -71,10 +79,14 @@ async function fetchBytes(url: string): Promise<Uint8Array> {
   }
   if (!response.ok) {
     const code = response.status === 404 ? 'E_FILE_NOT_FOUND' : 'E_BAD_FILE';
-    throw new NeurotapError(code, `Expected a model at ${url}; the server answered ${response.status} ${response.statusText}.`, {
-      hint: 'Check the URL of the .onnx file.',
-      details: { url, status: response.status },
-    });
+    throw new NeurotapError(
+      code,
+      `Expected a model at ${url}; the server answered ${response.status} ${response.statusText}.`,
+      {
+        hint: 'Check the URL of the .onnx file.',
+        details: { url, status: response.status },
+      },
+    );
   }
   return new Uint8Array(await response.arrayBuffer());
 }

@@ -22,7 +22,8 @@ describe('capture', () => {
   it('selects by exact name, glob, RegExp and type', async () => {
     const model = await loadModel(fixture('resnet18-preserve').path);
     const feeds = { x: fixture('resnet18-preserve').inputs.get('x')! };
-    const plan = (layers: NonNullable<Parameters<typeof model.plan>[0]>['layers']) => model.plan({ layers }).targets.map((t) => t.key);
+    const plan = (layers: NonNullable<Parameters<typeof model.plan>[0]>['layers']) =>
+      model.plan({ layers }).targets.map((t) => t.key);
     assert.deepEqual(plan(['layer1.0.conv1', 'fc']), ['layer1.0.conv1', 'fc']);
     // 2 blocks and their conv1, bn1, relu, conv2, bn2; relu runs twice per block: 12 modules, 14 keys.
     assert.equal(plan('layer1.*').length, 14);
@@ -47,7 +48,10 @@ describe('capture', () => {
     const seen: string[] = [];
     let lstmOut: HookOutput | undefined;
     {
-      using _a = model.registerForwardHook('lstm', (_m, _inputs, output) => { lstmOut = output; seen.push('lstm'); });
+      using _a = model.registerForwardHook('lstm', (_m, _inputs, output) => {
+        lstmOut = output;
+        seen.push('lstm');
+      });
       using _b = model.registerForwardPreHook('head', (m, inputs) => seen.push(`pre:${m.name}:${inputs.length}`));
       const out = await model.run(Object.fromEntries(fx.inputs));
       assert.equal(mismatch(out.output, fx.golden.get('__output__#0')!), undefined);
@@ -89,28 +93,47 @@ describe('errors', () => {
 
   it('lists every unknown layer at once, with the nearest names', async () => {
     const model = await loadModel(fixture('seed-custom').path);
-    await assert.rejects(model.capture({ x: fixture('seed-custom').inputs.get('x')! }, { layers: ['linear3', 'relu2', 'linear1'] }), (err: unknown) => {
-      assert.ok(code('E_UNKNOWN_LAYER')(err));
-      const e = err as Error & { details: { unknown: string[] } };
-      assert.deepEqual(e.details.unknown, ['linear3', 'relu2']);
-      assert.match(e.message, /'linear3' \(did you mean 'linear1', 'linear2'/);
-      return true;
-    });
+    await assert.rejects(
+      model.capture({ x: fixture('seed-custom').inputs.get('x')! }, { layers: ['linear3', 'relu2', 'linear1'] }),
+      (err: unknown) => {
+        assert.ok(code('E_UNKNOWN_LAYER')(err));
+        const e = err as Error & { details: { unknown: string[] } };
+        assert.deepEqual(e.details.unknown, ['linear3', 'relu2']);
+        assert.match(e.message, /'linear3' \(did you mean 'linear1', 'linear2'/);
+        return true;
+      },
+    );
   });
 
   it('names the expected and given dtype, shape and inputs', async () => {
     const model = await loadModel(cnn.path);
-    await assert.rejects(model.capture({ x: { data: new Float64Array(3072), dims: [1, 3, 32, 32] } }), (e: Error) => code('E_INPUT_DTYPE')(e) && /expects float32, got float64/.test(e.message));
-    await assert.rejects(model.capture({ x: { data: new Float32Array(3 * 16 * 16), dims: [1, 3, 16, 16] } }), (e: Error) => code('E_INPUT_SHAPE')(e) && /\[batch, 3, 32, 32\], got \[1, 3, 16, 16\]/.test(e.message));
-    await assert.rejects(model.capture({ x: { data: new Float32Array(5), dims: [1, 3, 32, 32] } }), code('E_INPUT_SHAPE'));
+    await assert.rejects(
+      model.capture({ x: { data: new Float64Array(3072), dims: [1, 3, 32, 32] } }),
+      (e: Error) => code('E_INPUT_DTYPE')(e) && /expects float32, got float64/.test(e.message),
+    );
+    await assert.rejects(
+      model.capture({ x: { data: new Float32Array(3 * 16 * 16), dims: [1, 3, 16, 16] } }),
+      (e: Error) => code('E_INPUT_SHAPE')(e) && /\[batch, 3, 32, 32\], got \[1, 3, 16, 16\]/.test(e.message),
+    );
+    await assert.rejects(
+      model.capture({ x: { data: new Float32Array(5), dims: [1, 3, 32, 32] } }),
+      code('E_INPUT_SHAPE'),
+    );
     await assert.rejects(model.capture({}), (e: Error) => code('E_MISSING_INPUT')(e) && /'x'/.test(e.message));
-    await assert.rejects(model.capture({ x: x(), y: x() }), (e: Error) => code('E_UNKNOWN_INPUT')(e) && /'y'/.test(e.message));
+    await assert.rejects(
+      model.capture({ x: x(), y: x() }),
+      (e: Error) => code('E_UNKNOWN_INPUT')(e) && /'y'/.test(e.message),
+    );
   });
 
-  it('names a missing external-data file when a session is prepared or run, while the module map still works', { skip: !existsSync(SHARED_MODELS) && 'shared/models absent' }, async () => {
+  it('names a missing external-data file when a session is prepared or run, while the module map still works', {
+    skip: !existsSync(SHARED_MODELS) && 'shared/models absent',
+  }, async () => {
     const model = await loadModel(join(SHARED_MODELS, 'smollm-2layer-dynamo.onnx'));
     assert.ok(model.modules().length > 30);
-    const missing = (e: unknown) => isNeurotapError(e, 'E_EXTERNAL_DATA_MISSING') && /model_SmolLM17b_2Layer-onnx_dynamo-ir-d1rt1\.onnx\.data/.test((e as Error).message);
+    const missing = (e: unknown) =>
+      isNeurotapError(e, 'E_EXTERNAL_DATA_MISSING') &&
+      /model_SmolLM17b_2Layer-onnx_dynamo-ir-d1rt1\.onnx\.data/.test((e as Error).message);
     await assert.rejects(model.prepare({ layers: ['model.layers.0.mlp'] }), missing);
   });
 
@@ -118,7 +141,10 @@ describe('errors', () => {
     const dir = mkdtempSync(join(tmpdir(), 'neurotap-test-'));
     const junk = join(dir, 'junk.onnx');
     writeFileSync(junk, Buffer.from('this is not a model at all, just some text\n'.repeat(4)));
-    await assert.rejects(loadModel(junk), (e: unknown) => isNeurotapError(e) && ['E_NOT_ONNX', 'E_TRUNCATED'].includes(e.code));
+    await assert.rejects(
+      loadModel(junk),
+      (e: unknown) => isNeurotapError(e) && ['E_NOT_ONNX', 'E_TRUNCATED'].includes(e.code),
+    );
     await assert.rejects(loadModel(join(dir, 'absent.onnx')), code('E_FILE_NOT_FOUND'));
     await assert.rejects(loadModel(dir), code('E_NOT_ONNX'));
   });
@@ -136,8 +162,16 @@ describe('hook order', () => {
     await model.run(Object.fromEntries(fx.inputs));
     for (const h of handles) h.remove();
     assert.deepEqual(events, [
-      'pre attn', 'pre attn.q', 'fwd attn.q', 'pre attn.o', 'fwd attn.o', 'fwd attn',
-      'pre mlp', 'pre mlp.2', 'fwd mlp.2', 'fwd mlp',
+      'pre attn',
+      'pre attn.q',
+      'fwd attn.q',
+      'pre attn.o',
+      'fwd attn.o',
+      'fwd attn',
+      'pre mlp',
+      'pre mlp.2',
+      'fwd mlp.2',
+      'fwd mlp',
     ]);
   });
 });

@@ -20,20 +20,33 @@ const FIXTURES = join(ROOT, 'fixtures');
 const SHARED_MODELS = join(import.meta.dirname, '..', '..', 'shared', 'models');
 const fx = (...parts: string[]) => join(FIXTURES, ...parts);
 
-interface Run { code: number; stdout: string; stderr: string }
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 function cli(...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, maxBuffer: 64 << 20, env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { cwd: ROOT, maxBuffer: 64 << 20, env: { ...process.env, NO_COLOR: '1' } },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
 /** Runs with --json and parses stdout; the exit code must be the one expected. */
 async function cliJson(expectedCode: number, ...args: string[]): Promise<any> {
   const run = await cli(...args, '--json');
-  assert.equal(run.code, expectedCode, `exit code of neurotap ${args.join(' ')}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
+  assert.equal(
+    run.code,
+    expectedCode,
+    `exit code of neurotap ${args.join(' ')}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`,
+  );
   return JSON.parse(run.stdout);
 }
 
@@ -50,7 +63,11 @@ function newestSource(dir: string): number {
 function ensureBuilt(): void {
   if (existsSync(DIST_MAIN) && statSync(DIST_MAIN).mtimeMs >= newestSource(join(ROOT, 'src'))) return;
   try {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], { stdio: 'pipe' });
+    execFileSync(
+      process.execPath,
+      [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')],
+      { stdio: 'pipe' },
+    );
   } catch (err) {
     // Type errors still emit JavaScript; only a missing build stops the tests.
     if (!existsSync(DIST_MAIN)) throw new Error(`tsc failed: ${(err as { stdout?: Buffer }).stdout?.toString()}`);
@@ -87,7 +104,19 @@ describe('neurotap --help', () => {
     assert.doesNotMatch(root.stdout, /\u001B\[/);
     const extract = await cli('extract', '--help');
     assert.equal(extract.code, 0);
-    for (const flag of ['--input', '--random', '--dim', '--layers', '--inputs-of-modules', '--out', '--json', '--threads', '--image-size', '--imagenet', '--grayscale']) {
+    for (const flag of [
+      '--input',
+      '--random',
+      '--dim',
+      '--layers',
+      '--inputs-of-modules',
+      '--out',
+      '--json',
+      '--threads',
+      '--image-size',
+      '--imagenet',
+      '--grayscale',
+    ]) {
       assert.ok(extract.stdout.includes(flag), `extract --help mentions ${flag}`);
     }
   });
@@ -115,8 +144,14 @@ describe('neurotap layers', () => {
     assert.deepEqual(out.inputs, [{ name: 'x', dtype: 'float32', shape: ['batch', 3, 32, 32] }]);
     assert.deepEqual(out.outputs, [{ name: 'output', dtype: 'float32', shape: ['batch', 32, 16, 16] }]);
     assert.equal(out.source, 'torchscript-names');
-    assert.deepEqual(out.modules.map((m: { name: string }) => m.name), ['0', '1', '2', '3', '4']);
-    assert.deepEqual(out.modules.map((m: { type: string }) => m.type), ['Conv2d', 'ReLU', 'MaxPool2d', 'Conv2d', 'ReLU']);
+    assert.deepEqual(
+      out.modules.map((m: { name: string }) => m.name),
+      ['0', '1', '2', '3', '4'],
+    );
+    assert.deepEqual(
+      out.modules.map((m: { type: string }) => m.type),
+      ['Conv2d', 'ReLU', 'MaxPool2d', 'Conv2d', 'ReLU'],
+    );
   });
 
   it('marks modules that are not observable, with the reason', async () => {
@@ -125,7 +160,9 @@ describe('neurotap layers', () => {
     assert.match(run.stdout, /^ {4}layer1\.0\.conv1\s+Conv2d\s+1\s+.*not observable: .*BatchNorm/m);
   });
 
-  it('lists a real TorchScript export (mcunet)', { skip: !existsSync(join(SHARED_MODELS, 'mcunet-2species.onnx')) }, async () => {
+  it('lists a real TorchScript export (mcunet)', {
+    skip: !existsSync(join(SHARED_MODELS, 'mcunet-2species.onnx')),
+  }, async () => {
     const out = await cliJson(0, 'layers', join(SHARED_MODELS, 'mcunet-2species.onnx'));
     assert.ok(out.modules.some((m: { name: string }) => m.name === 'blocks.0.mobile_inverted_conv.depth_conv.conv'));
   });
@@ -134,9 +171,29 @@ describe('neurotap layers', () => {
 describe('neurotap extract', () => {
   it('seed-cnn leaves: exact keys and shapes, values equal to PyTorch in the written npz', async () => {
     const out = join(tmp, 'seed-cnn.npz');
-    const result = await cliJson(0, 'extract', fx('seed-cnn', 'model.onnx'), '--input', fx('seed-cnn', 'input.npz'), '--out', out);
-    assert.deepEqual(result.activations.map((a: { key: string }) => a.key), ['0', '1', '2', '3', '4']);
-    assert.deepEqual(result.activations.map((a: { shape: number[] }) => a.shape), [[1, 16, 32, 32], [1, 16, 32, 32], [1, 16, 16, 16], [1, 32, 16, 16], [1, 32, 16, 16]]);
+    const result = await cliJson(
+      0,
+      'extract',
+      fx('seed-cnn', 'model.onnx'),
+      '--input',
+      fx('seed-cnn', 'input.npz'),
+      '--out',
+      out,
+    );
+    assert.deepEqual(
+      result.activations.map((a: { key: string }) => a.key),
+      ['0', '1', '2', '3', '4'],
+    );
+    assert.deepEqual(
+      result.activations.map((a: { shape: number[] }) => a.shape),
+      [
+        [1, 16, 32, 32],
+        [1, 16, 32, 32],
+        [1, 16, 16, 16],
+        [1, 32, 16, 16],
+        [1, 32, 16, 16],
+      ],
+    );
     assert.deepEqual(result.inputs, { x: { dtype: 'float32', shape: [1, 3, 32, 32] } });
     assert.deepEqual(result.outputs, [{ name: 'output', shape: [1, 32, 16, 16], dtype: 'float32' }]);
     assert.deepEqual(result.notObservable, []);
@@ -148,7 +205,8 @@ describe('neurotap extract', () => {
     const written = parseNpz(new Uint8Array(readFileSync(out)));
     const golden = parseNpz(new Uint8Array(readFileSync(fx('seed-cnn', 'golden.npz'))));
     assert.deepEqual([...written.keys()], ['0', '1', '2', '3', '4', 'output:output']);
-    for (const key of ['0', '1', '2', '3', '4']) assert.ok(maxAbsDiff(written.get(key)!, golden.get(key)!) <= 1e-4, key);
+    for (const key of ['0', '1', '2', '3', '4'])
+      assert.ok(maxAbsDiff(written.get(key)!, golden.get(key)!) <= 1e-4, key);
     assert.ok(maxAbsDiff(written.get('output:output')!, golden.get('__output__#0')!) <= 1e-4);
   });
 
@@ -162,12 +220,36 @@ describe('neurotap extract', () => {
 
   it('resnet18 layer1.*: captured keys, the folded convs reported not observable, values equal to PyTorch', async () => {
     const out = join(tmp, 'resnet18');
-    const result = await cliJson(0, 'extract', fx('resnet18', 'model.onnx'), '--input', fx('resnet18', 'input.npz'), '--layers', 'layer1.*', '--out', out);
+    const result = await cliJson(
+      0,
+      'extract',
+      fx('resnet18', 'model.onnx'),
+      '--input',
+      fx('resnet18', 'input.npz'),
+      '--layers',
+      'layer1.*',
+      '--out',
+      out,
+    );
     const keys = result.activations.map((a: { key: string }) => a.key);
-    assert.deepEqual(keys, ['layer1.0', 'layer1.0.relu:1', 'layer1.0.relu:2', 'layer1.1', 'layer1.1.relu:1', 'layer1.1.relu:2']);
+    assert.deepEqual(keys, [
+      'layer1.0',
+      'layer1.0.relu:1',
+      'layer1.0.relu:2',
+      'layer1.1',
+      'layer1.1.relu:1',
+      'layer1.1.relu:2',
+    ]);
     for (const a of result.activations) assert.deepEqual(a.shape, [1, 64, 16, 16]);
-    assert.deepEqual(result.notObservable.map((u: { key: string }) => u.key), ['layer1.0.conv1', 'layer1.0.conv2', 'layer1.1.conv1', 'layer1.1.conv2']);
-    assert.ok(result.notObservable.every((u: { reason: string; hint: string }) => u.reason.includes('BatchNorm') && u.hint.length > 0));
+    assert.deepEqual(
+      result.notObservable.map((u: { key: string }) => u.key),
+      ['layer1.0.conv1', 'layer1.0.conv2', 'layer1.1.conv1', 'layer1.1.conv2'],
+    );
+    assert.ok(
+      result.notObservable.every(
+        (u: { reason: string; hint: string }) => u.reason.includes('BatchNorm') && u.hint.length > 0,
+      ),
+    );
     assert.equal(result.written.format, 'npy-directory');
     const index = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8'));
     assert.deepEqual(Object.keys(index), [...keys, 'output:output']);
@@ -182,7 +264,16 @@ describe('neurotap extract', () => {
   it('digits: the .npy and the .png of a 3 are both classified as 3', async () => {
     for (const file of ['digit-3.npy', 'digit-3.png']) {
       const out = join(tmp, `${file}.npz`);
-      const run = await cli('extract', fx('digits-cnn.onnx'), '--input', fx('digits', file), '--layers', 'fc2', '--out', out);
+      const run = await cli(
+        'extract',
+        fx('digits-cnn.onnx'),
+        '--input',
+        fx('digits', file),
+        '--layers',
+        'fc2',
+        '--out',
+        out,
+      );
       assert.equal(run.code, 0, run.stderr);
       const written = parseNpz(new Uint8Array(readFileSync(out)));
       assert.deepEqual([...written.keys()], ['fc2', 'output:logits']);
@@ -194,8 +285,24 @@ describe('neurotap extract', () => {
 
   it('--input NAME=FILE, safetensors output and --inputs-of-modules keys', async () => {
     const out = join(tmp, 'digits.safetensors');
-    const result = await cliJson(0, 'extract', fx('digits-cnn.onnx'), '--input', `image=${fx('digits-cnn', 'input.npz')}`, '--layers', 'conv1', '--layers', 'fc1,fc2', '--inputs-of-modules', '--out', out);
-    assert.deepEqual(result.activations.map((a: { key: string }) => a.key), ['conv1', 'in:conv1#0', 'fc1', 'in:fc1#0', 'fc2', 'in:fc2#0']);
+    const result = await cliJson(
+      0,
+      'extract',
+      fx('digits-cnn.onnx'),
+      '--input',
+      `image=${fx('digits-cnn', 'input.npz')}`,
+      '--layers',
+      'conv1',
+      '--layers',
+      'fc1,fc2',
+      '--inputs-of-modules',
+      '--out',
+      out,
+    );
+    assert.deepEqual(
+      result.activations.map((a: { key: string }) => a.key),
+      ['conv1', 'in:conv1#0', 'fc1', 'in:fc1#0', 'fc2', 'in:fc2#0'],
+    );
     assert.deepEqual(result.activations[0].shape, [4, 8, 8, 8]);
     assert.equal(result.written.format, 'safetensors');
   });
@@ -229,14 +336,29 @@ describe('neurotap extract', () => {
 
 describe('neurotap errors', () => {
   it('unknown layer: E_UNKNOWN_LAYER, exit 2, nearby names suggested', async () => {
-    const out = await cliJson(2, 'extract', fx('resnet18', 'model.onnx'), '--input', fx('resnet18', 'input.npz'), '--layers', 'layer9');
+    const out = await cliJson(
+      2,
+      'extract',
+      fx('resnet18', 'model.onnx'),
+      '--input',
+      fx('resnet18', 'input.npz'),
+      '--layers',
+      'layer9',
+    );
     assert.equal(out.error.code, 'E_UNKNOWN_LAYER');
     assert.match(out.error.message, /layer9.*did you mean.*'layer\d'/);
     assert.ok(out.error.hint.length > 0);
   });
 
   it('unknown layer in text mode: error[CODE] and hint on stderr, nothing on stdout', async () => {
-    const run = await cli('extract', fx('seed-cnn', 'model.onnx'), '--input', fx('seed-cnn', 'input.npz'), '--layers', 'layer9');
+    const run = await cli(
+      'extract',
+      fx('seed-cnn', 'model.onnx'),
+      '--input',
+      fx('seed-cnn', 'input.npz'),
+      '--layers',
+      'layer9',
+    );
     assert.equal(run.code, 2);
     assert.equal(run.stdout, '');
     assert.match(run.stderr, /^error\[E_UNKNOWN_LAYER\]: /m);
@@ -257,7 +379,10 @@ describe('neurotap errors', () => {
 
   it('not an ONNX file: E_NOT_ONNX or E_TRUNCATED, no crash', async () => {
     const path = join(tmp, 'random.onnx');
-    writeFileSync(path, Uint8Array.from({ length: 4096 }, (_, i) => (i * 2654435761) >>> 24));
+    writeFileSync(
+      path,
+      Uint8Array.from({ length: 4096 }, (_, i) => (i * 2654435761) >>> 24),
+    );
     for (const command of ['layers', 'extract']) {
       const args = command === 'extract' ? [command, path, '--random'] : [command, path];
       const out = await cliJson(2, ...args);
@@ -266,14 +391,28 @@ describe('neurotap errors', () => {
   });
 
   it('unwritable output: E_OUTPUT_PATH and no file left', async () => {
-    const out = await cliJson(2, 'extract', fx('seed-cnn', 'model.onnx'), '--input', fx('seed-cnn', 'input.npz'), '--out', '/nonexistent-dir/x.npz');
+    const out = await cliJson(
+      2,
+      'extract',
+      fx('seed-cnn', 'model.onnx'),
+      '--input',
+      fx('seed-cnn', 'input.npz'),
+      '--out',
+      '/nonexistent-dir/x.npz',
+    );
     assert.equal(out.error.code, 'E_OUTPUT_PATH');
     assert.equal(existsSync('/nonexistent-dir'), false);
   });
 
   it('usage mistakes: exit 2 with E_BAD_ARGUMENT', async () => {
     const model = fx('seed-cnn', 'model.onnx');
-    for (const args of [['extract', model], ['extract', model, '--input', fx('seed-cnn', 'input.npz'), '--layer', '0'], ['extract'], ['frobnicate'], ['extract', model, fx('seed-cnn', 'input.npz')]]) {
+    for (const args of [
+      ['extract', model],
+      ['extract', model, '--input', fx('seed-cnn', 'input.npz'), '--layer', '0'],
+      ['extract'],
+      ['frobnicate'],
+      ['extract', model, fx('seed-cnn', 'input.npz')],
+    ]) {
       const out = await cliJson(2, ...args);
       assert.equal(out.error.code, 'E_BAD_ARGUMENT', args.join(' '));
     }
@@ -286,7 +425,9 @@ describe('neurotap errors', () => {
   });
 
   const smollm = join(SHARED_MODELS, 'smollm-2layer-dynamo.onnx');
-  it('missing external data: layers works, extract fails with E_EXTERNAL_DATA_MISSING naming the .data file', { skip: !existsSync(smollm) }, async () => {
+  it('missing external data: layers works, extract fails with E_EXTERNAL_DATA_MISSING naming the .data file', {
+    skip: !existsSync(smollm),
+  }, async () => {
     const layers = await cliJson(0, 'layers', smollm);
     assert.equal(layers.source, 'dynamo-metadata');
     assert.ok(layers.modules.some((m: { name: string }) => m.name === 'model.layers.0.self_attn.q_proj'));

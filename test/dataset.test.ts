@@ -9,7 +9,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as zarr from 'zarrita';
-import { arraySource, defaultChunkSize, extractDataset, openDataSource, shardChunks, verifyStore, writeDataset, type DatasetManifest } from '../src/dataset/node.js';
+import {
+  arraySource,
+  defaultChunkSize,
+  extractDataset,
+  openDataSource,
+  shardChunks,
+  verifyStore,
+  writeDataset,
+  type DatasetManifest,
+} from '../src/dataset/node.js';
 import { AtomicFileStore } from '../src/dataset/node-zarr-store.js';
 import { encodeNpy, parseNpy } from '../src/io/npy.js';
 import { encodeNpz } from '../src/io/npz.js';
@@ -27,7 +36,11 @@ const image = { type: 'float32' as const, dims: [N, 1, 8, 8], data };
 before(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'neurotap-dataset-'));
   model = await loadModel(DIGITS_CNN, { threads: 1 });
-  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], { stdio: 'ignore' });
+  execFileSync(
+    process.execPath,
+    [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')],
+    { stdio: 'ignore' },
+  );
 });
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -37,14 +50,21 @@ describe('extractDataset', () => {
   it('yields batches that equal one capture of every item, sample axis first', async () => {
     const whole = await model.capture({ image }, { layers: ['conv2', 'fc1'] });
     const seen: number[] = [];
-    for await (const batch of extractDataset(model, arraySource({ image }), { batchSize: 16, layers: ['conv2', 'fc1'] })) {
+    for await (const batch of extractDataset(model, arraySource({ image }), {
+      batchSize: 16,
+      layers: ['conv2', 'fc1'],
+    })) {
       seen.push(batch.batchIndex);
       assert.equal(batch.chunk, batch.batchIndex, 'a chunk is one batch by default');
       assert.equal(batch.itemIds[0], String(batch.start));
       for (const key of ['conv2', 'fc1']) {
         const t = batch.activations.get(key)!;
         const row = t.data.length / t.dims[0];
-        assert.deepEqual(f32(t), f32(whole.get(key)!).slice(batch.start * row, (batch.start + t.dims[0]) * row), `${key} of batch ${batch.batchIndex}`);
+        assert.deepEqual(
+          f32(t),
+          f32(whole.get(key)!).slice(batch.start * row, (batch.start + t.dims[0]) * row),
+          `${key} of batch ${batch.batchIndex}`,
+        );
       }
       assert.ok(batch.activations.has('output:logits'));
     }
@@ -53,21 +73,44 @@ describe('extractDataset', () => {
 
   it('splits chunks into disjoint contiguous shards that cover them all', () => {
     const shards = [0, 1, 2].map((index) => shardChunks(10, { index, count: 3 }));
-    assert.deepEqual(shards, [[0, 1, 2], [3, 4, 5], [6, 7, 8, 9]]);
+    assert.deepEqual(shards, [
+      [0, 1, 2],
+      [3, 4, 5],
+      [6, 7, 8, 9],
+    ]);
   });
 
   it('shards and skips whole chunks of several batches', async () => {
     const seen: [number, number, number][] = [];
     // 70 items in chunks of 32: [0, 32), [32, 64), [64, 70); shard 1/2 owns chunks 1 and 2.
-    for await (const b of extractDataset(model, arraySource({ image }), { batchSize: 16, chunkSize: 32, shard: { index: 1, count: 2 }, layers: ['fc1'] })) {
+    for await (const b of extractDataset(model, arraySource({ image }), {
+      batchSize: 16,
+      chunkSize: 32,
+      shard: { index: 1, count: 2 },
+      layers: ['fc1'],
+    })) {
       seen.push([b.chunk, b.batchIndex, b.itemIds.length]);
     }
-    assert.deepEqual(seen, [[1, 2, 16], [1, 3, 16], [2, 4, 6]]);
+    assert.deepEqual(seen, [
+      [1, 2, 16],
+      [1, 3, 16],
+      [2, 4, 6],
+    ]);
     const skipped = [];
-    for await (const b of extractDataset(model, arraySource({ image }), { batchSize: 16, chunkSize: 32, skip: (c) => c !== 0, layers: ['fc1'] })) skipped.push(b.start);
+    for await (const b of extractDataset(model, arraySource({ image }), {
+      batchSize: 16,
+      chunkSize: 32,
+      skip: (c) => c !== 0,
+      layers: ['fc1'],
+    }))
+      skipped.push(b.start);
     assert.deepEqual(skipped, [0, 16]);
     for (const chunkSize of [24, 8, 0]) {
-      await assert.rejects(extractDataset(model, arraySource({ image }), { batchSize: 16, chunkSize }).next(), (e) => isNeurotapError(e, 'E_BAD_ARGUMENT'), String(chunkSize));
+      await assert.rejects(
+        extractDataset(model, arraySource({ image }), { batchSize: 16, chunkSize }).next(),
+        (e) => isNeurotapError(e, 'E_BAD_ARGUMENT'),
+        String(chunkSize),
+      );
     }
   });
 
@@ -125,7 +168,10 @@ describe('data sources', () => {
 
   it('reads .npz arrays named after the inputs, float64 converted to float32', async () => {
     const path = join(tmp, 'set.npz');
-    writeFileSync(path, encodeNpz([['image', { type: 'float64', dims: [4, 1, 8, 8], data: Float64Array.from(digitsLike(4)) }]]));
+    writeFileSync(
+      path,
+      encodeNpz([['image', { type: 'float64', dims: [4, 1, 8, 8], data: Float64Array.from(digitsLike(4)) }]]),
+    );
     const { source, feeds } = await first(path);
     assert.equal(source.count, 4);
     assert.equal(feeds.image.type, 'float32');
@@ -143,7 +189,14 @@ describe('data sources', () => {
     const all = await openDataSource(tokens, path);
     const result = await writeDataset(tokens, all, out, { batchSize: 2 });
     await all.close?.();
-    assert.deepEqual(result.keys.map((k) => [k.key, k.shape]), [['embed', [3, 3, 4]], ['proj', [3, 3, 3]], ['output:logits', [3, 3, 3]]]);
+    assert.deepEqual(
+      result.keys.map((k) => [k.key, k.shape]),
+      [
+        ['embed', [3, 3, 4]],
+        ['proj', [3, 3, 3]],
+        ['output:logits', [3, 3, 3]],
+      ],
+    );
   });
 
   it('names the problem: unknown kind, missing path, empty directory', async () => {
@@ -157,7 +210,11 @@ describe('data sources', () => {
 
 /** Row i of an [n, 1, 8, 8] tensor as a one-item .npy file. */
 function encodeRow(rows: HostTensor, i: number): Uint8Array {
-  return encodeNpy({ type: 'float32', dims: [1, 1, 8, 8], data: (rows.data as Float32Array).slice(i * 64, i * 64 + 64) });
+  return encodeNpy({
+    type: 'float32',
+    dims: [1, 1, 8, 8],
+    data: (rows.data as Float32Array).slice(i * 64, i * 64 + 64),
+  });
 }
 
 describe('stores', () => {
@@ -171,7 +228,12 @@ describe('stores', () => {
 
   it('writes Zarr v3 that zarrita reads back to the captured values, with a manifest', async () => {
     const out = join(tmp, 'acts.zarr');
-    const result = await writeDataset(model, arraySource({ image }), out, { batchSize: 16, chunkSize: 32, layers, modelFile: 'digits-cnn.onnx' });
+    const result = await writeDataset(model, arraySource({ image }), out, {
+      batchSize: 16,
+      chunkSize: 32,
+      layers,
+      modelFile: 'digits-cnn.onnx',
+    });
     assert.deepEqual(result.chunks, { size: 32, total: 3, written: 3, skipped: 0 });
     const store = new AtomicFileStore(out);
     for (const [key, values] of whole) {
@@ -183,8 +245,24 @@ describe('stores', () => {
     const manifest: DatasetManifest = JSON.parse(readFileSync(join(out, '.neurotap', 'manifest.json'), 'utf8'));
     assert.equal(manifest.model.file, 'digits-cnn.onnx');
     assert.match(manifest.model.sha256, /^[0-9a-f]{64}$/);
-    assert.deepEqual(manifest.keys.map((k) => k.shape), [[N, 8, 8, 8], [N, 32], [N, 10]]);
-    assert.deepEqual([manifest.items.ids.length, manifest.options.batchSize, manifest.options.chunkSize, manifest.chunks.size, manifest.chunks.count], [N, 16, 32, 32, 3]);
+    assert.deepEqual(
+      manifest.keys.map((k) => k.shape),
+      [
+        [N, 8, 8, 8],
+        [N, 32],
+        [N, 10],
+      ],
+    );
+    assert.deepEqual(
+      [
+        manifest.items.ids.length,
+        manifest.options.batchSize,
+        manifest.options.chunkSize,
+        manifest.chunks.size,
+        manifest.chunks.count,
+      ],
+      [N, 16, 32, 32, 3],
+    );
   });
 
   it('stores the same arrays whether a chunk holds one batch or several', async () => {
@@ -194,7 +272,14 @@ describe('stores', () => {
       const result = await writeDataset(model, arraySource({ image }), out, { batchSize: 8, chunkSize });
       const store = new AtomicFileStore(out);
       const arrays = new Map<string, number[]>();
-      for (const k of result.keys) arrays.set(k.key, Array.from((await zarr.get(await zarr.open(zarr.root(store).resolve(k.array), { kind: 'array' }))).data as Float32Array));
+      for (const k of result.keys)
+        arrays.set(
+          k.key,
+          Array.from(
+            (await zarr.get(await zarr.open(zarr.root(store).resolve(k.array), { kind: 'array' })))
+              .data as Float32Array,
+          ),
+        );
       return { result, arrays };
     };
     const perBatch = await read(8);
@@ -210,32 +295,43 @@ describe('stores', () => {
   });
 
   it('picks the default chunk size: the largest key at 1 MiB or more, at most 4096 items and the data set', async () => {
-    assert.deepEqual([
-      defaultChunkSize(4096, 5000, 64), // digits conv2 (16x8x8 float32): 256 items make 1 MiB
-      defaultChunkSize(2048, 5000, 48), // conv1 alone needs 512: rounded up to whole batches, 11 x 48
-      defaultChunkSize(128, 5000, 64), // fc1 alone would need 8192: capped at 4096
-      defaultChunkSize(128, 1000, 64), // ... and at the batches the data set has (16)
-      defaultChunkSize(64 * 112 * 112 * 4, 10_000, 8), // a ResNet stem: one batch is already more than 1 MiB
-      defaultChunkSize(128, 10_000, 5000), // one batch larger than 4096 items
-    ], [256, 528, 4096, 1024, 8, 5000]);
+    assert.deepEqual(
+      [
+        defaultChunkSize(4096, 5000, 64), // digits conv2 (16x8x8 float32): 256 items make 1 MiB
+        defaultChunkSize(2048, 5000, 48), // conv1 alone needs 512: rounded up to whole batches, 11 x 48
+        defaultChunkSize(128, 5000, 64), // fc1 alone would need 8192: capped at 4096
+        defaultChunkSize(128, 1000, 64), // ... and at the batches the data set has (16)
+        defaultChunkSize(64 * 112 * 112 * 4, 10_000, 8), // a ResNet stem: one batch is already more than 1 MiB
+        defaultChunkSize(128, 10_000, 5000), // one batch larger than 4096 items
+      ],
+      [256, 528, 4096, 1024, 8, 5000],
+    );
     const many = 600;
     const out = join(tmp, 'default.zarr');
     const source = arraySource({ image: { type: 'float32', dims: [many, 1, 8, 8], data: digitsLike(many, 3) } });
     const result = await writeDataset(model, source, out, { batchSize: 64 });
     assert.deepEqual(result.chunks, { size: 256, total: 3, written: 3, skipped: 0 });
     assert.equal(statSync(join(out, 'conv2', 'c.0.0.0.0')).size, 1 << 20);
-    assert.equal(statSync(join(out, 'fc1', 'c.2.0')).size, 256 * 32 * 4, 'the last chunk is stored whole (88 items and fill)');
+    assert.equal(
+      statSync(join(out, 'fc1', 'c.2.0')).size,
+      256 * 32 * 4,
+      'the last chunk is stored whole (88 items and fill)',
+    );
     const manifest: DatasetManifest = JSON.parse(readFileSync(join(out, '.neurotap', 'manifest.json'), 'utf8'));
     assert.deepEqual([manifest.options.chunkSize, manifest.chunks.size, manifest.chunks.count], [256, 256, 3]);
-    const small = await writeDataset(model, arraySource({ image }), join(tmp, 'small.zarr'), { batchSize: 32, layers: ['fc1'] });
+    const small = await writeDataset(model, arraySource({ image }), join(tmp, 'small.zarr'), {
+      batchSize: 32,
+      layers: ['fc1'],
+    });
     assert.equal(small.chunks.size, 96, 'one chunk of whole batches covers the 70 items');
   });
 
   it('streams one .npy per key and a .safetensors file with the same values', async () => {
-    const dir = join(tmp, 'npy') + '/';
+    const dir = `${join(tmp, 'npy')}/`;
     await writeDataset(model, arraySource({ image }), dir, { batchSize: 32, layers });
     const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8'));
-    for (const [key, values] of whole) assert.deepEqual(f32(parseNpy(readFileSync(join(dir, index[key])))), values, key);
+    for (const [key, values] of whole)
+      assert.deepEqual(f32(parseNpy(readFileSync(join(dir, index[key])))), values, key);
     const file = join(tmp, 'acts.safetensors');
     await writeDataset(model, arraySource({ image }), file, { batchSize: 32, layers });
     const parsed = parseSafetensors(new Uint8Array(readFileSync(file)));
@@ -245,19 +341,39 @@ describe('stores', () => {
   });
 
   it('refuses chunks, resume and shards outside Zarr, a bad chunk size, and a directory that is not a store', async () => {
-    await assert.rejects(writeDataset(model, arraySource({ image }), join(tmp, 'x.safetensors'), { resume: true }), (e) => isNeurotapError(e, 'E_BAD_ARGUMENT'));
-    await assert.rejects(writeDataset(model, arraySource({ image }), join(tmp, 'x.safetensors'), { chunkSize: 64 }), (e) => isNeurotapError(e, 'E_BAD_ARGUMENT'));
-    await assert.rejects(writeDataset(model, arraySource({ image }), join(tmp, 'odd.zarr'), { batchSize: 16, chunkSize: 40 }), (e) => isNeurotapError(e, 'E_BAD_ARGUMENT') && /multiple of batchSize \(16\)/.test(e.message) && /32 or 48/.test(e.hint ?? ''));
+    await assert.rejects(
+      writeDataset(model, arraySource({ image }), join(tmp, 'x.safetensors'), { resume: true }),
+      (e) => isNeurotapError(e, 'E_BAD_ARGUMENT'),
+    );
+    await assert.rejects(
+      writeDataset(model, arraySource({ image }), join(tmp, 'x.safetensors'), { chunkSize: 64 }),
+      (e) => isNeurotapError(e, 'E_BAD_ARGUMENT'),
+    );
+    await assert.rejects(
+      writeDataset(model, arraySource({ image }), join(tmp, 'odd.zarr'), { batchSize: 16, chunkSize: 40 }),
+      (e) =>
+        isNeurotapError(e, 'E_BAD_ARGUMENT') &&
+        /multiple of batchSize \(16\)/.test(e.message) &&
+        /32 or 48/.test(e.hint ?? ''),
+    );
     assert.ok(!existsSync(join(tmp, 'odd.zarr')), 'checked before anything is written');
     mkdirSync(join(tmp, 'busy.zarr'));
     writeFileSync(join(tmp, 'busy.zarr', 'notes.txt'), 'mine');
-    await assert.rejects(writeDataset(model, arraySource({ image }), join(tmp, 'busy.zarr')), (e) => isNeurotapError(e, 'E_OUTPUT_PATH'));
-    await assert.rejects(writeDataset(model, arraySource({ image }), join(tmp, 'x.npz')), (e) => isNeurotapError(e, 'E_OUTPUT_PATH'));
+    await assert.rejects(writeDataset(model, arraySource({ image }), join(tmp, 'busy.zarr')), (e) =>
+      isNeurotapError(e, 'E_OUTPUT_PATH'),
+    );
+    await assert.rejects(writeDataset(model, arraySource({ image }), join(tmp, 'x.npz')), (e) =>
+      isNeurotapError(e, 'E_OUTPUT_PATH'),
+    );
   });
 
-  it('is readable from Python with numpy alone (scripts/read_store.py)', { skip: !hasNumpy() && 'no python3 with numpy' }, async () => {
+  it('is readable from Python with numpy alone (scripts/read_store.py)', {
+    skip: !hasNumpy() && 'no python3 with numpy',
+  }, async () => {
     const out = join(tmp, 'acts.zarr');
-    const summary = JSON.parse(execFileSync(python()!, [join(ROOT, 'scripts', 'read_store.py'), out, '--json'], { encoding: 'utf8' }));
+    const summary = JSON.parse(
+      execFileSync(python()!, [join(ROOT, 'scripts', 'read_store.py'), out, '--json'], { encoding: 'utf8' }),
+    );
     for (const [key, values] of whole) {
       assert.deepEqual(summary.arrays[key].shape.slice(0, 1), [N]);
       const sum = values.reduce((a, b) => a + b, 0);
@@ -270,19 +386,54 @@ describe('neurotap extract --inputs', () => {
   it('writes a store and reports it as JSON', async () => {
     const npy = join(tmp, 'cli.npy');
     writeDigitsNpy(npy, 50);
-    const run = await cli('extract', DIGITS_CNN, '--inputs', npy, '--batch-size', '10', '--chunk-size', '20', '--layers', 'fc1', '--out', join(tmp, 'cli.zarr'), '--json');
+    const run = await cli(
+      'extract',
+      DIGITS_CNN,
+      '--inputs',
+      npy,
+      '--batch-size',
+      '10',
+      '--chunk-size',
+      '20',
+      '--layers',
+      'fc1',
+      '--out',
+      join(tmp, 'cli.zarr'),
+      '--json',
+    );
     assert.equal(run.code, 0, run.stderr);
     assert.equal(run.stderr, '', 'no progress bar in a pipe');
     const out = JSON.parse(run.stdout);
-    assert.deepEqual([out.items, out.chunks, out.keys[0].shape], [50, { size: 20, total: 3, written: 3, skipped: 0 }, [50, 32]]);
-    const text = await cli('extract', DIGITS_CNN, '--inputs', npy, '--batch-size', '20', '--layers', 'fc1', '--out', join(tmp, 'cli-default.zarr'));
+    assert.deepEqual(
+      [out.items, out.chunks, out.keys[0].shape],
+      [50, { size: 20, total: 3, written: 3, skipped: 0 }, [50, 32]],
+    );
+    const text = await cli(
+      'extract',
+      DIGITS_CNN,
+      '--inputs',
+      npy,
+      '--batch-size',
+      '20',
+      '--layers',
+      'fc1',
+      '--out',
+      join(tmp, 'cli-default.zarr'),
+    );
     assert.match(text.stdout, /wrote 1 of 1 chunks of 60 items to /);
   });
 
   it('rejects contradictory or missing flags with exit code 2', async () => {
     const npy = join(tmp, 'cli.npy');
     const y = join(tmp, 'y.zarr');
-    for (const args of [['--inputs', npy], ['--inputs', npy, '--input', npy, '--out', y], ['--resume', '--out', y], ['--chunk-size', '64', '--out', y], ['--inputs', npy, '--out', y, '--shard', '3/3'], ['--inputs', npy, '--out', y, '--batch-size', '16', '--chunk-size', '20']]) {
+    for (const args of [
+      ['--inputs', npy],
+      ['--inputs', npy, '--input', npy, '--out', y],
+      ['--resume', '--out', y],
+      ['--chunk-size', '64', '--out', y],
+      ['--inputs', npy, '--out', y, '--shard', '3/3'],
+      ['--inputs', npy, '--out', y, '--batch-size', '16', '--chunk-size', '20'],
+    ]) {
       const run = await cli('extract', DIGITS_CNN, ...args, '--json');
       assert.equal(run.code, 2, args.join(' '));
       assert.equal(JSON.parse(run.stdout).error.code, 'E_BAD_ARGUMENT', args.join(' '));
@@ -304,4 +455,3 @@ function python(): string | undefined {
 function hasNumpy(): boolean {
   return python() !== undefined;
 }
-

@@ -14,10 +14,17 @@ describe('dtypes', () => {
   it('returns float16, int64 and bool values with their own dtype', async () => {
     // x (float16) -> Cast to float32 -> Greater 0 (bool); Shape (int64)
     const tensor = (name: string, elemType: number, dims: (number | string)[]) => ({
-      name, type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+      name,
+      type: {
+        tensorType: {
+          elemType,
+          shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+        },
+      },
     });
     const proto: ModelProto = {
-      irVersion: 8, opsetImport: [{ domain: '', version: 17 }],
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 17 }],
       graph: {
         name: 'dtypes',
         node: [
@@ -51,11 +58,15 @@ describe('dequantize (dynamic int8 MLP)', { skip: !existsSync(INT8) && 'shared/m
     const q = '/flatten/Flatten_output_0_quantized';
     const raw = await model.capture(feeds(), { layers: [q, '/flatten/Flatten_output_0'] });
     assert.equal(raw.get(q)!.type, 'uint8');
-    const deq = await model.capture(feeds(), { layers: [q, '/flatten/Flatten_output_0', '/flatten/Flatten_output_0_scale'], dequantize: true });
+    const deq = await model.capture(feeds(), {
+      layers: [q, '/flatten/Flatten_output_0', '/flatten/Flatten_output_0_scale'],
+      dequantize: true,
+    });
     const floats = deq.get(q)!.data as Float32Array;
     const reference = deq.get('/flatten/Flatten_output_0')!.data as Float32Array;
     const scale = (deq.get('/flatten/Flatten_output_0_scale')!.data as Float32Array)[0];
     assert.equal(deq.get(q)!.type, 'float32');
-    for (let i = 0; i < reference.length; i++) assert.ok(Math.abs(floats[i] - reference[i]) <= scale / 2 + 1e-6, `element ${i}`);
+    for (let i = 0; i < reference.length; i++)
+      assert.ok(Math.abs(floats[i] - reference[i]) <= scale / 2 + 1e-6, `element ${i}`);
   });
 });

@@ -7,7 +7,20 @@ import { describe, it } from 'node:test';
 import { loadModel } from '../src/node.js';
 import { fixture, mismatch } from './helpers/fixtures.js';
 
-const MODELS = ['seed-mlp', 'seed-cnn', 'seed-custom', 'rnn', 'twice', 'transformer', 'digits-cnn', 'resnet18', 'resnet18-preserve', 'control-flow', 'rnn-deep', 'attention'];
+const MODELS = [
+  'seed-mlp',
+  'seed-cnn',
+  'seed-custom',
+  'rnn',
+  'twice',
+  'transformer',
+  'digits-cnn',
+  'resnet18',
+  'resnet18-preserve',
+  'control-flow',
+  'rnn-deep',
+  'attention',
+];
 
 /** Modules that a TorchScript export leaves no trace of, so no module map can list them. */
 const INVISIBLE: Record<string, RegExp> = {
@@ -22,7 +35,9 @@ describe('fidelity against PyTorch forward hooks', () => {
       const model = await loadModel(fx.path);
       const acts = await model.capture(Object.fromEntries(fx.inputs), { layers: 'modules', inputs: true });
       // The model's own outputs are unchanged by capturing.
-      model.outputNames.forEach((out, i) => assert.equal(mismatch(acts.outputs[out], fx.golden.get(`__output__#${i}`)!), undefined, `output ${out}`));
+      model.outputNames.forEach((out, i) =>
+        assert.equal(mismatch(acts.outputs[out], fx.golden.get(`__output__#${i}`)!), undefined, `output ${out}`),
+      );
       const missing: string[] = [];
       let compared = 0;
       for (const [key, expected] of fx.golden) {
@@ -44,9 +59,11 @@ describe('fidelity against PyTorch forward hooks', () => {
         assert.equal(mismatch(acts.get(key)!, expected), undefined, `${name}: ${key} differs from PyTorch's input`);
       }
       // Every captured key is one PyTorch produced (no invented names).
-      for (const key of acts.keys()) if (!key.startsWith('in:')) assert.ok(fx.golden.has(key), `${name}: captured '${key}' is not a PyTorch hook key`);
+      for (const key of acts.keys())
+        if (!key.startsWith('in:'))
+          assert.ok(fx.golden.has(key), `${name}: captured '${key}' is not a PyTorch hook key`);
       const allowed = INVISIBLE[name];
-      const unexplained = missing.filter((k) => !(allowed && allowed.test(k.split(/[:#]/)[0])));
+      const unexplained = missing.filter((k) => !allowed?.test(k.split(/[:#]/)[0]));
       assert.deepEqual(unexplained, [], `${name}: modules neither captured nor reported`);
       assert.ok(compared > 0);
     });

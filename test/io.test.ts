@@ -33,19 +33,27 @@ const NUMPY: Record<string, { type: DType; values: (number | bigint)[] }> = {
 };
 
 const ARRAY_OF: Record<Exclude<DType, 'string'>, (v: (number | bigint)[]) => TypedArray> = {
-  float32: (v) => Float32Array.from(v as number[]), float64: (v) => Float64Array.from(v as number[]),
-  float16: (v) => Uint16Array.from(v as number[]), bfloat16: (v) => Uint16Array.from(v as number[]),
-  int8: (v) => Int8Array.from(v as number[]), uint8: (v) => Uint8Array.from(v as number[]),
-  bool: (v) => Uint8Array.from(v as number[]), int16: (v) => Int16Array.from(v as number[]),
-  uint16: (v) => Uint16Array.from(v as number[]), int32: (v) => Int32Array.from(v as number[]),
-  uint32: (v) => Uint32Array.from(v as number[]), int64: (v) => BigInt64Array.from(v as bigint[]),
+  float32: (v) => Float32Array.from(v as number[]),
+  float64: (v) => Float64Array.from(v as number[]),
+  float16: (v) => Uint16Array.from(v as number[]),
+  bfloat16: (v) => Uint16Array.from(v as number[]),
+  int8: (v) => Int8Array.from(v as number[]),
+  uint8: (v) => Uint8Array.from(v as number[]),
+  bool: (v) => Uint8Array.from(v as number[]),
+  int16: (v) => Int16Array.from(v as number[]),
+  uint16: (v) => Uint16Array.from(v as number[]),
+  int32: (v) => Int32Array.from(v as number[]),
+  uint32: (v) => Uint32Array.from(v as number[]),
+  int64: (v) => BigInt64Array.from(v as bigint[]),
   uint64: (v) => BigUint64Array.from(v as bigint[]),
 };
 
 /** One tensor per dtype (bfloat16 included) to round-trip. */
 const SAMPLES: [string, HostTensor][] = [
-  ...Object.entries(NUMPY).map(([code, { type, values }]): [string, HostTensor] =>
-    [code, { type, dims: [2, 3], data: ARRAY_OF[type as Exclude<DType, 'string'>](values) }]),
+  ...Object.entries(NUMPY).map(([code, { type, values }]): [string, HostTensor] => [
+    code,
+    { type, dims: [2, 3], data: ARRAY_OF[type as Exclude<DType, 'string'>](values) },
+  ]),
   ['bf16', { type: 'bfloat16', dims: [3], data: Uint16Array.from([0x3fc0, 0xc000, 0x3e20]) }], // 1.5, -2, 0.15625
   ['empty', { type: 'float32', dims: [0, 4], data: new Float32Array(0) }],
   ['scalar', { type: 'int32', dims: [], data: Int32Array.from([42]) }],
@@ -85,7 +93,8 @@ describe('npy', () => {
   test('round-trips every dtype; bfloat16 is written as float32', () => {
     for (const [, t] of SAMPLES) {
       const back = parseNpy(encodeNpy(t));
-      if (t.type === 'bfloat16') assertTensor(back, { type: 'float32', dims: t.dims, data: Float32Array.from([1.5, -2, 0.15625]) });
+      if (t.type === 'bfloat16')
+        assertTensor(back, { type: 'float32', dims: t.dims, data: Float32Array.from([1.5, -2, 0.15625]) });
       else assertTensor(back, t);
     }
   });
@@ -141,7 +150,14 @@ describe('npz', () => {
   test('rejects a non-zip file and duplicate keys', () => {
     throwsCode(() => parseNpz(new Uint8Array(100).fill(7)), 'E_BAD_FILE');
     const t = SAMPLES[0][1];
-    throwsCode(() => encodeNpz([['a', t], ['a', t]]), 'E_BAD_ARGUMENT');
+    throwsCode(
+      () =>
+        encodeNpz([
+          ['a', t],
+          ['a', t],
+        ]),
+      'E_BAD_ARGUMENT',
+    );
   });
 });
 
@@ -152,7 +168,11 @@ describe('safetensors', () => {
     assert.deepEqual([...tensors.keys()], ['step', 'weight', 'bias', 'half', 'mask']);
     assertTensor(tensors.get('step'), { type: 'int64', dims: [], data: BigInt64Array.from([7n]) });
     assertTensor(tensors.get('weight'), { type: 'float32', dims: [2, 2], data: Float32Array.from([1, -2, 0.5, 3]) });
-    assertTensor(tensors.get('bias'), { type: 'bfloat16', dims: [3], data: Uint16Array.from([0x3fc0, 0xc000, 0x3e20]) });
+    assertTensor(tensors.get('bias'), {
+      type: 'bfloat16',
+      dims: [3],
+      data: Uint16Array.from([0x3fc0, 0xc000, 0x3e20]),
+    });
     assertTensor(tensors.get('half'), { type: 'float16', dims: [2], data: Uint16Array.from([0x3c00, 0xc000]) });
     assertTensor(tensors.get('mask'), { type: 'bool', dims: [2], data: Uint8Array.from([1, 0]) });
   });
@@ -232,8 +252,12 @@ describe('stats', () => {
 
 describe('files and images (node)', () => {
   let dir = '';
-  before(async () => { dir = await mkdtemp(join(tmpdir(), 'neurotap-io-')); });
-  after(async () => { await rm(dir, { recursive: true, force: true }); });
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'neurotap-io-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   test('writeFileAtomic writes chunks and replaces files', async () => {
     const path = join(dir, 'a.bin');
@@ -247,7 +271,10 @@ describe('files and images (node)', () => {
     const target = join(dir, 'is-a-dir');
     await mkdir(target);
     await rejectsCode(writeFileAtomic(target, new Uint8Array(1)), 'E_OUTPUT_PATH'); // fails at rename
-    assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith('.tmp')), []);
+    assert.deepEqual(
+      (await readdir(dir)).filter((f) => f.endsWith('.tmp')),
+      [],
+    );
   });
 
   test('readFileBytes: missing file and directory', async () => {
@@ -256,24 +283,32 @@ describe('files and images (node)', () => {
   });
 
   test('writeTensors picks the format from the path', async () => {
-    const entries = new Map<string, HostTensor>([['conv1', SAMPLES[0][1]], ['layer1/0.relu', SAMPLES[9][1]]]);
+    const entries = new Map<string, HostTensor>([
+      ['conv1', SAMPLES[0][1]],
+      ['layer1/0.relu', SAMPLES[9][1]],
+    ]);
     assert.equal((await writeTensors(join(dir, 'o.npz'), entries)).format, 'npz');
     assertTensor(parseNpz(await readFileBytes(join(dir, 'o.npz'), 'output')).get('layer1/0.relu'), SAMPLES[9][1]);
     await writeTensors(join(dir, 'o.safetensors'), entries, { a: 'b' });
     assert.deepEqual(parseSafetensors(await readFileBytes(join(dir, 'o.safetensors'), 'output')).metadata, { a: 'b' });
-    const written = await writeTensors(join(dir, 'acts') + '/', entries);
+    const written = await writeTensors(`${join(dir, 'acts')}/`, entries);
     assert.equal(written.format, 'npy-directory');
     const index = JSON.parse(await readFile(join(dir, 'acts', 'index.json'), 'utf8'));
     assert.deepEqual(index, { conv1: 'conv1.npy', 'layer1/0.relu': 'layer1__0.relu.npy' });
     assertTensor(parseNpy(await readFileBytes(join(dir, 'acts', 'layer1__0.relu.npy'), 'output')), SAMPLES[9][1]);
-    assert.deepEqual((await readdir(join(dir, 'acts'))).filter((f) => f.endsWith('.tmp')), []);
+    assert.deepEqual(
+      (await readdir(join(dir, 'acts'))).filter((f) => f.endsWith('.tmp')),
+      [],
+    );
     await rejectsCode(writeTensors(join(dir, 'o.csv'), entries), 'E_OUTPUT_PATH');
   });
 
   test('loadImageTensor normalizes exact pixel values', async () => {
     const pixels = Uint8Array.from({ length: 4 * 2 * 3 }, (_, i) => (i * 37) % 256); // 4 wide, 2 high, RGB
     const png = join(dir, 'tiny.png');
-    await sharp(pixels, { raw: { width: 4, height: 2, channels: 3 } }).png().toFile(png);
+    await sharp(pixels, { raw: { width: 4, height: 2, channels: 3 } })
+      .png()
+      .toFile(png);
     const t = await loadImageTensor(png, { mean: IMAGENET_MEAN, std: IMAGENET_STD });
     assert.equal(t.type, 'float32');
     assert.deepEqual(t.dims, [1, 3, 2, 4]);

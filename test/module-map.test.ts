@@ -11,7 +11,16 @@ const shared = (file: string) => join(SHARED_MODELS, file);
 const skipShared = !existsSync(SHARED_MODELS) && 'shared/models is not present';
 
 describe('module map', () => {
-  for (const name of ['seed-mlp', 'seed-cnn', 'seed-custom', 'twice', 'rnn', 'transformer', 'digits-cnn', 'resnet18-preserve']) {
+  for (const name of [
+    'seed-mlp',
+    'seed-cnn',
+    'seed-custom',
+    'twice',
+    'rnn',
+    'transformer',
+    'digits-cnn',
+    'resnet18-preserve',
+  ]) {
     it(`${name}: the same modules and call counts as PyTorch's named_modules()`, async () => {
       const fx = fixture(name);
       const model = await loadModel(fx.path);
@@ -22,7 +31,13 @@ describe('module map', () => {
         assert.equal(found.calls, expected.calls, `${name}: calls of ${expected.name}`);
         assert.equal(found.leaf, expected.leaf, `${name}: leaf ${expected.name}`);
       }
-      assert.deepEqual([...ours.keys()].sort(), fx.modules.filter((m) => m.calls > 0).map((m) => m.name).sort());
+      assert.deepEqual(
+        [...ours.keys()].sort(),
+        fx.modules
+          .filter((m) => m.calls > 0)
+          .map((m) => m.name)
+          .sort(),
+      );
     });
   }
 
@@ -36,13 +51,19 @@ describe('module map', () => {
 
   it('infers leaf types from ops when the export has no class names', async () => {
     const model = await loadModel(fixture('seed-cnn').path);
-    assert.deepEqual(model.modules().map((m) => m.type), ['Conv2d', 'ReLU', 'MaxPool2d', 'Conv2d', 'ReLU']);
+    assert.deepEqual(
+      model.modules().map((m) => m.type),
+      ['Conv2d', 'ReLU', 'MaxPool2d', 'Conv2d', 'ReLU'],
+    );
   });
 
   it('reports a Conv whose BatchNorm was folded into it as not observable, with the reason and the fix', async () => {
     const model = await loadModel(fixture('resnet18').path);
     const conv1 = model.modules().find((m) => m.name === 'conv1')!;
-    assert.match(conv1.notObservable!.reason, /folded the next BatchNorm into this Conv \(weights renamed 'onnx::Conv_193'\)/);
+    assert.match(
+      conv1.notObservable!.reason,
+      /folded the next BatchNorm into this Conv \(weights renamed 'onnx::Conv_193'\)/,
+    );
     assert.match(conv1.notObservable!.hint, /TrainingMode\.PRESERVE/);
     assert.equal(model.modules().find((m) => m.name === 'fc')!.notObservable, undefined);
     const preserved = await loadModel(fixture('resnet18-preserve').path);
@@ -58,11 +79,14 @@ describe('module map', () => {
     assert.deepEqual(model.module('gru')!.calls[0].opaqueInputs, ['/lstm/Squeeze_output_0']);
   });
 
-  it('reports the parts of a stacked, bidirectional LSTM\'s output tuple that the export does not hold', async () => {
+  it("reports the parts of a stacked, bidirectional LSTM's output tuple that the export does not hold", async () => {
     const model = await loadModel(fixture('rnn-deep').path);
     const lstm = model.module('lstm')!.calls[0];
     assert.deepEqual(lstm.outputs, []);
-    assert.deepEqual(lstm.unobservableOutputs.map((u) => u.path), [[0], [1, 0], [1, 1]]);
+    assert.deepEqual(
+      lstm.unobservableOutputs.map((u) => u.path),
+      [[0], [1, 0], [1, 1]],
+    );
     assert.match(lstm.unobservableOutputs[0].reason, /time-major/);
     assert.match(lstm.unobservableOutputs[1].reason, /never concatenates them into PyTorch's h_n/);
     // The GRU's h_n is used by the model, so the export concatenates it: both elements observable.
@@ -77,14 +101,20 @@ describe('module map', () => {
     assert.equal(byName.get('model.layers.1.mlp.act_fn')!.type, 'SiLU');
     assert.equal(byName.get('model.layers.0')!.type, 'LlamaDecoderLayer');
     assert.deepEqual(byName.get('model.layers.0.self_attn')!.children, [
-      'model.layers.0.self_attn.q_proj', 'model.layers.0.self_attn.k_proj', 'model.layers.0.self_attn.v_proj', 'model.layers.0.self_attn.o_proj',
+      'model.layers.0.self_attn.q_proj',
+      'model.layers.0.self_attn.k_proj',
+      'model.layers.0.self_attn.v_proj',
+      'model.layers.0.self_attn.o_proj',
     ]);
     assert.equal(byName.size, 31);
   });
 
   it('reads scopes that survived an onnxscript rewrite (dynamo, one Conv)', { skip: skipShared }, async () => {
     const model = await loadModel(shared('conv2d-pad-dynamo.onnx'));
-    assert.deepEqual(model.modules().map((m) => [m.name, m.type]), [['conv1', 'Conv2d']]);
+    assert.deepEqual(
+      model.modules().map((m) => [m.name, m.type]),
+      [['conv1', 'Conv2d']],
+    );
   });
 
   it('reads deep TorchScript scopes of a trained MCUNet', { skip: skipShared }, async () => {
@@ -94,11 +124,20 @@ describe('module map', () => {
     assert.ok(conv.notObservable, 'its BatchNorm was folded');
   });
 
-  it('keeps quantization nodes out of the module they follow (int8 dynamic quantization)', { skip: skipShared }, async () => {
+  it('keeps quantization nodes out of the module they follow (int8 dynamic quantization)', {
+    skip: skipShared,
+  }, async () => {
     const model = await loadModel(shared('mnist-mlp-dynamic-int8.onnx'));
-    assert.deepEqual(model.modules().map((m) => [m.name, m.type, m.calls]), [
-      ['flatten', 'Flatten', 1], ['fc1', 'Linear (int8)', 1], ['relu', 'ReLU', 2], ['fc2', 'Linear (int8)', 1], ['fc3', 'Linear (int8)', 1],
-    ]);
+    assert.deepEqual(
+      model.modules().map((m) => [m.name, m.type, m.calls]),
+      [
+        ['flatten', 'Flatten', 1],
+        ['fc1', 'Linear (int8)', 1],
+        ['relu', 'ReLU', 2],
+        ['fc2', 'Linear (int8)', 1],
+        ['fc3', 'Linear (int8)', 1],
+      ],
+    );
     assert.deepEqual(model.module('flatten')!.calls[0].outputs, ['/flatten/Flatten_output_0']);
   });
 });
@@ -109,18 +148,44 @@ describe('dynamo metadata without call numbers', () => {
     { key: 'pkg.torch.onnx.name_scopes', value: `[${scopes.map((s) => `'${s}'`).join(', ')}]` },
     { key: 'pkg.torch.onnx.class_hierarchy', value: `[${classes.map((s) => `'${s}'`).join(', ')}]` },
   ];
-  const linear = (name: string) => meta(['', 'proj', name], ['__main__.M', 'torch.nn.modules.linear.Linear', 'aten.linear.default']);
-  const f32 = (name: string, dims: number[]) => ({ name, type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => ({ dimValue: d })) } } } });
+  const linear = (name: string) =>
+    meta(['', 'proj', name], ['__main__.M', 'torch.nn.modules.linear.Linear', 'aten.linear.default']);
+  const f32 = (name: string, dims: number[]) => ({
+    name,
+    type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => ({ dimValue: d })) } } },
+  });
   const proto = {
-    irVersion: 8, opsetImport: [{ domain: '', version: 18 }],
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 18 }],
     graph: {
       name: 'm',
       node: [
         { opType: 'MatMul', name: 'node_MatMul_0', input: ['x', 'w'], output: ['mm'], metadataProps: linear('linear') },
         { opType: 'Add', name: 'node_Add_1', input: ['mm', 'b'], output: ['linear'], metadataProps: linear('linear') },
-        { opType: 'Relu', name: 'node_Relu_2', input: ['linear'], output: ['relu'], metadataProps: meta(['', 'act', 'relu'], ['__main__.M', 'torch.nn.modules.activation.ReLU', 'aten.relu.default']) },
-        { opType: 'MatMul', name: 'node_MatMul_3', input: ['relu', 'w'], output: ['mm_1'], metadataProps: linear('linear_1') },
-        { opType: 'Add', name: 'node_Add_4', input: ['mm_1', 'b'], output: ['linear_1'], metadataProps: linear('linear_1') },
+        {
+          opType: 'Relu',
+          name: 'node_Relu_2',
+          input: ['linear'],
+          output: ['relu'],
+          metadataProps: meta(
+            ['', 'act', 'relu'],
+            ['__main__.M', 'torch.nn.modules.activation.ReLU', 'aten.relu.default'],
+          ),
+        },
+        {
+          opType: 'MatMul',
+          name: 'node_MatMul_3',
+          input: ['relu', 'w'],
+          output: ['mm_1'],
+          metadataProps: linear('linear_1'),
+        },
+        {
+          opType: 'Add',
+          name: 'node_Add_4',
+          input: ['mm_1', 'b'],
+          output: ['linear_1'],
+          metadataProps: linear('linear_1'),
+        },
       ],
       initializer: [
         { name: 'w', dataType: 1, dims: [2, 2], floatData: [1, -1, 2, 0] },
@@ -131,9 +196,15 @@ describe('dynamo metadata without call numbers', () => {
     },
   };
 
-  it('splits a module\'s identical pieces into calls, and captures each', async () => {
+  it("splits a module's identical pieces into calls, and captures each", async () => {
     const model = await loadModel(encodeModel(proto));
-    assert.deepEqual(model.modules().map((m) => [m.name, m.type, m.calls]), [['proj', 'Linear', 2], ['act', 'ReLU', 1]]);
+    assert.deepEqual(
+      model.modules().map((m) => [m.name, m.type, m.calls]),
+      [
+        ['proj', 'Linear', 2],
+        ['act', 'ReLU', 1],
+      ],
+    );
     const acts = await model.capture({ x: { data: Float32Array.from([1, 2]), dims: [1, 2] } });
     // [1, 2] @ [[1, -1], [2, 0]] + [0.5, -3] = [5.5, -4]; relu -> [5.5, 0]; @ W + b = [6, -8.5]
     assert.deepEqual([...(acts.get('proj:1')!.data as Float32Array)], [5.5, -4]);

@@ -10,8 +10,12 @@ import { FIXTURES, SHARED_MODELS } from './helpers/fixtures.js';
 
 const read = (path: string) => new Uint8Array(readFileSync(path));
 const models = [
-  join(FIXTURES, 'resnet18', 'model.onnx'), join(FIXTURES, 'rnn', 'model.onnx'), join(FIXTURES, 'transformer', 'model.onnx'),
-  ...['smollm-2layer-dynamo.onnx', 'conv2d-pad-dynamo.onnx', 'mcunet-2species.onnx', 'mnist-mlp-dynamic-int8.onnx'].map((f) => join(SHARED_MODELS, f)),
+  join(FIXTURES, 'resnet18', 'model.onnx'),
+  join(FIXTURES, 'rnn', 'model.onnx'),
+  join(FIXTURES, 'transformer', 'model.onnx'),
+  ...['smollm-2layer-dynamo.onnx', 'conv2d-pad-dynamo.onnx', 'mcunet-2species.onnx', 'mnist-mlp-dynamic-int8.onnx'].map(
+    (f) => join(SHARED_MODELS, f),
+  ),
 ].filter(existsSync);
 
 describe('ONNX codec', () => {
@@ -37,7 +41,10 @@ describe('ONNX codec', () => {
     const model = decodeModel(read(join(SHARED_MODELS, 'smollm-2layer-dynamo.onnx')));
     const q = model.graph!.initializer!.find((t) => t.name === 'model.layers.0.self_attn.q_proj.weight')!;
     assert.equal(q.dataLocation, 1);
-    assert.deepEqual(q.externalData!.map((e) => e.key), ['location', 'offset', 'length']);
+    assert.deepEqual(
+      q.externalData!.map((e) => e.key),
+      ['location', 'offset', 'length'],
+    );
     const gather = model.graph!.node!.find((n) => n.name === 'node_Gather_20')!;
     const scopes = gather.metadataProps!.find((p) => p.key === 'pkg.torch.onnx.name_scopes')!.value;
     assert.equal(scopes, "['', 'model', 'model.embed_tokens', 'embedding']");
@@ -50,18 +57,39 @@ describe('ONNX codec', () => {
       opsetImport: [{ domain: '', version: 18 }],
       graph: {
         name: 'g',
-        node: [{
-          opType: 'If', input: ['c'], output: ['y'], name: 'if',
-          attribute: [
-            { name: 'then_branch', type: 5, g: { name: 'then', node: [{ opType: 'Identity', input: ['a'], output: ['t'] }], output: [{ name: 't' }] } },
-            { name: 'big', type: 7, ints: [9223372036854775807n, -1, 0, 2 ** 40] },
-          ],
-          metadataProps: [{ key: 'k', value: 'v' }],
-        }],
+        node: [
+          {
+            opType: 'If',
+            input: ['c'],
+            output: ['y'],
+            name: 'if',
+            attribute: [
+              {
+                name: 'then_branch',
+                type: 5,
+                g: {
+                  name: 'then',
+                  node: [{ opType: 'Identity', input: ['a'], output: ['t'] }],
+                  output: [{ name: 't' }],
+                },
+              },
+              { name: 'big', type: 7, ints: [9223372036854775807n, -1, 0, 2 ** 40] },
+            ],
+            metadataProps: [{ key: 'k', value: 'v' }],
+          },
+        ],
         initializer: [{ name: 'w', dims: [2], dataType: 7, int64Data: [-5, 7] }],
         $unknown: [unknownField],
       },
-      functions: [{ name: 'f', domain: 'custom', input: ['x'], output: ['y'], node: [{ opType: 'Relu', input: ['x'], output: ['y'] }] }],
+      functions: [
+        {
+          name: 'f',
+          domain: 'custom',
+          input: ['x'],
+          output: ['y'],
+          node: [{ opType: 'Relu', input: ['x'], output: ['y'] }],
+        },
+      ],
     };
     const bytes = encodeModel(model);
     const back = decodeModel(bytes);
@@ -79,16 +107,28 @@ describe('ONNX codec', () => {
     let type: Uint8Array = new Uint8Array(0);
     const wrap = (field: number, inner: Uint8Array) => {
       const len: number[] = [];
-      for (let n = inner.length; ; n >>>= 7) { if (n < 128) { len.push(n); break; } len.push((n & 0x7f) | 0x80); }
+      for (let n = inner.length; ; n >>>= 7) {
+        if (n < 128) {
+          len.push(n);
+          break;
+        }
+        len.push((n & 0x7f) | 0x80);
+      }
       return new Uint8Array([field * 8 + 2, ...len, ...inner]);
     };
     for (let i = 0; i < 10_000; i++) type = wrap(4, wrap(1, type)); // sequence_type { elem_type { ... } }
     const bytes = wrap(7, wrap(11, wrap(2, type))); // ModelProto.graph.input.type
-    assert.throws(() => decodeModel(bytes), (err) => isNeurotapError(err, 'E_NOT_ONNX'));
+    assert.throws(
+      () => decodeModel(bytes),
+      (err) => isNeurotapError(err, 'E_NOT_ONNX'),
+    );
   });
 
   it('rejects truncated data with E_TRUNCATED instead of crashing', () => {
     const bytes = read(join(FIXTURES, 'seed-mlp', 'model.onnx'));
-    assert.throws(() => decodeModel(bytes.subarray(0, bytes.length - 7)), (err) => isNeurotapError(err, 'E_TRUNCATED'));
+    assert.throws(
+      () => decodeModel(bytes.subarray(0, bytes.length - 7)),
+      (err) => isNeurotapError(err, 'E_TRUNCATED'),
+    );
   });
 });

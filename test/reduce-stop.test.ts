@@ -23,7 +23,8 @@ function reduceRef(t: HostTensor, op: 'mean' | 'max' | 'last', mode: 'spatial' |
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < f; j++) {
       const col = Array.from({ length: a }, (_, s) => data[(i * a + s) * f + j]);
-      out[i * f + j] = op === 'last' ? col[a - 1] : op === 'max' ? Math.max(...col) : col.reduce((s, v) => s + v, 0) / a;
+      out[i * f + j] =
+        op === 'last' ? col[a - 1] : op === 'max' ? Math.max(...col) : col.reduce((s, v) => s + v, 0) / a;
     }
   }
   return { type: 'float32', dims: [n, ...t.dims.slice(2)], data: out };
@@ -33,9 +34,18 @@ describe('reduce', () => {
   it('mean and max over spatial axes, per layer pattern', async () => {
     const fx = fixture('resnet18-preserve');
     const model = await loadModel(fx.path);
-    const acts = await model.capture({ x: fx.inputs.get('x')! }, { layers: ['layer1.0.conv1', 'layer2.1.bn2', 'fc'], reduce: { 'layer1.*': 'mean', 'layer2.*': 'max' } });
-    assert.equal(mismatch(acts.get('layer1.0.conv1')!, reduceRef(fx.golden.get('layer1.0.conv1')!, 'mean', 'spatial')), undefined);
-    assert.equal(mismatch(acts.get('layer2.1.bn2')!, reduceRef(fx.golden.get('layer2.1.bn2')!, 'max', 'spatial')), undefined);
+    const acts = await model.capture(
+      { x: fx.inputs.get('x')! },
+      { layers: ['layer1.0.conv1', 'layer2.1.bn2', 'fc'], reduce: { 'layer1.*': 'mean', 'layer2.*': 'max' } },
+    );
+    assert.equal(
+      mismatch(acts.get('layer1.0.conv1')!, reduceRef(fx.golden.get('layer1.0.conv1')!, 'mean', 'spatial')),
+      undefined,
+    );
+    assert.equal(
+      mismatch(acts.get('layer2.1.bn2')!, reduceRef(fx.golden.get('layer2.1.bn2')!, 'max', 'spatial')),
+      undefined,
+    );
     assert.equal(mismatch(acts.get('fc')!, fx.golden.get('fc')!), undefined, 'unmatched layers are not reduced');
   });
 
@@ -51,7 +61,10 @@ describe('reduce', () => {
 
   it('rejects an unknown reduction', async () => {
     const model = await loadModel(fixture('seed-mlp').path);
-    await assert.rejects(model.capture(Object.fromEntries(fixture('seed-mlp').inputs), { reduce: 'median' as never }), (e) => isNeurotapError(e, 'E_BAD_ARGUMENT'));
+    await assert.rejects(
+      model.capture(Object.fromEntries(fixture('seed-mlp').inputs), { reduce: 'median' as never }),
+      (e) => isNeurotapError(e, 'E_BAD_ARGUMENT'),
+    );
   });
 });
 

@@ -18,10 +18,16 @@ const RNN = join(ROOT, 'fixtures', 'rnn', 'model.onnx');
 
 function buildIfStale(): void {
   const built = join(ROOT, 'dist', 'cli', 'report-command.js');
-  const sources = ['report-command.ts', 'report-html.ts', 'report-images.ts'].map((f) => statSync(join(ROOT, 'src', 'cli', f)).mtimeMs);
+  const sources = ['report-command.ts', 'report-html.ts', 'report-images.ts'].map(
+    (f) => statSync(join(ROOT, 'src', 'cli', f)).mtimeMs,
+  );
   if (existsSync(built) && statSync(built).mtimeMs >= Math.max(...sources)) return;
   try {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], { stdio: 'pipe' });
+    execFileSync(
+      process.execPath,
+      [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')],
+      { stdio: 'pipe' },
+    );
   } catch {
     // type errors elsewhere still emit JavaScript
   }
@@ -41,7 +47,8 @@ function references(html: string): string[] {
 }
 
 function assertSelfContained(html: string): void {
-  for (const ref of references(html)) assert.ok(ref.startsWith('data:') || ref.startsWith('#'), `external reference ${ref.slice(0, 80)}`);
+  for (const ref of references(html))
+    assert.ok(ref.startsWith('data:') || ref.startsWith('#'), `external reference ${ref.slice(0, 80)}`);
   assert.doesNotMatch(html, /https?:\/\//i, 'no URL at all');
   assert.doesNotMatch(html, /@import|url\(/i, 'no CSS fetches');
 }
@@ -72,7 +79,9 @@ describe('neurotap report', () => {
 
   it('embeds real PNG pictures the size the page says', async () => {
     const html = readFileSync(join(dir, 'digits.html'), 'utf8');
-    const figures = [...html.matchAll(/<img class="figure" src="data:image\/png;base64,([^"]+)" width="(\d+)" height="(\d+)"/g)];
+    const figures = [
+      ...html.matchAll(/<img class="figure" src="data:image\/png;base64,([^"]+)" width="(\d+)" height="(\d+)"/g),
+    ];
     assert.equal(figures.length, 9);
     for (const [, data, width, height] of figures) {
       const meta = await sharp(Buffer.from(data, 'base64')).metadata();
@@ -107,7 +116,10 @@ describe('neurotap report', () => {
       [[DIGITS, '--random', '--out', join(dir, 'missing', 'x.html')], 'E_OUTPUT_PATH'],
       [[DIGITS, '--random', '--layers', 'conv9', '--out', join(dir, 'x.html')], 'E_UNKNOWN_LAYER'],
       [[join(dir, 'nope.onnx'), '--random', '--out', join(dir, 'x.html')], 'E_FILE_NOT_FOUND'],
-      [[DIGITS, '--input', join(ROOT, 'fixtures', 'digits', 'labels.json'), '--out', join(dir, 'x.html')], 'E_BAD_FILE'],
+      [
+        [DIGITS, '--input', join(ROOT, 'fixtures', 'digits', 'labels.json'), '--out', join(dir, 'x.html')],
+        'E_BAD_FILE',
+      ],
     ];
     for (const [args, code] of cases) {
       const run = await report(...args);

@@ -19,7 +19,22 @@ let tmp: string;
 let npy: string;
 const ITEMS = 2400;
 const CHUNK = 24; // three batches of 8
-const args = (out: string) => ['extract', DIGITS_CNN, '--inputs', npy, '--batch-size', '8', '--chunk-size', String(CHUNK), '--layers', 'conv1,fc1,fc2', '--out', out, '--threads', '1'];
+const args = (out: string) => [
+  'extract',
+  DIGITS_CNN,
+  '--inputs',
+  npy,
+  '--batch-size',
+  '8',
+  '--chunk-size',
+  String(CHUNK),
+  '--layers',
+  'conv1,fc1,fc2',
+  '--out',
+  out,
+  '--threads',
+  '1',
+];
 
 before(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'neurotap-resume-'));
@@ -83,7 +98,10 @@ describe('resume after a failure inside a chunk', () => {
     const failing = (): DataSource => {
       const inner = healthy();
       // Item 80 is in the third batch of chunk 2 (items 64..95): two of its batches are in by then.
-      return { ...inner, read: (start, end) => (start === 80 ? Promise.reject(new Error('disk gone')) : inner.read(start, end)) };
+      return {
+        ...inner,
+        read: (start, end) => (start === 80 ? Promise.reject(new Error('disk gone')) : inner.read(start, end)),
+      };
     };
     const options = { batchSize: 8, chunkSize: 32, layers: ['conv1', 'fc1'] };
     try {
@@ -135,16 +153,24 @@ describe('neurotap verify', () => {
 
   it('refuses to resume a store of another job, naming the field', async () => {
     const reference = join(tmp, 'reference.zarr');
-    for (const other of [['--layers', 'fc1'], ['--chunk-size', '48']]) {
+    for (const other of [
+      ['--layers', 'fc1'],
+      ['--chunk-size', '48'],
+    ]) {
       const run = await cli(...args(reference), ...other, '--resume', '--json');
       assert.equal(run.code, 2, other.join(' '));
       const error = JSON.parse(run.stdout).error;
       assert.equal(error.code, 'E_OUTPUT_PATH');
       assert.equal(error.details.field, 'options');
-      if (other[0] === '--chunk-size') assert.deepEqual([error.details.existing.chunkSize, error.details.expected.chunkSize], [24, 48]);
+      if (other[0] === '--chunk-size')
+        assert.deepEqual([error.details.existing.chunkSize, error.details.expected.chunkSize], [24, 48]);
     }
     // Left out, the chunk size is this job's default (512: conv1 at 2 KiB per item makes 1 MiB), not the store's 24.
-    const defaulted = await cli(...args(reference).filter((a, i, all) => a !== '--chunk-size' && all[i - 1] !== '--chunk-size'), '--resume', '--json');
+    const defaulted = await cli(
+      ...args(reference).filter((a, i, all) => a !== '--chunk-size' && all[i - 1] !== '--chunk-size'),
+      '--resume',
+      '--json',
+    );
     const error = JSON.parse(defaulted.stdout).error;
     assert.deepEqual([error.details.field, error.details.expected.chunkSize], ['options', 512]);
   });

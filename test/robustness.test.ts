@@ -16,7 +16,8 @@ describe('corrupted model bytes', () => {
     const outcomes = new Map<string, number>();
     for (let i = 0; i < 200; i++) {
       const bytes = base.slice();
-      for (let k = 1 + Math.floor(random() * 4); k > 0; k--) bytes[Math.floor(random() * bytes.length)] = Math.floor(random() * 256);
+      for (let k = 1 + Math.floor(random() * 4); k > 0; k--)
+        bytes[Math.floor(random() * bytes.length)] = Math.floor(random() * 256);
       let outcome = 'ok';
       try {
         const model = await loadModel(bytes);
@@ -29,7 +30,10 @@ describe('corrupted model bytes', () => {
       outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
     }
     // Both kinds happen: rejected before the runtime, and rejected by it.
-    assert.ok((outcomes.get('E_NOT_ONNX') ?? 0) + (outcomes.get('E_TRUNCATED') ?? 0) > 10, JSON.stringify([...outcomes]));
+    assert.ok(
+      (outcomes.get('E_NOT_ONNX') ?? 0) + (outcomes.get('E_TRUNCATED') ?? 0) > 10,
+      JSON.stringify([...outcomes]),
+    );
     assert.ok((outcomes.get('E_RUNTIME') ?? 0) > 10, JSON.stringify([...outcomes]));
   });
 });

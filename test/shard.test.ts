@@ -12,7 +12,21 @@ import { cli, DIGITS_CNN, storeFiles, writeDigitsNpy } from './helpers/dataset.j
 
 let tmp: string;
 let npy: string;
-const args = (out: string) => ['extract', DIGITS_CNN, '--inputs', npy, '--batch-size', '16', '--chunk-size', '48', '--out', out, '--threads', '1', '--json'];
+const args = (out: string) => [
+  'extract',
+  DIGITS_CNN,
+  '--inputs',
+  npy,
+  '--batch-size',
+  '16',
+  '--chunk-size',
+  '48',
+  '--out',
+  out,
+  '--threads',
+  '1',
+  '--json',
+];
 
 before(() => {
   tmp = mkdtempSync(join(tmpdir(), 'neurotap-shard-'));
@@ -31,7 +45,10 @@ describe('--shard INDEX/COUNT', () => {
     runs.forEach((r, i) => assert.equal(r.code, 0, `shard ${i}: ${r.stdout}${r.stderr}`));
     const written = runs.map((r) => JSON.parse(r.stdout).chunks.written);
     assert.deepEqual(written, [3, 4, 4]);
-    assert.deepEqual(runs.map((r) => JSON.parse(r.stdout).itemsWritten), [144, 192, 164]);
+    assert.deepEqual(
+      runs.map((r) => JSON.parse(r.stdout).itemsWritten),
+      [144, 192, 164],
+    );
     const expected = storeFiles(single);
     const actual = storeFiles(sharded);
     assert.deepEqual([...actual.keys()].sort(), [...expected.keys()].sort());

@@ -37,17 +37,27 @@ function direct(dims: readonly number[], data: Float32Array, j: number, topK: nu
   const std = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length);
   const top = [...responses].sort((a, b) => b.value - a.value || a.item - b.item).slice(0, topK);
   return {
-    count: values.length, mean, std, min: Math.min(...values), max: Math.max(...values),
-    fractionActive: responses.filter((r) => r.value > 0).length / n, top: top.map((t) => ({ id: String(t.item), value: t.value })),
+    count: values.length,
+    mean,
+    std,
+    min: Math.min(...values),
+    max: Math.max(...values),
+    fractionActive: responses.filter((r) => r.value > 0).length / n,
+    top: top.map((t) => ({ id: String(t.item), value: t.value })),
   };
 }
 
-const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-9 + 1e-6 * Math.abs(b), `${what}: ${a} vs ${b}`);
+const close = (a: number, b: number, what: string) =>
+  assert.ok(Math.abs(a - b) <= 1e-9 + 1e-6 * Math.abs(b), `${what}: ${a} vs ${b}`);
 
 describe('computeNeuronStats', () => {
   let report: NeuronStatsReport;
   before(async () => {
-    report = await computeNeuronStats(model, arraySource({ image }), { layers: ['conv2', 'relu3'], batchSize: 7, topK: 4 });
+    report = await computeNeuronStats(model, arraySource({ image }), {
+      layers: ['conv2', 'relu3'],
+      batchSize: 7,
+      topK: 4,
+    });
   });
 
   it('matches statistics computed directly from the captured tensors', async () => {
@@ -60,7 +70,8 @@ describe('computeNeuronStats', () => {
         const ref = direct(t.dims, t.data as Float32Array, neuron.index, 4);
         const what = `${layer.key}[${neuron.index}]`;
         assert.equal(neuron.count, ref.count, what);
-        for (const f of ['mean', 'std', 'min', 'max', 'fractionActive'] as const) close(neuron[f], ref[f], `${what}.${f}`);
+        for (const f of ['mean', 'std', 'min', 'max', 'fractionActive'] as const)
+          close(neuron[f], ref[f], `${what}.${f}`);
         assert.deepEqual(neuron.top, ref.top, `${what}.top`);
       }
     }
@@ -68,7 +79,10 @@ describe('computeNeuronStats', () => {
 
   it('lists as dead exactly the neurons no item made positive', () => {
     const relu3 = report.layers.find((l) => l.key === 'relu3')!;
-    assert.deepEqual(relu3.dead, relu3.neurons.filter((n) => n.max <= 0).map((n) => n.index));
+    assert.deepEqual(
+      relu3.dead,
+      relu3.neurons.filter((n) => n.max <= 0).map((n) => n.index),
+    );
     assert.ok(relu3.dead.length > 0, 'the digits CNN has dead units on random inputs');
   });
 
@@ -76,14 +90,27 @@ describe('computeNeuronStats', () => {
     const once = await computeNeuronStats(model, arraySource({ image }), { layers: ['conv2'], batchSize: N, topK: 4 });
     for (const [i, n] of once.layers[0].neurons.entries()) {
       const streamed = report.layers[0].neurons[i];
-      for (const f of ['mean', 'std', 'min', 'max', 'fractionActive'] as const) close(streamed[f], n[f], `conv2[${i}].${f}`);
+      for (const f of ['mean', 'std', 'min', 'max', 'fractionActive'] as const)
+        close(streamed[f], n[f], `conv2[${i}].${f}`);
     }
   });
 
   it('takes the neuron axis from options, else from module type and rank', async () => {
-    const rows = await computeNeuronStats(model, arraySource({ image }), { layers: ['conv2'], axis: 2, batchSize: 100 });
+    const rows = await computeNeuronStats(model, arraySource({ image }), {
+      layers: ['conv2'],
+      axis: 2,
+      batchSize: 100,
+    });
     assert.deepEqual([rows.layers[0].axis, rows.layers[0].neurons.length], [2, 8]);
-    assert.deepEqual([defaultNeuronAxis(4, 'ReLU'), defaultNeuronAxis(3, 'Conv1d'), defaultNeuronAxis(3, 'LSTM'), defaultNeuronAxis(2, 'Linear')], [1, 1, 2, 1]);
+    assert.deepEqual(
+      [
+        defaultNeuronAxis(4, 'ReLU'),
+        defaultNeuronAxis(3, 'Conv1d'),
+        defaultNeuronAxis(3, 'LSTM'),
+        defaultNeuronAxis(2, 'Linear'),
+      ],
+      [1, 1, 2, 1],
+    );
     await assert.rejects(computeNeuronStats(model, arraySource({ image }), { layers: ['fc1'], axis: 2 }), /axis 2/);
   });
 });
@@ -101,6 +128,9 @@ describe('neurotap stats', () => {
     assert.equal(lines.length, 33);
     const json = await cli('stats', DIGITS_CNN, '--inputs', npy, '--layers', 'conv1', '--json');
     const report = JSON.parse(json.stdout);
-    assert.deepEqual([report.items, report.layers[0].neurons.length, report.layers[0].neurons[0].count], [64, 8, 64 * 64]);
+    assert.deepEqual(
+      [report.items, report.layers[0].neurons.length, report.layers[0].neurons[0].count],
+      [64, 8, 64 * 64],
+    );
   });
 });

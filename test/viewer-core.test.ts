@@ -22,11 +22,32 @@ const ramp = (n: number, f = (i: number) => i) => Float32Array.from({ length: n 
 
 describe('layer views', () => {
   it('picks maps, units or sequences from the shape', () => {
-    assert.deepEqual(viewOf([1, 16, 8, 8]), { kind: 'maps', batch: 1, channels: 16, rows: 8, cols: 8, sampleSize: 1024 });
+    assert.deepEqual(viewOf([1, 16, 8, 8]), {
+      kind: 'maps',
+      batch: 1,
+      channels: 16,
+      rows: 8,
+      cols: 8,
+      sampleSize: 1024,
+    });
     assert.equal(viewOf([2, 10]).kind, 'units');
     assert.equal(viewOf([1, 64, 1, 1]).kind, 'units');
-    assert.deepEqual(viewOf([1, 12, 32]), { kind: 'sequence', batch: 1, channels: 1, rows: 12, cols: 32, sampleSize: 384 });
-    assert.deepEqual(viewOf([1, 4, 3, 5, 6]), { kind: 'maps', batch: 1, channels: 4, rows: 15, cols: 6, sampleSize: 360 });
+    assert.deepEqual(viewOf([1, 12, 32]), {
+      kind: 'sequence',
+      batch: 1,
+      channels: 1,
+      rows: 12,
+      cols: 32,
+      sampleSize: 384,
+    });
+    assert.deepEqual(viewOf([1, 4, 3, 5, 6]), {
+      kind: 'maps',
+      batch: 1,
+      channels: 4,
+      rows: 15,
+      cols: 6,
+      sampleSize: 360,
+    });
     assert.equal(viewOf([]).sampleSize, 1);
     assert.deepEqual(unravel(1 * 64 + 5 * 8 + 2, [1, 16, 8, 8]), [0, 1, 5, 2]);
   });
@@ -50,8 +71,14 @@ describe('colours, histograms, numbers', () => {
   });
 
   it('finds the largest units, largest first', () => {
-    assert.deepEqual(topUnits([3, 9, NaN, 7, 1], 0, 5, 2), [{ index: 1, value: 9 }, { index: 3, value: 7 }]);
-    assert.deepEqual(topUnits([5, 1, 6], 1, 2, 5).map((u) => u.index), [1, 0]);
+    assert.deepEqual(topUnits([3, 9, NaN, 7, 1], 0, 5, 2), [
+      { index: 1, value: 9 },
+      { index: 3, value: 7 },
+    ]);
+    assert.deepEqual(
+      topUnits([5, 1, 6], 1, 2, 5).map((u) => u.index),
+      [1, 0],
+    );
   });
 
   it('prints the shortest text that reads back as the same float32', () => {
@@ -64,7 +91,10 @@ describe('colours, histograms, numbers', () => {
 
   it('ranks classes by softmax', () => {
     const top = topClasses([1, 3], [0, 2, 1], 2)!;
-    assert.deepEqual(top.map((c) => c.index), [1, 2]);
+    assert.deepEqual(
+      top.map((c) => c.index),
+      [1, 2],
+    );
     assert.ok(Math.abs(top[0].probability - Math.exp(2) / (1 + Math.exp(1) + Math.exp(2))) < 1e-12);
     assert.equal(topClasses([1, 3, 4], ramp(12)), undefined);
   });
@@ -93,8 +123,15 @@ describe('figures', () => {
   });
 
   it('draws few units as bars and many as a strip, with the top units', () => {
-    const bars = drawFigure(ramp(10, (i) => i - 3), viewOf([1, 10]), scaleFor(-3, 6));
-    assert.deepEqual(bars.top.map((u) => u.index), [9, 8, 7, 6, 5]);
+    const bars = drawFigure(
+      ramp(10, (i) => i - 3),
+      viewOf([1, 10]),
+      scaleFor(-3, 6),
+    );
+    assert.deepEqual(
+      bars.top.map((u) => u.index),
+      [9, 8, 7, 6, 5],
+    );
     assert.equal(bars.indexAt(bars.width - 1, 5), 9);
     const strip = drawFigure(ramp(256), viewOf([1, 256]), scaleFor(0, 255), { maxWidth: 640 });
     assert.equal(strip.indexAt(0, 0), 0);
@@ -111,7 +148,10 @@ describe('figures', () => {
     const layer = layerData('fc', 'fc', { type: 'float32', dims: [1, 4], data: Float32Array.from([-1, 0, 1, 2]) })!;
     assert.equal(layer.summary.mean, 0.5);
     assert.equal(layer.summary.fractionPositive, 0.5);
-    assert.equal(layer.histogram.counts.reduce((a, b) => a + b), 4);
+    assert.equal(
+      layer.histogram.counts.reduce((a, b) => a + b),
+      4,
+    );
     assert.equal(layerData('s', undefined, { type: 'string', dims: [1], data: ['a'] }), undefined);
   });
 });
@@ -139,7 +179,10 @@ describe('inputs', () => {
   });
 
   it('makes seeded random normal inputs at the declared shapes', () => {
-    const inputs = [{ name: 'x', dtype: 'float32', shape: ['batch', 'time', 8] }, { name: 'ids', dtype: 'int64', shape: [1, 'seq'] }];
+    const inputs = [
+      { name: 'x', dtype: 'float32', shape: ['batch', 'time', 8] },
+      { name: 'ids', dtype: 'int64', shape: [1, 'seq'] },
+    ];
     const a = randomInputs(inputs, 0);
     assert.deepEqual(a.x.dims, [1, 16, 8]);
     assert.deepEqual(a.ids.dims, [1, 16]);

@@ -18,20 +18,32 @@ const DIGITS = join(ROOT, 'fixtures', 'digits-cnn.onnx');
 /** bin/ runs dist/; build it when this file runs alone on a stale tree (npm test builds first). */
 function buildIfStale(): void {
   const built = join(ROOT, 'dist', 'cli', 'view.js');
-  const sources = ['view.ts', 'view-server.ts', 'view-build.ts', 'report-command.ts'].map((f) => statSync(join(ROOT, 'src', 'cli', f)).mtimeMs);
+  const sources = ['view.ts', 'view-server.ts', 'view-build.ts', 'report-command.ts'].map(
+    (f) => statSync(join(ROOT, 'src', 'cli', f)).mtimeMs,
+  );
   if (existsSync(built) && statSync(built).mtimeMs >= Math.max(...sources)) return;
   try {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], { stdio: 'pipe' });
+    execFileSync(
+      process.execPath,
+      [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')],
+      { stdio: 'pipe' },
+    );
   } catch {
     // type errors elsewhere still emit JavaScript
   }
 }
 
-interface Started { child: ChildProcess; url: string }
+interface Started {
+  child: ChildProcess;
+  url: string;
+}
 
 /** Starts `neurotap view ...` and resolves with the URL from its first line of output. */
 function startView(...args: string[]): Promise<Started> {
-  const child = spawn(process.execPath, [BIN, 'view', ...args, '--json', '--no-open'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'view', ...args, '--json', '--no-open'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
@@ -83,14 +95,21 @@ describe('neurotap view', () => {
   });
 
   it('serves the page script, the worker and ONNX Runtime WASM', async () => {
-    for (const path of ['app.js', 'worker.js', 'style.css']) assert.equal((await fetch(new URL(path, demo.url))).status, 200, path);
+    for (const path of ['app.js', 'worker.js', 'style.css'])
+      assert.equal((await fetch(new URL(path, demo.url))).status, 200, path);
     const wasm = await fetch(new URL('ort/ort-wasm-simd-threaded.wasm', demo.url), { method: 'HEAD' });
     assert.equal(wasm.status, 200);
     assert.equal(wasm.headers.get('content-type'), 'application/wasm');
   });
 
   it('refuses paths outside its folders and anything but GET', async () => {
-    for (const path of ['/../package.json', '/%2e%2e/package.json', '/demo/../../package.json', '/ort/../package.json', '/nope.js']) {
+    for (const path of [
+      '/../package.json',
+      '/%2e%2e/package.json',
+      '/demo/../../package.json',
+      '/ort/../package.json',
+      '/nope.js',
+    ]) {
       assert.equal((await fetch(new URL(path, demo.url))).status, 404, path);
     }
     assert.equal((await fetch(demo.url, { method: 'POST' })).status, 405);

@@ -24,15 +24,37 @@ const DIGITS = join(ROOT, 'fixtures', 'digits-cnn.onnx');
 const SAMPLES = join(ROOT, 'fixtures', 'digits');
 const LABELS = JSON.parse(readFileSync(join(SAMPLES, 'labels.json'), 'utf8')) as Record<string, { label: number }>;
 const TOLERANCE = 1e-4;
-const skip = existsSync(CHROMIUM) || process.env.CI ? false : `Chromium is not installed at ${CHROMIUM} (apt-get install -y chromium)`;
+const skip =
+  existsSync(CHROMIUM) || process.env.CI
+    ? false
+    : `Chromium is not installed at ${CHROMIUM} (apt-get install -y chromium)`;
 
-type Hook = { ready: boolean; runs: number; prediction?: number; source?: string; firstRenderMs?: number; loadMs?: number; lastRunMs?: number; error?: { code: string; message: string } };
+type Hook = {
+  ready: boolean;
+  runs: number;
+  prediction?: number;
+  source?: string;
+  firstRenderMs?: number;
+  loadMs?: number;
+  lastRunMs?: number;
+  error?: { code: string; message: string };
+};
 
 const hook = (page: Page) => page.evaluate(() => (window as unknown as { __neurotap: Hook }).__neurotap);
 
 async function launch(): Promise<Browser> {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing; CI must run apt-get install -y chromium`);
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+    ],
+  });
 }
 
 async function openPage(browser: Browser, url: string, problems: string[]): Promise<Page> {
@@ -40,13 +62,17 @@ async function openPage(browser: Browser, url: string, problems: string[]): Prom
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   page.on('console', (m) => void (m.type() === 'error' && problems.push(`console: ${m.text()}`)));
   await page.goto(url);
-  await page.waitForFunction(() => (window as unknown as { __neurotap?: Hook }).__neurotap?.ready === true, null, { timeout: 30_000 });
+  await page.waitForFunction(() => (window as unknown as { __neurotap?: Hook }).__neurotap?.ready === true, null, {
+    timeout: 30_000,
+  });
   return page;
 }
 
 /** Waits for the run that follows `before` runs to land. */
 async function nextRun(page: Page, before: number): Promise<Hook> {
-  await page.waitForFunction((n) => (window as unknown as { __neurotap: Hook }).__neurotap.runs > n, before, { timeout: 10_000 });
+  await page.waitForFunction((n) => (window as unknown as { __neurotap: Hook }).__neurotap.runs > n, before, {
+    timeout: 10_000,
+  });
   return hook(page);
 }
 
@@ -85,8 +111,18 @@ window.captureAll = async (url, data, dims) => {
   for (const [name, t] of Object.entries(acts.outputs)) out['output:' + name] = Array.from(t.data);
   return out;
 };`;
-  await esbuild.build({ stdin: { contents: script, resolveDir: ROOT, loader: 'js' }, bundle: true, format: 'esm', platform: 'browser', outfile: join(dir, 'parity.js'), logLevel: 'silent' });
-  writeFileSync(join(dir, 'parity.html'), '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><script type="module" src="parity.js"></script>');
+  await esbuild.build({
+    stdin: { contents: script, resolveDir: ROOT, loader: 'js' },
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    outfile: join(dir, 'parity.js'),
+    logLevel: 'silent',
+  });
+  writeFileSync(
+    join(dir, 'parity.html'),
+    '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><script type="module" src="parity.js"></script>',
+  );
 }
 
 describe('viewer in Chromium', { skip, timeout: 120_000 }, () => {
@@ -120,7 +156,9 @@ describe('viewer in Chromium', { skip, timeout: 120_000 }, () => {
     assert.equal(h.prediction, 3);
     assert.equal(await page.locator('.prediction').getAttribute('data-prediction'), '3');
     assert.ok(h.firstRenderMs! > 0 && h.firstRenderMs! < 15_000, `first render after ${h.firstRenderMs} ms`);
-    t.diagnostic(`first layer painted ${h.firstRenderMs!.toFixed(0)} ms after navigation (model load ${h.loadMs!.toFixed(0)} ms, first capture ${h.lastRunMs!.toFixed(0)} ms)`);
+    t.diagnostic(
+      `first layer painted ${h.firstRenderMs!.toFixed(0)} ms after navigation (model load ${h.loadMs!.toFixed(0)} ms, first capture ${h.lastRunMs!.toFixed(0)} ms)`,
+    );
   });
 
   it('draws every feature map: canvases are not blank', async () => {
@@ -128,27 +166,42 @@ describe('viewer in Chromium', { skip, timeout: 120_000 }, () => {
     assert.equal(cards, 9, 'one card per leaf module');
     for (let i = 0; i < cards; i++) await page.locator('section.card').nth(i).scrollIntoViewIfNeeded();
     await page.waitForFunction((n) => document.querySelectorAll('canvas.figure').length === n, cards);
-    const pixels = await page.evaluate(() => [...document.querySelectorAll<HTMLCanvasElement>('canvas.figure')].map((c) => {
-      const data = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-      const colours = new Set<number>();
-      let opaque = 0;
-      for (let i = 0; i < data.length; i += 4) if (data[i + 3] > 0) opaque++, colours.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
-      return { key: c.dataset.key, opaque, colours: colours.size };
-    }));
-    for (const p of pixels) assert.ok(p.opaque > 50 && p.colours > 3, `${p.key}: ${p.opaque} opaque pixels, ${p.colours} colours`);
+    const pixels = await page.evaluate(() =>
+      [...document.querySelectorAll<HTMLCanvasElement>('canvas.figure')].map((c) => {
+        const data = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+        const colours = new Set<number>();
+        let opaque = 0;
+        for (let i = 0; i < data.length; i += 4)
+          if (data[i + 3] > 0) opaque++, colours.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
+        return { key: c.dataset.key, opaque, colours: colours.size };
+      }),
+    );
+    for (const p of pixels)
+      assert.ok(p.opaque > 50 && p.colours > 3, `${p.key}: ${p.opaque} opaque pixels, ${p.colours} colours`);
   });
 
   it('shows the values of a Node capture of the same input', async () => {
     const expected = await nodeCapture(node, join(SAMPLES, 'digit-3.npy'));
     for (const [key, values] of expected) {
-      const shown = await page.evaluate((k) => (window as unknown as { __neurotap: { values(k: string): number[] } }).__neurotap.values(k.replace(/^output:/, '')), key);
+      const shown = await page.evaluate(
+        (k) =>
+          (window as unknown as { __neurotap: { values(k: string): number[] } }).__neurotap.values(
+            k.replace(/^output:/, ''),
+          ),
+        key,
+      );
       assert.ok(maxAbsDiff(shown, values) < TOLERANCE, `${key} differs from Node by ${maxAbsDiff(shown, values)}`);
     }
     const conv1 = expected.get('conv1')!;
     const mean = conv1.reduce((s, v) => s + v, 0) / conv1.length;
-    const shownMean = Number(await page.locator('section.card[data-key="conv1"] [data-stat="mean"]').getAttribute('data-value'));
+    const shownMean = Number(
+      await page.locator('section.card[data-key="conv1"] [data-stat="mean"]').getAttribute('data-value'),
+    );
     assert.ok(Math.abs(shownMean - mean) < TOLERANCE, `mean shown ${shownMean}, Node ${mean}`);
-    assert.equal(await page.locator('section.card[data-key="conv1"] [data-stat="mean"] dd').textContent(), String(Number(mean.toPrecision(4))));
+    assert.equal(
+      await page.locator('section.card[data-key="conv1"] [data-stat="mean"] dd').textContent(),
+      String(Number(mean.toPrecision(4))),
+    );
   });
 
   it('shows the exact value under the mouse', async () => {
@@ -177,17 +230,30 @@ describe('viewer in Chromium', { skip, timeout: 120_000 }, () => {
     const start = await hook(page);
     await page.click('#clear-pad');
     const blank = await nextRun(page, start.runs);
-    await draw(page, [[0.5, 0.1], [0.5, 0.9]]);
+    await draw(page, [
+      [0.5, 0.1],
+      [0.5, 0.9],
+    ]);
     const one = await nextRun(page, blank.runs + 1);
     assert.equal(one.prediction, 1, 'a vertical stroke reads as 1');
     assert.notEqual(one.prediction, start.prediction);
     await page.click('#clear-pad');
     const cleared = await nextRun(page, one.runs);
-    const ring = Array.from({ length: 25 }, (_, i) => [0.5 + 0.28 * Math.sin((i / 24) * 2 * Math.PI), 0.5 - 0.4 * Math.cos((i / 24) * 2 * Math.PI)] as [number, number]);
+    const ring = Array.from(
+      { length: 25 },
+      (_, i) =>
+        [0.5 + 0.28 * Math.sin((i / 24) * 2 * Math.PI), 0.5 - 0.4 * Math.cos((i / 24) * 2 * Math.PI)] as [
+          number,
+          number,
+        ],
+    );
     await draw(page, ring);
     await page.waitForTimeout(200);
     const zero = await hook(page);
-    assert.ok(zero.runs >= cleared.runs + 3, `the prediction updates during the stroke (${zero.runs - cleared.runs} runs)`);
+    assert.ok(
+      zero.runs >= cleared.runs + 3,
+      `the prediction updates during the stroke (${zero.runs - cleared.runs} runs)`,
+    );
     assert.equal(zero.prediction, 0, 'a ring reads as 0');
   });
 
@@ -197,7 +263,10 @@ describe('viewer in Chromium', { skip, timeout: 120_000 }, () => {
     await page.setInputFiles('#npy-file', bad);
     await page.waitForSelector('.error-area .error');
     assert.equal((await hook(page)).error?.code, 'E_INPUT_SHAPE');
-    assert.match(await page.locator('.error-area .error').textContent() ?? '', /expects shape \[batch, 1, 8, 8\], got \[1, 1, 4, 4\]/);
+    assert.match(
+      (await page.locator('.error-area .error').textContent()) ?? '',
+      /expects shape \[batch, 1, 8, 8\], got \[1, 1, 4, 4\]/,
+    );
     await page.evaluate(() => window.scrollTo(0, 0));
     const before = (await hook(page)).runs;
     await page.click('button.sample[data-sample="digit-5"]');
@@ -211,15 +280,21 @@ describe('viewer in Chromium', { skip, timeout: 120_000 }, () => {
   });
 
   it('starts a model without samples from random inputs and draws its sequences', async () => {
-    const rnn = await startViewerServer({ modelPath: join(ROOT, 'fixtures', 'rnn', 'model.onnx'), assetsDir: assets, port: 0 });
+    const rnn = await startViewerServer({
+      modelPath: join(ROOT, 'fixtures', 'rnn', 'model.onnx'),
+      assetsDir: assets,
+      port: 0,
+    });
     try {
       const other = await openPage(browser, rnn.url, problems);
       const h = await hook(other);
       assert.match(h.source ?? '', /^random normal values, seed 0/);
       assert.equal(h.error, undefined);
-      const dims = await other.evaluate(() => (window as unknown as { __neurotap: { layers(): { key: string; dims: number[] }[] } }).__neurotap.layers());
+      const dims = await other.evaluate(() =>
+        (window as unknown as { __neurotap: { layers(): { key: string; dims: number[] }[] } }).__neurotap.layers(),
+      );
       assert.deepEqual(dims.find((l) => l.key === 'lstm#0')?.dims.length, 3);
-      assert.ok(await other.locator('canvas.figure.sequence').count() >= 1, 'a time x unit heatmap');
+      assert.ok((await other.locator('canvas.figure.sequence').count()) >= 1, 'a time x unit heatmap');
       await other.close();
     } finally {
       await rnn.close();
@@ -239,7 +314,7 @@ describe('viewer in Chromium', { skip, timeout: 120_000 }, () => {
       await other.setInputFiles('#model-file', join(ROOT, 'fixtures', 'rnn', 'model.onnx'));
       const h = await nextRun(other, before);
       assert.match(h.source ?? '', /^random/);
-      assert.match(await other.locator('#model-name').textContent() ?? '', /^model\.onnx \(\d+ KB\)$/);
+      assert.match((await other.locator('#model-name').textContent()) ?? '', /^model\.onnx \(\d+ KB\)$/);
       await other.close();
     } finally {
       await staticServer.close();
@@ -256,10 +331,16 @@ describe('viewer in Chromium', { skip, timeout: 120_000 }, () => {
       const input = parseNpy(readFileSync(join(SAMPLES, digit)));
       const expected = await nodeCapture(node, join(SAMPLES, digit));
       const modelUrl = new URL('model/digits-cnn.onnx', server.url).href;
-      const got = await parity.evaluate(([url, data, dims]) => (window as unknown as { captureAll(u: unknown, d: unknown, s: unknown): Promise<Record<string, number[]>> }).captureAll(url, data, dims),
-        [modelUrl, Array.from(input.data as Float32Array), [...input.dims]] as const);
+      const got = await parity.evaluate(
+        ([url, data, dims]) =>
+          (
+            window as unknown as { captureAll(u: unknown, d: unknown, s: unknown): Promise<Record<string, number[]>> }
+          ).captureAll(url, data, dims),
+        [modelUrl, Array.from(input.data as Float32Array), [...input.dims]] as const,
+      );
       assert.deepEqual(Object.keys(got).sort(), [...expected.keys()].sort());
-      for (const [key, values] of expected) assert.ok(maxAbsDiff(got[key], values) < TOLERANCE, `${digit} ${key}: ${maxAbsDiff(got[key], values)}`);
+      for (const [key, values] of expected)
+        assert.ok(maxAbsDiff(got[key], values) < TOLERANCE, `${digit} ${key}: ${maxAbsDiff(got[key], values)}`);
     }
     await parity.close();
   });

@@ -10,10 +10,20 @@ import * as esbuild from 'esbuild';
 
 const ROOT = join(import.meta.dirname, '..');
 
-async function bundle(entry: string, external: string[] = ['onnxruntime-web']): Promise<{ text: string; inputs: string[] }> {
+async function bundle(
+  entry: string,
+  external: string[] = ['onnxruntime-web'],
+): Promise<{ text: string; inputs: string[] }> {
   const result = await esbuild.build({
-    entryPoints: [join(ROOT, entry)], bundle: true, platform: 'browser', format: 'esm', target: 'es2022',
-    write: false, metafile: true, external, logLevel: 'silent',
+    entryPoints: [join(ROOT, entry)],
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    target: 'es2022',
+    write: false,
+    metafile: true,
+    external,
+    logLevel: 'silent',
   });
   return { text: result.outputFiles.map((f) => f.text).join('\n'), inputs: Object.keys(result.metafile.inputs) };
 }
@@ -24,7 +34,11 @@ const NODE_SPECIFIER = /["'`]node:[a-z_/]+["'`]/;
 function assertBrowserSafe(name: string, { text, inputs }: { text: string; inputs: string[] }): void {
   assert.ok(!text.includes('onnxruntime-node'), `${name} mentions onnxruntime-node`);
   assert.doesNotMatch(text, NODE_SPECIFIER, `${name} imports a node: module`);
-  assert.deepEqual(inputs.filter((p) => p.includes('onnxruntime-node') || p.startsWith('node:')), [], `${name} bundles Node-only modules`);
+  assert.deepEqual(
+    inputs.filter((p) => p.includes('onnxruntime-node') || p.startsWith('node:')),
+    [],
+    `${name} bundles Node-only modules`,
+  );
 }
 
 describe('browser bundles', () => {
@@ -46,7 +60,11 @@ describe('browser bundles', () => {
       // onnxruntime-web's own code names node:os behind a browser check, so only the inputs are checked here.
       const { text, inputs } = await bundle(entry, []);
       assert.ok(!text.includes('onnxruntime-node'), `${entry} mentions onnxruntime-node`);
-      assert.deepEqual(inputs.filter((p) => p.includes('onnxruntime-node') || p.startsWith('node:') || p.endsWith('src/node.ts')), [], `${entry} bundles Node-only modules`);
+      assert.deepEqual(
+        inputs.filter((p) => p.includes('onnxruntime-node') || p.startsWith('node:') || p.endsWith('src/node.ts')),
+        [],
+        `${entry} bundles Node-only modules`,
+      );
     }
   });
 

@@ -14,11 +14,16 @@ export class DrawPad {
   #frame = 0;
 
   /** `onDraw(rgba)` gets the drawing at outWidth x outHeight after each stroke segment (at most once a frame). */
-  constructor(private outWidth: number, private outHeight: number, private readonly onDraw: (rgba: Uint8ClampedArray) => void) {
+  constructor(
+    private outWidth: number,
+    private outHeight: number,
+    private readonly onDraw: (rgba: Uint8ClampedArray) => void,
+  ) {
     this.clear();
     this.canvas.addEventListener('pointerdown', (e) => this.#start(e));
     this.canvas.addEventListener('pointermove', (e) => this.#move(e));
-    for (const end of ['pointerup', 'pointercancel', 'pointerleave']) this.canvas.addEventListener(end, () => (this.#last = undefined));
+    for (const end of ['pointerup', 'pointercancel', 'pointerleave'])
+      this.canvas.addEventListener(end, () => (this.#last = undefined));
   }
 
   resize(outWidth: number, outHeight: number): void {

@@ -34,14 +34,27 @@ export class InputPanel {
   #pad: DrawPad | undefined;
   readonly #preview = el('div', { class: 'preview' });
 
-  constructor(private readonly container: HTMLElement, private readonly events: InputEvents) {}
+  constructor(
+    private readonly container: HTMLElement,
+    private readonly events: InputEvents,
+  ) {}
 
   setModel(info: ModelInfo, samples: readonly Sample[]): void {
     this.#info = info;
     this.#layout = info.inputs.length === 1 ? imageLayout(info.inputs[0]) : undefined;
-    const declared = el('p', { class: 'declared' }, ...info.inputs.map((v) => el('code', {}, `${v.name}: ${v.dtype} ${formatDims(v.shape)}`)));
+    const declared = el(
+      'p',
+      { class: 'declared' },
+      ...info.inputs.map((v) => el('code', {}, `${v.name}: ${v.dtype} ${formatDims(v.shape)}`)),
+    );
     const drawing = this.#layout ? this.#drawArea(this.#layout) : undefined;
-    this.container.replaceChildren(el('h2', {}, 'Input'), declared, this.#samplesRow(samples) ?? '', el('div', { class: 'input-row' }, drawing ?? '', this.#preview), this.#actions());
+    this.container.replaceChildren(
+      el('h2', {}, 'Input'),
+      declared,
+      this.#samplesRow(samples) ?? '',
+      el('div', { class: 'input-row' }, drawing ?? '', this.#preview),
+      this.#actions(),
+    );
   }
 
   /** Shows what the model receives: the image for an image input, else shapes and ranges. */
@@ -50,30 +63,67 @@ export class InputPanel {
     const tensor = layout ? feeds[layout.input] : undefined;
     const picture = layout && tensor ? tensorThumbnail(tensor, layout, 112) : undefined;
     const lines = Object.entries(feeds).map(([name, t]) => el('code', {}, `${name} ${t.type} ${formatDims(t.dims)}`));
-    const heatmaps = picture ? [] : Object.entries(feeds).map(([name, t]) => layerData(name, undefined, t)).filter((l) => l !== undefined).map((l) => figureBlock(l, 320));
-    this.#preview.replaceChildren(el('h3', {}, 'model input'), picture ?? '', ...heatmaps, ...lines, el('p', { class: 'caption source' }, source));
+    const heatmaps = picture
+      ? []
+      : Object.entries(feeds)
+          .map(([name, t]) => layerData(name, undefined, t))
+          .filter((l) => l !== undefined)
+          .map((l) => figureBlock(l, 320));
+    this.#preview.replaceChildren(
+      el('h3', {}, 'model input'),
+      picture ?? '',
+      ...heatmaps,
+      ...lines,
+      el('p', { class: 'caption source' }, source),
+    );
   }
 
   /** A dropped input file: an .npy, or an image for an image input. */
   acceptFile(file: File): Promise<void> {
     if (/\.npy$/i.test(file.name)) return this.#npy(file);
     if (this.#layout && file.type.startsWith('image/')) return this.#image(file);
-    return Promise.reject(new Error(`Drop an .onnx model, an .npy input${this.#layout ? ' or an image' : ''} on the page; got ${file.name}.`));
+    return Promise.reject(
+      new Error(
+        `Drop an .onnx model, an .npy input${this.#layout ? ' or an image' : ''} on the page; got ${file.name}.`,
+      ),
+    );
   }
 
   #samplesRow(samples: readonly Sample[]): HTMLElement | undefined {
     if (samples.length === 0 || !this.#layout) return undefined;
-    const buttons = samples.map((s) => el('button', { type: 'button', class: 'sample', 'data-sample': s.name, title: `${s.name} (label ${s.label})`, onclick: () => this.events.input(s.feeds, `sample ${s.name}`, false) },
-      tensorThumbnail(s.feeds[this.#layout!.input], this.#layout!, 32), el('span', {}, String(s.label))));
+    const buttons = samples.map((s) =>
+      el(
+        'button',
+        {
+          type: 'button',
+          class: 'sample',
+          'data-sample': s.name,
+          title: `${s.name} (label ${s.label})`,
+          onclick: () => this.events.input(s.feeds, `sample ${s.name}`, false),
+        },
+        tensorThumbnail(s.feeds[this.#layout!.input], this.#layout!, 32),
+        el('span', {}, String(s.label)),
+      ),
+    );
     return el('div', { class: 'samples' }, el('span', { class: 'label' }, 'samples'), ...buttons);
   }
 
   #drawArea(layout: ImageLayout): HTMLElement {
-    this.#pad = new DrawPad(layout.width, layout.height, (rgba) => this.events.input({ [layout.input]: pixelsToTensor(rgba, layout) }, 'drawing', true));
-    const clear = el('button', { type: 'button', id: 'clear-pad', onclick: () => {
-      this.#pad!.clear();
-      this.events.input({ [layout.input]: pixelsToTensor(this.#pad!.pixels(), layout) }, 'drawing', true);
-    } }, 'Clear');
+    this.#pad = new DrawPad(layout.width, layout.height, (rgba) =>
+      this.events.input({ [layout.input]: pixelsToTensor(rgba, layout) }, 'drawing', true),
+    );
+    const clear = el(
+      'button',
+      {
+        type: 'button',
+        id: 'clear-pad',
+        onclick: () => {
+          this.#pad!.clear();
+          this.events.input({ [layout.input]: pixelsToTensor(this.#pad!.pixels(), layout) }, 'drawing', true);
+        },
+      },
+      'Clear',
+    );
     return el('div', { class: 'pad' }, el('h3', {}, 'draw'), this.#pad.canvas, clear);
   }
 
@@ -100,15 +150,28 @@ export class InputPanel {
     const stem = file.name.replace(/\.npy$/i, '');
     const input = inputs.find((v) => v.name === stem) ?? (inputs.length === 1 ? inputs[0] : undefined);
     try {
-      if (!input) throw new Error(`The model has ${inputs.length} inputs; name the .npy file after one of them (${inputs.map((v) => v.name).join(', ')}).`);
-      this.events.input({ [input.name]: npyFeed(new Uint8Array(await file.arrayBuffer()), input) }, `file ${file.name}`, false);
+      if (!input)
+        throw new Error(
+          `The model has ${inputs.length} inputs; name the .npy file after one of them (${inputs.map((v) => v.name).join(', ')}).`,
+        );
+      this.events.input(
+        { [input.name]: npyFeed(new Uint8Array(await file.arrayBuffer()), input) },
+        `file ${file.name}`,
+        false,
+      );
     } catch (err) {
       this.events.error(err);
     }
   }
 }
 
-function fileButton(text: string, accept: string, id: string, onFile: (file: File) => void, disabled: boolean): HTMLElement {
+function fileButton(
+  text: string,
+  accept: string,
+  id: string,
+  onFile: (file: File) => void,
+  disabled: boolean,
+): HTMLElement {
   const input = el('input', { type: 'file', accept, id, hidden: true });
   input.addEventListener('change', () => {
     const file = input.files?.[0];

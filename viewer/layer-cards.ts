@@ -20,7 +20,10 @@ export class LayerCards {
   /** Called after each card is painted (the page measures its first render with it). */
   onPaint: (key: string) => void = () => undefined;
 
-  constructor(private readonly container: HTMLElement, private readonly typeOf: (module: string | undefined) => string) {
+  constructor(
+    private readonly container: HTMLElement,
+    private readonly typeOf: (module: string | undefined) => string,
+  ) {
     this.#observer = new IntersectionObserver((entries) => this.#seen(entries), { rootMargin: '400px 0px' });
   }
 
@@ -37,7 +40,8 @@ export class LayerCards {
       const card = this.#cards.get(layer.key) ?? this.#create(layer);
       card.layer = layer;
       card.dirty = true;
-      if (this.container.children[i] !== card.node) this.container.insertBefore(card.node, this.container.children[i] ?? null);
+      if (this.container.children[i] !== card.node)
+        this.container.insertBefore(card.node, this.container.children[i] ?? null);
       if (card.visible) this.#paint(card);
     });
   }
@@ -74,12 +78,19 @@ export class LayerCards {
   #paint(card: Card): void {
     const { layer } = card;
     const width = Math.max(240, this.container.clientWidth - 340);
-    const header = el('header', {},
+    const header = el(
+      'header',
+      {},
       el('h3', {}, layer.key),
       el('span', { class: 'type' }, this.typeOf(layer.module)),
       el('span', { class: 'dims' }, formatDims(layer.dims)),
-      el('span', { class: 'dtype' }, layer.dtype));
-    card.node.replaceChildren(header, statsRow(layer), el('div', { class: 'card-body' }, figureBlock(layer, width), histogramBlock(layer)));
+      el('span', { class: 'dtype' }, layer.dtype),
+    );
+    card.node.replaceChildren(
+      header,
+      statsRow(layer),
+      el('div', { class: 'card-body' }, figureBlock(layer, width), histogramBlock(layer)),
+    );
     card.dirty = false;
     this.onPaint(layer.key);
   }

@@ -15,17 +15,42 @@ import { installHook } from './test-hook.js';
 import { ModuleTree } from './tree-panel.js';
 import { Runner, ViewerError, WorkerClient } from './worker-client.js';
 
-interface SampleConfig { readonly name: string; readonly label: number; readonly url: string }
-interface ViewerConfig { readonly model: { readonly url: string }; readonly wasmPaths: string; readonly samples?: SampleConfig[]; readonly defaultSample?: string }
+interface SampleConfig {
+  readonly name: string;
+  readonly label: number;
+  readonly url: string;
+}
+interface ViewerConfig {
+  readonly model: { readonly url: string };
+  readonly wasmPaths: string;
+  readonly samples?: SampleConfig[];
+  readonly defaultSample?: string;
+}
 
-const state = { info: undefined as ModelInfo | undefined, feeds: {} as Feeds, checked: new Set<string>(), seed: 0, result: undefined as RunResult | undefined };
+const state = {
+  info: undefined as ModelInfo | undefined,
+  feeds: {} as Feeds,
+  checked: new Set<string>(),
+  seed: 0,
+  result: undefined as RunResult | undefined,
+};
 let wasmPaths = new URL('ort/', location.href).href;
 
 const client = new WorkerClient(new URL('./worker.js', import.meta.url));
-const hook = installHook((name, data, dims) => setInput({ [name]: { type: 'float32', dims, data: Float32Array.from(data) } }, 'test input', false));
-const cards = new LayerCards(byId('layers'), (module) => state.info?.modules.find((m) => m.name === module)?.type ?? 'value');
+const hook = installHook((name, data, dims) =>
+  setInput({ [name]: { type: 'float32', dims, data: Float32Array.from(data) } }, 'test input', false),
+);
+const cards = new LayerCards(
+  byId('layers'),
+  (module) => state.info?.modules.find((m) => m.name === module)?.type ?? 'value',
+);
 const tree = new ModuleTree(byId('tree'), { toggle, select: (name) => (tree.highlight(name), cards.focus(name)) });
-const inputs = new InputPanel(byId('input-panel'), { input: setInput, random: () => void random(), run: rerun, error: showError });
+const inputs = new InputPanel(byId('input-panel'), {
+  input: setInput,
+  random: () => void random(),
+  run: rerun,
+  error: showError,
+});
 const runner = new Runner(client, showResult, showError);
 cards.onPaint = () => {
   hook.firstRenderMs ??= performance.now();
@@ -37,10 +62,22 @@ function setStatus(text: string): void {
 }
 
 function showError(err: unknown): void {
-  const info = err instanceof ViewerError ? err.info : { code: 'E_VIEWER', message: err instanceof Error ? err.message : String(err) };
+  const info =
+    err instanceof ViewerError
+      ? err.info
+      : { code: 'E_VIEWER', message: err instanceof Error ? err.message : String(err) };
   hook.error = info;
   const close = el('button', { type: 'button', class: 'close', onclick: () => byId('error').replaceChildren() }, '×');
-  byId('error').replaceChildren(el('div', { class: 'error' }, close, el('b', {}, info.code), ` ${info.message}`, 'hint' in info && info.hint ? el('p', {}, info.hint) : ''));
+  byId('error').replaceChildren(
+    el(
+      'div',
+      { class: 'error' },
+      close,
+      el('b', {}, info.code),
+      ` ${info.message}`,
+      'hint' in info && info.hint ? el('p', {}, info.hint) : '',
+    ),
+  );
 }
 
 function requested(): string[] {
@@ -80,7 +117,9 @@ function showResult(result: RunResult): void {
   for (const l of result.layers) if (l.module) shapes.set(l.module, [...(shapes.get(l.module) ?? []), l.dims]);
   tree.setShapes(shapes);
   hook.runs++;
-  setStatus(`ran in ${result.runMs.toFixed(1)} ms on onnxruntime-web (WASM, ${crossOriginIsolated ? 'threads' : '1 thread'}) · ${result.layers.length} values captured`);
+  setStatus(
+    `ran in ${result.runMs.toFixed(1)} ms on onnxruntime-web (WASM, ${crossOriginIsolated ? 'threads' : '1 thread'}) · ${result.layers.length} values captured`,
+  );
 }
 
 function toggle(name: string, checked: boolean): void {
@@ -100,7 +139,13 @@ async function fetchBytes(url: string): Promise<Uint8Array> {
 async function loadSamples(configs: readonly SampleConfig[], info: ModelInfo): Promise<Sample[]> {
   const input = info.inputs[0];
   if (!input || info.inputs.length !== 1) return [];
-  return Promise.all(configs.map(async (s) => ({ name: s.name, label: s.label, feeds: { [input.name]: npyFeed(await fetchBytes(new URL(s.url, location.href).href), input) as HostTensor } })));
+  return Promise.all(
+    configs.map(async (s) => ({
+      name: s.name,
+      label: s.label,
+      feeds: { [input.name]: npyFeed(await fetchBytes(new URL(s.url, location.href).href), input) as HostTensor },
+    })),
+  );
 }
 
 async function openModel(source: ModelSourceMessage, config?: ViewerConfig): Promise<void> {
@@ -154,7 +199,10 @@ async function boot(): Promise<void> {
   listenForFiles();
   try {
     const response = await fetch('config.json');
-    if (!response.ok) throw new Error(`Could not fetch config.json: ${response.status}. Drop an .onnx file on the page to open a model.`);
+    if (!response.ok)
+      throw new Error(
+        `Could not fetch config.json: ${response.status}. Drop an .onnx file on the page to open a model.`,
+      );
     const config = (await response.json()) as ViewerConfig;
     wasmPaths = new URL(config.wasmPaths, location.href).href;
     await openModel({ url: new URL(config.model.url, location.href).href }, config);

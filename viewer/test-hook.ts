@@ -16,7 +16,12 @@ export interface PageHook {
   source?: string;
   error?: ErrorInfo;
   result?: RunResult;
-  layers(): { key: string; module: string | undefined; dims: number[]; summary: RunResult['layers'][number]['summary'] }[];
+  layers(): {
+    key: string;
+    module: string | undefined;
+    dims: number[];
+    summary: RunResult['layers'][number]['summary'];
+  }[];
   values(key: string): number[];
   setInput(name: string, data: number[], dims: number[]): void;
 }
@@ -25,7 +30,8 @@ export function installHook(setInput: PageHook['setInput']): PageHook {
   const hook: PageHook = {
     ready: false,
     runs: 0,
-    layers: () => (hook.result?.layers ?? []).map((l) => ({ key: l.key, module: l.module, dims: l.dims, summary: l.summary })),
+    layers: () =>
+      (hook.result?.layers ?? []).map((l) => ({ key: l.key, module: l.module, dims: l.dims, summary: l.summary })),
     values: (key) => {
       const layer = hook.result?.layers.find((l) => l.key === key) ?? hook.result?.outputs.find((l) => l.key === key);
       return layer ? Array.from(layer.values) : [];

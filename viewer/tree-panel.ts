@@ -22,7 +22,10 @@ function declaredShapes(m: ModuleSummary): string {
 export class ModuleTree {
   readonly #rows = new Map<string, HTMLElement>();
 
-  constructor(private readonly container: HTMLElement, private readonly events: TreeEvents) {}
+  constructor(
+    private readonly container: HTMLElement,
+    private readonly events: TreeEvents,
+  ) {}
 
   show(modules: readonly ModuleSummary[], checked: ReadonlySet<string>, source: string): void {
     this.#rows.clear();
@@ -45,17 +48,32 @@ export class ModuleTree {
   }
 
   #row(m: ModuleSummary, depth: number, checked: boolean): HTMLElement {
-    const box = el('input', { type: 'checkbox', checked, disabled: Boolean(m.notObservable), title: 'Show this module as a card', 'aria-label': `show ${m.name}` });
+    const box = el('input', {
+      type: 'checkbox',
+      checked,
+      disabled: Boolean(m.notObservable),
+      title: 'Show this module as a card',
+      'aria-label': `show ${m.name}`,
+    });
     box.addEventListener('change', () => this.events.toggle(m.name, box.checked));
     const why = m.notObservable;
-    const reason = why ? el('span', { class: 'reason', title: `${why.reason}\n${why.hint}` }, `not observable: ${why.reason}`) : undefined;
-    const row = el('li', { class: `module${m.notObservable ? ' unobservable' : ''}${m.leaf ? ' leaf' : ''}`, style: `--depth: ${depth}`, 'data-module': m.name },
+    const reason = why
+      ? el('span', { class: 'reason', title: `${why.reason}\n${why.hint}` }, `not observable: ${why.reason}`)
+      : undefined;
+    const row = el(
+      'li',
+      {
+        class: `module${m.notObservable ? ' unobservable' : ''}${m.leaf ? ' leaf' : ''}`,
+        style: `--depth: ${depth}`,
+        'data-module': m.name,
+      },
       box,
       el('button', { class: 'name', type: 'button', onclick: () => this.events.select(m.name) }, m.name),
       el('span', { class: 'type' }, m.type),
       m.calls > 1 ? el('span', { class: 'calls', title: 'calls per forward pass' }, `×${m.calls}`) : undefined,
       el('span', { class: 'shape' }, declaredShapes(m)),
-      reason);
+      reason,
+    );
     this.#rows.set(m.name, row);
     return row;
   }

@@ -52,7 +52,9 @@ export class ActivationCache implements Iterable<[string, Tensor]> {
 
   /** Every call's output of one module, in call order (one entry for a module called once). */
   calls(module: string): Tensor[] {
-    return this.targets.filter((t) => t.module === module && t.kind === 'output' && !t.key.includes('#')).map((t) => this.#tensors.get(t.key)!);
+    return this.targets
+      .filter((t) => t.module === module && t.kind === 'output' && !t.key.includes('#'))
+      .map((t) => this.#tensors.get(t.key)!);
   }
 
   /** Why a module or key has no activation, if it was requested and is not observable. */

@@ -13,23 +13,35 @@ export type Feeds = Record<string, Feed>;
 
 export function prepareFeeds(index: GraphIndex, runtime: Runtime, feeds: Feeds): Record<string, Tensor> {
   if (typeof feeds !== 'object' || feeds === null) {
-    throw new NeurotapError('E_BAD_ARGUMENT', `Feeds must be an object of tensors keyed by input name, got ${String(feeds)}.`, {
-      hint: `Pass { ${index.inputs.map((n) => `'${n}': tensor`).join(', ')} }.`,
-    });
+    throw new NeurotapError(
+      'E_BAD_ARGUMENT',
+      `Feeds must be an object of tensors keyed by input name, got ${String(feeds)}.`,
+      {
+        hint: `Pass { ${index.inputs.map((n) => `'${n}': tensor`).join(', ')} }.`,
+      },
+    );
   }
   const unknown = Object.keys(feeds).filter((k) => !index.inputs.includes(k));
   if (unknown.length) {
-    throw new NeurotapError('E_UNKNOWN_INPUT', `The model has no input named ${unknown.map((n) => `'${n}'`).join(', ')}; its inputs are ${index.inputs.map((n) => `'${n}'`).join(', ')}.`, {
-      hint: 'Key the feeds by the ONNX input names (`neurotap layers MODEL` lists them).',
-    });
+    throw new NeurotapError(
+      'E_UNKNOWN_INPUT',
+      `The model has no input named ${unknown.map((n) => `'${n}'`).join(', ')}; its inputs are ${index.inputs.map((n) => `'${n}'`).join(', ')}.`,
+      {
+        hint: 'Key the feeds by the ONNX input names (`neurotap layers MODEL` lists them).',
+      },
+    );
   }
   const out: Record<string, Tensor> = {};
   for (const name of index.inputs) {
     const feed = feeds[name];
     if (feed === undefined) {
-      throw new NeurotapError('E_MISSING_INPUT', `Input '${name}' has no feed; expected ${describeInput(index, name)}.`, {
-        hint: `Give a tensor for every input: ${index.inputs.join(', ')}.`,
-      });
+      throw new NeurotapError(
+        'E_MISSING_INPUT',
+        `Input '${name}' has no feed; expected ${describeInput(index, name)}.`,
+        {
+          hint: `Give a tensor for every input: ${index.inputs.join(', ')}.`,
+        },
+      );
     }
     out[name] = toTensor(index, runtime, name, feed);
   }
@@ -45,9 +57,13 @@ export function describeInput(index: GraphIndex, name: string): string {
 
 function toTensor(index: GraphIndex, runtime: Runtime, name: string, feed: Feed): Tensor {
   if (typeof feed !== 'object' || feed === null || !('dims' in feed) || !('data' in feed)) {
-    throw new NeurotapError('E_BAD_ARGUMENT', `Feed '${name}' must be a Tensor or { data, dims }, got ${typeof feed}.`, {
-      hint: 'Use new Tensor(type, data, dims) or { data: Float32Array, dims: [...] }.',
-    });
+    throw new NeurotapError(
+      'E_BAD_ARGUMENT',
+      `Feed '${name}' must be a Tensor or { data, dims }, got ${typeof feed}.`,
+      {
+        hint: 'Use new Tensor(type, data, dims) or { data: Float32Array, dims: [...] }.',
+      },
+    );
   }
   const given = ('type' in feed && feed.type ? feed.type : dtypeOfArray(feed.data as PlainTensor['data'])) as DType;
   const dims = [...feed.dims];
@@ -62,9 +78,13 @@ function toTensor(index: GraphIndex, runtime: Runtime, name: string, feed: Feed)
   checkShape(index, name, dims);
   const length = (feed.data as ArrayLike<unknown>).length;
   if (length !== sizeOf(dims)) {
-    throw new NeurotapError('E_INPUT_SHAPE', `Input '${name}' has ${length} elements but dims [${dims.join(', ')}] need ${sizeOf(dims)}.`, {
-      hint: 'The data length must equal the product of the dims.',
-    });
+    throw new NeurotapError(
+      'E_INPUT_SHAPE',
+      `Input '${name}' has ${length} elements but dims [${dims.join(', ')}] need ${sizeOf(dims)}.`,
+      {
+        hint: 'The data length must equal the product of the dims.',
+      },
+    );
   }
   if (feed instanceof runtime.Tensor) return feed as Tensor;
   return new runtime.Tensor(given as Tensor.Type, feed.data as Tensor.DataType, dims);
@@ -75,9 +95,13 @@ function checkShape(index: GraphIndex, name: string, dims: number[]): void {
   if (!shape) return;
   const fits = shape.length === dims.length && shape.every((d, i) => typeof d !== 'number' || d === dims[i]);
   if (!fits) {
-    throw new NeurotapError('E_INPUT_SHAPE', `Input '${name}' expects shape [${shape.join(', ')}], got [${dims.join(', ')}].`, {
-      hint: 'Named dimensions (e.g. batch) take any size; numbered ones must match.',
-      details: { input: name, expected: shape, given: dims },
-    });
+    throw new NeurotapError(
+      'E_INPUT_SHAPE',
+      `Input '${name}' expects shape [${shape.join(', ')}], got [${dims.join(', ')}].`,
+      {
+        hint: 'Named dimensions (e.g. batch) take any size; numbered ones must match.',
+        details: { input: name, expected: shape, given: dims },
+      },
+    );
   }
 }

@@ -18,7 +18,9 @@ export interface ResolvedCalls {
 /** The If conditions deciding whether values at these targets were computed. */
 export function branchConditions(index: GraphIndex, targets: readonly CaptureTarget[]): string[] {
   const conds = new Set<string>();
-  for (const t of targets) for (const step of branchSteps(index, t)) if (index.nodes[step.node].opType === 'If') conds.add(index.nodes[step.node].input![0]);
+  for (const t of targets)
+    for (const step of branchSteps(index, t))
+      if (index.nodes[step.node].opType === 'If') conds.add(index.nodes[step.node].input![0]);
   return [...conds];
 }
 
@@ -27,18 +29,33 @@ interface Instance {
   tensors: Tensor[];
 }
 
-export function resolveCalls(index: GraphIndex, runtime: Runtime, targets: readonly CaptureTarget[], read: (t: CaptureTarget) => Tensor, cond: (value: string) => Tensor | undefined, stackCalls: boolean): ResolvedCalls {
+export function resolveCalls(
+  index: GraphIndex,
+  runtime: Runtime,
+  targets: readonly CaptureTarget[],
+  read: (t: CaptureTarget) => Tensor,
+  cond: (value: string) => Tensor | undefined,
+  stackCalls: boolean,
+): ResolvedCalls {
   const notCalled: Unobservable[] = [];
   const instances: Instance[] = [];
   for (const target of targets) {
     const steps = valueContext(index, target.value);
     if (!ranBranches(index, branchSteps(index, target), cond)) {
-      notCalled.push({ key: target.key, module: target.module ?? target.value, reason: 'not called in this run: it sits in an If branch that was not taken', hint: 'Inputs that turn the branch condition the other way make it run.' });
+      notCalled.push({
+        key: target.key,
+        module: target.module ?? target.value,
+        reason: 'not called in this run: it sits in an If branch that was not taken',
+        hint: 'Inputs that turn the branch condition the other way make it run.',
+      });
       continue;
     }
     const loops = steps.filter((s) => index.nodes[s.node].opType !== 'If').length;
     const tensor = read(target);
-    instances.push({ target, tensors: loops === 0 || stackCalls || !target.module ? [tensor] : splitLeading(runtime, tensor, loops) });
+    instances.push({
+      target,
+      tensors: loops === 0 || stackCalls || !target.module ? [tensor] : splitLeading(runtime, tensor, loops),
+    });
   }
   return { ...assignKeys(instances), notCalled };
 }
@@ -48,13 +65,17 @@ function branchSteps(index: GraphIndex, t: CaptureTarget): readonly ContextStep[
   return [...valueContext(index, t.value), ...(t.siteContext ?? [])];
 }
 
-function ranBranches(index: GraphIndex, steps: readonly ContextStep[], cond: (value: string) => Tensor | undefined): boolean {
+function ranBranches(
+  index: GraphIndex,
+  steps: readonly ContextStep[],
+  cond: (value: string) => Tensor | undefined,
+): boolean {
   for (const step of steps) {
     const node = index.nodes[step.node];
     if (node.opType !== 'If') continue;
     const c = cond(node.input![0]);
     // A condition inside a loop is per iteration: then the stacked tensor tells.
-    if (!c || c.data.length !== 1) continue;
+    if (c?.data.length !== 1) continue;
     if (Boolean(c.data[0]) !== (step.attr === 'then_branch')) return false;
   }
   return true;
@@ -66,7 +87,10 @@ function splitLeading(runtime: Runtime, t: Tensor, axes: number): Tensor[] {
   const calls = t.dims.slice(0, axes).reduce((a, b) => a * b, 1);
   const size = dims.reduce((a, b) => a * b, 1);
   const data = t.data as Float32Array;
-  return Array.from({ length: calls }, (_, i) => new runtime.Tensor(t.type, data.subarray(i * size, (i + 1) * size), dims));
+  return Array.from(
+    { length: calls },
+    (_, i) => new runtime.Tensor(t.type, data.subarray(i * size, (i + 1) * size), dims),
+  );
 }
 
 /** Numbers the calls that ran, per module and kind, in site order: `name` alone, or `name:k`. */

@@ -65,16 +65,34 @@ export function selectTargets(map: ModuleMap, index: GraphIndex, options: Select
   for (const spec of specs) {
     const before = modules.size + values.size;
     matchSpec(spec, map, allValues, modules, values);
-    if (typeof spec === 'string' && !isGlob(spec) && !PRESETS.has(spec) && modules.size + values.size === before && !map.get(spec) && !allValues.has(spec)) {
+    if (
+      typeof spec === 'string' &&
+      !isGlob(spec) &&
+      !PRESETS.has(spec) &&
+      modules.size + values.size === before &&
+      !map.get(spec) &&
+      !allValues.has(spec)
+    ) {
       unknown.push(spec);
     }
   }
   if (unknown.length) throw unknownLayers(unknown, map, allValues);
   const selection: Selection = { targets: [], notObservable: [] };
   const reduceFor = reductionLookup(options.reduce);
-  for (const info of map.modules) if (modules.has(info)) addModuleTargets(info, selection, options.inputs === true, reduceFor(info.name));
+  for (const info of map.modules)
+    if (modules.has(info)) addModuleTargets(info, selection, options.inputs === true, reduceFor(info.name));
   for (const value of allValues) {
-    if (values.has(value)) selection.targets.push({ key: value, value, module: undefined, call: 1, kind: 'output', reduce: reduceFor(value), site: 1, tuple: '' });
+    if (values.has(value))
+      selection.targets.push({
+        key: value,
+        value,
+        module: undefined,
+        call: 1,
+        kind: 'output',
+        reduce: reduceFor(value),
+        site: 1,
+        tuple: '',
+      });
   }
   return dropNonTensors(index, selection);
 }
@@ -87,7 +105,9 @@ function dropNonTensors(index: GraphIndex, selection: Selection): Selection {
     if (kind === 'tensor') targets.push(t);
     else {
       selection.notObservable.push({
-        key: t.key, module: t.module ?? t.value, reason: `a ${kind} value: ONNX Runtime's JS API returns tensors only`,
+        key: t.key,
+        module: t.module ?? t.value,
+        reason: `a ${kind} value: ONNX Runtime's JS API returns tensors only`,
         hint: 'Capture the tensors that go into it or come out of it instead.',
       });
     }
@@ -98,9 +118,13 @@ function dropNonTensors(index: GraphIndex, selection: Selection): Selection {
 function reductionLookup(reduce: SelectOptions['reduce']): (name: string) => Reduction {
   const check = (r: unknown): Reduction => {
     if (REDUCTIONS.includes(r as Reduction)) return r as Reduction;
-    throw new NeurotapError('E_BAD_ARGUMENT', `Unknown reduction '${String(r)}'; expected one of ${REDUCTIONS.join(', ')}.`, {
-      hint: 'mean/max reduce (N, C, ...) to (N, C); time-mean/time-max and last act on axis 1 of (N, T, ...).',
-    });
+    throw new NeurotapError(
+      'E_BAD_ARGUMENT',
+      `Unknown reduction '${String(r)}'; expected one of ${REDUCTIONS.join(', ')}.`,
+      {
+        hint: 'mean/max reduce (N, C, ...) to (N, C); time-mean/time-max and last act on axis 1 of (N, T, ...).',
+      },
+    );
   };
   if (reduce === undefined) return () => 'none';
   if (typeof reduce === 'string') {
@@ -114,10 +138,23 @@ function reductionLookup(reduce: SelectOptions['reduce']): (name: string) => Red
 function normalizeSpecs(layers: SelectOptions['layers']): LayerSpec[] {
   if (layers === undefined) return ['leaves'];
   const list = Array.isArray(layers) ? [...layers] : [layers as LayerSpec];
-  return list.flatMap((spec) => (typeof spec === 'string' ? spec.split(',').map((s) => s.trim()).filter(Boolean) : [spec]));
+  return list.flatMap((spec) =>
+    typeof spec === 'string'
+      ? spec
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : [spec],
+  );
 }
 
-function matchSpec(spec: LayerSpec, map: ModuleMap, allValues: ReadonlySet<string>, modules: Set<ModuleInfo>, values: Set<string>): void {
+function matchSpec(
+  spec: LayerSpec,
+  map: ModuleMap,
+  allValues: ReadonlySet<string>,
+  modules: Set<ModuleInfo>,
+  values: Set<string>,
+): void {
   if (spec === 'leaves') return map.modules.filter((m) => m.children.length === 0).forEach((m) => modules.add(m));
   if (spec === 'modules') return map.modules.forEach((m) => modules.add(m));
   if (spec === 'values') return allValues.forEach((v) => values.add(v));
@@ -156,38 +193,80 @@ function addModuleTargets(info: ModuleInfo, selection: Selection, withInputs: bo
     const base = many ? `${info.name}:${call.index}` : info.name;
     const suffixOf = (path: readonly number[]) => path.map((p) => `#${p}`).join('');
     for (const missing of call.unobservableOutputs) {
-      selection.notObservable.push({ key: base + suffixOf(missing.path), module: info.name, reason: missing.reason, hint: 'Capture the values it is made of with the "values" preset.' });
+      selection.notObservable.push({
+        key: base + suffixOf(missing.path),
+        module: info.name,
+        reason: missing.reason,
+        hint: 'Capture the values it is made of with the "values" preset.',
+      });
     }
     if (call.outputs.length === 0 && call.unobservableOutputs.length === 0) {
-      selection.notObservable.push({ key: base, module: info.name, reason: 'no value leaves this call in the exported graph', hint: 'Capture its inner values with the "values" preset.' });
+      selection.notObservable.push({
+        key: base,
+        module: info.name,
+        reason: 'no value leaves this call in the exported graph',
+        hint: 'Capture its inner values with the "values" preset.',
+      });
     }
     // A tuple keeps its `#i` keys even when some of its elements are not observable.
     const tuple = call.outputs.length + call.unobservableOutputs.length > 1;
     call.outputs.forEach((value, i) => {
       const suffix = tuple ? suffixOf(call.outputPaths[i]) : '';
-      selection.targets.push({ key: base + suffix, value, module: info.name, call: call.index, kind: 'output', reduce, site: call.index, tuple: suffix, siteContext: call.context });
+      selection.targets.push({
+        key: base + suffix,
+        value,
+        module: info.name,
+        call: call.index,
+        kind: 'output',
+        reduce,
+        site: call.index,
+        tuple: suffix,
+        siteContext: call.context,
+      });
     });
     if (withInputs) addInputTargets(info, call, base, selection);
   }
 }
 
-function addInputTargets(info: ModuleInfo, call: ModuleInfo['calls'][number], base: string, selection: Selection): void {
+function addInputTargets(
+  info: ModuleInfo,
+  call: ModuleInfo['calls'][number],
+  base: string,
+  selection: Selection,
+): void {
   const clean = call.inputs.filter((v) => !call.opaqueInputs.includes(v));
   if (clean.length === 0 && call.inputs.length > 0) {
     selection.notObservable.push({
-      key: `in:${base}`, module: info.name,
-      reason: 'the export optimised across the module boundary, so the value entering this call differs from what the module received',
-      hint: 'Capture the previous module\'s output instead.',
+      key: `in:${base}`,
+      module: info.name,
+      reason:
+        'the export optimised across the module boundary, so the value entering this call differs from what the module received',
+      hint: "Capture the previous module's output instead.",
     });
   }
-  clean.forEach((value, i) => selection.targets.push({
-    key: `in:${base}#${i}`, value, module: info.name, call: call.index, kind: 'input', reduce: 'none', site: call.index, tuple: `#${i}`, siteContext: call.context,
-  }));
+  clean.forEach((value, i) =>
+    selection.targets.push({
+      key: `in:${base}#${i}`,
+      value,
+      module: info.name,
+      call: call.index,
+      kind: 'input',
+      reduce: 'none',
+      site: call.index,
+      tuple: `#${i}`,
+      siteContext: call.context,
+    }),
+  );
 }
 
 function unknownLayers(names: string[], map: ModuleMap, allValues: ReadonlySet<string>): NeurotapError {
   const candidates = [...map.modules.map((m) => m.name), ...allValues];
-  const suggestions = names.map((n) => `'${n}' (did you mean ${nearestNames(n, candidates).map((c) => `'${c}'`).join(', ')}?)`);
+  const suggestions = names.map(
+    (n) =>
+      `'${n}' (did you mean ${nearestNames(n, candidates)
+        .map((c) => `'${c}'`)
+        .join(', ')}?)`,
+  );
   return new NeurotapError('E_UNKNOWN_LAYER', `No module or value is named ${suggestions.join('; ')}.`, {
     hint: 'List the module names with `neurotap layers MODEL` (or model.modules()); globs such as "layer1.*" and the presets leaves, modules, values also work.',
     details: { unknown: names },

@@ -33,9 +33,13 @@ function flagTable(defs: ArgsDef): Map<string, [string, boolean]> {
 function unknownFlag(flag: string, table: Map<string, [string, boolean]>, command: string): NeurotapError {
   const names = [...table.keys()].filter((n) => n.length > 1);
   const near = nearestNames(flag.replace(/^-+/, ''), names, 1).map((n) => `--${n}`);
-  return new NeurotapError('E_BAD_ARGUMENT', `Unknown option '${flag}' for neurotap ${command} (did you mean ${near.join(' or ')}?).`, {
-    hint: `See \`neurotap ${command} --help\`.`,
-  });
+  return new NeurotapError(
+    'E_BAD_ARGUMENT',
+    `Unknown option '${flag}' for neurotap ${command} (did you mean ${near.join(' or ')}?).`,
+    {
+      hint: `See \`neurotap ${command} --help\`.`,
+    },
+  );
 }
 
 /** Reads `--name value`, `--name=value`, `-n value`, `--flag`, `--no-flag` and positionals; `--` ends flags. */
@@ -67,7 +71,9 @@ export function scanFlags(rawArgs: readonly string[], defs: ArgsDef, command: st
     }
     const value = eq >= 0 ? body.slice(eq + 1) : rawArgs[++i];
     if (value === undefined) {
-      throw new NeurotapError('E_BAD_ARGUMENT', `Option --${name} needs a value.`, { hint: `See \`neurotap ${command} --help\`.` });
+      throw new NeurotapError('E_BAD_ARGUMENT', `Option --${name} needs a value.`, {
+        hint: `See \`neurotap ${command} --help\`.`,
+      });
     }
     push(name, value);
   }
@@ -88,14 +94,20 @@ export function isSet(flags: ScannedFlags, name: string): boolean {
 export function checkPositionals(flags: ScannedFlags, count: number, command: string, hint: string): void {
   const extra = flags.positionals.slice(count);
   if (extra.length) {
-    throw new NeurotapError('E_BAD_ARGUMENT', `Unexpected argument${extra.length > 1 ? 's' : ''} ${extra.map((a) => `'${a}'`).join(', ')} for neurotap ${command}.`, { hint });
+    throw new NeurotapError(
+      'E_BAD_ARGUMENT',
+      `Unexpected argument${extra.length > 1 ? 's' : ''} ${extra.map((a) => `'${a}'`).join(', ')} for neurotap ${command}.`,
+      { hint },
+    );
   }
 }
 
 export function parseInteger(text: string, flag: string, min: number): number {
   const n = Number(text);
   if (!/^-?\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min) {
-    throw new NeurotapError('E_BAD_ARGUMENT', `Expected --${flag} to be an integer >= ${min}; got '${text}'.`, { hint: `E.g. --${flag} ${Math.max(min, 1)}.` });
+    throw new NeurotapError('E_BAD_ARGUMENT', `Expected --${flag} to be an integer >= ${min}; got '${text}'.`, {
+      hint: `E.g. --${flag} ${Math.max(min, 1)}.`,
+    });
   }
   return n;
 }
@@ -105,7 +117,9 @@ export function parseNumberList(text: string, flag: string): number[] {
   const parts = text.split(',').map((s) => s.trim());
   const numbers = parts.map(Number);
   if (parts.some((p) => p === '') || numbers.some((n) => !Number.isFinite(n))) {
-    throw new NeurotapError('E_BAD_ARGUMENT', `Expected --${flag} as comma-separated numbers; got '${text}'.`, { hint: `E.g. --${flag} 0.5,0.5,0.5.` });
+    throw new NeurotapError('E_BAD_ARGUMENT', `Expected --${flag} as comma-separated numbers; got '${text}'.`, {
+      hint: `E.g. --${flag} 0.5,0.5,0.5.`,
+    });
   }
   return numbers;
 }
@@ -141,7 +155,12 @@ export function parseReduceFlags(values: readonly string[]): Reduction | Record<
   const rules: Record<string, Reduction> = {};
   for (const value of values) {
     const eq = value.lastIndexOf('=');
-    if (eq <= 0) throw new NeurotapError('E_BAD_ARGUMENT', `Expected --reduce R or --reduce PATTERN=R; got '${value}' among several.`, { hint: "E.g. --reduce 'conv*=mean' --reduce fc1=none." });
+    if (eq <= 0)
+      throw new NeurotapError(
+        'E_BAD_ARGUMENT',
+        `Expected --reduce R or --reduce PATTERN=R; got '${value}' among several.`,
+        { hint: "E.g. --reduce 'conv*=mean' --reduce fc1=none." },
+      );
     rules[value.slice(0, eq)] = value.slice(eq + 1) as Reduction;
   }
   return rules;

@@ -25,7 +25,10 @@ export function chunkSizeOf(flags: ScannedFlags): number | undefined {
 
 export async function openModelFromFlags(path: string, flags: ScannedFlags): Promise<NeurotapModel> {
   const threads = lastValue(flags, 'threads');
-  const ep = lastValue(flags, 'ep')?.split(',').map((s) => s.trim()).filter(Boolean);
+  const ep = lastValue(flags, 'ep')
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return openModel(path, threads === undefined ? undefined : parseInteger(threads, 'threads', 1), ep);
 }
 
@@ -43,13 +46,23 @@ export function selectionOf(flags: ScannedFlags) {
 }
 
 /** Opens `--inputs`; images are preprocessed as `extract --input` does (declared shape, --image-size...). */
-export async function openSourceFromFlags(model: NeurotapModel, flags: ScannedFlags, image: ImageFlags): Promise<DataSource> {
+export async function openSourceFromFlags(
+  model: NeurotapModel,
+  flags: ScannedFlags,
+  image: ImageFlags,
+): Promise<DataSource> {
   const path = lastValue(flags, 'inputs');
   if (path === undefined) {
-    const expected = declaredInputs(model).map((v) => `${v.name}: ${v.dtype} [${v.shape?.join(', ') ?? '?'}]`).join('; ');
-    throw new NeurotapError('E_BAD_ARGUMENT', `This command needs a data set: --inputs <dir | glob | list.txt | .npy | .npz | .jsonl> (the model takes ${expected}).`, {
-      hint: 'E.g. --inputs images/ or --inputs x.npy (items on the first axis).',
-    });
+    const expected = declaredInputs(model)
+      .map((v) => `${v.name}: ${v.dtype} [${v.shape?.join(', ') ?? '?'}]`)
+      .join('; ');
+    throw new NeurotapError(
+      'E_BAD_ARGUMENT',
+      `This command needs a data set: --inputs <dir | glob | list.txt | .npy | .npz | .jsonl> (the model takes ${expected}).`,
+      {
+        hint: 'E.g. --inputs images/ or --inputs x.npy (items on the first axis).',
+      },
+    );
   }
   const { openDataSource } = await import('../dataset/node-source.js');
   return openDataSource(model, path, { image: (input) => imageOptions(model, input, image) });

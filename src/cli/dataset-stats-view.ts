@@ -12,9 +12,15 @@ function layerRow(layer: NeuronStatsReport['layers'][number]): string[] {
   const n = layer.neurons;
   const dead = layer.dead.length;
   return [
-    layer.key, formatShape(layer.shape), String(layer.axis), String(n.length), dead ? String(dead) : '0',
-    formatNumber(mean(n.map((x) => x.mean))), formatNumber(mean(n.map((x) => x.std))),
-    formatNumber(Math.min(...n.map((x) => x.min))), formatNumber(Math.max(...n.map((x) => x.max))),
+    layer.key,
+    formatShape(layer.shape),
+    String(layer.axis),
+    String(n.length),
+    dead ? String(dead) : '0',
+    formatNumber(mean(n.map((x) => x.mean))),
+    formatNumber(mean(n.map((x) => x.std))),
+    formatNumber(Math.min(...n.map((x) => x.min))),
+    formatNumber(Math.max(...n.map((x) => x.max))),
     `${(100 * mean(n.map((x) => x.fractionActive))).toFixed(1)}%`,
   ];
 }
@@ -22,7 +28,8 @@ function layerRow(layer: NeuronStatsReport['layers'][number]): string[] {
 /** The neuron with the largest top response, and the item that gives it. */
 function strongest(layer: NeuronStatsReport['layers'][number]): string {
   let best: { neuron: number; id: string; value: number } | undefined;
-  for (const n of layer.neurons) if (n.top[0] && (!best || n.top[0].value > best.value)) best = { neuron: n.index, ...n.top[0] };
+  for (const n of layer.neurons)
+    if (n.top[0] && (!best || n.top[0].value > best.value)) best = { neuron: n.index, ...n.top[0] };
   return best ? `neuron ${best.neuron}: ${formatNumber(best.value)} on ${best.id}` : 'no item activates it';
 }
 
@@ -32,11 +39,18 @@ export function statsText(modelPath: string, report: NeuronStatsReport, written:
   const table = formatColumns([head, ...report.layers.map(layerRow)], [2, 3, 4, 5, 6, 7, 8, 9]);
   const lines = [`${s.dim('model')}  ${modelPath}`, `${s.dim('items')}  ${report.items}`, '', ...table, ''];
   for (const layer of report.layers) {
-    const dead = layer.dead.length ? s.yellow(`dead ${layer.dead.slice(0, 12).join(', ')}${layer.dead.length > 12 ? ', ...' : ''}`) : s.dim('no dead neurons');
+    const dead = layer.dead.length
+      ? s.yellow(`dead ${layer.dead.slice(0, 12).join(', ')}${layer.dead.length > 12 ? ', ...' : ''}`)
+      : s.dim('no dead neurons');
     lines.push(`${layer.key}: ${dead}; strongest ${strongest(layer)}`);
   }
   for (const k of report.skipped) lines.push(s.dim(`${k.key}: skipped, ${k.reason}`));
-  lines.push('', s.dim('mean and std average the per-neuron values; active is the mean share of items with response > 0 (max over the other axes)'));
+  lines.push(
+    '',
+    s.dim(
+      'mean and std average the per-neuron values; active is the mean share of items with response > 0 (max over the other axes)',
+    ),
+  );
   if (written) lines.push(`wrote ${written}`);
   return lines;
 }

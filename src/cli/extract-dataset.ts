@@ -19,19 +19,34 @@ const SINGLE_ONLY = ['input', 'random', 'seed', 'dim', 'stack-calls'];
 function checkFlags(flags: ScannedFlags): string {
   const clash = SINGLE_ONLY.find((f) => flags.values.has(f));
   if (clash) {
-    throw new NeurotapError('E_BAD_ARGUMENT', `--${clash} is for one input and --inputs for a data set; give one of them.`, {
-      hint: 'neurotap extract MODEL --inputs DATA --out store.zarr, or neurotap extract MODEL --input FILE.',
-    });
+    throw new NeurotapError(
+      'E_BAD_ARGUMENT',
+      `--${clash} is for one input and --inputs for a data set; give one of them.`,
+      {
+        hint: 'neurotap extract MODEL --inputs DATA --out store.zarr, or neurotap extract MODEL --input FILE.',
+      },
+    );
   }
   if (lastValue(flags, 'inputs') === undefined) {
-    const used = ['batch-size', 'chunk-size', 'resume', 'shard'].filter((f) => flags.values.has(f)).map((f) => `--${f}`).join(', ');
-    throw new NeurotapError('E_BAD_ARGUMENT', `${used} ${used.includes(',') ? 'apply' : 'applies'} to data sets, given with --inputs.`, { hint: 'Add --inputs DATA (a directory, glob, list file, .npy, .npz or .jsonl).' });
+    const used = ['batch-size', 'chunk-size', 'resume', 'shard']
+      .filter((f) => flags.values.has(f))
+      .map((f) => `--${f}`)
+      .join(', ');
+    throw new NeurotapError(
+      'E_BAD_ARGUMENT',
+      `${used} ${used.includes(',') ? 'apply' : 'applies'} to data sets, given with --inputs.`,
+      { hint: 'Add --inputs DATA (a directory, glob, list file, .npy, .npz or .jsonl).' },
+    );
   }
   const out = lastValue(flags, 'out');
   if (out === undefined) {
-    throw new NeurotapError('E_BAD_ARGUMENT', 'A data-set extraction needs --out: store.zarr, acts.safetensors, or a directory ending in /.', {
-      hint: 'Zarr (store.zarr) supports --resume, --shard and `neurotap verify`.',
-    });
+    throw new NeurotapError(
+      'E_BAD_ARGUMENT',
+      'A data-set extraction needs --out: store.zarr, acts.safetensors, or a directory ending in /.',
+      {
+        hint: 'Zarr (store.zarr) supports --resume, --shard and `neurotap verify`.',
+      },
+    );
   }
   return out;
 }
@@ -56,7 +71,9 @@ function summaryText(modelPath: string, inputs: string, r: WriteDatasetResult, s
  */
 function onInterrupt(format: string): () => void {
   const handler = () => {
-    process.stderr.write(`\ninterrupted: completed chunks are kept${format === 'zarr' ? '; rerun with --resume to continue' : ''}\n`);
+    process.stderr.write(
+      `\ninterrupted: completed chunks are kept${format === 'zarr' ? '; rerun with --resume to continue' : ''}\n`,
+    );
     process.kill(process.pid, 'SIGINT');
   };
   process.once('SIGINT', handler);
@@ -72,8 +89,12 @@ export async function extractDatasetCommand(modelPath: string, flags: ScannedFla
   const shardText = lastValue(flags, 'shard');
   const chunkSize = chunkSizeOf(flags);
   const options = {
-    ...selectionOf(flags), batchSize: batchSizeOf(flags), resume: isSet(flags, 'resume'), modelFile: basename(modelPath),
-    ...(chunkSize !== undefined ? { chunkSize } : {}), ...(shardText !== undefined ? { shard: parseShard(shardText) } : {}),
+    ...selectionOf(flags),
+    batchSize: batchSizeOf(flags),
+    resume: isSet(flags, 'resume'),
+    modelFile: basename(modelPath),
+    ...(chunkSize !== undefined ? { chunkSize } : {}),
+    ...(shardText !== undefined ? { shard: parseShard(shardText) } : {}),
   };
   const model = await openModelFromFlags(modelPath, flags);
   const source = await openSourceFromFlags(model, flags, image);
@@ -81,12 +102,17 @@ export async function extractDatasetCommand(modelPath: string, flags: ScannedFla
   const stopListening = onInterrupt(format);
   const started = performance.now();
   try {
-    const result = await writeDataset(model, source, out, { ...options, onProgress: (p) => bar.update(p.items, p.totalItems) });
+    const result = await writeDataset(model, source, out, {
+      ...options,
+      onProgress: (p) => bar.update(p.items, p.totalItems),
+    });
     bar.done();
     const seconds = (performance.now() - started) / 1000;
     for (const s of result.skippedKeys) note(`${s.key} is not stored: ${s.reason}`, json);
     const itemsPerSecond = seconds > 0 ? result.itemsWritten / seconds : 0;
-    const text = json ? JSON.stringify({ model: modelPath, inputs: source.describe(), ...result, seconds, itemsPerSecond }, null, 2) : summaryText(modelPath, lastValue(flags, 'inputs')!, result, seconds);
+    const text = json
+      ? JSON.stringify({ model: modelPath, inputs: source.describe(), ...result, seconds, itemsPerSecond }, null, 2)
+      : summaryText(modelPath, lastValue(flags, 'inputs')!, result, seconds);
     process.stdout.write(`${text}\n`);
   } finally {
     bar.done();

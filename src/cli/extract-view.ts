@@ -14,7 +14,12 @@ export interface ExtractResult {
   written: { format: string; files: string[] } | null;
 }
 
-interface Stats { mean: number; std: number; min: number; max: number }
+interface Stats {
+  mean: number;
+  std: number;
+  min: number;
+  max: number;
+}
 
 /** String tensors have no statistics; JSON turns the NaNs of empty tensors into null. */
 function statsOf(t: HostTensor): Stats | null {
@@ -26,19 +31,35 @@ function statsOf(t: HostTensor): Stats | null {
 const asHost = (t: unknown) => t as HostTensor; // ORT Tensors carry type, dims and data as HostTensor does
 
 export function extractJson(r: ExtractResult): string {
-  const activations = r.acts.targets.filter((t) => r.acts.has(t.key)).map((t) => {
-    const tensor = asHost(r.acts.get(t.key));
-    const stats = statsOf(tensor) ?? { mean: null, std: null, min: null, max: null };
-    return { key: t.key, module: t.module ?? null, call: t.call, value: t.value, shape: [...tensor.dims], dtype: tensor.type, ...stats };
-  });
-  return JSON.stringify({
-    model: r.model,
-    inputs: Object.fromEntries(Object.entries(r.feeds).map(([name, t]) => [name, { dtype: t.type, shape: [...t.dims] }])),
-    activations,
-    notObservable: r.acts.notObservable,
-    outputs: Object.entries(r.acts.outputs).map(([name, t]) => ({ name, shape: [...t.dims], dtype: t.type })),
-    written: r.written,
-  }, null, 2);
+  const activations = r.acts.targets
+    .filter((t) => r.acts.has(t.key))
+    .map((t) => {
+      const tensor = asHost(r.acts.get(t.key));
+      const stats = statsOf(tensor) ?? { mean: null, std: null, min: null, max: null };
+      return {
+        key: t.key,
+        module: t.module ?? null,
+        call: t.call,
+        value: t.value,
+        shape: [...tensor.dims],
+        dtype: tensor.type,
+        ...stats,
+      };
+    });
+  return JSON.stringify(
+    {
+      model: r.model,
+      inputs: Object.fromEntries(
+        Object.entries(r.feeds).map(([name, t]) => [name, { dtype: t.type, shape: [...t.dims] }]),
+      ),
+      activations,
+      notObservable: r.acts.notObservable,
+      outputs: Object.entries(r.acts.outputs).map(([name, t]) => ({ name, shape: [...t.dims], dtype: t.type })),
+      written: r.written,
+    },
+    null,
+    2,
+  );
 }
 
 function tensorRow(key: string, t: HostTensor): string[] {
@@ -62,10 +83,16 @@ export function extractText(r: ExtractResult): string[] {
   ]).map((line) => s.dim(line.slice(0, 5)) + line.slice(5));
   const rows = [...r.acts].map(([key, t]) => tensorRow(key, asHost(t)));
   const outputs = Object.entries(r.acts.outputs).map(([name, t]) => tensorRow(s.dim(`output:${name}`), asHost(t)));
-  const table = formatColumns([['key', 'shape', 'dtype', 'mean', 'std', 'min', 'max'].map(s.bold), ...rows, ...outputs], [3, 4, 5, 6]);
+  const table = formatColumns(
+    [['key', 'shape', 'dtype', 'mean', 'std', 'min', 'max'].map(s.bold), ...rows, ...outputs],
+    [3, 4, 5, 6],
+  );
   const lines = [`${s.dim('model')}  ${r.model}`, ...header, '', ...table, ...notObservableLines(r)];
   if (r.written) {
-    const where = r.written.format === 'npy-directory' ? `${r.written.files.length} files in ${r.written.files[0]?.replace(/[\\/][^\\/]*$/, '')}` : r.written.files[0];
+    const where =
+      r.written.format === 'npy-directory'
+        ? `${r.written.files.length} files in ${r.written.files[0]?.replace(/[\\/][^\\/]*$/, '')}`
+        : r.written.files[0];
     lines.push('', `wrote ${rows.length + outputs.length} tensors to ${where} (${r.written.format})`);
   }
   return lines;

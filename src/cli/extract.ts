@@ -9,7 +9,15 @@ import type { ActivationCache } from '../capture/activation-cache.js';
 import { NeurotapError } from '../errors.js';
 import type { NeurotapModel } from '../model.js';
 import type { HostTensor, PlainTensor } from '../tensor.js';
-import { flagCommand, isSet, lastValue, parseInteger, parseNumberList, parseReduceFlags, type ScannedFlags } from './argv.js';
+import {
+  flagCommand,
+  isSet,
+  lastValue,
+  parseInteger,
+  parseNumberList,
+  parseReduceFlags,
+  type ScannedFlags,
+} from './argv.js';
 import { parseDimFlags } from '../graph/symbolic-dims.js';
 import { extractJson, extractText } from './extract-view.js';
 import { IMAGE_ARGS, loadInputFiles, parseInputFlag, type ImageFlags } from './inputs.js';
@@ -19,25 +27,81 @@ import { note } from './report.js';
 
 const args = {
   model: { type: 'positional', required: true, description: 'The .onnx file' },
-  input: { type: 'string', alias: 'i', valueHint: '[NAME=]FILE', description: 'Input data: .npy, .npz (arrays named by input) or an image; NAME= picks the input (repeatable)' },
-  inputs: { type: 'string', valueHint: 'DATA', description: 'A data set (directory, quoted glob, list .txt, .npy/.npz with items first, .jsonl of token ids): run it in batches and stream each layer to --out (store.zarr, .safetensors or dir/)' },
+  input: {
+    type: 'string',
+    alias: 'i',
+    valueHint: '[NAME=]FILE',
+    description: 'Input data: .npy, .npz (arrays named by input) or an image; NAME= picks the input (repeatable)',
+  },
+  inputs: {
+    type: 'string',
+    valueHint: 'DATA',
+    description:
+      'A data set (directory, quoted glob, list .txt, .npy/.npz with items first, .jsonl of token ids): run it in batches and stream each layer to --out (store.zarr, .safetensors or dir/)',
+  },
   'batch-size': { type: 'string', valueHint: 'N', description: 'With --inputs: items per run (default 32)' },
-  'chunk-size': { type: 'string', valueHint: 'N', description: 'With --inputs and a .zarr store: items per stored chunk, a multiple of --batch-size (default: about 1 MiB of the largest layer, at most 4096 items)' },
+  'chunk-size': {
+    type: 'string',
+    valueHint: 'N',
+    description:
+      'With --inputs and a .zarr store: items per stored chunk, a multiple of --batch-size (default: about 1 MiB of the largest layer, at most 4096 items)',
+  },
   resume: { type: 'boolean', description: 'With --inputs and a .zarr store: skip the chunks a previous run completed' },
-  shard: { type: 'string', valueHint: 'INDEX/COUNT', description: 'With --inputs and a .zarr store: process only slice INDEX (from 0) of COUNT' },
-  random: { type: 'boolean', description: 'Random normal inputs (zeros for integer inputs) at the declared shapes, for inputs not given by --input' },
+  shard: {
+    type: 'string',
+    valueHint: 'INDEX/COUNT',
+    description: 'With --inputs and a .zarr store: process only slice INDEX (from 0) of COUNT',
+  },
+  random: {
+    type: 'boolean',
+    description:
+      'Random normal inputs (zeros for integer inputs) at the declared shapes, for inputs not given by --input',
+  },
   seed: { type: 'string', valueHint: 'N', description: 'Seed for --random (default 0)' },
-  dim: { type: 'string', valueHint: 'NAME=SIZE', description: 'Size of a symbolic dimension for --random (repeatable; batch-like names default to 1)' },
-  layers: { type: 'string', alias: 'l', valueHint: 'SPEC', description: 'Module names, globs (layer1.*) or presets leaves|modules|values, comma-separated (repeatable; default leaves)' },
+  dim: {
+    type: 'string',
+    valueHint: 'NAME=SIZE',
+    description: 'Size of a symbolic dimension for --random (repeatable; batch-like names default to 1)',
+  },
+  layers: {
+    type: 'string',
+    alias: 'l',
+    valueHint: 'SPEC',
+    description:
+      'Module names, globs (layer1.*) or presets leaves|modules|values, comma-separated (repeatable; default leaves)',
+  },
   'inputs-of-modules': { type: 'boolean', description: 'Also capture what each module receives (keys in:NAME#i)' },
-  out: { type: 'string', alias: 'o', valueHint: 'PATH', description: 'Save tensors (and outputs as output:NAME) to .npz, .safetensors, or a directory of .npy files' },
+  out: {
+    type: 'string',
+    alias: 'o',
+    valueHint: 'PATH',
+    description: 'Save tensors (and outputs as output:NAME) to .npz, .safetensors, or a directory of .npy files',
+  },
   json: { type: 'boolean', description: 'Print one JSON object instead of the table' },
   threads: { type: 'string', valueHint: 'N', description: 'ONNX Runtime intra-op threads' },
-  ep: { type: 'string', valueHint: 'LIST', description: 'Execution providers in order of preference, e.g. cuda,cpu (needs a CUDA build of onnxruntime-node)' },
-  reduce: { type: 'string', valueHint: '[PATTERN=]R', description: 'Reduce in the graph: mean|max (over axes after channels), time-mean|time-max|last (axis 1), none; PATTERN= limits it to matching layers (repeatable)' },
-  stop: { type: 'boolean', description: 'Early stop: run only what the selected layers need (model outputs are not computed)' },
-  'stack-calls': { type: 'boolean', description: 'Keep the calls of a module inside a loop as one array, calls along a new leading axis' },
-  dequantize: { type: 'boolean', description: 'Return quantized values (QuantizeLinear, DynamicQuantizeLinear, QLinear* outputs) as floats' },
+  ep: {
+    type: 'string',
+    valueHint: 'LIST',
+    description: 'Execution providers in order of preference, e.g. cuda,cpu (needs a CUDA build of onnxruntime-node)',
+  },
+  reduce: {
+    type: 'string',
+    valueHint: '[PATTERN=]R',
+    description:
+      'Reduce in the graph: mean|max (over axes after channels), time-mean|time-max|last (axis 1), none; PATTERN= limits it to matching layers (repeatable)',
+  },
+  stop: {
+    type: 'boolean',
+    description: 'Early stop: run only what the selected layers need (model outputs are not computed)',
+  },
+  'stack-calls': {
+    type: 'boolean',
+    description: 'Keep the calls of a module inside a loop as one array, calls along a new leading axis',
+  },
+  dequantize: {
+    type: 'boolean',
+    description: 'Return quantized values (QuantizeLinear, DynamicQuantizeLinear, QLinear* outputs) as floats',
+  },
   ...IMAGE_ARGS,
 } satisfies ArgsDef;
 
@@ -59,11 +123,14 @@ export function imageFlags(flags: ScannedFlags): ImageFlags {
   const size = lastValue(flags, 'image-size');
   const sizes = size === undefined ? undefined : parseNumberList(size, 'image-size');
   if (sizes && (sizes.length > 2 || !sizes.every((n) => Number.isSafeInteger(n) && n > 0))) {
-    throw new NeurotapError('E_BAD_ARGUMENT', `Expected --image-size H,W or N (positive integers); got '${size}'.`, { hint: 'E.g. --image-size 224,224, or --image-size 224 to resize the shorter side and center-crop.' });
+    throw new NeurotapError('E_BAD_ARGUMENT', `Expected --image-size H,W or N (positive integers); got '${size}'.`, {
+      hint: 'E.g. --image-size 224,224, or --image-size 224 to resize the shorter side and center-crop.',
+    });
   }
-  const list = (name: string) => (lastValue(flags, name) === undefined ? undefined : parseNumberList(lastValue(flags, name)!, name));
+  const list = (name: string) =>
+    lastValue(flags, name) === undefined ? undefined : parseNumberList(lastValue(flags, name)!, name);
   return {
-    ...(sizes ? { size: sizes.length === 2 ? [sizes[0], sizes[1]] as [number, number] : sizes[0] } : {}),
+    ...(sizes ? { size: sizes.length === 2 ? ([sizes[0], sizes[1]] as [number, number]) : sizes[0] } : {}),
     ...(list('mean') ? { mean: list('mean') } : {}),
     ...(list('std') ? { std: list('std') } : {}),
     imagenet: isSet(flags, 'imagenet'),
@@ -73,39 +140,76 @@ export function imageFlags(flags: ScannedFlags): ImageFlags {
 
 /** Fails before the model runs on an output path that writeTensors would refuse after it (it creates directories itself). */
 async function checkOutputPath(path: string): Promise<void> {
-  const directory = /[\\/]$/.test(path) || extname(path) === '' || (await stat(path).then((s) => s.isDirectory(), () => false));
+  const directory =
+    /[\\/]$/.test(path) ||
+    extname(path) === '' ||
+    (await stat(path).then(
+      (s) => s.isDirectory(),
+      () => false,
+    ));
   if (directory) return;
   if (!['.npz', '.safetensors'].includes(extname(path).toLowerCase())) {
-    throw new NeurotapError('E_OUTPUT_PATH', `Expected an output path ending in .npz, .safetensors or / (a directory); got ${path}.`, {
-      hint: 'Use out.npz (numpy), out.safetensors, or out/ for one .npy file per tensor plus index.json.',
-    });
+    throw new NeurotapError(
+      'E_OUTPUT_PATH',
+      `Expected an output path ending in .npz, .safetensors or / (a directory); got ${path}.`,
+      {
+        hint: 'Use out.npz (numpy), out.safetensors, or out/ for one .npy file per tensor plus index.json.',
+      },
+    );
   }
   const parent = dirname(resolve(path));
-  if (!(await stat(parent).then((s) => s.isDirectory(), () => false))) {
-    throw new NeurotapError('E_OUTPUT_PATH', `Expected to write ${path}; could not: its directory ${parent} does not exist.`, {
-      hint: 'Create the directory first, or write somewhere that exists.',
-      details: { path },
-    });
+  if (
+    !(await stat(parent).then(
+      (s) => s.isDirectory(),
+      () => false,
+    ))
+  ) {
+    throw new NeurotapError(
+      'E_OUTPUT_PATH',
+      `Expected to write ${path}; could not: its directory ${parent} does not exist.`,
+      {
+        hint: 'Create the directory first, or write somewhere that exists.',
+        details: { path },
+      },
+    );
   }
 }
 
-async function buildFeeds(model: NeurotapModel, flags: ScannedFlags, json: boolean): Promise<Record<string, HostTensor>> {
+async function buildFeeds(
+  model: NeurotapModel,
+  flags: ScannedFlags,
+  json: boolean,
+): Promise<Record<string, HostTensor>> {
   const inputFlags = (flags.values.get('input') ?? []).map((text) => parseInputFlag(text, model.inputNames));
   const random = isSet(flags, 'random');
   if (inputFlags.length === 0 && !random) {
-    const expected = declaredInputs(model).map((v) => `${v.name}: ${v.dtype} [${v.shape?.join(', ') ?? '?'}]`).join('; ');
-    throw new NeurotapError('E_BAD_ARGUMENT', `extract needs input data: --input FILE, --input NAME=FILE, or --random (the model takes ${expected}).`, {
-      hint: 'E.g. neurotap extract MODEL --input x.npy, or --random to probe the model with random data.',
-    });
+    const expected = declaredInputs(model)
+      .map((v) => `${v.name}: ${v.dtype} [${v.shape?.join(', ') ?? '?'}]`)
+      .join('; ');
+    throw new NeurotapError(
+      'E_BAD_ARGUMENT',
+      `extract needs input data: --input FILE, --input NAME=FILE, or --random (the model takes ${expected}).`,
+      {
+        hint: 'E.g. neurotap extract MODEL --input x.npy, or --random to probe the model with random data.',
+      },
+    );
   }
   const dims = flags.values.get('dim') ?? [];
-  if (dims.length && !random) throw new NeurotapError('E_BAD_ARGUMENT', '--dim sizes the inputs that --random makes; there is no --random.', { hint: 'Add --random, or drop --dim.' });
+  if (dims.length && !random)
+    throw new NeurotapError('E_BAD_ARGUMENT', '--dim sizes the inputs that --random makes; there is no --random.', {
+      hint: 'Add --random, or drop --dim.',
+    });
   const feeds = await loadInputFiles(model, inputFlags, imageFlags(flags), (text) => note(text, json));
   const rest = model.inputNames.filter((n) => !(n in feeds));
   if (!random || rest.length === 0) return feeds;
   const seed = parseInteger(lastValue(flags, 'seed') ?? '0', 'seed', 0);
   const made = randomFeeds(model, rest, parseDimFlags(dims), seed);
-  note(`random inputs (seed ${seed}): ${Object.entries(made).map(([n, t]) => `${n} ${t.type} [${t.dims.join(', ')}]`).join(', ')}`, json);
+  note(
+    `random inputs (seed ${seed}): ${Object.entries(made)
+      .map(([n, t]) => `${n} ${t.type} [${t.dims.join(', ')}]`)
+      .join(', ')}`,
+    json,
+  );
   return { ...feeds, ...made };
 }
 
@@ -124,7 +228,10 @@ async function extract(modelPath: string, flags: ScannedFlags): Promise<void> {
   imageFlags(flags); // bad image flags fail before anything is loaded
   const out = lastValue(flags, 'out');
   if (out !== undefined) await checkOutputPath(out);
-  const ep = lastValue(flags, 'ep')?.split(',').map((s) => s.trim()).filter(Boolean);
+  const ep = lastValue(flags, 'ep')
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const model = await openModel(modelPath, threads, ep);
   try {
     const options = {

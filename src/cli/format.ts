@@ -14,7 +14,8 @@ export interface Styles {
 /** Styles for one stream: plain text when it is piped, or when NO_COLOR / TERM=dumb ask for it. */
 export function stylesFor(stream: NodeJS.WriteStream): Styles {
   const on = stream.isTTY === true && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
-  const wrap = (open: number, close: number) => (text: string) => (on && text ? `\u001B[${open}m${text}\u001B[${close}m` : text);
+  const wrap = (open: number, close: number) => (text: string) =>
+    on && text ? `\u001B[${open}m${text}\u001B[${close}m` : text;
   return { bold: wrap(1, 22), dim: wrap(2, 22), red: wrap(31, 39), yellow: wrap(33, 39), cyan: wrap(36, 39) };
 }
 
@@ -31,11 +32,16 @@ export function stripAnsi(text: string): string {
 export function formatColumns(rows: readonly (readonly string[])[], right: readonly number[] = []): string[] {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, stripAnsi(cell).length)));
-  return rows.map((row) => row.map((cell, i) => {
-    const pad = ' '.repeat(widths[i] - stripAnsi(cell).length);
-    if (i === row.length - 1 && !right.includes(i)) return cell; // no trailing spaces
-    return right.includes(i) ? pad + cell : cell + pad;
-  }).join('  ').trimEnd());
+  return rows.map((row) =>
+    row
+      .map((cell, i) => {
+        const pad = ' '.repeat(widths[i] - stripAnsi(cell).length);
+        if (i === row.length - 1 && !right.includes(i)) return cell; // no trailing spaces
+        return right.includes(i) ? pad + cell : cell + pad;
+      })
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 /** Four significant-ish digits: fixed for ordinary magnitudes, exponent for tiny or huge ones. */

@@ -16,10 +16,18 @@ import { declaredValue } from './model-info.js';
 
 /** citty definitions of the image preprocessing flags, for every command that reads images. */
 export const IMAGE_ARGS = {
-  'image-size': { type: 'string', valueHint: 'H,W|N', description: 'Resize images to HxW, or shorter side N then center crop (default: the input\'s declared H,W)' },
-  mean: { type: 'string', valueHint: 'a,b,c', description: 'Per-channel mean subtracted from image pixels scaled to [0, 1]' },
+  'image-size': {
+    type: 'string',
+    valueHint: 'H,W|N',
+    description: "Resize images to HxW, or shorter side N then center crop (default: the input's declared H,W)",
+  },
+  mean: {
+    type: 'string',
+    valueHint: 'a,b,c',
+    description: 'Per-channel mean subtracted from image pixels scaled to [0, 1]',
+  },
   std: { type: 'string', valueHint: 'a,b,c', description: 'Per-channel std dividing image pixels after the mean' },
-  imagenet: { type: 'boolean', description: 'Normalise images with the ImageNet mean and std (torchvision\'s)' },
+  imagenet: { type: 'boolean', description: "Normalise images with the ImageNet mean and std (torchvision's)" },
   grayscale: { type: 'boolean', description: 'Load images with 1 channel' },
 } as const;
 
@@ -41,7 +49,8 @@ export interface ImageFlags {
 export function parseInputFlag(text: string, inputNames: readonly string[]): InputFlag {
   const eq = text.indexOf('=');
   const name = text.slice(0, eq);
-  if (eq > 0 && (inputNames.includes(name) || (!/[\\/]/.test(name) && !existsSync(text)))) return { name, path: text.slice(eq + 1) };
+  if (eq > 0 && (inputNames.includes(name) || (!/[\\/]/.test(name) && !existsSync(text))))
+    return { name, path: text.slice(eq + 1) };
   return { name: undefined, path: text };
 }
 
@@ -85,17 +94,34 @@ export function imageOptions(model: NeurotapModel, input: string, flags: ImageFl
   const perChannel = (v: readonly number[] | undefined) => (v?.length === 1 ? Array<number>(channels).fill(v[0]) : v);
   const mean = perChannel(flags.mean ?? (flags.imagenet ? IMAGENET_MEAN : undefined));
   const std = perChannel(flags.std ?? (flags.imagenet ? IMAGENET_STD : undefined));
-  return { channels, layout, ...(size !== undefined ? { size } : {}), ...(mean ? { mean } : {}), ...(std ? { std } : {}) };
+  return {
+    channels,
+    layout,
+    ...(size !== undefined ? { size } : {}),
+    ...(mean ? { mean } : {}),
+    ...(std ? { std } : {}),
+  };
 }
 
 function describeImage(path: string, input: string, o: ImageTensorOptions): string {
-  const size = o.size === undefined ? 'its own size' : Array.isArray(o.size) ? `${o.size[0]}x${o.size[1]}` : `${o.size} (shorter side, center crop)`;
+  const size =
+    o.size === undefined
+      ? 'its own size'
+      : Array.isArray(o.size)
+        ? `${o.size[0]}x${o.size[1]}`
+        : `${o.size} (shorter side, center crop)`;
   const norm = o.mean || o.std ? `, then (x - [${o.mean ?? 0}]) / [${o.std ?? 1}]` : '';
   return `${path} -> '${input}': ${o.channels === 1 ? 'grayscale' : 'RGB'}, resized to ${size}, ${o.layout?.toUpperCase()}, pixels / 255${norm}`;
 }
 
 /** float64 data for a float32 input is converted (numpy's default dtype); any other mismatch is the library's error. */
-function fitDtype(model: NeurotapModel, input: string, tensor: HostTensor, path: string, note: (text: string) => void): HostTensor {
+function fitDtype(
+  model: NeurotapModel,
+  input: string,
+  tensor: HostTensor,
+  path: string,
+  note: (text: string) => void,
+): HostTensor {
   if (tensor.type !== 'float64' || declaredValue(model, input).dtype !== 'float32') return tensor;
   note(`${path} -> '${input}': converted float64 to float32 (the input's type).`);
   return { type: 'float32', dims: tensor.dims, data: Float32Array.from(tensor.data as Float64Array) };
@@ -103,9 +129,13 @@ function fitDtype(model: NeurotapModel, input: string, tensor: HostTensor, path:
 
 function soleInput(model: NeurotapModel, path: string): string {
   if (model.inputNames.length === 1) return model.inputNames[0];
-  throw new NeurotapError('E_BAD_ARGUMENT', `The model has ${model.inputNames.length} inputs (${model.inputNames.join(', ')}), so --input ${path} must say which one it feeds.`, {
-    hint: `Use --input NAME=FILE for each input, or one .npz whose arrays are named ${model.inputNames.join(', ')}.`,
-  });
+  throw new NeurotapError(
+    'E_BAD_ARGUMENT',
+    `The model has ${model.inputNames.length} inputs (${model.inputNames.join(', ')}), so --input ${path} must say which one it feeds.`,
+    {
+      hint: `Use --input NAME=FILE for each input, or one .npz whose arrays are named ${model.inputNames.join(', ')}.`,
+    },
+  );
 }
 
 /** Arrays of an .npz for `--input [NAME=]FILE.npz`: the named one, the only one, or all of them by their keys. */
@@ -116,17 +146,31 @@ function npzFeeds(model: NeurotapModel, flag: InputFlag, arrays: Map<string, Hos
   }
   const tensor = arrays.get(flag.name) ?? (arrays.size === 1 ? [...arrays.values()][0] : undefined);
   if (!tensor) {
-    throw new NeurotapError('E_BAD_FILE', `${flag.path} has no array named '${flag.name}'; it holds ${[...arrays.keys()].join(', ') || 'no arrays'}.`, {
-      hint: 'Name the arrays after the model inputs when saving (np.savez(path, NAME=array)).',
-    });
+    throw new NeurotapError(
+      'E_BAD_FILE',
+      `${flag.path} has no array named '${flag.name}'; it holds ${[...arrays.keys()].join(', ') || 'no arrays'}.`,
+      {
+        hint: 'Name the arrays after the model inputs when saving (np.savez(path, NAME=array)).',
+      },
+    );
   }
   return [[flag.name, tensor]];
 }
 
-async function loadOne(model: NeurotapModel, flag: InputFlag, image: ImageFlags, note: (text: string) => void): Promise<[string, HostTensor][]> {
+async function loadOne(
+  model: NeurotapModel,
+  flag: InputFlag,
+  image: ImageFlags,
+  note: (text: string) => void,
+): Promise<[string, HostTensor][]> {
   const bytes = await readFileBytes(flag.path, 'an input file');
   const kind = kindOf(bytes);
-  if (kind === 'npz') return npzFeeds(model, flag, withPath(flag.path, () => parseNpz(bytes)));
+  if (kind === 'npz')
+    return npzFeeds(
+      model,
+      flag,
+      withPath(flag.path, () => parseNpz(bytes)),
+    );
   const input = flag.name ?? soleInput(model, flag.path);
   if (kind === 'npy') return [[input, withPath(flag.path, () => parseNpy(bytes))]];
   if (extname(flag.path).toLowerCase() === '.npy') throw withPath(flag.path, () => parseNpy(bytes)); // a broken .npy: say so, not "not an image"
@@ -136,12 +180,19 @@ async function loadOne(model: NeurotapModel, flag: InputFlag, image: ImageFlags,
 }
 
 /** Every `--input` flag read into feeds by input name; an input fed twice is an error. */
-export async function loadInputFiles(model: NeurotapModel, flags: readonly InputFlag[], image: ImageFlags, note: (text: string) => void): Promise<Record<string, HostTensor>> {
+export async function loadInputFiles(
+  model: NeurotapModel,
+  flags: readonly InputFlag[],
+  image: ImageFlags,
+  note: (text: string) => void,
+): Promise<Record<string, HostTensor>> {
   const feeds: Record<string, HostTensor> = {};
   for (const flag of flags) {
     for (const [input, tensor] of await loadOne(model, flag, image, note)) {
       if (input in feeds) {
-        throw new NeurotapError('E_BAD_ARGUMENT', `Input '${input}' is given twice (again by ${flag.path}).`, { hint: 'Give each input once.' });
+        throw new NeurotapError('E_BAD_ARGUMENT', `Input '${input}' is given twice (again by ${flag.path}).`, {
+          hint: 'Give each input once.',
+        });
       }
       feeds[input] = fitDtype(model, input, tensor, flag.path, note);
     }

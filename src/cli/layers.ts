@@ -14,30 +14,46 @@ import { randomFeeds } from './random.js';
 const args = {
   model: { type: 'positional', required: true, description: 'The .onnx file' },
   json: { type: 'boolean', description: 'Print one JSON object instead of the tree' },
-  probe: { type: 'boolean', description: 'Run the model once on random inputs (symbolic sizes 1) to show the output shapes the graph does not declare (default: for models under 1 GiB of weights); --no-probe to skip' },
+  probe: {
+    type: 'boolean',
+    description:
+      'Run the model once on random inputs (symbolic sizes 1) to show the output shapes the graph does not declare (default: for models under 1 GiB of weights); --no-probe to skip',
+  },
 } satisfies ArgsDef;
 
 export default flagCommand(
-  { name: 'layers', description: 'List the PyTorch modules of an ONNX model (like named_modules()) with types, calls and output shapes' },
+  {
+    name: 'layers',
+    description: 'List the PyTorch modules of an ONNX model (like named_modules()) with types, calls and output shapes',
+  },
   args,
   'Give one model: neurotap layers MODEL.',
   async (path, flags) => {
     const model = await openModel(path!);
     const probe = lastValue(flags, 'probe');
-    const probed = probe === 'false' || (probe === undefined && weightBytes(model) > PROBE_WEIGHT_LIMIT) ? undefined : await probeShapes(model);
+    const probed =
+      probe === 'false' || (probe === undefined && weightBytes(model) > PROBE_WEIGHT_LIMIT)
+        ? undefined
+        : await probeShapes(model);
     const out = isSet(flags, 'json') ? layersJson(model, probed) : layersText(model, path!, probed).join('\n');
     process.stdout.write(`${out}\n`);
   },
 );
 
 function layersJson(model: NeurotapModel, probed: ProbedShapes | undefined): string {
-  return JSON.stringify({
-    inputs: declaredInputs(model),
-    outputs: declaredOutputs(model),
-    source: model.moduleMap.source,
-    probed: probed ? { sizes: 'every symbolic dimension set to 1, random inputs' } : null,
-    modules: model.modules().map((m) => ({ ...m, ...(probed?.has(m.name) ? { probedShapes: probed.get(m.name) } : {}) })),
-  }, null, 2);
+  return JSON.stringify(
+    {
+      inputs: declaredInputs(model),
+      outputs: declaredOutputs(model),
+      source: model.moduleMap.source,
+      probed: probed ? { sizes: 'every symbolic dimension set to 1, random inputs' } : null,
+      modules: model
+        .modules()
+        .map((m) => ({ ...m, ...(probed?.has(m.name) ? { probedShapes: probed.get(m.name) } : {}) })),
+    },
+    null,
+    2,
+  );
 }
 
 /** Above this, a forward pass just to learn shapes costs too much for a listing: --probe forces it. */
@@ -48,7 +64,7 @@ function weightBytes(model: NeurotapModel): number {
   let bytes = 0;
   for (const t of model.proto.graph?.initializer ?? []) {
     const external = t.externalData?.find((e) => e.key === 'length')?.value;
-    bytes += external !== undefined ? Number(external) : t.rawData?.length ?? 0;
+    bytes += external !== undefined ? Number(external) : (t.rawData?.length ?? 0);
   }
   return bytes;
 }
@@ -64,7 +80,8 @@ type ProbedShapes = Map<string, number[][][]>;
 async function probeShapes(model: NeurotapModel): Promise<ProbedShapes | undefined> {
   try {
     const sizes = new Map<string, number>();
-    for (const v of declaredInputs(model)) for (const d of v.shape ?? []) if (typeof d === 'string') for (const sym of symbolsOf(d)) sizes.set(sym, 1);
+    for (const v of declaredInputs(model))
+      for (const d of v.shape ?? []) if (typeof d === 'string') for (const sym of symbolsOf(d)) sizes.set(sym, 1);
     const acts = await model.capture(randomFeeds(model, model.inputNames, sizes, 0) as never, { layers: 'modules' });
     const shapes: ProbedShapes = new Map();
     for (const t of acts.targets) {
@@ -93,9 +110,12 @@ function treeOrder(model: NeurotapModel): { name: string; depth: number }[] {
 function callShapes(model: NeurotapModel, name: string, probed: ProbedShapes | undefined): string {
   const tuple = (shapes: string[]) => (shapes.length === 1 ? shapes[0] : `(${shapes.join(', ')})`);
   const measured = probed?.get(name);
-  if (measured) return [...new Set(measured.filter(Boolean).map((call) => tuple(call.map((d) => formatShape(d)))))].join(' | ');
+  if (measured)
+    return [...new Set(measured.filter(Boolean).map((call) => tuple(call.map((d) => formatShape(d)))))].join(' | ');
   const calls = model.module(name)?.calls ?? [];
-  const perCall = calls.map((call) => tuple(call.outputs.map((v) => formatShape(declaredShape(model.index.types.get(v))))));
+  const perCall = calls.map((call) =>
+    tuple(call.outputs.map((v) => formatShape(declaredShape(model.index.types.get(v))))),
+  );
   return [...new Set(perCall)].join(' | ');
 }
 
@@ -112,12 +132,22 @@ function layersText(model: NeurotapModel, path: string, probed: ProbedShapes | u
     ...declaredOutputs(model).map((v) => ['output', ...valueLine(v)]),
   ]).map((line) => s.dim(line.slice(0, 6)) + line.slice(6));
   const heavy = weightBytes(model) > PROBE_WEIGHT_LIMIT;
-  const shapesFrom = probed ? 'shapes from a probe run with random inputs, symbolic sizes 1' : heavy ? 'declared shapes (over 1 GiB of weights: --probe runs the model to measure them)' : 'declared shapes';
+  const shapesFrom = probed
+    ? 'shapes from a probe run with random inputs, symbolic sizes 1'
+    : heavy
+      ? 'declared shapes (over 1 GiB of weights: --probe runs the model to measure them)'
+      : 'declared shapes';
   const summary = `${modules.length} modules, ${modules.filter((m) => m.leaf).length} leaves, ${hidden} not observable; names from ${model.moduleMap.source}; ${shapesFrom}`;
   const rows = treeOrder(model).map(({ name, depth }) => {
     const info = model.module(name)!;
     const why = info.notObservable ? s.yellow(`not observable: ${info.notObservable.reason}`) : '';
-    return [`${'  '.repeat(depth)}${name}`, s.cyan(info.type), String(info.calls.length), callShapes(model, name, probed), why];
+    return [
+      `${'  '.repeat(depth)}${name}`,
+      s.cyan(info.type),
+      String(info.calls.length),
+      callShapes(model, name, probed),
+      why,
+    ];
   });
   const table = formatColumns([['name', 'type', 'calls', 'output', ''].map(s.bold), ...rows], [2]);
   return [`${s.dim('model'.padEnd(6))}  ${path}`, ...header, s.dim(summary), '', ...table];

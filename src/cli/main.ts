@@ -34,7 +34,8 @@ export const root = defineCommand({
   meta: {
     name: 'neurotap',
     version: packageVersion(),
-    description: 'Capture the activation of every hidden layer of a PyTorch model exported to ONNX, keyed by PyTorch module names',
+    description:
+      'Capture the activation of every hidden layer of a PyTorch model exported to ONNX, keyed by PyTorch module names',
   },
   subCommands,
 });

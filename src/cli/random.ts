@@ -23,21 +23,34 @@ function resolveSizes(inputs: readonly DeclaredValue[], given: ReadonlyMap<strin
     if (!v.shape) throw shapeError(v, 'the model declares no shape for it');
     for (const d of v.shape) if (typeof d === 'string' && !given.has(d)) symbolsOf(d).forEach((s) => symbols.add(s));
   }
-  if (symbols.has('?')) throw shapeError(inputs.find((v) => v.shape!.includes('?'))!, 'a dimension has neither a size nor a name');
-  const unused = [...given.keys()].filter((k) => !inputs.some((v) => v.shape!.some((d) => d === k || (typeof d === 'string' && symbolsOf(d).includes(k)))));
+  if (symbols.has('?'))
+    throw shapeError(inputs.find((v) => v.shape!.includes('?'))!, 'a dimension has neither a size nor a name');
+  const unused = [...given.keys()].filter(
+    (k) => !inputs.some((v) => v.shape!.some((d) => d === k || (typeof d === 'string' && symbolsOf(d).includes(k)))),
+  );
   const missing = [...symbols].filter((s) => !sizes.has(s) && !isBatchName(s));
   if (missing.length) {
-    throw new NeurotapError('E_BAD_ARGUMENT', `--random needs a size for the symbolic dimension${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (inputs: ${shapesOf(inputs)}).`, {
-      hint: `Add ${missing.map((s) => `--dim ${s}=SIZE`).join(' ')}; names containing "batch" default to 1.`,
-      details: { missing },
-    });
+    throw new NeurotapError(
+      'E_BAD_ARGUMENT',
+      `--random needs a size for the symbolic dimension${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (inputs: ${shapesOf(inputs)}).`,
+      {
+        hint: `Add ${missing.map((s) => `--dim ${s}=SIZE`).join(' ')}; names containing "batch" default to 1.`,
+        details: { missing },
+      },
+    );
   }
   if (unused.length) {
     const all = [...new Set([...symbols, ...given.keys()])].filter((s) => !unused.includes(s));
-    throw new NeurotapError('E_BAD_ARGUMENT', `--dim names ${unused.join(', ')}, but no input has such a dimension (inputs: ${shapesOf(inputs)}).`, {
-      hint: all.length ? `The symbolic dimensions are ${all.join(', ')}.` : 'The inputs have no symbolic dimensions; drop --dim.',
-      details: { unused },
-    });
+    throw new NeurotapError(
+      'E_BAD_ARGUMENT',
+      `--dim names ${unused.join(', ')}, but no input has such a dimension (inputs: ${shapesOf(inputs)}).`,
+      {
+        hint: all.length
+          ? `The symbolic dimensions are ${all.join(', ')}.`
+          : 'The inputs have no symbolic dimensions; drop --dim.',
+        details: { unused },
+      },
+    );
   }
   for (const s of symbols) if (!sizes.has(s)) sizes.set(s, 1);
   return sizes;
@@ -51,7 +64,12 @@ function shapesOf(inputs: readonly DeclaredValue[]): string {
  * Random normal float32/float64 (zeros for integer, bool and 16-bit float inputs) at each named
  * input's declared shape, symbolic dimensions sized by `dims`.
  */
-export function randomFeeds(model: NeurotapModel, names: readonly string[], dims: ReadonlyMap<string, number>, seed: number): Record<string, HostTensor> {
+export function randomFeeds(
+  model: NeurotapModel,
+  names: readonly string[],
+  dims: ReadonlyMap<string, number>,
+  seed: number,
+): Record<string, HostTensor> {
   const inputs = names.map((n) => declaredValue(model, n));
   const sizes = resolveSizes(inputs, dims);
   const uniform = seededUniform(seed);

@@ -25,18 +25,39 @@ import { inputImage } from './report-images.js';
 
 const args = {
   model: { type: 'positional', required: true, description: 'The .onnx file' },
-  input: { type: 'string', alias: 'i', valueHint: '[NAME=]FILE', description: 'Input data: .npy, .npz or an image; NAME= picks the input (repeatable)' },
-  random: { type: 'boolean', description: 'Random normal inputs at the declared shapes, for inputs not given by --input' },
+  input: {
+    type: 'string',
+    alias: 'i',
+    valueHint: '[NAME=]FILE',
+    description: 'Input data: .npy, .npz or an image; NAME= picks the input (repeatable)',
+  },
+  random: {
+    type: 'boolean',
+    description: 'Random normal inputs at the declared shapes, for inputs not given by --input',
+  },
   seed: { type: 'string', valueHint: 'N', description: 'Seed for --random (default 0)' },
-  dim: { type: 'string', valueHint: 'NAME=SIZE', description: 'Size of a symbolic dimension for --random (repeatable)' },
-  layers: { type: 'string', alias: 'l', valueHint: 'SPEC', description: 'Module names, globs or presets leaves|modules|values (repeatable; default leaves)' },
+  dim: {
+    type: 'string',
+    valueHint: 'NAME=SIZE',
+    description: 'Size of a symbolic dimension for --random (repeatable)',
+  },
+  layers: {
+    type: 'string',
+    alias: 'l',
+    valueHint: 'SPEC',
+    description: 'Module names, globs or presets leaves|modules|values (repeatable; default leaves)',
+  },
   out: { type: 'string', alias: 'o', valueHint: 'PATH.html', description: 'The HTML file to write (required)' },
   json: { type: 'boolean', description: 'Print one JSON object about the report written' },
   threads: { type: 'string', valueHint: 'N', description: 'ONNX Runtime intra-op threads' },
 } satisfies ArgsDef;
 
 export default flagCommand(
-  { name: 'report', description: 'Run the model once and write the activations of every selected layer as pictures into one self-contained HTML file' },
+  {
+    name: 'report',
+    description:
+      'Run the model once and write the activations of every selected layer as pictures into one self-contained HTML file',
+  },
   args,
   'Inputs go after --input: neurotap report MODEL --input FILE --out report.html.',
   async (model, flags) => {
@@ -45,13 +66,27 @@ export default flagCommand(
 );
 
 async function checkOut(out: string | undefined): Promise<string> {
-  if (out === undefined) throw new NeurotapError('E_BAD_ARGUMENT', 'report needs --out PATH.html, the file to write.', { hint: 'E.g. neurotap report MODEL --random --out report.html.' });
+  if (out === undefined)
+    throw new NeurotapError('E_BAD_ARGUMENT', 'report needs --out PATH.html, the file to write.', {
+      hint: 'E.g. neurotap report MODEL --random --out report.html.',
+    });
   if (!['.html', '.htm'].includes(extname(out).toLowerCase())) {
-    throw new NeurotapError('E_OUTPUT_PATH', `Expected --out to end in .html; got ${out}.`, { hint: 'E.g. --out report.html.' });
+    throw new NeurotapError('E_OUTPUT_PATH', `Expected --out to end in .html; got ${out}.`, {
+      hint: 'E.g. --out report.html.',
+    });
   }
   const parent = dirname(resolve(out));
-  if (!(await stat(parent).then((s) => s.isDirectory(), () => false))) {
-    throw new NeurotapError('E_OUTPUT_PATH', `Expected to write ${out}; could not: its directory ${parent} does not exist.`, { hint: 'Create the directory first.', details: { path: out } });
+  if (
+    !(await stat(parent).then(
+      (s) => s.isDirectory(),
+      () => false,
+    ))
+  ) {
+    throw new NeurotapError(
+      'E_OUTPUT_PATH',
+      `Expected to write ${out}; could not: its directory ${parent} does not exist.`,
+      { hint: 'Create the directory first.', details: { path: out } },
+    );
   }
   return out;
 }
@@ -65,13 +100,20 @@ async function buildInputs(model: NeurotapModel, flags: ScannedFlags, json: bool
   const inputFlags = (flags.values.get('input') ?? []).map((text) => parseInputFlag(text, model.inputNames));
   const random = isSet(flags, 'random');
   if (inputFlags.length === 0 && !random) {
-    throw new NeurotapError('E_BAD_ARGUMENT', 'report needs input data: --input FILE, --input NAME=FILE, or --random.', { hint: 'E.g. neurotap report MODEL --random --out report.html.' });
+    throw new NeurotapError(
+      'E_BAD_ARGUMENT',
+      'report needs input data: --input FILE, --input NAME=FILE, or --random.',
+      { hint: 'E.g. neurotap report MODEL --random --out report.html.' },
+    );
   }
   const origin = new Map<string, string>();
-  const feeds = await loadInputFiles(model, inputFlags, { imagenet: false, grayscale: false }, (text) => note(text, json));
+  const feeds = await loadInputFiles(model, inputFlags, { imagenet: false, grayscale: false }, (text) =>
+    note(text, json),
+  );
   for (const flag of inputFlags) {
     const named = new Set(inputFlags.map((f) => f.name));
-    for (const name of flag.name ? [flag.name] : Object.keys(feeds).filter((n) => !named.has(n) && !origin.has(n))) origin.set(name, flag.path);
+    for (const name of flag.name ? [flag.name] : Object.keys(feeds).filter((n) => !named.has(n) && !origin.has(n)))
+      origin.set(name, flag.path);
   }
   const rest = model.inputNames.filter((n) => !(n in feeds));
   if (!random || rest.length === 0) return { feeds, origin };
@@ -103,7 +145,10 @@ async function report(modelPath: string, flags: ScannedFlags): Promise<void> {
   const json = isSet(flags, 'json');
   const out = await checkOut(lastValue(flags, 'out'));
   const threadsFlag = lastValue(flags, 'threads');
-  const model = await openModel(modelPath, threadsFlag === undefined ? undefined : parseInteger(threadsFlag, 'threads', 1));
+  const model = await openModel(
+    modelPath,
+    threadsFlag === undefined ? undefined : parseInteger(threadsFlag, 'threads', 1),
+  );
   try {
     const options = { layers: flags.values.get('layers') ?? ['leaves'] };
     model.plan(options); // an unknown layer fails before any input is read
@@ -113,16 +158,34 @@ async function report(modelPath: string, flags: ScannedFlags): Promise<void> {
     const runMs = performance.now() - started;
     const moduleOf = new Map(acts.targets.map((t) => [t.key, t.module]));
     const modules = modulesInCallOrder(model);
-    const layers = inTreeOrder(captureLayers([...acts] as [string, HostTensor][], (key) => moduleOf.get(key)), modules);
+    const layers = inTreeOrder(
+      captureLayers([...acts] as [string, HostTensor][], (key) => moduleOf.get(key)),
+      modules,
+    );
     const outputs = captureLayers(Object.entries(acts.outputs) as [string, HostTensor][], () => undefined);
     const html = await renderReport({
-      model: basename(modelPath), version: packageVersion(), source: model.moduleMap.source, modules,
-      inputs: await describeInputs(model, inputs), layers, outputs, runMs,
+      model: basename(modelPath),
+      version: packageVersion(),
+      source: model.moduleMap.source,
+      modules,
+      inputs: await describeInputs(model, inputs),
+      layers,
+      outputs,
+      runMs,
     });
     const bytes = new TextEncoder().encode(html);
     await writeFileAtomic(out, bytes);
-    const summary = { out, bytes: bytes.length, layers: layers.map((l) => l.key), notObservable: acts.notObservable.map((u) => u.key) };
-    process.stdout.write(json ? `${JSON.stringify(summary)}\n` : `wrote ${out} (${layers.length} layers, ${(bytes.length / 1024).toFixed(0)} KB)\n`);
+    const summary = {
+      out,
+      bytes: bytes.length,
+      layers: layers.map((l) => l.key),
+      notObservable: acts.notObservable.map((u) => u.key),
+    };
+    process.stdout.write(
+      json
+        ? `${JSON.stringify(summary)}\n`
+        : `wrote ${out} (${layers.length} layers, ${(bytes.length / 1024).toFixed(0)} KB)\n`,
+    );
   } finally {
     await model.release();
   }

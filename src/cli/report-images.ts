@@ -20,7 +20,9 @@ export function escapeHtml(text: string): string {
 export async function pngDataUrl(raster: Raster): Promise<string> {
   const png = await sharp(Buffer.from(raster.rgba.buffer, raster.rgba.byteOffset, raster.rgba.byteLength), {
     raw: { width: raster.width, height: raster.height, channels: 4 },
-  }).png({ compressionLevel: 9 }).toBuffer();
+  })
+    .png({ compressionLevel: 9 })
+    .toBuffer();
   return `data:image/png;base64,${png.toString('base64')}`;
 }
 
@@ -54,7 +56,9 @@ export function histogramSvg(layer: LayerData, width = 260, height = 80): string
 /** Sample 0 of an image-like input as a PNG data: URL, `size` pixels on its longer side, pixels kept sharp. */
 export async function inputImage(data: ArrayLike<number>, layout: ImageLayout, size = 112): Promise<string> {
   const rgba = tensorPixels(data, layout);
-  const png = await sharp(Buffer.from(rgba.buffer), { raw: { width: layout.width, height: layout.height, channels: 4 } })
+  const png = await sharp(Buffer.from(rgba.buffer), {
+    raw: { width: layout.width, height: layout.height, channels: 4 },
+  })
     .resize({ width: size, height: size, fit: 'contain', kernel: 'nearest', background: '#ffffff' })
     .png()
     .toBuffer();

@@ -30,10 +30,18 @@ export function describeError(err: unknown): ReportedError {
   }
   if (isCittyError(err)) {
     // citty colours its messages; the codes would garble logs and JSON.
-    return { code: 'E_BAD_ARGUMENT', message: stripAnsi(err.message), hint: 'See `neurotap --help`, or `neurotap COMMAND --help`.' };
+    return {
+      code: 'E_BAD_ARGUMENT',
+      message: stripAnsi(err.message),
+      hint: 'See `neurotap --help`, or `neurotap COMMAND --help`.',
+    };
   }
   const message = err instanceof Error ? err.message : String(err);
-  return { code: 'E_INTERNAL', message, hint: 'This is a bug in neurotap; rerun with --debug and report the stack trace.' };
+  return {
+    code: 'E_INTERNAL',
+    message,
+    hint: 'This is a bug in neurotap; rerun with --debug and report the stack trace.',
+  };
 }
 
 /** 1 when the runtime or neurotap itself failed; 2 when the command line or its files were wrong. */
@@ -58,7 +66,7 @@ export function reportError(err: unknown, argv: readonly string[]): number {
 function stackOf(err: unknown): string {
   const lines: string[] = [];
   for (let e = err, depth = 0; e !== undefined && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    lines.push(`${depth ? 'caused by: ' : ''}${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    lines.push(`${depth ? 'caused by: ' : ''}${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   }
   return lines.join('\n');
 }

@@ -15,13 +15,39 @@ import { statsText } from './dataset-stats-view.js';
 
 const args = {
   model: { type: 'positional', required: true, description: 'The .onnx file' },
-  inputs: { type: 'string', valueHint: 'DATA', description: 'The data set: directory, quoted glob, list .txt, .npy/.npz with items first, or .jsonl of token ids' },
-  layers: { type: 'string', alias: 'l', valueHint: 'SPEC', description: 'Module names, globs or presets, comma-separated (repeatable; default leaves)' },
-  reduce: { type: 'string', valueHint: '[PATTERN=]R', description: 'Reduce in the graph first: mean|max (over axes after channels), time-mean|time-max|last, none' },
-  axis: { type: 'string', valueHint: 'N', description: 'Neuron axis, 0 being the item axis (default: 1 for conv-like layers and rank >= 4, else the last)' },
-  'top-k': { type: 'string', valueHint: 'K', description: 'Items kept per neuron, by response (max over the other axes; default 5)' },
+  inputs: {
+    type: 'string',
+    valueHint: 'DATA',
+    description: 'The data set: directory, quoted glob, list .txt, .npy/.npz with items first, or .jsonl of token ids',
+  },
+  layers: {
+    type: 'string',
+    alias: 'l',
+    valueHint: 'SPEC',
+    description: 'Module names, globs or presets, comma-separated (repeatable; default leaves)',
+  },
+  reduce: {
+    type: 'string',
+    valueHint: '[PATTERN=]R',
+    description: 'Reduce in the graph first: mean|max (over axes after channels), time-mean|time-max|last, none',
+  },
+  axis: {
+    type: 'string',
+    valueHint: 'N',
+    description: 'Neuron axis, 0 being the item axis (default: 1 for conv-like layers and rank >= 4, else the last)',
+  },
+  'top-k': {
+    type: 'string',
+    valueHint: 'K',
+    description: 'Items kept per neuron, by response (max over the other axes; default 5)',
+  },
   'batch-size': { type: 'string', valueHint: 'N', description: 'Items per run (default 32)' },
-  out: { type: 'string', alias: 'o', valueHint: 'PATH', description: 'Write the report: .json (everything) or .csv (one row per neuron)' },
+  out: {
+    type: 'string',
+    alias: 'o',
+    valueHint: 'PATH',
+    description: 'Write the report: .json (everything) or .csv (one row per neuron)',
+  },
   json: { type: 'boolean', description: 'Print the report as JSON instead of the table' },
   threads: { type: 'string', valueHint: 'N', description: 'ONNX Runtime intra-op threads' },
   ep: { type: 'string', valueHint: 'LIST', description: 'Execution providers in order of preference, e.g. cuda,cpu' },
@@ -29,7 +55,11 @@ const args = {
 } satisfies ArgsDef;
 
 export default flagCommand(
-  { name: 'stats', description: 'Per-neuron statistics over a data set in one streaming pass: mean, std, min, max, fraction active, top-k items, dead neurons' },
+  {
+    name: 'stats',
+    description:
+      'Per-neuron statistics over a data set in one streaming pass: mean, std, min, max, fraction active, top-k items, dead neurons',
+  },
   args,
   'The data set goes after --inputs: neurotap stats MODEL --inputs DATA.',
   async (model, flags) => {
@@ -41,7 +71,9 @@ function outputFormat(out: string | undefined): 'json' | 'csv' | undefined {
   if (out === undefined) return undefined;
   const ext = extname(out).toLowerCase();
   if (ext === '.json' || ext === '.csv') return ext.slice(1) as 'json' | 'csv';
-  throw new NeurotapError('E_OUTPUT_PATH', `Expected --out to end in .json or .csv; got ${out}.`, { hint: 'E.g. --out stats.csv (one row per neuron) or --out stats.json.' });
+  throw new NeurotapError('E_OUTPUT_PATH', `Expected --out to end in .json or .csv; got ${out}.`, {
+    hint: 'E.g. --out stats.csv (one row per neuron) or --out stats.json.',
+  });
 }
 
 function parseAxis(flags: ScannedFlags): number | undefined {
@@ -56,19 +88,36 @@ async function stats(modelPath: string, flags: ScannedFlags): Promise<void> {
   const axis = parseAxis(flags);
   const topK = parseInteger(lastValue(flags, 'top-k') ?? '5', 'top-k', 0);
   const model = await openModelFromFlags(modelPath, flags);
-  const source = await openSourceFromFlags(model, flags, imageFlags(flags)).catch(async (err) => { await model.release(); throw err; });
+  const source = await openSourceFromFlags(model, flags, imageFlags(flags)).catch(async (err) => {
+    await model.release();
+    throw err;
+  });
   const bar = progressBar('stats', json);
   try {
     const { computeNeuronStats } = await import('../dataset/stats.js');
     const { statsToCsv, statsToJson } = await import('../dataset/stats-format.js');
-    const options = { ...selectionOf(flags), outputs: false, batchSize: batchSizeOf(flags), topK, ...(axis !== undefined ? { axis } : {}) };
-    const report = await computeNeuronStats(model, source, { ...options, onProgress: (p) => bar.update(p.items, p.totalItems) });
+    const options = {
+      ...selectionOf(flags),
+      outputs: false,
+      batchSize: batchSizeOf(flags),
+      topK,
+      ...(axis !== undefined ? { axis } : {}),
+    };
+    const report = await computeNeuronStats(model, source, {
+      ...options,
+      onProgress: (p) => bar.update(p.items, p.totalItems),
+    });
     bar.done();
     if (out !== undefined) {
       const { writeFileAtomic } = await import('../io/files.js');
-      await writeFileAtomic(out, new TextEncoder().encode(format === 'csv' ? statsToCsv(report) : `${statsToJson(report)}\n`));
+      await writeFileAtomic(
+        out,
+        new TextEncoder().encode(format === 'csv' ? statsToCsv(report) : `${statsToJson(report)}\n`),
+      );
     }
-    const text = json ? JSON.stringify({ model: modelPath, ...report, written: out ?? null }, null, 1) : statsText(modelPath, report, out).join('\n');
+    const text = json
+      ? JSON.stringify({ model: modelPath, ...report, written: out ?? null }, null, 1)
+      : statsText(modelPath, report, out).join('\n');
     process.stdout.write(`${text}\n`);
   } finally {
     bar.done();

@@ -10,7 +10,11 @@ import { flagCommand, isSet } from './argv.js';
 import { stylesFor } from './format.js';
 
 const args = {
-  store: { type: 'positional', required: true, description: 'A Zarr store written by neurotap extract --inputs ... --out store.zarr' },
+  store: {
+    type: 'positional',
+    required: true,
+    description: 'A Zarr store written by neurotap extract --inputs ... --out store.zarr',
+  },
   json: { type: 'boolean', description: 'Print the report as one JSON object' },
 } satisfies ArgsDef;
 
@@ -44,8 +48,15 @@ function ranges(chunks: number[]): string {
 
 function verifyText(r: VerifyReport): string[] {
   const s = stylesFor(process.stdout);
-  const lines = [`${s.dim('store')}  ${r.path}`, `${s.dim('items')}  ${r.items} in ${r.chunks.total} chunks, ${r.arrays} arrays`];
-  lines.push(r.ok ? `ok: all ${r.chunks.total} chunks complete and matching their checksums` : s.red(`${r.chunks.complete} of ${r.chunks.total} chunks complete`));
+  const lines = [
+    `${s.dim('store')}  ${r.path}`,
+    `${s.dim('items')}  ${r.items} in ${r.chunks.total} chunks, ${r.arrays} arrays`,
+  ];
+  lines.push(
+    r.ok
+      ? `ok: all ${r.chunks.total} chunks complete and matching their checksums`
+      : s.red(`${r.chunks.complete} of ${r.chunks.total} chunks complete`),
+  );
   if (r.missingChunks.length) lines.push(`missing chunks: ${ranges(r.missingChunks)}`);
   for (const f of r.badFiles.slice(0, 20)) lines.push(`chunk ${f.chunk}: ${f.file} ${f.problem}`);
   if (r.badFiles.length > 20) lines.push(`... and ${r.badFiles.length - 20} more files`);
@@ -58,7 +69,9 @@ function failure(r: VerifyReport): NeurotapError {
     r.missingChunks.length ? `${r.missingChunks.length} chunks missing` : '',
     r.badFiles.length ? `${r.badFiles.length} files missing or corrupt` : '',
     r.badArrays.length ? `${r.badArrays.length} arrays inconsistent` : '',
-  ].filter(Boolean).join(', ');
+  ]
+    .filter(Boolean)
+    .join(', ');
   return new NeurotapError('E_BAD_FILE', `Store ${r.path} failed verification: ${problems}.`, {
     hint: 'Rerun the same extraction with --resume: it rewrites the chunks without a valid record. Delete the records of corrupt chunks (.neurotap/chunks/K.json) first.',
     details: { report: r },

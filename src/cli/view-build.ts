@@ -46,7 +46,10 @@ export interface DemoSample {
 
 /** The bundled sample digits (the .npy files), in label order. */
 export async function demoSamples(): Promise<DemoSample[]> {
-  const labels = JSON.parse(await readFile(join(DEMO_SAMPLES, 'labels.json'), 'utf8')) as Record<string, { label: number }>;
+  const labels = JSON.parse(await readFile(join(DEMO_SAMPLES, 'labels.json'), 'utf8')) as Record<
+    string,
+    { label: number }
+  >;
   return Object.entries(labels)
     .filter(([file]) => file.endsWith('.npy'))
     .map(([file, { label }]) => ({ name: file.replace(/\.npy$/, ''), file, label }))
@@ -57,7 +60,10 @@ export async function demoSamples(): Promise<DemoSample[]> {
 export async function buildViewer(options: BuildViewerOptions = {}): Promise<string[]> {
   const outDir = options.outDir ?? DEFAULT_VIEWER_DIR;
   const esbuild = await import('esbuild').catch((cause) => {
-    throw new NeurotapError('E_FILE_NOT_FOUND', 'Building the viewer needs esbuild, which is not installed.', { hint: 'Run npm install in the neurotap repository.', cause });
+    throw new NeurotapError('E_FILE_NOT_FOUND', 'Building the viewer needs esbuild, which is not installed.', {
+      hint: 'Run npm install in the neurotap repository.',
+      cause,
+    });
   });
   await mkdir(outDir, { recursive: true });
   const result = await esbuild.build({
@@ -91,7 +97,12 @@ async function copyStandalone(outDir: string): Promise<string[]> {
   files.push(await copyInto(DEMO_MODEL, join(outDir, 'demo')));
   const samples = await demoSamples();
   for (const s of samples) files.push(await copyInto(join(DEMO_SAMPLES, s.file), join(outDir, 'demo')));
-  const config = { model: { url: 'demo/digits-cnn.onnx' }, wasmPaths: 'ort/', defaultSample: DEMO_DEFAULT_SAMPLE, samples: samples.map((s) => ({ ...s, url: `demo/${s.file}` })) };
+  const config = {
+    model: { url: 'demo/digits-cnn.onnx' },
+    wasmPaths: 'ort/',
+    defaultSample: DEMO_DEFAULT_SAMPLE,
+    samples: samples.map((s) => ({ ...s, url: `demo/${s.file}` })),
+  };
   const path = join(outDir, 'config.json');
   await writeFileAtomic(path, new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`));
   return [...files, path];
@@ -111,8 +122,14 @@ async function newestIn(dir: string): Promise<number> {
  * newer than the build; an installed package serves the folder it shipped with.
  */
 export async function ensureViewerBuilt(outDir = DEFAULT_VIEWER_DIR): Promise<string> {
-  const built = await stat(join(outDir, 'app.js')).then((s) => s.mtimeMs, () => 0);
-  const hasSources = await stat(join(VIEWER_SOURCES, 'main.ts')).then(() => true, () => false);
+  const built = await stat(join(outDir, 'app.js')).then(
+    (s) => s.mtimeMs,
+    () => 0,
+  );
+  const hasSources = await stat(join(VIEWER_SOURCES, 'main.ts')).then(
+    () => true,
+    () => false,
+  );
   if (hasSources) {
     const sources = Math.max(await newestIn(VIEWER_SOURCES), await newestIn(join(PACKAGE_ROOT, 'src')));
     if (sources > built) await buildViewer({ outDir });

@@ -11,7 +11,10 @@ function onPath(command: string, env: NodeJS.ProcessEnv): boolean {
 }
 
 /** The command that opens a URL on this platform, or undefined when nothing can show one. */
-export function openerFor(platform: NodeJS.Platform, env: NodeJS.ProcessEnv): { command: string; args: string[] } | undefined {
+export function openerFor(
+  platform: NodeJS.Platform,
+  env: NodeJS.ProcessEnv,
+): { command: string; args: string[] } | undefined {
   if (platform === 'darwin') return { command: 'open', args: [] };
   if (platform === 'win32') return { command: 'cmd', args: ['/c', 'start', '""'] };
   if (!env.DISPLAY && !env.WAYLAND_DISPLAY) return undefined;

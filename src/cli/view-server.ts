@@ -33,9 +33,16 @@ export interface ViewerServer {
 }
 
 const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8', '.json': 'application/json', '.map': 'application/json', '.wasm': 'application/wasm',
-  '.png': 'image/png', '.npy': 'application/octet-stream', '.onnx': 'application/octet-stream',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.map': 'application/json',
+  '.wasm': 'application/wasm',
+  '.png': 'image/png',
+  '.npy': 'application/octet-stream',
+  '.onnx': 'application/octet-stream',
 };
 
 /** `dir/relative` if it stays inside dir, else undefined (no `..` escapes). */
@@ -48,9 +55,15 @@ function inside(dir: string, relative: string): string | undefined {
 async function sendFile(res: ServerResponse, path: string | undefined, head: boolean): Promise<void> {
   const info = path ? await stat(path).catch(() => undefined) : undefined;
   if (!path || !info?.isFile()) return sendText(res, 404, 'Not found');
-  res.writeHead(200, { 'content-type': TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream', 'content-length': info.size, 'cache-control': 'no-store' });
+  res.writeHead(200, {
+    'content-type': TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream',
+    'content-length': info.size,
+    'cache-control': 'no-store',
+  });
   if (head) return void res.end();
-  createReadStream(path).on('error', () => res.destroy()).pipe(res);
+  createReadStream(path)
+    .on('error', () => res.destroy())
+    .pipe(res);
 }
 
 function sendText(res: ServerResponse, status: number, text: string, type = 'text/plain; charset=utf-8'): void {
@@ -61,7 +74,12 @@ function sendText(res: ServerResponse, status: number, text: string, type = 'tex
 async function viewerConfig(options: ViewerServerOptions): Promise<string> {
   const name = encodeURIComponent(basename(options.modelPath!));
   const samples = options.demo ? (await demoSamples()).map((s) => ({ ...s, url: `/demo/${s.file}` })) : [];
-  return JSON.stringify({ model: { url: `/model/${name}` }, wasmPaths: '/ort/', samples, ...(options.demo ? { defaultSample: DEMO_DEFAULT_SAMPLE } : {}) });
+  return JSON.stringify({
+    model: { url: `/model/${name}` },
+    wasmPaths: '/ort/',
+    samples,
+    ...(options.demo ? { defaultSample: DEMO_DEFAULT_SAMPLE } : {}),
+  });
 }
 
 function decodePath(url: string): string | undefined {
@@ -73,17 +91,25 @@ function decodePath(url: string): string | undefined {
 }
 
 /** Routes a GET or HEAD to a file (or the config); everything else is refused. */
-async function route(req: IncomingMessage, res: ServerResponse, options: ViewerServerOptions, assets: string): Promise<void> {
+async function route(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: ViewerServerOptions,
+  assets: string,
+): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, 'Method not allowed');
   const head = req.method === 'HEAD';
   const path = decodePath(req.url ?? '/');
   if (path === undefined) return sendText(res, 400, 'Bad request');
-  if (options.modelPath && path === '/config.json') return sendText(res, 200, await viewerConfig(options), TYPES['.json']);
+  if (options.modelPath && path === '/config.json')
+    return sendText(res, 200, await viewerConfig(options), TYPES['.json']);
   if (options.modelPath && path.startsWith('/model/')) return sendFile(res, options.modelPath, head);
-  if (options.demo && path.startsWith('/demo/')) return sendFile(res, inside(DEMO_SAMPLES, path.slice('/demo/'.length)), head);
+  if (options.demo && path.startsWith('/demo/'))
+    return sendFile(res, inside(DEMO_SAMPLES, path.slice('/demo/'.length)), head);
   if (path.startsWith('/ort/')) {
     const own = inside(assets, path.slice(1));
-    const found = own && (await stat(own).catch(() => undefined)) ? own : inside(ortDistDir(), path.slice('/ort/'.length));
+    const found =
+      own && (await stat(own).catch(() => undefined)) ? own : inside(ortDistDir(), path.slice('/ort/'.length));
     return sendFile(res, found, head);
   }
   return sendFile(res, inside(assets, path === '/' ? 'index.html' : path.slice(1)), head);
@@ -103,22 +129,29 @@ function listen(server: Server, port: number): Promise<number> {
 export async function startViewerServer(options: ViewerServerOptions = {}): Promise<ViewerServer> {
   const assets = options.assetsDir ?? DEFAULT_VIEWER_DIR;
   const server = createServer((req, res) => {
-    route(req, res, options, assets).catch(() => (res.headersSent ? res.destroy() : sendText(res, 500, 'Internal error')));
+    route(req, res, options, assets).catch(() =>
+      res.headersSent ? res.destroy() : sendText(res, 500, 'Internal error'),
+    );
   });
   let port: number;
   try {
     port = await listen(server, options.port ?? 0);
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
-    const why = code === 'EADDRINUSE' ? 'is in use' : code === 'EACCES' ? 'needs privileges' : `cannot be used (${code})`;
-    throw new NeurotapError('E_BAD_ARGUMENT', `Port ${options.port} on 127.0.0.1 ${why}.`, { hint: 'Pick another --port, or leave it out to use a free one.', cause });
+    const why =
+      code === 'EADDRINUSE' ? 'is in use' : code === 'EACCES' ? 'needs privileges' : `cannot be used (${code})`;
+    throw new NeurotapError('E_BAD_ARGUMENT', `Port ${options.port} on 127.0.0.1 ${why}.`, {
+      hint: 'Pick another --port, or leave it out to use a free one.',
+      cause,
+    });
   }
   return {
     url: `http://127.0.0.1:${port}/`,
     port,
-    close: () => new Promise<void>((done) => {
-      server.closeAllConnections();
-      server.close(() => done());
-    }),
+    close: () =>
+      new Promise<void>((done) => {
+        server.closeAllConnections();
+        server.close(() => done());
+      }),
   };
 }

@@ -18,8 +18,17 @@ export const DEFAULT_PORT = 8737;
 
 const args = {
   model: { type: 'positional', required: false, description: 'The .onnx file (default: the bundled digits CNN)' },
-  port: { type: 'string', alias: 'p', valueHint: 'N', description: `Port on 127.0.0.1 (default ${DEFAULT_PORT}, or a free one; 0 for any free port)` },
-  open: { type: 'boolean', default: true, description: 'Open a browser (only on a terminal with a display); --no-open to only print the URL' },
+  port: {
+    type: 'string',
+    alias: 'p',
+    valueHint: 'N',
+    description: `Port on 127.0.0.1 (default ${DEFAULT_PORT}, or a free one; 0 for any free port)`,
+  },
+  open: {
+    type: 'boolean',
+    default: true,
+    description: 'Open a browser (only on a terminal with a display); --no-open to only print the URL',
+  },
   json: { type: 'boolean', description: 'Print {"url": ...} as JSON' },
 } satisfies ArgsDef;
 
@@ -30,10 +39,17 @@ export default flagCommand(
   async (model, flags) => {
     const portFlag = lastValue(flags, 'port');
     const port = portFlag === undefined ? undefined : parseInteger(portFlag, 'port', 0);
-    if (port !== undefined && port > 65535) throw new NeurotapError('E_BAD_ARGUMENT', `Expected --port between 0 and 65535; got ${port}.`, { hint: 'E.g. --port 8080, or --port 0 for any free port.' });
+    if (port !== undefined && port > 65535)
+      throw new NeurotapError('E_BAD_ARGUMENT', `Expected --port between 0 and 65535; got ${port}.`, {
+        hint: 'E.g. --port 8080, or --port 0 for any free port.',
+      });
     const server = await serve(model, port);
     const interrupted = untilInterrupted(); // listening before the URL is out: a quick Ctrl-C still exits cleanly
-    process.stdout.write(isSet(flags, 'json') ? `${JSON.stringify({ url: server.url })}\n` : `neurotap viewer: ${server.url}  (Ctrl-C to stop)\n`);
+    process.stdout.write(
+      isSet(flags, 'json')
+        ? `${JSON.stringify({ url: server.url })}\n`
+        : `neurotap viewer: ${server.url}  (Ctrl-C to stop)\n`,
+    );
     if (lastValue(flags, 'open') !== 'false' && process.stdout.isTTY) openBrowser(server.url);
     await interrupted;
     await server.close();

@@ -27,12 +27,19 @@ export function sliceRows(t: HostTensor, start: number, end: number): HostTensor
 /** Checks that every array is numeric and that all have the same number of rows; returns it. */
 export function commonRowCount(arrays: Readonly<Record<string, HostTensor>>, where: string): number {
   const entries = Object.entries(arrays);
-  if (entries.length === 0) throw new NeurotapError('E_BAD_FILE', `${where} holds no arrays.`, { hint: 'Save one array per model input, with items on the first axis.' });
+  if (entries.length === 0)
+    throw new NeurotapError('E_BAD_FILE', `${where} holds no arrays.`, {
+      hint: 'Save one array per model input, with items on the first axis.',
+    });
   for (const [name, t] of entries) {
     if (t.type === 'string' || t.dims.length === 0) {
-      throw new NeurotapError('E_BAD_FILE', `Array '${name}' of ${where} is ${t.type === 'string' ? 'a string tensor' : 'a scalar'}; expected numbers with items on the first axis.`, {
-        hint: 'Stack the items: np.stack(items) gives shape (N, ...).',
-      });
+      throw new NeurotapError(
+        'E_BAD_FILE',
+        `Array '${name}' of ${where} is ${t.type === 'string' ? 'a string tensor' : 'a scalar'}; expected numbers with items on the first axis.`,
+        {
+          hint: 'Stack the items: np.stack(items) gives shape (N, ...).',
+        },
+      );
     }
   }
   const counts = new Set(entries.map(([, t]) => t.dims[0]));
@@ -45,16 +52,26 @@ export function commonRowCount(arrays: Readonly<Record<string, HostTensor>>, whe
   return entries[0][1].dims[0];
 }
 
-export function arraySource(arrays: Readonly<Record<string, HostTensor>>, options: ArraySourceOptions = {}): DataSource {
+export function arraySource(
+  arrays: Readonly<Record<string, HostTensor>>,
+  options: ArraySourceOptions = {},
+): DataSource {
   const count = commonRowCount(arrays, options.description?.path ?? 'the data set');
   if (options.ids && options.ids.length !== count) {
-    throw new NeurotapError('E_BAD_ARGUMENT', `Expected ${count} item ids (one per row); got ${options.ids.length}.`, { hint: 'Give one id per item, or none.' });
+    throw new NeurotapError('E_BAD_ARGUMENT', `Expected ${count} item ids (one per row); got ${options.ids.length}.`, {
+      hint: 'Give one id per item, or none.',
+    });
   }
   const description = options.description ?? { kind: 'arrays' };
   return {
     count,
     id: (i) => options.ids?.[i] ?? String(i),
-    read: async (start, end) => Object.fromEntries(Object.entries(arrays).map(([name, t]) => [name, sliceRows(t, start, end)])),
-    describe: () => ({ ...description, count, arrays: Object.fromEntries(Object.entries(arrays).map(([n, t]) => [n, { dtype: t.type, shape: [...t.dims] }])) }),
+    read: async (start, end) =>
+      Object.fromEntries(Object.entries(arrays).map(([name, t]) => [name, sliceRows(t, start, end)])),
+    describe: () => ({
+      ...description,
+      count,
+      arrays: Object.fromEntries(Object.entries(arrays).map(([n, t]) => [n, { dtype: t.type, shape: [...t.dims] }])),
+    }),
   };
 }

@@ -33,7 +33,11 @@ function allocate(first: DatasetBatch, start: number, end: number): OpenChunk {
     const t = first.activations.get(key.key);
     if (!t) continue;
     const Typed = (t.data as TypedArray).constructor as new (length: number) => TypedArray;
-    activations.set(key.key, { type: t.type, dims: [end - start, ...key.shape], data: new Typed((end - start) * sizeOf(key.shape)) });
+    activations.set(key.key, {
+      type: t.type,
+      dims: [end - start, ...key.shape],
+      data: new Typed((end - start) * sizeOf(key.shape)),
+    });
   }
   return { first, start, end, filled: 0, itemIds: [], activations };
 }
@@ -41,7 +45,10 @@ function allocate(first: DatasetBatch, start: number, end: number): OpenChunk {
 export class ChunkAssembler {
   #open: OpenChunk | undefined;
 
-  constructor(readonly chunkSize: number, readonly count: number) {}
+  constructor(
+    readonly chunkSize: number,
+    readonly count: number,
+  ) {}
 
   /** Takes the next batch (in item order); returns its chunk when this batch completes it. */
   add(batch: DatasetBatch): DatasetBatch | undefined {
@@ -50,9 +57,13 @@ export class ChunkAssembler {
     if (!this.#open && batch.start === start && batch.start + n === end) return batch;
     const open = (this.#open ??= allocate(batch, start, end));
     if (open.start !== start || batch.start !== start + open.filled) {
-      throw new NeurotapError('E_BAD_ARGUMENT', `Expected the batch at item ${open.start + open.filled} of chunk ${open.first.chunk}; got the one at item ${batch.start} of chunk ${batch.chunk}.`, {
-        hint: 'Batches of a chunk must arrive in order, each chunk complete before the next: pass extractDataset\'s batches as they come.',
-      });
+      throw new NeurotapError(
+        'E_BAD_ARGUMENT',
+        `Expected the batch at item ${open.start + open.filled} of chunk ${open.first.chunk}; got the one at item ${batch.start} of chunk ${batch.chunk}.`,
+        {
+          hint: "Batches of a chunk must arrive in order, each chunk complete before the next: pass extractDataset's batches as they come.",
+        },
+      );
     }
     for (const [key, target] of open.activations) {
       const row = sizeOf(target.dims.slice(1));

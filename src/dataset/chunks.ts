@@ -17,7 +17,9 @@ export const MAX_DEFAULT_CHUNK_ITEMS = 4096;
 
 export function checkBatchSize(batchSize: number): number {
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
-    throw new NeurotapError('E_BAD_ARGUMENT', `Expected batchSize to be a positive integer; got ${batchSize}.`, { hint: 'E.g. batchSize: 32.' });
+    throw new NeurotapError('E_BAD_ARGUMENT', `Expected batchSize to be a positive integer; got ${batchSize}.`, {
+      hint: 'E.g. batchSize: 32.',
+    });
   }
   return batchSize;
 }
@@ -27,10 +29,14 @@ export function checkChunkSize(chunkSize: number, batchSize: number): number {
   if (!Number.isSafeInteger(chunkSize) || chunkSize < batchSize || chunkSize % batchSize !== 0) {
     const below = Math.max(1, Math.floor(chunkSize / batchSize)) * batchSize;
     const above = (Math.floor(chunkSize / batchSize) + 1) * batchSize;
-    throw new NeurotapError('E_BAD_ARGUMENT', `Expected chunkSize to be a multiple of batchSize (${batchSize}); got ${chunkSize}.`, {
-      hint: `A chunk is a whole number of batches: e.g. ${below === above ? below : `${below} or ${above}`}; or leave it out for the default (a chunk of about 1 MiB).`,
-      details: { chunkSize, batchSize },
-    });
+    throw new NeurotapError(
+      'E_BAD_ARGUMENT',
+      `Expected chunkSize to be a multiple of batchSize (${batchSize}); got ${chunkSize}.`,
+      {
+        hint: `A chunk is a whole number of batches: e.g. ${below === above ? below : `${below} or ${above}`}; or leave it out for the default (a chunk of about 1 MiB).`,
+        details: { chunkSize, batchSize },
+      },
+    );
   }
   return chunkSize;
 }
@@ -84,9 +90,13 @@ export function parseShard(text: string): Shard {
 export function checkShard(shard: Shard): Shard {
   const { index, count } = shard;
   if (!Number.isSafeInteger(count) || count < 1 || !Number.isSafeInteger(index) || index < 0 || index >= count) {
-    throw new NeurotapError('E_BAD_ARGUMENT', `Expected a shard index from 0 to COUNT - 1 and COUNT >= 1; got ${index}/${count}.`, {
-      hint: `With ${count} shards, run indices 0 to ${Math.max(0, count - 1)}.`,
-    });
+    throw new NeurotapError(
+      'E_BAD_ARGUMENT',
+      `Expected a shard index from 0 to COUNT - 1 and COUNT >= 1; got ${index}/${count}.`,
+      {
+        hint: `With ${count} shards, run indices 0 to ${Math.max(0, count - 1)}.`,
+      },
+    );
   }
   return shard;
 }

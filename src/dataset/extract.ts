@@ -35,8 +35,11 @@ interface RawBatch {
 export function captureOptionsOf(options: ExtractDatasetOptions): CaptureOptions {
   const { layers, inputs, reduce, dequantize } = options;
   return {
-    ...(layers !== undefined ? { layers } : {}), ...(inputs !== undefined ? { inputs } : {}), ...(reduce !== undefined ? { reduce } : {}),
-    ...(dequantize !== undefined ? { dequantize } : {}), stop: options.outputs === false,
+    ...(layers !== undefined ? { layers } : {}),
+    ...(inputs !== undefined ? { inputs } : {}),
+    ...(reduce !== undefined ? { reduce } : {}),
+    ...(dequantize !== undefined ? { dequantize } : {}),
+    stop: options.outputs === false,
   };
 }
 
@@ -66,7 +69,12 @@ export function plannedBatches(source: DataSource, options: ExtractDatasetOption
 }
 
 /** Runs one batch: activations under their keys, then the model outputs as `output:NAME`. */
-export async function runBatch(model: NeurotapModel, source: DataSource, span: BatchSpan, options: ExtractDatasetOptions): Promise<RawBatch> {
+export async function runBatch(
+  model: NeurotapModel,
+  source: DataSource,
+  span: BatchSpan,
+  options: ExtractDatasetOptions,
+): Promise<RawBatch> {
   const { chunk, start, end } = span;
   const feeds = await source.read(start, end);
   // Sources only produce numeric tensors, which is what PlainTensor requires.
@@ -87,8 +95,15 @@ export async function runBatch(model: NeurotapModel, source: DataSource, span: B
 }
 
 /** The layout a data set gets, from its first batch (what a store's manifest records before any shard writes). */
-export async function probeLayout(model: NeurotapModel, source: DataSource, options: ExtractDatasetOptions): Promise<DatasetLayout> {
-  if (source.count === 0) throw new NeurotapError('E_BAD_ARGUMENT', 'The data set has no items.', { hint: 'Check the --inputs path; an .npy needs at least one row.' });
+export async function probeLayout(
+  model: NeurotapModel,
+  source: DataSource,
+  options: ExtractDatasetOptions,
+): Promise<DatasetLayout> {
+  if (source.count === 0)
+    throw new NeurotapError('E_BAD_ARGUMENT', 'The data set has no items.', {
+      hint: 'Check the --inputs path; an .npy needs at least one row.',
+    });
   const { batchSize } = sizesOf(options);
   const raw = await runBatch(model, source, { chunk: 0, start: 0, end: Math.min(batchSize, source.count) }, options);
   return inferLayout(model, raw.tensors, raw.origins, raw.n);
@@ -105,7 +120,11 @@ function toBatch(raw: RawBatch, layout: DatasetLayout, source: DataSource, batch
 }
 
 /** Batches of activations over the data set (or one shard of it), in item order. */
-export async function* extractDataset(model: NeurotapModel, source: DataSource, options: ExtractDatasetOptions = {}): AsyncGenerator<DatasetBatch> {
+export async function* extractDataset(
+  model: NeurotapModel,
+  source: DataSource,
+  options: ExtractDatasetOptions = {},
+): AsyncGenerator<DatasetBatch> {
   const { batchSize } = sizesOf(options);
   const spans = plannedBatches(source, options);
   let layout = options.layout;

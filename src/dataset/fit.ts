@@ -13,13 +13,21 @@ export function inputDtype(model: NeurotapModel, input: string): DType | undefin
 }
 
 /** Arrays keyed by input name: a lone array feeds the model's only input. */
-export function nameArrays(model: NeurotapModel, arrays: Map<string, HostTensor>, where: string): Record<string, HostTensor> {
+export function nameArrays(
+  model: NeurotapModel,
+  arrays: Map<string, HostTensor>,
+  where: string,
+): Record<string, HostTensor> {
   if (arrays.size === 1 && model.inputNames.length === 1) return { [model.inputNames[0]]: [...arrays.values()][0] };
   const missing = model.inputNames.filter((n) => !arrays.has(n));
   if (missing.length) {
-    throw new NeurotapError('E_MISSING_INPUT', `${where} has no array for input ${missing.map((n) => `'${n}'`).join(', ')}; it holds ${[...arrays.keys()].join(', ')}.`, {
-      hint: `Name the arrays after the model inputs: np.savez(path, ${model.inputNames.map((n) => `${n}=...`).join(', ')}).`,
-    });
+    throw new NeurotapError(
+      'E_MISSING_INPUT',
+      `${where} has no array for input ${missing.map((n) => `'${n}'`).join(', ')}; it holds ${[...arrays.keys()].join(', ')}.`,
+      {
+        hint: `Name the arrays after the model inputs: np.savez(path, ${model.inputNames.map((n) => `${n}=...`).join(', ')}).`,
+      },
+    );
   }
   return Object.fromEntries(model.inputNames.map((n) => [n, arrays.get(n)!]));
 }
@@ -35,9 +43,13 @@ export function asOneItem(model: NeurotapModel, input: string, t: HostTensor, wh
   const rank = declaredShape(model.index.types.get(input))?.length;
   if (rank === undefined || t.dims.length === rank - 1) return { ...t, dims: [1, ...t.dims] };
   if (t.dims.length === rank && t.dims[0] === 1) return t;
-  throw new NeurotapError('E_INPUT_SHAPE', `${where} has shape [${t.dims.join(', ')}]; one item of input '${input}' has rank ${rank - 1} (or ${rank} with a leading 1).`, {
-    hint: 'Each file holds one item; stack many items into one .npy (N, ...) and pass that file instead.',
-  });
+  throw new NeurotapError(
+    'E_INPUT_SHAPE',
+    `${where} has shape [${t.dims.join(', ')}]; one item of input '${input}' has rank ${rank - 1} (or ${rank} with a leading 1).`,
+    {
+      hint: 'Each file holds one item; stack many items into one .npy (N, ...) and pass that file instead.',
+    },
+  );
 }
 
 /** Items of one input (each with a leading axis of 1) stacked into one batch tensor. */
@@ -48,9 +60,13 @@ export function stackItems(input: string, items: readonly HostTensor[], ids: rea
   const out = new (data.constructor as new (length: number) => TypedArray)(row * items.length);
   items.forEach((t, i) => {
     if (t.type !== first.type || t.dims.join() !== first.dims.join()) {
-      throw new NeurotapError('E_INPUT_SHAPE', `Item ${ids[i]} gives input '${input}' ${t.type} [${t.dims.join(', ')}]; item ${ids[0]} gave ${first.type} [${first.dims.join(', ')}].`, {
-        hint: 'Every item must have the same shape and dtype; resize images with --image-size.',
-      });
+      throw new NeurotapError(
+        'E_INPUT_SHAPE',
+        `Item ${ids[i]} gives input '${input}' ${t.type} [${t.dims.join(', ')}]; item ${ids[0]} gave ${first.type} [${first.dims.join(', ')}].`,
+        {
+          hint: 'Every item must have the same shape and dtype; resize images with --image-size.',
+        },
+      );
     }
     (out as Float32Array).set(t.data as Float32Array, i * row);
   });

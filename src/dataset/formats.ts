@@ -9,13 +9,34 @@ import { sizeOf, type DType } from '../tensor.js';
 
 /** numpy `descr` of each dtype numpy has (little-endian; one-byte types have no byte order). */
 export const NPY_DESCR: Partial<Record<DType, string>> = {
-  float32: '<f4', float64: '<f8', float16: '<f2', int8: '|i1', uint8: '|u1', bool: '|b1',
-  int16: '<i2', uint16: '<u2', int32: '<i4', uint32: '<u4', int64: '<i8', uint64: '<u8',
+  float32: '<f4',
+  float64: '<f8',
+  float16: '<f2',
+  int8: '|i1',
+  uint8: '|u1',
+  bool: '|b1',
+  int16: '<i2',
+  uint16: '<u2',
+  int32: '<i4',
+  uint32: '<u4',
+  int64: '<i8',
+  uint64: '<u8',
 };
 
 const SAFETENSORS_DTYPE: Partial<Record<DType, string>> = {
-  float32: 'F32', float64: 'F64', float16: 'F16', bfloat16: 'BF16', int8: 'I8', uint8: 'U8', bool: 'BOOL',
-  int16: 'I16', uint16: 'U16', int32: 'I32', uint32: 'U32', int64: 'I64', uint64: 'U64',
+  float32: 'F32',
+  float64: 'F64',
+  float16: 'F16',
+  bfloat16: 'BF16',
+  int8: 'I8',
+  uint8: 'U8',
+  bool: 'BOOL',
+  int16: 'I16',
+  uint16: 'U16',
+  int32: 'I32',
+  uint32: 'U32',
+  int64: 'I64',
+  uint64: 'U64',
 };
 
 export function elementBytes(dtype: DType): number {
@@ -23,7 +44,9 @@ export function elementBytes(dtype: DType): number {
 }
 
 function unsupported(dtype: DType, format: string): NeurotapError {
-  return new NeurotapError('E_BAD_ARGUMENT', `${format} cannot store ${dtype} arrays.`, { hint: 'Write a .safetensors file, which stores every numeric dtype, or leave the key out with --layers.' });
+  return new NeurotapError('E_BAD_ARGUMENT', `${format} cannot store ${dtype} arrays.`, {
+    hint: 'Write a .safetensors file, which stores every numeric dtype, or leave the key out with --layers.',
+  });
 }
 
 /** An .npy version 1.0 header (version 2.0 past 64 KiB), padded to 64 bytes as numpy pads it. */
@@ -39,7 +62,7 @@ export function encodeNpyHeader(dtype: DType, dims: readonly number[]): Uint8Arr
   const view = new DataView(out.buffer);
   if (preamble === 10) view.setUint16(8, total - preamble, true);
   else view.setUint32(8, total - preamble, true);
-  const padded = text.padEnd(total - preamble - 1, ' ') + '\n';
+  const padded = `${text.padEnd(total - preamble - 1, ' ')}\n`;
   for (let i = 0; i < padded.length; i++) out[preamble + i] = padded.charCodeAt(i);
   return out;
 }
@@ -55,8 +78,13 @@ export interface SafetensorsPlan {
  * A safetensors header for tensors of known shapes, laid out widest element first so every
  * tensor's data stays aligned (as the reference implementation orders them).
  */
-export function planSafetensors(tensors: readonly { name: string; dtype: DType; dims: readonly number[] }[], metadata: Record<string, string>): SafetensorsPlan {
-  const ordered = tensors.map((t, i) => ({ ...t, i })).sort((a, b) => elementBytes(b.dtype) - elementBytes(a.dtype) || a.i - b.i);
+export function planSafetensors(
+  tensors: readonly { name: string; dtype: DType; dims: readonly number[] }[],
+  metadata: Record<string, string>,
+): SafetensorsPlan {
+  const ordered = tensors
+    .map((t, i) => ({ ...t, i }))
+    .sort((a, b) => elementBytes(b.dtype) - elementBytes(a.dtype) || a.i - b.i);
   const header: Record<string, unknown> = { __metadata__: metadata };
   const relative = new Map<string, number>();
   let offset = 0;

@@ -13,6 +13,20 @@ export { chunkCount, chunkRange, defaultChunkSize, parseShard, shardChunks } fro
 export { extractDataset } from './extract.js';
 export { MANIFEST_FORMAT, type DatasetManifest } from './manifest.js';
 export type { NeuronSummary } from './neuron-stats.js';
-export { computeNeuronStats, defaultNeuronAxis, type LayerStats, type NeuronStatsOptions, type NeuronStatsReport } from './stats.js';
+export {
+  computeNeuronStats,
+  defaultNeuronAxis,
+  type LayerStats,
+  type NeuronStatsOptions,
+  type NeuronStatsReport,
+} from './stats.js';
 export { statsToCsv, statsToJson } from './stats-format.js';
-export type { DataSource, DatasetBatch, DatasetLayout, ExtractDatasetOptions, KeyLayout, Shard, SourceDescription } from './types.js';
+export type {
+  DataSource,
+  DatasetBatch,
+  DatasetLayout,
+  ExtractDatasetOptions,
+  KeyLayout,
+  Shard,
+  SourceDescription,
+} from './types.js';

@@ -21,7 +21,12 @@ export interface KeyOrigin {
  * the input's batch symbol, else axis 0 if its size is n, else the first axis of size n. A key
  * with no such axis (a value that does not depend on the batch) is skipped with a reason.
  */
-export function inferLayout(model: NeurotapModel, tensors: ReadonlyMap<string, HostTensor>, origins: ReadonlyMap<string, KeyOrigin>, n: number): DatasetLayout {
+export function inferLayout(
+  model: NeurotapModel,
+  tensors: ReadonlyMap<string, HostTensor>,
+  origins: ReadonlyMap<string, KeyOrigin>,
+  n: number,
+): DatasetLayout {
   const batchSymbol = declaredShape(model.index.types.get(model.inputNames[0]))?.[0];
   const keys: Omit<KeyLayout, 'array'>[] = [];
   const skipped: { key: string; reason: string }[] = [];
@@ -39,15 +44,25 @@ export function inferLayout(model: NeurotapModel, tensors: ReadonlyMap<string, H
     }
     const moduleType = origin?.module ? model.module(origin.module)?.type : undefined;
     keys.push({
-      key, dtype: t.type, shape: t.dims.filter((_, i) => i !== axis), sampleAxis: axis,
-      ...(origin?.module ? { module: origin.module } : {}), ...(moduleType ? { moduleType } : {}),
+      key,
+      dtype: t.type,
+      shape: t.dims.filter((_, i) => i !== axis),
+      sampleAxis: axis,
+      ...(origin?.module ? { module: origin.module } : {}),
+      ...(moduleType ? { moduleType } : {}),
     });
   }
   return { keys: assignArrayNames(keys), skipped };
 }
 
-function sampleAxisOf(dims: readonly number[], declared: readonly (number | string)[] | undefined, batchSymbol: string | undefined, n: number): number | undefined {
-  const symbolic = batchSymbol === undefined || !declared || declared.length !== dims.length ? -1 : declared.indexOf(batchSymbol);
+function sampleAxisOf(
+  dims: readonly number[],
+  declared: readonly (number | string)[] | undefined,
+  batchSymbol: string | undefined,
+  n: number,
+): number | undefined {
+  const symbolic =
+    batchSymbol === undefined || !declared || declared.length !== dims.length ? -1 : declared.indexOf(batchSymbol);
   if (symbolic >= 0 && dims[symbolic] === n) return symbolic;
   if (dims[0] === n) return 0;
   const axis = dims.indexOf(n);
@@ -79,10 +94,14 @@ export function toSampleFirst(t: HostTensor, layout: KeyLayout, n: number, chunk
   const a = layout.sampleAxis;
   const shape = t.dims.filter((_, i) => i !== a);
   if (t.dims[a] !== n || shape.join() !== layout.shape.join() || t.type !== layout.dtype) {
-    throw new NeurotapError('E_INPUT_SHAPE', `Key '${layout.key}' is ${t.type} [${t.dims.join(', ')}] in chunk ${chunk}; expected ${layout.dtype} with ${n} items on axis ${a} and item shape [${layout.shape.join(', ')}].`, {
-      hint: 'Every item must have the same shape (resize images with --image-size; pad token sequences to one length).',
-      details: { key: layout.key, chunk },
-    });
+    throw new NeurotapError(
+      'E_INPUT_SHAPE',
+      `Key '${layout.key}' is ${t.type} [${t.dims.join(', ')}] in chunk ${chunk}; expected ${layout.dtype} with ${n} items on axis ${a} and item shape [${layout.shape.join(', ')}].`,
+      {
+        hint: 'Every item must have the same shape (resize images with --image-size; pad token sequences to one length).',
+        details: { key: layout.key, chunk },
+      },
+    );
   }
   if (a === 0) return t;
   const data = t.data as TypedArray;
@@ -90,7 +109,11 @@ export function toSampleFirst(t: HostTensor, layout: KeyLayout, n: number, chunk
   const inner = sizeOf(t.dims.slice(a + 1));
   const out = new (data.constructor as new (length: number) => TypedArray)(data.length);
   for (let o = 0; o < outer; o++) {
-    for (let i = 0; i < n; i++) (out as Float32Array).set((data as Float32Array).subarray((o * n + i) * inner, (o * n + i + 1) * inner), (i * outer + o) * inner);
+    for (let i = 0; i < n; i++)
+      (out as Float32Array).set(
+        (data as Float32Array).subarray((o * n + i) * inner, (o * n + i + 1) * inner),
+        (i * outer + o) * inner,
+      );
   }
   return { type: t.type, dims: [n, ...shape], data: out };
 }

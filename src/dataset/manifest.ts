@@ -19,7 +19,15 @@ export interface DatasetManifest {
   model: { file: string; sha256: string; inputs: { name: string; dtype: string; shape: (number | string)[] | null }[] };
   source: SourceDescription;
   items: { count: number; ids: string[] };
-  options: { batchSize: number; chunkSize: number; layers: unknown; reduce: Reduction | Record<string, Reduction> | null; inputsOfModules: boolean; dequantize: boolean; outputs: boolean };
+  options: {
+    batchSize: number;
+    chunkSize: number;
+    layers: unknown;
+    reduce: Reduction | Record<string, Reduction> | null;
+    inputsOfModules: boolean;
+    dequantize: boolean;
+    outputs: boolean;
+  };
   chunks: { size: number; count: number };
   keys: (Omit<KeyLayout, 'shape'> & { shape: number[] })[];
   skipped: { key: string; reason: string }[];
@@ -37,7 +45,9 @@ export interface ManifestContext {
 /** Layer specs as plain JSON (RegExps as their source text). */
 function layersJson(layers: ExtractDatasetOptions['layers']): unknown {
   const list = layers === undefined ? ['leaves'] : Array.isArray(layers) ? layers : [layers];
-  return list.map((l) => (l instanceof RegExp ? `/${l.source}/${l.flags}` : typeof l === 'object' ? { type: String(l.type) } : l));
+  return list.map((l) =>
+    l instanceof RegExp ? `/${l.source}/${l.flags}` : typeof l === 'object' ? { type: String(l.type) } : l,
+  );
 }
 
 /** Everything but the layout, which needs a first batch; `c.options.chunkSize` is resolved by then. */
@@ -49,14 +59,24 @@ export function manifestIdentity(c: ManifestContext): Omit<DatasetManifest, 'key
     format: MANIFEST_FORMAT,
     neurotap: c.version,
     model: {
-      file: c.modelFile, sha256: c.modelSha256,
-      inputs: c.model.inputNames.map((name) => ({ name, dtype: inputDtype(c.model, name) ?? 'unknown', shape: declaredShape(c.model.index.types.get(name)) ?? null })),
+      file: c.modelFile,
+      sha256: c.modelSha256,
+      inputs: c.model.inputNames.map((name) => ({
+        name,
+        dtype: inputDtype(c.model, name) ?? 'unknown',
+        shape: declaredShape(c.model.index.types.get(name)) ?? null,
+      })),
     },
     source: source.describe(),
     items: { count: source.count, ids: Array.from({ length: source.count }, (_, i) => source.id(i)) },
     options: {
-      batchSize, chunkSize, layers: layersJson(c.options.layers), reduce: (c.options.reduce as DatasetManifest['options']['reduce']) ?? null,
-      inputsOfModules: c.options.inputs === true, dequantize: c.options.dequantize === true, outputs: c.options.outputs !== false,
+      batchSize,
+      chunkSize,
+      layers: layersJson(c.options.layers),
+      reduce: (c.options.reduce as DatasetManifest['options']['reduce']) ?? null,
+      inputsOfModules: c.options.inputs === true,
+      dequantize: c.options.dequantize === true,
+      outputs: c.options.outputs !== false,
     },
     chunks: { size: chunkSize, count: Math.ceil(source.count / chunkSize) },
   };
@@ -77,12 +97,20 @@ export function layoutOf(manifest: DatasetManifest): DatasetLayout {
 }
 
 /** Fails unless `existing` describes the same job as `expected` (same model, items, options, version). */
-export function checkSameJob(existing: DatasetManifest, expected: Omit<DatasetManifest, 'keys' | 'skipped'>, where: string): void {
+export function checkSameJob(
+  existing: DatasetManifest,
+  expected: Omit<DatasetManifest, 'keys' | 'skipped'>,
+  where: string,
+): void {
   for (const field of Object.keys(expected) as (keyof typeof expected)[]) {
     if (JSON.stringify(existing[field]) === JSON.stringify(expected[field])) continue;
-    throw new NeurotapError('E_OUTPUT_PATH', `${where} holds a different job: its manifest's '${field}' differs from this run's.`, {
-      hint: 'Resume or shard with the same model, inputs, options and neurotap version; or write to a new path.',
-      details: { field, existing: existing[field] as unknown, expected: expected[field] as unknown },
-    });
+    throw new NeurotapError(
+      'E_OUTPUT_PATH',
+      `${where} holds a different job: its manifest's '${field}' differs from this run's.`,
+      {
+        hint: 'Resume or shard with the same model, inputs, options and neurotap version; or write to a new path.',
+        details: { field, existing: existing[field] as unknown, expected: expected[field] as unknown },
+      },
+    );
   }
 }

@@ -39,7 +39,11 @@ export class NeuronAccumulator {
   readonly #topLength: Int32Array;
 
   /** `dims` of one batch's tensor [items, ...]; `axis` the neuron axis (>= 1); `topK` items kept per neuron. */
-  constructor(readonly itemShape: readonly number[], readonly axis: number, readonly topK: number) {
+  constructor(
+    readonly itemShape: readonly number[],
+    readonly axis: number,
+    readonly topK: number,
+  ) {
     const c = itemShape[axis - 1];
     this.neurons = c;
     [this.#count, this.#mean, this.#m2, this.#active] = [0, 1, 2, 3].map(() => new Float64Array(c));
@@ -135,7 +139,10 @@ export class NeuronAccumulator {
       min: this.#min[j],
       max: this.#max[j],
       fractionActive: this.items ? this.#active[j] / this.items : 0,
-      top: Array.from({ length: this.#topLength[j] }, (_, r) => ({ id: this.#topItem[j * this.topK + r], value: this.#topValue[j * this.topK + r] })),
+      top: Array.from({ length: this.#topLength[j] }, (_, r) => ({
+        id: this.#topItem[j * this.topK + r],
+        value: this.#topValue[j * this.topK + r],
+      })),
     }));
   }
 }

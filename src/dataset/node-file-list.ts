@@ -42,7 +42,8 @@ function noItems(where: string, hint: string): NeurotapError {
 
 export async function listDirectory(dir: string): Promise<ItemFile[]> {
   const files = (await walk(dir)).filter(isItemFile).sort(byPath);
-  if (files.length === 0) throw noItems(dir, `Items are ${ITEM_EXTENSIONS.join(' ')} files (searched recursively; dotfiles skipped).`);
+  if (files.length === 0)
+    throw noItems(dir, `Items are ${ITEM_EXTENSIONS.join(' ')} files (searched recursively; dotfiles skipped).`);
   return files.map((rel) => ({ path: join(dir, rel), id: rel }));
 }
 
@@ -59,7 +60,13 @@ function globRegExp(pattern: string): RegExp {
     else if (ch === '[') {
       const close = pattern.indexOf(']', i + 1);
       if (close < 0) re += '\\[';
-      else { re += `[${pattern.slice(i + 1, close).replace(/^!/, '^').replace(/\\/g, '\\\\')}]`; i = close; }
+      else {
+        re += `[${pattern
+          .slice(i + 1, close)
+          .replace(/^!/, '^')
+          .replace(/\\/g, '\\\\')}]`;
+        i = close;
+      }
     } else re += ch.replace(/[.+^${}()|\\]/g, '\\$&');
   }
   return new RegExp(`^${re}$`);
@@ -71,10 +78,18 @@ export async function listGlob(pattern: string): Promise<ItemFile[]> {
   const base = parts.slice(0, firstGlob).join('/') || (pattern.startsWith('/') ? '/' : '.');
   const re = globRegExp(parts.slice(firstGlob).join('/'));
   const files = await walk(base).catch((cause) => {
-    throw new NeurotapError('E_FILE_NOT_FOUND', `Expected a directory ${base} to search for ${pattern}; could not read it.`, { hint: 'Check the part of the pattern before the first wildcard.', cause });
+    throw new NeurotapError(
+      'E_FILE_NOT_FOUND',
+      `Expected a directory ${base} to search for ${pattern}; could not read it.`,
+      { hint: 'Check the part of the pattern before the first wildcard.', cause },
+    );
   });
   const matched = files.filter((rel) => re.test(rel)).sort(byPath);
-  if (matched.length === 0) throw noItems(`the files matching ${pattern}`, 'Quote the pattern so the shell leaves it to neurotap; ** matches any number of directories.');
+  if (matched.length === 0)
+    throw noItems(
+      `the files matching ${pattern}`,
+      'Quote the pattern so the shell leaves it to neurotap; ** matches any number of directories.',
+    );
   const prefix = firstGlob === 0 ? '' : `${base.replace(/\/$/, '')}/`;
   return matched.map((rel) => ({ path: join(base, rel), id: `${prefix}${rel}` }));
 }
@@ -82,7 +97,10 @@ export async function listGlob(pattern: string): Promise<ItemFile[]> {
 /** One path per line, relative to the list file's directory; blank lines and `#` comments skipped. */
 export async function listFile(path: string): Promise<ItemFile[]> {
   const text = await readFile(path, 'utf8');
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  const lines = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
   if (lines.length === 0) throw noItems(path, 'Write one item path per line (relative to the list file).');
   return lines.map((line) => ({ path: isAbsolute(line) ? line : resolve(dirname(path), line), id: line }));
 }

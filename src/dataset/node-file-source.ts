@@ -26,7 +26,11 @@ function withPath(path: string, cause: unknown): unknown {
   return new NeurotapError(cause.code, `${path}: ${cause.message}`, { hint: cause.hint, cause });
 }
 
-async function readItem(model: NeurotapModel, file: ItemFile, image: ImageOptionsFor): Promise<Record<string, HostTensor>> {
+async function readItem(
+  model: NeurotapModel,
+  file: ItemFile,
+  image: ImageOptionsFor,
+): Promise<Record<string, HostTensor>> {
   const ext = extname(file.path).toLowerCase();
   let arrays: Map<string, HostTensor>;
   try {
@@ -35,14 +39,24 @@ async function readItem(model: NeurotapModel, file: ItemFile, image: ImageOption
       arrays = ext === '.npz' ? parseNpz(bytes) : new Map([['', parseNpy(bytes)]]);
     } else {
       const input = model.inputNames.length === 1 ? model.inputNames[0] : '';
-      if (!input) throw new NeurotapError('E_BAD_ARGUMENT', `An image feeds one input; the model has ${model.inputNames.length}.`, { hint: 'Use one .npz per item with arrays named after the inputs.' });
+      if (!input)
+        throw new NeurotapError(
+          'E_BAD_ARGUMENT',
+          `An image feeds one input; the model has ${model.inputNames.length}.`,
+          { hint: 'Use one .npz per item with arrays named after the inputs.' },
+        );
       arrays = new Map([[input, await loadImageTensor(file.path, image(input))]]);
     }
   } catch (cause) {
     throw withPath(file.path, cause);
   }
   const named = nameArrays(model, arrays, file.path);
-  return Object.fromEntries(Object.entries(named).map(([input, t]) => [input, asOneItem(model, input, castToInput(model, input, t), file.path)]));
+  return Object.fromEntries(
+    Object.entries(named).map(([input, t]) => [
+      input,
+      asOneItem(model, input, castToInput(model, input, t), file.path),
+    ]),
+  );
 }
 
 /** Maps with at most `limit` calls in flight, results in input order. */
@@ -59,7 +73,12 @@ async function mapLimited<T, R>(items: readonly T[], limit: number, f: (item: T)
   return out;
 }
 
-export function fileSource(model: NeurotapModel, files: readonly ItemFile[], description: SourceDescription, image: ImageOptionsFor = () => ({})): DataSource {
+export function fileSource(
+  model: NeurotapModel,
+  files: readonly ItemFile[],
+  description: SourceDescription,
+  image: ImageOptionsFor = () => ({}),
+): DataSource {
   return {
     count: files.length,
     id: (i) => files[i].id,
@@ -67,7 +86,16 @@ export function fileSource(model: NeurotapModel, files: readonly ItemFile[], des
       const batch = files.slice(start, end);
       const items = await mapLimited(batch, CONCURRENT_READS, (f) => readItem(model, f, image));
       const ids = batch.map((f) => f.id);
-      return Object.fromEntries(model.inputNames.map((input) => [input, stackItems(input, items.map((it) => it[input]), ids)]));
+      return Object.fromEntries(
+        model.inputNames.map((input) => [
+          input,
+          stackItems(
+            input,
+            items.map((it) => it[input]),
+            ids,
+          ),
+        ]),
+      );
     },
     describe: () => ({ ...description, count: files.length }),
   };

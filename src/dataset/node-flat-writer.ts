@@ -27,16 +27,22 @@ interface Target {
 
 async function writeAt(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
   // write() may write fewer bytes than asked; loop until all are out.
-  for (let done = 0; done < bytes.length;) done += (await handle.write(bytes, done, bytes.length - done, position + done)).bytesWritten;
+  for (let done = 0; done < bytes.length; )
+    done += (await handle.write(bytes, done, bytes.length - done, position + done)).bytesWritten;
 }
 
 function outputError(path: string, cause: unknown): NeurotapError {
-  return new NeurotapError('E_OUTPUT_PATH', `Expected to write ${path}; could not: ${(cause as Error).message}.`, { hint: 'Check that the directory exists and is writable.', cause });
+  return new NeurotapError('E_OUTPUT_PATH', `Expected to write ${path}; could not: ${(cause as Error).message}.`, {
+    hint: 'Check that the directory exists and is writable.',
+    cause,
+  });
 }
 
 /** Creates `path` sized `bytes` with `header` at its start (the rest is a hole until written). */
 async function preallocate(path: string, header: Uint8Array, bytes: number): Promise<FileHandle> {
-  const handle = await open(path, 'w').catch((cause) => { throw outputError(path, cause); });
+  const handle = await open(path, 'w').catch((cause) => {
+    throw outputError(path, cause);
+  });
   await writeAt(handle, header, 0);
   await handle.truncate(bytes);
   return handle;
@@ -54,16 +60,26 @@ export class FlatDatasetWriter {
     const targets = new Map<string, Target>();
     const rowBytes = (k: DatasetManifest['keys'][number]) => sizeOf(k.shape.slice(1)) * elementBytes(k.dtype);
     if (format === 'safetensors') {
-      const plan = planSafetensors(manifest.keys.map((k) => ({ name: k.key, dtype: k.dtype, dims: k.shape })), { neurotap: JSON.stringify(manifest) });
+      const plan = planSafetensors(
+        manifest.keys.map((k) => ({ name: k.key, dtype: k.dtype, dims: k.shape })),
+        { neurotap: JSON.stringify(manifest) },
+      );
       const handle = await preallocate(`${out}.partial`, plan.header, plan.totalBytes);
-      for (const k of manifest.keys) targets.set(k.key, { handle, offset: plan.offsets.get(k.key)!, rowBytes: rowBytes(k) });
+      for (const k of manifest.keys)
+        targets.set(k.key, { handle, offset: plan.offsets.get(k.key)!, rowBytes: rowBytes(k) });
     } else {
       // Every header first: a dtype .npy cannot hold fails before any file is opened.
       const headers = manifest.keys.map((k) => encodeNpyHeader(k.dtype, k.shape));
-      await mkdir(out, { recursive: true }).catch((cause) => { throw outputError(out, cause); });
+      await mkdir(out, { recursive: true }).catch((cause) => {
+        throw outputError(out, cause);
+      });
       for (const [i, k] of manifest.keys.entries()) {
         const header = headers[i];
-        const handle = await preallocate(join(out, `${k.array}.npy.partial`), header, header.length + k.shape[0] * rowBytes(k));
+        const handle = await preallocate(
+          join(out, `${k.array}.npy.partial`),
+          header,
+          header.length + k.shape[0] * rowBytes(k),
+        );
         targets.set(k.key, { handle, offset: header.length, rowBytes: rowBytes(k) });
       }
     }
@@ -80,7 +96,10 @@ export class FlatDatasetWriter {
   /** Flushes, closes and renames the files into place; for a directory, index.json and manifest.json last. */
   async finish(): Promise<string[]> {
     const handles = new Set([...this.targets.values()].map((t) => t.handle));
-    for (const handle of handles) { await handle.datasync(); await handle.close(); }
+    for (const handle of handles) {
+      await handle.datasync();
+      await handle.close();
+    }
     if (this.format === 'safetensors') {
       await rename(`${this.out}.partial`, this.out);
       return [this.out];
@@ -97,7 +116,10 @@ export class FlatDatasetWriter {
   async abort(): Promise<void> {
     const handles = new Set([...this.targets.values()].map((t) => t.handle));
     for (const handle of handles) await handle.close().catch(() => undefined);
-    const partials = this.format === 'safetensors' ? [`${this.out}.partial`] : this.manifest.keys.map((k) => join(this.out, `${k.array}.npy.partial`));
+    const partials =
+      this.format === 'safetensors'
+        ? [`${this.out}.partial`]
+        : this.manifest.keys.map((k) => join(this.out, `${k.array}.npy.partial`));
     for (const p of partials) await rm(p, { force: true });
   }
 }

@@ -35,13 +35,15 @@ function parseLine(model: NeurotapModel, text: string, path: string, line: numbe
     throw badLine(path, line, 'not valid JSON.');
   }
   const object = Array.isArray(value) ? { [model.inputNames[0]]: value } : value;
-  if (typeof object !== 'object' || object === null) throw badLine(path, line, `expected an array or an object; got ${text.slice(0, 40)}.`);
+  if (typeof object !== 'object' || object === null)
+    throw badLine(path, line, `expected an array or an object; got ${text.slice(0, 40)}.`);
   const record = object as Record<string, unknown>;
   const arrays: Record<string, number[]> = {};
   for (const input of model.inputNames) {
     const ids = record[input];
     if (ids === undefined) continue;
-    if (!Array.isArray(ids) || !ids.every((x) => typeof x === 'number' && Number.isFinite(x))) throw badLine(path, line, `'${input}' must be an array of numbers.`);
+    if (!Array.isArray(ids) || !ids.every((x) => typeof x === 'number' && Number.isFinite(x)))
+      throw badLine(path, line, `'${input}' must be an array of numbers.`);
     arrays[input] = ids as number[];
   }
   const missing = model.inputNames.filter((n) => !(n in arrays) && n !== MASK);
@@ -51,13 +53,19 @@ function parseLine(model: NeurotapModel, text: string, path: string, line: numbe
 }
 
 /** Byte range of every non-blank line, found without holding the file in memory. */
-async function indexLines(path: string, onLine: (bytes: Uint8Array, index: number) => void): Promise<[number, number][]> {
+async function indexLines(
+  path: string,
+  onLine: (bytes: Uint8Array, index: number) => void,
+): Promise<[number, number][]> {
   const ranges: [number, number][] = [];
   let carry: Uint8Array = new Uint8Array(0);
   let offset = 0; // file offset of carry[0]
   const take = (bytes: Uint8Array, start: number) => {
     const text = bytes.length && bytes[bytes.length - 1] === 0x0d ? bytes.subarray(0, -1) : bytes;
-    if (text.some((b) => b !== 0x20 && b !== 0x09)) { onLine(text, ranges.length); ranges.push([start, start + bytes.length]); }
+    if (text.some((b) => b !== 0x20 && b !== 0x09)) {
+      onLine(text, ranges.length);
+      ranges.push([start, start + bytes.length]);
+    }
   };
   for await (const piece of createReadStream(path)) {
     const data = carry.length ? Buffer.concat([carry, piece as Buffer]) : (piece as Buffer);
@@ -78,17 +86,38 @@ function bufferFor(model: NeurotapModel, input: string, size: number) {
   const dtype = inputDtype(model, input) ?? 'int64';
   if (dtype === 'int64') {
     const data = new BigInt64Array(size);
-    return { type: dtype, data, set: (i: number, v: number) => { data[i] = BigInt(Math.trunc(v)); } };
+    return {
+      type: dtype,
+      data,
+      set: (i: number, v: number) => {
+        data[i] = BigInt(Math.trunc(v));
+      },
+    };
   }
   if (dtype === 'int32' || dtype === 'float32') {
     const data = dtype === 'int32' ? new Int32Array(size) : new Float32Array(size);
-    return { type: dtype, data, set: (i: number, v: number) => { data[i] = v; } };
+    return {
+      type: dtype,
+      data,
+      set: (i: number, v: number) => {
+        data[i] = v;
+      },
+    };
   }
-  throw new NeurotapError('E_INPUT_DTYPE', `Input '${input}' is ${dtype}; .jsonl items feed int64, int32 or float32 inputs.`, { hint: 'Give this model its inputs as .npy or .npz arrays.' });
+  throw new NeurotapError(
+    'E_INPUT_DTYPE',
+    `Input '${input}' is ${dtype}; .jsonl items feed int64, int32 or float32 inputs.`,
+    { hint: 'Give this model its inputs as .npy or .npz arrays.' },
+  );
 }
 
 /** Lines padded to the longest sequence per input, stacked into [n, length] tensors. */
-function stackLines(model: NeurotapModel, lines: Line[], lengths: Record<string, number>, padId: number): Record<string, HostTensor> {
+function stackLines(
+  model: NeurotapModel,
+  lines: Line[],
+  lengths: Record<string, number>,
+  padId: number,
+): Record<string, HostTensor> {
   const tokensInput = model.inputNames.find((n) => n !== MASK) ?? model.inputNames[0];
   const feeds: Record<string, HostTensor> = {};
   for (const input of model.inputNames) {
@@ -98,7 +127,8 @@ function stackLines(model: NeurotapModel, lines: Line[], lengths: Record<string,
       const given = line.arrays[input];
       // A mask the line leaves out marks its tokens: 1 for each, 0 for the padding after them.
       const values = given ?? line.arrays[tokensInput].map(() => 1);
-      for (let j = 0; j < length; j++) out.set(row * length + j, j < values.length ? values[j] : input === MASK ? 0 : padId);
+      for (let j = 0; j < length; j++)
+        out.set(row * length + j, j < values.length ? values[j] : input === MASK ? 0 : padId);
     });
     feeds[input] = { type: out.type, dims: [lines.length, length], data: out.data };
   }
@@ -111,10 +141,14 @@ export async function jsonlSource(model: NeurotapModel, path: string, padId = 0)
   const decoder = new TextDecoder();
   const ranges = await indexLines(path, (bytes, index) => {
     const line = parseLine(model, decoder.decode(bytes), path, index);
-    for (const [input, values] of Object.entries(line.arrays)) lengths[input] = Math.max(lengths[input] ?? 0, values.length);
+    for (const [input, values] of Object.entries(line.arrays))
+      lengths[input] = Math.max(lengths[input] ?? 0, values.length);
     ids.push(line.id);
   });
-  if (ranges.length === 0) throw new NeurotapError('E_BAD_ARGUMENT', `Found no items in ${path}.`, { hint: 'Write one JSON array of token ids per line.' });
+  if (ranges.length === 0)
+    throw new NeurotapError('E_BAD_ARGUMENT', `Found no items in ${path}.`, {
+      hint: 'Write one JSON array of token ids per line.',
+    });
   const handle = await open(path, 'r');
   let closed = false;
   return {
@@ -132,7 +166,10 @@ export async function jsonlSource(model: NeurotapModel, path: string, padId = 0)
     },
     describe: () => ({ kind: 'jsonl', path, count: ranges.length, padId, lengths }),
     async close() {
-      if (!closed) { closed = true; await handle.close(); }
+      if (!closed) {
+        closed = true;
+        await handle.close();
+      }
     },
   };
 }

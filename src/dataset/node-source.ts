@@ -29,17 +29,31 @@ export interface OpenSourceOptions {
 
 const LIST_EXTENSIONS = ['.txt', '.lst', '.list'];
 
-export async function openDataSource(model: NeurotapModel, path: string, options: OpenSourceOptions = {}): Promise<DataSource> {
+export async function openDataSource(
+  model: NeurotapModel,
+  path: string,
+  options: OpenSourceOptions = {},
+): Promise<DataSource> {
   const info = await stat(path).catch(() => undefined);
-  if (!info && isGlobPattern(path)) return fileSource(model, await listGlob(path), { kind: 'glob', path }, options.image);
-  if (!info) throw new NeurotapError('E_FILE_NOT_FOUND', `Expected a data set at ${path}; no such file or directory.`, { hint: `Check the path; relative paths are resolved from ${process.cwd()}.` });
-  if (info.isDirectory()) return fileSource(model, await listDirectory(path), { kind: 'directory', path }, options.image);
+  if (!info && isGlobPattern(path))
+    return fileSource(model, await listGlob(path), { kind: 'glob', path }, options.image);
+  if (!info)
+    throw new NeurotapError('E_FILE_NOT_FOUND', `Expected a data set at ${path}; no such file or directory.`, {
+      hint: `Check the path; relative paths are resolved from ${process.cwd()}.`,
+    });
+  if (info.isDirectory())
+    return fileSource(model, await listDirectory(path), { kind: 'directory', path }, options.image);
   const ext = extname(path).toLowerCase();
   if (ext === '.npy') return npySource(model, path);
   if (ext === '.npz') return npzSource(model, path);
   if (ext === '.jsonl') return jsonlSource(model, path, options.padId);
-  if (LIST_EXTENSIONS.includes(ext)) return fileSource(model, await listFile(path), { kind: 'list', path }, options.image);
-  throw new NeurotapError('E_BAD_ARGUMENT', `Cannot tell what kind of data set ${path} is from its extension '${ext}'.`, {
-    hint: 'Give a directory, a quoted glob, a list file (.txt), an .npy or .npz with items on the first axis, or a .jsonl of token ids.',
-  });
+  if (LIST_EXTENSIONS.includes(ext))
+    return fileSource(model, await listFile(path), { kind: 'list', path }, options.image);
+  throw new NeurotapError(
+    'E_BAD_ARGUMENT',
+    `Cannot tell what kind of data set ${path} is from its extension '${ext}'.`,
+    {
+      hint: 'Give a directory, a quoted glob, a list file (.txt), an .npy or .npz with items on the first axis, or a .jsonl of token ids.',
+    },
+  );
 }

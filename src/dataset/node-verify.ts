@@ -47,13 +47,19 @@ interface ArrayMetadata {
   chunk_grid?: { configuration?: { chunk_shape?: number[] } };
 }
 
-async function checkArray(path: string, manifest: DatasetManifest, k: DatasetManifest['keys'][number]): Promise<string | undefined> {
+async function checkArray(
+  path: string,
+  manifest: DatasetManifest,
+  k: DatasetManifest['keys'][number],
+): Promise<string | undefined> {
   const meta = await readJson<ArrayMetadata>(join(path, k.array, 'zarr.json')).catch(() => undefined);
   if (!meta) return 'zarr.json is missing or not JSON';
   const chunkShape = meta.chunk_grid?.configuration?.chunk_shape;
-  if (JSON.stringify(meta.shape) !== JSON.stringify(k.shape)) return `shape ${JSON.stringify(meta.shape)}, manifest ${JSON.stringify(k.shape)}`;
+  if (JSON.stringify(meta.shape) !== JSON.stringify(k.shape))
+    return `shape ${JSON.stringify(meta.shape)}, manifest ${JSON.stringify(k.shape)}`;
   if (meta.data_type !== k.dtype) return `data_type ${meta.data_type}, manifest ${k.dtype}`;
-  if (chunkShape?.[0] !== manifest.chunks.size) return `chunk size ${chunkShape?.[0]}, manifest ${manifest.chunks.size}`;
+  if (chunkShape?.[0] !== manifest.chunks.size)
+    return `chunk size ${chunkShape?.[0]}, manifest ${manifest.chunks.size}`;
   return undefined;
 }
 
@@ -61,21 +67,29 @@ async function checkChunk(path: string, manifest: DatasetManifest, chunk: number
   const record = await readJson<ChunkRecord>(join(path, RECORDS_DIR, `${chunk}.json`)).catch(() => undefined);
   if (!record) return 'missing';
   const expected = manifest.keys.map((k) => chunkKey(k.array, chunk, k.shape.length));
-  const bad: BadFile[] = expected.filter((f) => !(f in record.files)).map((file) => ({ chunk, file, problem: 'not recorded' as const }));
-  await Promise.all(Object.entries(record.files).map(async ([file, hash]) => {
-    const bytes = await readFile(join(path, ...file.split('/'))).catch(() => undefined);
-    if (!bytes) bad.push({ chunk, file, problem: 'missing' });
-    else if (sha256(bytes) !== hash) bad.push({ chunk, file, problem: 'checksum' });
-  }));
+  const bad: BadFile[] = expected
+    .filter((f) => !(f in record.files))
+    .map((file) => ({ chunk, file, problem: 'not recorded' as const }));
+  await Promise.all(
+    Object.entries(record.files).map(async ([file, hash]) => {
+      const bytes = await readFile(join(path, ...file.split('/'))).catch(() => undefined);
+      if (!bytes) bad.push({ chunk, file, problem: 'missing' });
+      else if (sha256(bytes) !== hash) bad.push({ chunk, file, problem: 'checksum' });
+    }),
+  );
   return bad.sort((a, b) => (a.file < b.file ? -1 : 1));
 }
 
 export async function verifyStore(path: string): Promise<VerifyReport> {
   const manifest = await readJson<DatasetManifest>(join(path, MANIFEST_PATH)).catch(() => undefined);
   if (!manifest) {
-    throw new NeurotapError('E_BAD_FILE', `Expected a neurotap Zarr store at ${path}; it has no readable ${MANIFEST_PATH}.`, {
-      hint: 'Verify checks stores written by `neurotap extract MODEL --inputs ... --out store.zarr`; a store whose creation was interrupted has no manifest yet: run the extraction again.',
-    });
+    throw new NeurotapError(
+      'E_BAD_FILE',
+      `Expected a neurotap Zarr store at ${path}; it has no readable ${MANIFEST_PATH}.`,
+      {
+        hint: 'Verify checks stores written by `neurotap extract MODEL --inputs ... --out store.zarr`; a store whose creation was interrupted has no manifest yet: run the extraction again.',
+      },
+    );
   }
   const badArrays: VerifyReport['badArrays'] = [];
   for (const k of manifest.keys) {
@@ -91,5 +105,14 @@ export async function verifyStore(path: string): Promise<VerifyReport> {
   }
   const total = manifest.chunks.count;
   const ok = missingChunks.length === 0 && badFiles.length === 0 && badArrays.length === 0;
-  return { path, ok, items: manifest.items.count, arrays: manifest.keys.length, chunks: { total, complete: total - missingChunks.length }, missingChunks, badFiles, badArrays };
+  return {
+    path,
+    ok,
+    items: manifest.items.count,
+    arrays: manifest.keys.length,
+    chunks: { total, complete: total - missingChunks.length },
+    missingChunks,
+    badFiles,
+    badArrays,
+  };
 }

@@ -20,7 +20,14 @@ import type { NeurotapModel } from '../model.js';
 import { ChunkAssembler } from './chunk-assembler.js';
 import { chunkRange, defaultChunkSize, largestItemBytes } from './chunks.js';
 import { extractDataset, plannedChunks, probeLayout, sizesOf } from './extract.js';
-import { buildManifest, checkSameJob, layoutOf, manifestIdentity, type DatasetManifest, type ManifestContext } from './manifest.js';
+import {
+  buildManifest,
+  checkSameJob,
+  layoutOf,
+  manifestIdentity,
+  type DatasetManifest,
+  type ManifestContext,
+} from './manifest.js';
 import { FlatDatasetWriter, type FlatFormat } from './node-flat-writer.js';
 import { sha256 } from './node-zarr-store.js';
 import { MANIFEST_PATH, META_DIR, readJson, ZarrDatasetWriter } from './node-zarr-writer.js';
@@ -69,26 +76,52 @@ export function packageVersion(): string {
 
 export async function datasetFormat(path: string): Promise<DatasetFormat> {
   const ext = extname(path.replace(/[\\/]+$/, '')).toLowerCase();
-  if (ext === '.zarr' || (await stat(join(path, 'zarr.json')).then(() => true, () => false))) return 'zarr';
+  if (
+    ext === '.zarr' ||
+    (await stat(join(path, 'zarr.json')).then(
+      () => true,
+      () => false,
+    ))
+  )
+    return 'zarr';
   if (ext === '.safetensors') return 'safetensors';
-  if (/[\\/]$/.test(path) || ext === '' || (await stat(path).then((s) => s.isDirectory(), () => false))) return 'npy-directory';
-  throw new NeurotapError('E_OUTPUT_PATH', `Expected a data-set output ending in .zarr, .safetensors or / (a directory of .npy files); got ${path}.`, {
-    hint: 'Use acts.zarr (resumable, shardable, verifiable), acts.safetensors, or acts/ for one .npy per layer. .npz cannot be streamed.',
-  });
+  if (
+    /[\\/]$/.test(path) ||
+    ext === '' ||
+    (await stat(path).then(
+      (s) => s.isDirectory(),
+      () => false,
+    ))
+  )
+    return 'npy-directory';
+  throw new NeurotapError(
+    'E_OUTPUT_PATH',
+    `Expected a data-set output ending in .zarr, .safetensors or / (a directory of .npy files); got ${path}.`,
+    {
+      hint: 'Use acts.zarr (resumable, shardable, verifiable), acts.safetensors, or acts/ for one .npy per layer. .npz cannot be streamed.',
+    },
+  );
 }
 
 /** Refuses to write a store into a path holding something else (only this job's own files may be there). */
 async function checkStoreDirectory(path: string, layout: DatasetLayout): Promise<void> {
   const info = await stat(path).catch(() => undefined);
   if (!info) return;
-  if (!info.isDirectory()) throw new NeurotapError('E_OUTPUT_PATH', `Expected ${path} to be a Zarr store (a directory); it is a file.`, { hint: 'Remove it or choose another path.' });
+  if (!info.isDirectory())
+    throw new NeurotapError('E_OUTPUT_PATH', `Expected ${path} to be a Zarr store (a directory); it is a file.`, {
+      hint: 'Remove it or choose another path.',
+    });
   const own = new Set(['zarr.json', META_DIR, ...layout.keys.map((k) => k.array)]);
   // Another shard may be creating the same store right now: its files are expected.
   const foreign = (await readdir(path)).filter((name) => !own.has(name) && !name.endsWith('.tmp'));
   if (foreign.length) {
-    throw new NeurotapError('E_OUTPUT_PATH', `Expected ${path} to be absent or a store of this job; it holds ${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? '...' : ''}.`, {
-      hint: 'Choose a new path for the store, or remove the directory.',
-    });
+    throw new NeurotapError(
+      'E_OUTPUT_PATH',
+      `Expected ${path} to be absent or a store of this job; it holds ${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? '...' : ''}.`,
+      {
+        hint: 'Choose a new path for the store, or remove the directory.',
+      },
+    );
   }
 }
 
@@ -97,9 +130,18 @@ interface Pumped {
   items: number;
 }
 
-function result(path: string, format: DatasetFormat, manifest: DatasetManifest, pumped: Pumped, skipped: number): WriteDatasetResult {
+function result(
+  path: string,
+  format: DatasetFormat,
+  manifest: DatasetManifest,
+  pumped: Pumped,
+  skipped: number,
+): WriteDatasetResult {
   return {
-    path, format, items: manifest.items.count, itemsWritten: pumped.items,
+    path,
+    format,
+    items: manifest.items.count,
+    itemsWritten: pumped.items,
     chunks: { size: manifest.chunks.size, total: manifest.chunks.count, written: pumped.chunks, skipped },
     keys: manifest.keys.map((k) => ({ key: k.key, array: k.array, dtype: k.dtype, shape: k.shape })),
     skippedKeys: manifest.skipped,
@@ -107,11 +149,21 @@ function result(path: string, format: DatasetFormat, manifest: DatasetManifest, 
 }
 
 /** Runs the planned chunks, batch by batch, and hands each complete chunk to `write`; reports progress after each batch. */
-async function pump(model: NeurotapModel, source: DataSource, options: WriteDatasetOptions, layout: DatasetLayout, skip: Set<number>, write: (chunk: DatasetBatch) => Promise<unknown>): Promise<Pumped> {
+async function pump(
+  model: NeurotapModel,
+  source: DataSource,
+  options: WriteDatasetOptions,
+  layout: DatasetLayout,
+  skip: Set<number>,
+  write: (chunk: DatasetBatch) => Promise<unknown>,
+): Promise<Pumped> {
   const opts = { ...options, layout, skip: (c: number) => skip.has(c) };
   const { chunkSize } = sizesOf(opts);
   const planned = plannedChunks(source, opts);
-  const totalItems = planned.reduce((n, c) => { const [start, end] = chunkRange(c, source.count, chunkSize); return n + end - start; }, 0);
+  const totalItems = planned.reduce((n, c) => {
+    const [start, end] = chunkRange(c, source.count, chunkSize);
+    return n + end - start;
+  }, 0);
   const assembler = new ChunkAssembler(chunkSize, source.count);
   let items = 0;
   let chunks = 0;
@@ -131,10 +183,20 @@ async function pump(model: NeurotapModel, source: DataSource, options: WriteData
 /** The options with `chunkSize` resolved: as given (checked), else the default for this layout. */
 function withChunkSize(options: WriteDatasetOptions, layout: DatasetLayout, items: number): WriteDatasetOptions {
   const { batchSize } = sizesOf(options);
-  return { ...options, batchSize, chunkSize: options.chunkSize ?? defaultChunkSize(largestItemBytes(layout), items, batchSize) };
+  return {
+    ...options,
+    batchSize,
+    chunkSize: options.chunkSize ?? defaultChunkSize(largestItemBytes(layout), items, batchSize),
+  };
 }
 
-async function writeZarr(model: NeurotapModel, source: DataSource, path: string, given: WriteDatasetOptions, context: ManifestContext): Promise<WriteDatasetResult> {
+async function writeZarr(
+  model: NeurotapModel,
+  source: DataSource,
+  path: string,
+  given: WriteDatasetOptions,
+  context: ManifestContext,
+): Promise<WriteDatasetResult> {
   sizesOf(given); // a bad batch or chunk size fails before the model runs
   const existing = await readJson<DatasetManifest>(join(path, MANIFEST_PATH));
   // The default chunk size depends on the layout: the store's, or the first batch's.
@@ -159,11 +221,22 @@ async function writeZarr(model: NeurotapModel, source: DataSource, path: string,
   return result(path, 'zarr', manifest, pumped, skipped);
 }
 
-async function writeFlat(model: NeurotapModel, source: DataSource, path: string, format: FlatFormat, options: WriteDatasetOptions, context: ManifestContext): Promise<WriteDatasetResult> {
+async function writeFlat(
+  model: NeurotapModel,
+  source: DataSource,
+  path: string,
+  format: FlatFormat,
+  options: WriteDatasetOptions,
+  context: ManifestContext,
+): Promise<WriteDatasetResult> {
   if (options.resume || (options.shard && options.shard.count > 1) || options.chunkSize !== undefined) {
-    throw new NeurotapError('E_BAD_ARGUMENT', `Chunks, resume and shards need a Zarr store; ${path} is ${format === 'safetensors' ? 'a .safetensors file' : 'a directory of .npy files'}.`, {
-      hint: 'Write to a path ending in .zarr; numpy reads it with zarr (see docs/datasets.md). Flat files are written batch by batch, in place.',
-    });
+    throw new NeurotapError(
+      'E_BAD_ARGUMENT',
+      `Chunks, resume and shards need a Zarr store; ${path} is ${format === 'safetensors' ? 'a .safetensors file' : 'a directory of .npy files'}.`,
+      {
+        hint: 'Write to a path ending in .zarr; numpy reads it with zarr (see docs/datasets.md). Flat files are written batch by batch, in place.',
+      },
+    );
   }
   const layout = await probeLayout(model, source, options);
   const manifest = buildManifest(context, layout);
@@ -178,11 +251,22 @@ async function writeFlat(model: NeurotapModel, source: DataSource, path: string,
 }
 
 /** Extracts the data set into `path` and returns what was written. */
-export async function writeDataset(model: NeurotapModel, source: DataSource, path: string, options: WriteDatasetOptions = {}): Promise<WriteDatasetResult> {
+export async function writeDataset(
+  model: NeurotapModel,
+  source: DataSource,
+  path: string,
+  options: WriteDatasetOptions = {},
+): Promise<WriteDatasetResult> {
   const format = await datasetFormat(path);
   const context: ManifestContext = {
-    model, source, options, version: packageVersion(),
-    modelFile: basename(options.modelFile ?? 'model.onnx'), modelSha256: sha256(model.bytes),
+    model,
+    source,
+    options,
+    version: packageVersion(),
+    modelFile: basename(options.modelFile ?? 'model.onnx'),
+    modelSha256: sha256(model.bytes),
   };
-  return format === 'zarr' ? writeZarr(model, source, path, options, context) : writeFlat(model, source, path, format, options, context);
+  return format === 'zarr'
+    ? writeZarr(model, source, path, options, context)
+    : writeFlat(model, source, path, format, options, context);
 }

@@ -30,8 +30,17 @@ export interface ChunkRecord {
 type ZarrArray = zarr.Array<zarr.DataType, AtomicFileStore>;
 
 const ZARR_DTYPES: Partial<Record<DType, zarr.DataType>> = {
-  float32: 'float32', float64: 'float64', int8: 'int8', uint8: 'uint8', int16: 'int16', uint16: 'uint16',
-  int32: 'int32', uint32: 'uint32', int64: 'int64', uint64: 'uint64', bool: 'bool',
+  float32: 'float32',
+  float64: 'float64',
+  int8: 'int8',
+  uint8: 'uint8',
+  int16: 'int16',
+  uint16: 'uint16',
+  int32: 'int32',
+  uint32: 'uint32',
+  int64: 'int64',
+  uint64: 'uint64',
+  bool: 'bool',
 };
 
 export const jsonBytes = (value: unknown) => new TextEncoder().encode(`${JSON.stringify(value, null, 1)}\n`);
@@ -44,9 +53,13 @@ export async function readJson<T>(path: string): Promise<T | undefined> {
 function zarrDtype(dtype: DType, key: string): zarr.DataType {
   const type = ZARR_DTYPES[dtype];
   if (!type) {
-    throw new NeurotapError('E_BAD_ARGUMENT', `Key '${key}' is ${dtype}, which this Zarr writer cannot store (zarrita needs Float16Array for float16; Zarr has no bfloat16).`, {
-      hint: 'Write a .safetensors file instead, or leave the key out with --layers.',
-    });
+    throw new NeurotapError(
+      'E_BAD_ARGUMENT',
+      `Key '${key}' is ${dtype}, which this Zarr writer cannot store (zarrita needs Float16Array for float16; Zarr has no bfloat16).`,
+      {
+        hint: 'Write a .safetensors file instead, or leave the key out with --layers.',
+      },
+    );
   }
   return type;
 }
@@ -54,7 +67,10 @@ function zarrDtype(dtype: DType, key: string): zarr.DataType {
 /** C-order strides of a shape. */
 function strides(shape: readonly number[]): number[] {
   const out = new Array<number>(shape.length);
-  for (let i = shape.length - 1, s = 1; i >= 0; i--) { out[i] = s; s *= shape[i]; }
+  for (let i = shape.length - 1, s = 1; i >= 0; i--) {
+    out[i] = s;
+    s *= shape[i];
+  }
   return out;
 }
 
@@ -62,13 +78,21 @@ function strides(shape: readonly number[]): number[] {
 async function openStore(path: string): Promise<AtomicFileStore> {
   const store = new AtomicFileStore(path);
   await mkdir(store.pathOf(RECORDS_DIR), { recursive: true }).catch((cause) => {
-    throw new NeurotapError('E_OUTPUT_PATH', `Expected to create the store ${path}; could not: ${(cause as Error).message}.`, { hint: 'Check that the parent directory exists and is writable.', cause });
+    throw new NeurotapError(
+      'E_OUTPUT_PATH',
+      `Expected to create the store ${path}; could not: ${(cause as Error).message}.`,
+      { hint: 'Check that the parent directory exists and is writable.', cause },
+    );
   });
   return store;
 }
 
 export class ZarrDatasetWriter {
-  private constructor(readonly path: string, private readonly store: AtomicFileStore, private readonly arrays: Map<string, ZarrArray>) {}
+  private constructor(
+    readonly path: string,
+    private readonly store: AtomicFileStore,
+    private readonly arrays: Map<string, ZarrArray>,
+  ) {}
 
   /** Writes the root group, every array's metadata, then the manifest; identical bytes from every shard. */
   static async create(path: string, manifest: DatasetManifest): Promise<ZarrDatasetWriter> {
@@ -78,7 +102,9 @@ export class ZarrDatasetWriter {
     for (const k of manifest.keys) {
       const dtype = zarrDtype(k.dtype, k.key);
       const arr = await zarr.create(root.resolve(k.array), {
-        shape: k.shape, chunkShape: [manifest.chunks.size, ...k.shape.slice(1)], dtype,
+        shape: k.shape,
+        chunkShape: [manifest.chunks.size, ...k.shape.slice(1)],
+        dtype,
         codecs: [{ name: 'bytes', configuration: { endian: 'little' } }],
         chunkSeparator: '.',
         // NaN marks items never written in float arrays, which a reader then cannot mistake for data.
@@ -89,7 +115,11 @@ export class ZarrDatasetWriter {
       arrays.set(k.key, arr as ZarrArray);
     }
     const keys = Object.fromEntries(manifest.keys.map((k) => [k.key, k.array]));
-    await zarr.create(root, { attributes: { neurotap: { format: manifest.format, manifest: MANIFEST_PATH, model_sha256: manifest.model.sha256, keys } } });
+    await zarr.create(root, {
+      attributes: {
+        neurotap: { format: manifest.format, manifest: MANIFEST_PATH, model_sha256: manifest.model.sha256, keys },
+      },
+    });
     await writeFileAtomic(store.pathOf(MANIFEST_PATH), jsonBytes(manifest));
     return new ZarrDatasetWriter(path, store, arrays);
   }
@@ -98,7 +128,8 @@ export class ZarrDatasetWriter {
     const store = await openStore(path);
     const root = zarr.root(store);
     const arrays = new Map<string, ZarrArray>();
-    for (const k of manifest.keys) arrays.set(k.key, (await zarr.open(root.resolve(k.array), { kind: 'array' })) as ZarrArray);
+    for (const k of manifest.keys)
+      arrays.set(k.key, (await zarr.open(root.resolve(k.array), { kind: 'array' })) as ZarrArray);
     return new ZarrDatasetWriter(path, store, arrays);
   }
 
@@ -116,11 +147,17 @@ export class ZarrDatasetWriter {
     this.store.takeWritten();
     const end = chunk.start + chunk.itemIds.length;
     // All arrays at once: the time goes to file-system round trips, which libuv runs in parallel.
-    await Promise.all([...this.arrays].map(([key, arr]) => {
-      const t = chunk.activations.get(key) as HostTensor;
-      const selection = [zarr.slice(chunk.start, end), ...t.dims.slice(1).map(() => null)];
-      return zarr.set(arr, selection, { data: t.data as TypedArray, shape: [...t.dims], stride: strides(t.dims) } as never);
-    }));
+    await Promise.all(
+      [...this.arrays].map(([key, arr]) => {
+        const t = chunk.activations.get(key) as HostTensor;
+        const selection = [zarr.slice(chunk.start, end), ...t.dims.slice(1).map(() => null)];
+        return zarr.set(arr, selection, {
+          data: t.data as TypedArray,
+          shape: [...t.dims],
+          stride: strides(t.dims),
+        } as never);
+      }),
+    );
     const files = Object.fromEntries([...this.store.takeWritten()].sort(([a], [b]) => (a < b ? -1 : 1)));
     const record: ChunkRecord = { chunk: chunk.chunk, items: [chunk.start, end], files };
     await writeFileAtomic(this.store.pathOf(`${RECORDS_DIR}/${chunk.chunk}.json`), jsonBytes(record));

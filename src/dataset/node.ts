@@ -12,5 +12,11 @@
  */
 export * from './index.js';
 export { openDataSource, type OpenSourceOptions } from './node-source.js';
-export { writeDataset, type DatasetFormat, type DatasetProgress, type WriteDatasetOptions, type WriteDatasetResult } from './node-write.js';
+export {
+  writeDataset,
+  type DatasetFormat,
+  type DatasetProgress,
+  type WriteDatasetOptions,
+  type WriteDatasetResult,
+} from './node-write.js';
 export { verifyStore, type BadFile, type VerifyReport } from './node-verify.js';

@@ -8,7 +8,19 @@
  */
 import type { NeuronStatsReport } from './stats.js';
 
-const CSV_HEADER = ['key', 'neuron', 'count', 'mean', 'std', 'min', 'max', 'fraction_active', 'dead', 'top_ids', 'top_values'];
+const CSV_HEADER = [
+  'key',
+  'neuron',
+  'count',
+  'mean',
+  'std',
+  'min',
+  'max',
+  'fraction_active',
+  'dead',
+  'top_ids',
+  'top_values',
+];
 
 /** RFC 4180 quoting: only cells holding a comma, quote or line break are quoted. */
 function csvCell(value: string | number | boolean): string {
@@ -21,8 +33,17 @@ export function statsToCsv(report: NeuronStatsReport): string {
   for (const layer of report.layers) {
     for (const n of layer.neurons) {
       const row = [
-        layer.key, n.index, n.count, n.mean, n.std, n.min, n.max, n.fractionActive, n.fractionActive === 0,
-        JSON.stringify(n.top.map((t) => t.id)), JSON.stringify(n.top.map((t) => t.value)),
+        layer.key,
+        n.index,
+        n.count,
+        n.mean,
+        n.std,
+        n.min,
+        n.max,
+        n.fractionActive,
+        n.fractionActive === 0,
+        JSON.stringify(n.top.map((t) => t.id)),
+        JSON.stringify(n.top.map((t) => t.value)),
       ];
       lines.push(row.map(csvCell).join(','));
     }

@@ -56,16 +56,25 @@ function neuronAxis(k: KeyLayout, axis: number | undefined): number {
   if (axis === undefined) return defaultNeuronAxis(rank, k.moduleType);
   const resolved = axis < 0 ? rank + axis : axis;
   if (!Number.isSafeInteger(resolved) || resolved < 1 || resolved >= rank) {
-    throw new NeurotapError('E_BAD_ARGUMENT', `Key '${k.key}' has rank ${rank} ([items, ${k.shape.join(', ')}]); axis ${axis} is not one of its neuron axes 1..${rank - 1}.`, {
-      hint: 'Axis 0 runs over items; pick a larger one, or select layers of one rank per run.',
-    });
+    throw new NeurotapError(
+      'E_BAD_ARGUMENT',
+      `Key '${k.key}' has rank ${rank} ([items, ${k.shape.join(', ')}]); axis ${axis} is not one of its neuron axes 1..${rank - 1}.`,
+      {
+        hint: 'Axis 0 runs over items; pick a larger one, or select layers of one rank per run.',
+      },
+    );
   }
   return resolved;
 }
 
-export async function computeNeuronStats(model: NeurotapModel, source: DataSource, options: NeuronStatsOptions = {}): Promise<NeuronStatsReport> {
+export async function computeNeuronStats(
+  model: NeurotapModel,
+  source: DataSource,
+  options: NeuronStatsOptions = {},
+): Promise<NeuronStatsReport> {
   const topK = options.topK ?? 5;
-  if (!Number.isSafeInteger(topK) || topK < 0) throw new NeurotapError('E_BAD_ARGUMENT', `Expected topK >= 0; got ${topK}.`, { hint: 'E.g. topK: 5.' });
+  if (!Number.isSafeInteger(topK) || topK < 0)
+    throw new NeurotapError('E_BAD_ARGUMENT', `Expected topK >= 0; got ${topK}.`, { hint: 'E.g. topK: 5.' });
   const accumulators = new Map<string, { layout: KeyLayout; axis: number; acc: NeuronAccumulator }>();
   let skipped: NeuronStatsReport['skipped'] = [];
   let items = 0;
@@ -88,7 +97,14 @@ export async function computeNeuronStats(model: NeurotapModel, source: DataSourc
   }
   const layers = [...accumulators.values()].map(({ layout, axis, acc }) => {
     const neurons = acc.summary();
-    return { key: layout.key, ...(layout.module ? { module: layout.module } : {}), shape: [items, ...layout.shape], axis, neurons, dead: neurons.filter((n) => n.fractionActive === 0).map((n) => n.index) };
+    return {
+      key: layout.key,
+      ...(layout.module ? { module: layout.module } : {}),
+      shape: [items, ...layout.shape],
+      axis,
+      neurons,
+      dead: neurons.filter((n) => n.fractionActive === 0).map((n) => n.index),
+    };
   });
   return { items, topK, layers, skipped };
 }

@@ -11,7 +11,19 @@ const BOOL = 9;
 const FLOAT = 1;
 const UINT8 = 2;
 
-const BOOL_OPS = new Set(['Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'Not', 'And', 'Or', 'Xor', 'IsNaN', 'IsInf']);
+const BOOL_OPS = new Set([
+  'Equal',
+  'Less',
+  'LessOrEqual',
+  'Greater',
+  'GreaterOrEqual',
+  'Not',
+  'And',
+  'Or',
+  'Xor',
+  'IsNaN',
+  'IsInf',
+]);
 const INT64_OPS = new Set(['Shape', 'Size', 'ArgMax', 'ArgMin', 'NonZero', 'NonMaxSuppression']);
 
 function attr(node: NodeProto, name: string): AttributeProto | undefined {
@@ -37,21 +49,42 @@ function fromOp(index: GraphIndex, node: NodeProto, outIndex: number, seen: Set<
   if (BOOL_OPS.has(op)) return BOOL;
   if (INT64_OPS.has(op)) return INT64;
   switch (op) {
-    case 'Cast': return Number(attr(node, 'to')?.i);
-    case 'CastLike': return input(1);
-    case 'Constant': return attr(node, 'value')?.t?.dataType ?? (attr(node, 'value_int') || attr(node, 'value_ints') ? INT64 : FLOAT);
-    case 'ConstantOfShape': return attr(node, 'value')?.t?.dataType ?? FLOAT;
-    case 'EyeLike': case 'RandomNormalLike': case 'RandomUniformLike': return Number(attr(node, 'dtype')?.i ?? 0) || input(0);
-    case 'RandomNormal': case 'RandomUniform': return Number(attr(node, 'dtype')?.i ?? FLOAT);
-    case 'TopK': return outIndex === 1 ? INT64 : input(0);
-    case 'MaxPool': return outIndex === 1 ? INT64 : input(0);
-    case 'Unique': return outIndex === 0 ? input(0) : INT64;
-    case 'QuantizeLinear': return input(2) ?? UINT8;
-    case 'DynamicQuantizeLinear': return outIndex === 1 ? FLOAT : UINT8;
-    case 'DequantizeLinear': return input(1) ?? FLOAT;
-    case 'MatMulInteger': case 'ConvInteger': return 6;
-    case 'If': case 'Loop': case 'Scan': return subgraphOutputType(index, node, outIndex, seen);
-    default: return firstInputType(index, node, seen);
+    case 'Cast':
+      return Number(attr(node, 'to')?.i);
+    case 'CastLike':
+      return input(1);
+    case 'Constant':
+      return attr(node, 'value')?.t?.dataType ?? (attr(node, 'value_int') || attr(node, 'value_ints') ? INT64 : FLOAT);
+    case 'ConstantOfShape':
+      return attr(node, 'value')?.t?.dataType ?? FLOAT;
+    case 'EyeLike':
+    case 'RandomNormalLike':
+    case 'RandomUniformLike':
+      return Number(attr(node, 'dtype')?.i ?? 0) || input(0);
+    case 'RandomNormal':
+    case 'RandomUniform':
+      return Number(attr(node, 'dtype')?.i ?? FLOAT);
+    case 'TopK':
+      return outIndex === 1 ? INT64 : input(0);
+    case 'MaxPool':
+      return outIndex === 1 ? INT64 : input(0);
+    case 'Unique':
+      return outIndex === 0 ? input(0) : INT64;
+    case 'QuantizeLinear':
+      return input(2) ?? UINT8;
+    case 'DynamicQuantizeLinear':
+      return outIndex === 1 ? FLOAT : UINT8;
+    case 'DequantizeLinear':
+      return input(1) ?? FLOAT;
+    case 'MatMulInteger':
+    case 'ConvInteger':
+      return 6;
+    case 'If':
+    case 'Loop':
+    case 'Scan':
+      return subgraphOutputType(index, node, outIndex, seen);
+    default:
+      return firstInputType(index, node, seen);
   }
 }
 
@@ -65,14 +98,26 @@ function firstInputType(index: GraphIndex, node: NodeProto, seen: Set<string>): 
 }
 
 /** If: the then-branch's output; Loop: the body output after the condition; Scan: the body output. */
-function subgraphOutputType(index: GraphIndex, node: NodeProto, outIndex: number, seen: Set<string>): number | undefined {
+function subgraphOutputType(
+  index: GraphIndex,
+  node: NodeProto,
+  outIndex: number,
+  seen: Set<string>,
+): number | undefined {
   const op = node.opType;
   const g = attr(node, op === 'If' ? 'then_branch' : 'body')?.g;
   const out = g?.output?.[op === 'Loop' ? outIndex + 1 : outIndex];
   return out?.name ? inferElemType(index, out.name, seen) : undefined;
 }
 
-const SEQUENCE_OPS = new Set(['SequenceConstruct', 'SequenceEmpty', 'SequenceInsert', 'SequenceErase', 'SplitToSequence', 'SequenceMap']);
+const SEQUENCE_OPS = new Set([
+  'SequenceConstruct',
+  'SequenceEmpty',
+  'SequenceInsert',
+  'SequenceErase',
+  'SplitToSequence',
+  'SequenceMap',
+]);
 const OPTIONAL_OPS = new Set(['Optional']);
 const PASS_THROUGH = new Set(['Identity']);
 
@@ -80,7 +125,11 @@ const PASS_THROUGH = new Set(['Identity']);
  * What kind of value this is: ONNX Runtime's JS API returns tensors only, so sequences, maps and
  * optionals cannot be captured.
  */
-export function valueKind(index: GraphIndex, value: string, seen = new Set<string>()): 'tensor' | 'sequence' | 'map' | 'optional' {
+export function valueKind(
+  index: GraphIndex,
+  value: string,
+  seen = new Set<string>(),
+): 'tensor' | 'sequence' | 'map' | 'optional' {
   const type = index.types.get(value);
   if (type) return type.sequenceType ? 'sequence' : type.mapType ? 'map' : type.optionalType ? 'optional' : 'tensor';
   const p = index.producer.get(value);

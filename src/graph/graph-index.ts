@@ -50,7 +50,8 @@ export function indexGraph(graph: GraphProto): GraphIndex {
   const visit = (g: GraphProto, ctx: ContextStep[]) => {
     for (const t of g.initializer ?? []) initializers.add(t.name ?? '');
     for (const s of g.sparseInitializer ?? []) initializers.add(s.values?.name ?? '');
-    for (const vi of [...(g.input ?? []), ...(g.valueInfo ?? []), ...(g.output ?? [])]) if (vi.name && vi.type) types.set(vi.name, vi.type);
+    for (const vi of [...(g.input ?? []), ...(g.valueInfo ?? []), ...(g.output ?? [])])
+      if (vi.name && vi.type) types.set(vi.name, vi.type);
     for (const node of g.node ?? []) {
       // Nested nodes share these step objects; the owner's index is filled in once it is known.
       const steps: { node: number; attr: string; g: GraphProto }[] = [];
@@ -74,14 +75,20 @@ export function indexGraph(graph: GraphProto): GraphIndex {
   const index = finishIndex(graph, nodes, context, initializers, types, subgraphOutputs, subgraphs);
   for (const [value, owner] of returnedTo) {
     const list = index.consumers.get(value) as number[] | undefined;
-    if (list) list.push(owner); else (index.consumers as Map<string, number[]>).set(value, [owner]);
+    if (list) list.push(owner);
+    else (index.consumers as Map<string, number[]>).set(value, [owner]);
   }
   return index;
 }
 
 function finishIndex(
-  graph: GraphProto, nodes: NodeProto[], context: ContextStep[][], initializers: Set<string>,
-  types: Map<string, TypeProto>, subgraphOutputs: Set<string>, subgraphs: Map<string, GraphProto>,
+  graph: GraphProto,
+  nodes: NodeProto[],
+  context: ContextStep[][],
+  initializers: Set<string>,
+  types: Map<string, TypeProto>,
+  subgraphOutputs: Set<string>,
+  subgraphs: Map<string, GraphProto>,
 ): GraphIndex {
   const producer = new Map<string, number>();
   const consumers = new Map<string, number[]>();
@@ -90,13 +97,25 @@ function finishIndex(
     for (const out of node.output ?? []) if (out) producer.set(out, i);
     for (const name of reads[i]) {
       const list = consumers.get(name);
-      if (list) { if (list[list.length - 1] !== i) list.push(i); } else consumers.set(name, [i]);
+      if (list) {
+        if (list[list.length - 1] !== i) list.push(i);
+      } else consumers.set(name, [i]);
     }
   });
   const outputPosition = new Map<string, number>();
-  for (const g of [graph, ...subgraphs.values()]) (g.output ?? []).forEach((o, i) => o.name && outputPosition.set(o.name, i));
+  for (const g of [graph, ...subgraphs.values()])
+    (g.output ?? []).forEach((o, i) => o.name && outputPosition.set(o.name, i));
   return {
-    graph, nodes, context, reads, producer, consumers, initializers, subgraphOutputs, types, outputPosition,
+    graph,
+    nodes,
+    context,
+    reads,
+    producer,
+    consumers,
+    initializers,
+    subgraphOutputs,
+    types,
+    outputPosition,
     inputs: (graph.input ?? []).map((v) => v.name ?? '').filter((n) => !initializers.has(n)),
     outputs: (graph.output ?? []).map((v) => v.name ?? ''),
     subgraph: (step) => subgraphs.get(`${step.node}/${step.attr}`)!,

@@ -33,7 +33,12 @@ export interface CaptureGraph {
 
 export const requestKey = (r: ExposeRequest) => `${r.value}\u0000${r.reduce}\u0000${r.dequantize === true}`;
 
-export function buildCaptureGraph(model: ModelProto, index: GraphIndex, requests: readonly ExposeRequest[], keepModelOutputs: boolean): CaptureGraph {
+export function buildCaptureGraph(
+  model: ModelProto,
+  index: GraphIndex,
+  requests: readonly ExposeRequest[],
+  keepModelOutputs: boolean,
+): CaptureGraph {
   const opset = defaultOpset(model);
   const editor = new GraphEditor(index, model.graph ?? {});
   const outputOf = new Map<string, string>();
@@ -43,7 +48,8 @@ export function buildCaptureGraph(model: ModelProto, index: GraphIndex, requests
     const quant = r.dequantize ? quantParams(index, r.value) : undefined;
     const source = quant ? appendDequantize(r.value, quant, editor.graphAt(steps), editor) : r.value;
     // Reduce where the value lives, so a loop stacks the small reduced tensors.
-    const local = r.reduce === 'none' ? source : appendReduction({ ...r, value: source }, opset, editor.graphAt(steps), editor);
+    const local =
+      r.reduce === 'none' ? source : appendReduction({ ...r, value: source }, opset, editor.graphAt(steps), editor);
     outputOf.set(requestKey(r), steps.length ? editor.threadOut(local, steps) : local);
   }
   const graph = editor.root;
@@ -57,8 +63,16 @@ export function buildCaptureGraph(model: ModelProto, index: GraphIndex, requests
   }
   let nodes = graph.node ?? [];
   let initializers = graph.initializer ?? [];
-  if (!keepModelOutputs) ({ nodes, initializers } = pruneTo(nodes, initializers, outputs.map((o) => o.name ?? '')));
-  return { model: { ...model, graph: { ...graph, node: nodes, initializer: initializers, output: outputs } }, outputOf };
+  if (!keepModelOutputs)
+    ({ nodes, initializers } = pruneTo(
+      nodes,
+      initializers,
+      outputs.map((o) => o.name ?? ''),
+    ));
+  return {
+    model: { ...model, graph: { ...graph, node: nodes, initializer: initializers, output: outputs } },
+    outputOf,
+  };
 }
 
 function defaultOpset(model: ModelProto): number {
@@ -67,7 +81,12 @@ function defaultOpset(model: ModelProto): number {
 }
 
 function int64Constant(name: string, values: number[], dims: number[]): NodeProto {
-  return { opType: 'Constant', name, output: [name], attribute: [{ name: 'value', type: AttributeType.TENSOR, t: { name, dataType: 7, dims, int64Data: values } }] };
+  return {
+    opType: 'Constant',
+    name,
+    output: [name],
+    attribute: [{ name: 'value', type: AttributeType.TENSOR, t: { name, dataType: 7, dims, int64Data: values } }],
+  };
 }
 
 function appendDequantize(value: string, q: QuantParams, graph: GraphProto, editor: GraphEditor): string {
@@ -85,7 +104,13 @@ function appendReduction(r: ExposeRequest, opset: number, graph: GraphProto, edi
   const reduceOp = r.reduce.endsWith('max') ? 'ReduceMax' : 'ReduceMean';
   if (r.reduce === 'last') {
     nodes.push(int64Constant(`${base}::index`, [-1], []));
-    nodes.push({ opType: 'Gather', name: `${base}::gather`, input: [r.value, `${base}::index`], output: [out], attribute: [{ name: 'axis', type: AttributeType.INT, i: 1 }] });
+    nodes.push({
+      opType: 'Gather',
+      name: `${base}::gather`,
+      input: [r.value, `${base}::index`],
+      output: [out],
+      attribute: [{ name: 'axis', type: AttributeType.INT, i: 1 }],
+    });
     return out;
   }
   let source = r.value;
@@ -101,15 +126,31 @@ function appendReduction(r: ExposeRequest, opset: number, graph: GraphProto, edi
   // Opset 18 moved `axes` from an attribute to an input.
   if (opset >= 18) {
     nodes.push(int64Constant(`${base}::axes`, [axis], [1]));
-    nodes.push({ opType: reduceOp, name: `${base}::reduce`, input: [source, `${base}::axes`], output: [out], attribute: [keepdims] });
+    nodes.push({
+      opType: reduceOp,
+      name: `${base}::reduce`,
+      input: [source, `${base}::axes`],
+      output: [out],
+      attribute: [keepdims],
+    });
   } else {
-    nodes.push({ opType: reduceOp, name: `${base}::reduce`, input: [source], output: [out], attribute: [keepdims, { name: 'axes', type: AttributeType.INTS, ints: [axis] }] });
+    nodes.push({
+      opType: reduceOp,
+      name: `${base}::reduce`,
+      input: [source],
+      output: [out],
+      attribute: [keepdims, { name: 'axes', type: AttributeType.INTS, ints: [axis] }],
+    });
   }
   return out;
 }
 
 /** Keeps only the nodes (and initializers) that the outputs depend on. */
-function pruneTo(nodes: NodeProto[], initializers: TensorProto[], outputs: string[]): { nodes: NodeProto[]; initializers: TensorProto[] } {
+function pruneTo(
+  nodes: NodeProto[],
+  initializers: TensorProto[],
+  outputs: string[],
+): { nodes: NodeProto[]; initializers: TensorProto[] } {
   const producer = new Map<string, number>();
   nodes.forEach((n, i) => (n.output ?? []).forEach((o) => producer.set(o, i)));
   const needed = new Set<string>(outputs);
@@ -119,12 +160,21 @@ function pruneTo(nodes: NodeProto[], initializers: TensorProto[], outputs: strin
     const p = producer.get(queue.pop()!);
     if (p === undefined || keep.has(p)) continue;
     keep.add(p);
-    for (const v of nodeReads(nodes[p])) if (!needed.has(v)) { needed.add(v); queue.push(v); }
+    for (const v of nodeReads(nodes[p]))
+      if (!needed.has(v)) {
+        needed.add(v);
+        queue.push(v);
+      }
   }
   if (keep.size === 0 && outputs.length > 0 && outputs.every((o) => !producer.has(o))) {
-    throw new NeurotapError('E_BAD_ARGUMENT', 'Nothing to compute: every requested value is a graph input.', { hint: 'Request module outputs or values computed by the graph.' });
+    throw new NeurotapError('E_BAD_ARGUMENT', 'Nothing to compute: every requested value is a graph input.', {
+      hint: 'Request module outputs or values computed by the graph.',
+    });
   }
-  return { nodes: nodes.filter((_, i) => keep.has(i)), initializers: initializers.filter((t) => needed.has(t.name ?? '')) };
+  return {
+    nodes: nodes.filter((_, i) => keep.has(i)),
+    initializers: initializers.filter((t) => needed.has(t.name ?? '')),
+  };
 }
 
 /** The subgraph nesting a value lives in: its producer's, or for subgraph inputs, its readers'. */

@@ -32,9 +32,10 @@ export function evaluateDim(dim: string, sizes: ReadonlyMap<string, number>): nu
   if (sizes.has(dim)) return sizes.get(dim)!;
   const tokens = tokenize(dim) ?? [];
   let pos = 0;
-  const fail = () => new NeurotapError('E_BAD_ARGUMENT', `Cannot compute the dimension '${dim}' from the --dim values.`, {
-    hint: `Give it directly: --dim '${dim}=SIZE', or pass the input as a file with --input.`,
-  });
+  const fail = () =>
+    new NeurotapError('E_BAD_ARGUMENT', `Cannot compute the dimension '${dim}' from the --dim values.`, {
+      hint: `Give it directly: --dim '${dim}=SIZE', or pass the input as a file with --input.`,
+    });
   const atom = (): number => {
     const t = tokens[pos++];
     if (t === '(') {
@@ -69,9 +70,13 @@ export function parseDimFlags(flags: readonly string[]): Map<string, number> {
     const eq = flag.lastIndexOf('=');
     const size = Number(flag.slice(eq + 1));
     if (eq <= 0 || !/^\d+$/.test(flag.slice(eq + 1).trim()) || !Number.isSafeInteger(size)) {
-      throw new NeurotapError('E_BAD_ARGUMENT', `Expected --dim NAME=SIZE with a non-negative integer size; got '${flag}'.`, {
-        hint: 'E.g. --dim batch=2 --dim seq=16; `neurotap layers MODEL` shows the dimension names.',
-      });
+      throw new NeurotapError(
+        'E_BAD_ARGUMENT',
+        `Expected --dim NAME=SIZE with a non-negative integer size; got '${flag}'.`,
+        {
+          hint: 'E.g. --dim batch=2 --dim seq=16; `neurotap layers MODEL` shows the dimension names.',
+        },
+      );
     }
     sizes.set(flag.slice(0, eq).trim(), size);
   }

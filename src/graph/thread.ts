@@ -22,7 +22,10 @@ export class GraphEditor {
   readonly #nodes = new Map<NodeProto, NodeProto>();
   #counter = 0;
 
-  constructor(private readonly index: GraphIndex, root: GraphProto) {
+  constructor(
+    private readonly index: GraphIndex,
+    root: GraphProto,
+  ) {
     this.root = { ...root, node: [...(root.node ?? [])], output: [...(root.output ?? [])] };
     this.#graphs.set(index.graph, this.root);
   }
@@ -32,7 +35,8 @@ export class GraphEditor {
     // Names made on the way up are new to the index: type every level's stand-in from the original.
     const dataType = inferElemType(this.index, value) ?? FLOAT;
     let current = value;
-    for (let depth = steps.length - 1; depth >= 0; depth--) current = this.#liftOneLevel(current, steps.slice(0, depth + 1), dataType);
+    for (let depth = steps.length - 1; depth >= 0; depth--)
+      current = this.#liftOneLevel(current, steps.slice(0, depth + 1), dataType);
     return current;
   }
 
@@ -40,7 +44,12 @@ export class GraphEditor {
   fresh(hint: string): string {
     let name: string;
     do name = `neurotap::${hint}::${this.#counter++}`;
-    while (this.index.producer.has(name) || this.index.consumers.has(name) || this.index.initializers.has(name) || this.index.inputs.includes(name));
+    while (
+      this.index.producer.has(name) ||
+      this.index.consumers.has(name) ||
+      this.index.initializers.has(name) ||
+      this.index.inputs.includes(name)
+    );
     return name;
   }
 
@@ -55,9 +64,14 @@ export class GraphEditor {
     const returned = this.#producedInside(inner, value);
     const lifted = this.fresh(value);
     switch (owner.opType) {
-      case 'If': this.#addStandIn(owner, step.attr === 'then_branch' ? 'else_branch' : 'then_branch', value, dataType); break;
-      case 'Loop': break;
-      case 'Scan': appendScanAxisDefaults(owner); break;
+      case 'If':
+        this.#addStandIn(owner, step.attr === 'then_branch' ? 'else_branch' : 'then_branch', value, dataType);
+        break;
+      case 'Loop':
+        break;
+      case 'Scan':
+        appendScanAxisDefaults(owner);
+        break;
       default:
         throw new NeurotapError('E_NOT_OBSERVABLE', `Values inside a ${owner.opType} subgraph cannot be returned.`, {
           hint: 'Only If, Loop and Scan subgraphs can be threaded out.',
@@ -84,8 +98,12 @@ export class GraphEditor {
     const branch = this.#editableSubgraph(owner, attr);
     const name = this.fresh(`${value}::not-taken`);
     (branch.node ??= []).push({
-      opType: 'Constant', name, output: [name],
-      attribute: [{ name: 'value', type: AttributeType.TENSOR, t: { name, dims: [0], dataType, rawData: new Uint8Array(0) } }],
+      opType: 'Constant',
+      name,
+      output: [name],
+      attribute: [
+        { name: 'value', type: AttributeType.TENSOR, t: { name, dims: [0], dataType, rawData: new Uint8Array(0) } },
+      ],
     });
     (branch.output ??= []).push({ name });
   }
@@ -106,7 +124,11 @@ export class GraphEditor {
     const existing = this.#nodes.get(original);
     if (existing) return existing;
     const parent = this.#editableGraph(parentSteps);
-    const copy: NodeProto = { ...original, output: [...(original.output ?? [])], attribute: (original.attribute ?? []).map((a) => ({ ...a })) };
+    const copy: NodeProto = {
+      ...original,
+      output: [...(original.output ?? [])],
+      attribute: (original.attribute ?? []).map((a) => ({ ...a })),
+    };
     const at = parent.node!.indexOf(original);
     parent.node![at] = copy;
     this.#nodes.set(original, copy);

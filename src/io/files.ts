@@ -20,21 +20,34 @@ function osCode(cause: unknown): string | undefined {
 function outputError(path: string, cause: unknown): NeurotapError {
   const code = osCode(cause);
   const reasons: Record<string, [string, string]> = {
-    ENOENT: [`its directory ${dirname(resolve(path))} does not exist`, 'Create the directory first, or write somewhere that exists.'],
+    ENOENT: [
+      `its directory ${dirname(resolve(path))} does not exist`,
+      'Create the directory first, or write somewhere that exists.',
+    ],
     EACCES: ['permission denied', 'Write to a directory you own, or fix its permissions.'],
     EPERM: ['permission denied', 'Write to a directory you own, or fix its permissions.'],
-    EISDIR: ['it is a directory', 'Give a file name, e.g. out.npz, or end the path with / to write one .npy per tensor.'],
+    EISDIR: [
+      'it is a directory',
+      'Give a file name, e.g. out.npz, or end the path with / to write one .npy per tensor.',
+    ],
     ENOTDIR: ['part of the path is a file, not a directory', 'Check each directory in the path.'],
     EEXIST: ['a file with that name exists where a directory is needed', 'Pick another path, or remove the file.'],
     ENOSPC: ['the disk is full', 'Free some space or write elsewhere.'],
     EROFS: ['the file system is read-only', 'Write to a writable location.'],
   };
-  const [reason, hint] = reasons[code ?? ''] ?? [(cause as Error)?.message ?? String(cause), 'Check the path and try again.'];
-  return new NeurotapError('E_OUTPUT_PATH', `Expected to write ${path}; could not: ${reason}${code ? ` (${code})` : ''}.`, {
-    hint,
-    cause,
-    details: { path, osCode: code },
-  });
+  const [reason, hint] = reasons[code ?? ''] ?? [
+    (cause as Error)?.message ?? String(cause),
+    'Check the path and try again.',
+  ];
+  return new NeurotapError(
+    'E_OUTPUT_PATH',
+    `Expected to write ${path}; could not: ${reason}${code ? ` (${code})` : ''}.`,
+    {
+      hint,
+      cause,
+      details: { path, osCode: code },
+    },
+  );
 }
 
 /**
@@ -61,7 +74,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | Uint8Arra
 
 async function writeFully(handle: FileHandle, chunk: Uint8Array): Promise<void> {
   // write() may write fewer bytes than asked; loop until the chunk is out.
-  for (let done = 0; done < chunk.length;) {
+  for (let done = 0; done < chunk.length; ) {
     const { bytesWritten } = await handle.write(chunk, done, chunk.length - done);
     done += bytesWritten;
   }
@@ -81,7 +94,8 @@ export async function readFileBytes(path: string, what: string): Promise<Uint8Ar
         cause,
       });
     }
-    const reason = code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (cause as Error).message;
+    const reason =
+      code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (cause as Error).message;
     throw new NeurotapError('E_BAD_FILE', `Expected ${what} at ${path} to be a readable file; ${reason}.`, {
       hint: code === 'EISDIR' ? 'Give the path of a file inside the directory.' : 'Check the file and its permissions.',
       cause,
@@ -90,7 +104,10 @@ export async function readFileBytes(path: string, what: string): Promise<Uint8Ar
 }
 
 async function isDirectory(path: string): Promise<boolean> {
-  return stat(path).then((s) => s.isDirectory(), () => false);
+  return stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
 }
 
 async function outputFormat(path: string): Promise<TensorFileFormat> {
@@ -99,9 +116,13 @@ async function outputFormat(path: string): Promise<TensorFileFormat> {
   if (extension === '.npz') return 'npz';
   if (extension === '.safetensors') return 'safetensors';
   if (extension === '') return 'npy-directory';
-  throw new NeurotapError('E_OUTPUT_PATH', `Expected an output path ending in .npz, .safetensors or / (a directory); got ${path}.`, {
-    hint: 'Use out.npz (numpy), out.safetensors (metadata kept), or out/ for one .npy file per tensor plus index.json.',
-  });
+  throw new NeurotapError(
+    'E_OUTPUT_PATH',
+    `Expected an output path ending in .npz, .safetensors or / (a directory); got ${path}.`,
+    {
+      hint: 'Use out.npz (numpy), out.safetensors (metadata kept), or out/ for one .npy file per tensor plus index.json.',
+    },
+  );
 }
 
 /** The .npy file name for a tensor key: path separators would create subdirectories, so they become "__". */
@@ -117,9 +138,13 @@ function planDirectory(entries: Map<string, HostTensor>): Record<string, string>
     const file = npyFileName(key);
     const other = keyOfFile.get(file);
     if (other !== undefined) {
-      throw new NeurotapError('E_BAD_ARGUMENT', `Expected tensor keys that map to distinct file names; "${other}" and "${key}" both become ${file}.`, {
-        hint: 'Write to .npz or .safetensors instead, which keep keys verbatim.',
-      });
+      throw new NeurotapError(
+        'E_BAD_ARGUMENT',
+        `Expected tensor keys that map to distinct file names; "${other}" and "${key}" both become ${file}.`,
+        {
+          hint: 'Write to .npz or .safetensors instead, which keep keys verbatim.',
+        },
+      );
     }
     keyOfFile.set(file, key);
     index[key] = file;

@@ -35,21 +35,33 @@ function isPositiveInteger(n: unknown): boolean {
 
 function checkOptions(opts: ImageTensorOptions, channels: number): void {
   const { size, layout = 'nchw', scale = 1 / 255 } = opts;
-  if (channels !== 1 && channels !== 3) throw badOption(`Expected channels 1 or 3; got ${channels}.`, 'Use 3 for RGB models, 1 for grayscale.');
-  const sizeOk = size === undefined || isPositiveInteger(size)
-    || (Array.isArray(size) && size.length === 2 && size.every(isPositiveInteger));
+  if (channels !== 1 && channels !== 3)
+    throw badOption(`Expected channels 1 or 3; got ${channels}.`, 'Use 3 for RGB models, 1 for grayscale.');
+  const sizeOk =
+    size === undefined ||
+    isPositiveInteger(size) ||
+    (Array.isArray(size) && size.length === 2 && size.every(isPositiveInteger));
   if (!sizeOk) {
-    throw badOption(`Expected size as [height, width] or one number, positive integers; got ${JSON.stringify(size)}.`,
-      'E.g. size: [224, 224] to resize exactly, or size: 224 to resize the shorter side and center-crop.');
+    throw badOption(
+      `Expected size as [height, width] or one number, positive integers; got ${JSON.stringify(size)}.`,
+      'E.g. size: [224, 224] to resize exactly, or size: 224 to resize the shorter side and center-crop.',
+    );
   }
-  if (layout !== 'nchw' && layout !== 'nhwc') throw badOption(`Expected layout 'nchw' or 'nhwc'; got ${JSON.stringify(layout)}.`, 'PyTorch models take nchw.');
-  if (!Number.isFinite(scale)) throw badOption(`Expected a finite scale; got ${scale}.`, 'Use 1/255 for [0, 1] inputs, 1 for [0, 255].');
-  for (const [name, values, fallback] of [['mean', opts.mean, 0], ['std', opts.std, 1]] as const) {
+  if (layout !== 'nchw' && layout !== 'nhwc')
+    throw badOption(`Expected layout 'nchw' or 'nhwc'; got ${JSON.stringify(layout)}.`, 'PyTorch models take nchw.');
+  if (!Number.isFinite(scale))
+    throw badOption(`Expected a finite scale; got ${scale}.`, 'Use 1/255 for [0, 1] inputs, 1 for [0, 255].');
+  for (const [name, values, fallback] of [
+    ['mean', opts.mean, 0],
+    ['std', opts.std, 1],
+  ] as const) {
     const list: readonly number[] = values ?? Array<number>(channels).fill(fallback);
     const valid = list.length === channels && list.every((v) => Number.isFinite(v) && (name === 'mean' || v !== 0));
     if (!valid) {
-      throw badOption(`Expected ${name} as ${channels} finite${name === 'std' ? ', non-zero' : ''} numbers (one per channel); got ${JSON.stringify(values)}.`,
-        'E.g. mean: IMAGENET_MEAN, std: IMAGENET_STD for RGB ImageNet models.');
+      throw badOption(
+        `Expected ${name} as ${channels} finite${name === 'std' ? ', non-zero' : ''} numbers (one per channel); got ${JSON.stringify(values)}.`,
+        'E.g. mean: IMAGENET_MEAN, std: IMAGENET_STD for RGB ImageNet models.',
+      );
     }
   }
 }
@@ -59,14 +71,19 @@ async function decodePixels(bytes: Uint8Array, path: string, size: ImageTensorOp
   let pipeline = sharp(bytes).removeAlpha();
   pipeline = channels === 1 ? pipeline.grayscale() : pipeline.toColourspace('srgb');
   if (Array.isArray(size)) pipeline = pipeline.resize({ height: size[0], width: size[1], fit: 'fill' });
-  else if (size !== undefined) pipeline = pipeline.resize({ height: size, width: size, fit: 'cover', position: 'centre' });
+  else if (size !== undefined)
+    pipeline = pipeline.resize({ height: size, width: size, fit: 'cover', position: 'centre' });
   try {
     return await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   } catch (cause) {
-    throw new NeurotapError('E_BAD_FILE', `Expected an image (PNG, JPEG, WebP, GIF, TIFF, AVIF...) at ${path}; sharp could not decode it: ${(cause as Error).message}.`, {
-      hint: 'Check that the file is an image and not truncated; .npy inputs are read with parseNpy.',
-      cause,
-    });
+    throw new NeurotapError(
+      'E_BAD_FILE',
+      `Expected an image (PNG, JPEG, WebP, GIF, TIFF, AVIF...) at ${path}; sharp could not decode it: ${(cause as Error).message}.`,
+      {
+        hint: 'Check that the file is an image and not truncated; .npy inputs are read with parseNpy.',
+        cause,
+      },
+    );
   }
 }
 
@@ -80,9 +97,13 @@ export async function loadImageTensor(path: string, opts: ImageTensorOptions = {
   const bytes = await readFileBytes(path, 'an image file');
   const { data, info } = await decodePixels(bytes, path, opts.size, channels);
   if (info.channels !== channels || data.length !== info.width * info.height * channels) {
-    throw new NeurotapError('E_BAD_FILE', `Expected ${channels}-channel 8-bit pixels from ${path}; got ${info.channels} channels, ${data.length} bytes.`, {
-      hint: 'Convert the image to 8-bit RGB or grayscale PNG/JPEG.',
-    });
+    throw new NeurotapError(
+      'E_BAD_FILE',
+      `Expected ${channels}-channel 8-bit pixels from ${path}; got ${info.channels} channels, ${data.length} bytes.`,
+      {
+        hint: 'Convert the image to 8-bit RGB or grayscale PNG/JPEG.',
+      },
+    );
   }
   const { width, height } = info;
   const mean = opts.mean ?? Array(channels).fill(0);

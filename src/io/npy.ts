@@ -31,8 +31,18 @@ export const ELEMENT: Record<NumericDType, { bytes: number; make: ArrayMaker }> 
 
 /** npy type codes (kind + size, without the byte-order character) by dtype. */
 const NPY_CODE: Record<Exclude<NumericDType, 'bfloat16'>, string> = {
-  float32: 'f4', float64: 'f8', float16: 'f2', int8: 'i1', uint8: 'u1', int16: 'i2', uint16: 'u2',
-  int32: 'i4', uint32: 'u4', int64: 'i8', uint64: 'u8', bool: 'b1',
+  float32: 'f4',
+  float64: 'f8',
+  float16: 'f2',
+  int8: 'i1',
+  uint8: 'u1',
+  int16: 'i2',
+  uint16: 'u2',
+  int32: 'i4',
+  uint32: 'u4',
+  int64: 'i8',
+  uint64: 'u8',
+  bool: 'b1',
 };
 const DTYPE_OF_CODE = new Map(Object.entries(NPY_CODE).map(([dtype, code]) => [code, dtype as NumericDType]));
 
@@ -62,7 +72,10 @@ export function bytesOf(data: TypedArray): Uint8Array {
  * Checks that a tensor can be serialized: numeric, backed by the right typed array, sized as its
  * dims say. `label` starts the error message, e.g. 'Tensor "conv1"'.
  */
-export function checkTensor(label: string, t: HostTensor): asserts t is HostTensor & { type: NumericDType; data: TypedArray } {
+export function checkTensor(
+  label: string,
+  t: HostTensor,
+): asserts t is HostTensor & { type: NumericDType; data: TypedArray } {
   if (t.type === 'string' || !(t.type in ELEMENT)) {
     throw new NeurotapError('E_BAD_ARGUMENT', `${label} has dtype ${t.type}; expected a numeric dtype.`, {
       hint: 'String tensors cannot be stored in npy, npz or safetensors files; drop them or encode them yourself.',
@@ -76,9 +89,13 @@ export function checkTensor(label: string, t: HostTensor): asserts t is HostTens
     });
   }
   if (data.length !== sizeOf(t.dims)) {
-    throw new NeurotapError('E_BAD_ARGUMENT', `${label} has dims [${t.dims.join(', ')}] (${sizeOf(t.dims)} elements) but ${data.length} data elements.`, {
-      hint: 'The data length must equal the product of the dims.',
-    });
+    throw new NeurotapError(
+      'E_BAD_ARGUMENT',
+      `${label} has dims [${t.dims.join(', ')}] (${sizeOf(t.dims)} elements) but ${data.length} data elements.`,
+      {
+        hint: 'The data length must equal the product of the dims.',
+      },
+    );
   }
 }
 
@@ -95,32 +112,46 @@ interface NpyHeader {
 
 function readPreamble(bytes: Uint8Array): { headerStart: number; headerLength: number; utf8: boolean } {
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) {
-    throw badNpy(`Expected an .npy file starting with "\\x93NUMPY"; got ${bytes.length < 10 ? `only ${bytes.length} bytes` : 'other bytes'}.`,
-      'Save arrays with numpy.save(); an .npz archive must be read with parseNpz().');
+    throw badNpy(
+      `Expected an .npy file starting with "\\x93NUMPY"; got ${bytes.length < 10 ? `only ${bytes.length} bytes` : 'other bytes'}.`,
+      'Save arrays with numpy.save(); an .npz archive must be read with parseNpz().',
+    );
   }
   const major = bytes[6];
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (major === 1) return { headerStart: 10, headerLength: view.getUint16(8, true), utf8: false };
-  if ((major === 2 || major === 3) && bytes.length >= 12) return { headerStart: 12, headerLength: view.getUint32(8, true), utf8: major === 3 };
-  throw badNpy(`Expected .npy format version 1.0, 2.0 or 3.0; got version ${major}.${bytes[7]}.`, 'Re-save the array with a current numpy.save().');
+  if ((major === 2 || major === 3) && bytes.length >= 12)
+    return { headerStart: 12, headerLength: view.getUint32(8, true), utf8: major === 3 };
+  throw badNpy(
+    `Expected .npy format version 1.0, 2.0 or 3.0; got version ${major}.${bytes[7]}.`,
+    'Re-save the array with a current numpy.save().',
+  );
 }
 
 function parseHeader(bytes: Uint8Array): NpyHeader {
   const { headerStart, headerLength, utf8 } = readPreamble(bytes);
   const dataStart = headerStart + headerLength;
   if (dataStart > bytes.length) {
-    throw badNpy(`The .npy header claims ${headerLength} bytes but the file has only ${bytes.length - headerStart} after the preamble.`, 'The file is truncated; write it again.');
+    throw badNpy(
+      `The .npy header claims ${headerLength} bytes but the file has only ${bytes.length - headerStart} after the preamble.`,
+      'The file is truncated; write it again.',
+    );
   }
   const text = new TextDecoder(utf8 ? 'utf-8' : 'latin1').decode(bytes.subarray(headerStart, dataStart));
   const descr = /['"]descr['"]\s*:\s*['"]([^'"]*)['"]/.exec(text)?.[1];
   const fortran = /['"]fortran_order['"]\s*:\s*(True|False)/.exec(text)?.[1];
   const shape = /['"]shape['"]\s*:\s*\(([^)]*)\)/.exec(text)?.[1];
   if (descr === undefined || fortran === undefined || shape === undefined) {
-    throw badNpy(`Expected an .npy header with descr, fortran_order and shape; got ${JSON.stringify(text.trim())}.`,
-      'Structured (record) arrays are not supported; save plain numeric arrays.');
+    throw badNpy(
+      `Expected an .npy header with descr, fortran_order and shape; got ${JSON.stringify(text.trim())}.`,
+      'Structured (record) arrays are not supported; save plain numeric arrays.',
+    );
   }
   if (fortran === 'True') {
-    throw badNpy('Expected a C-ordered .npy array; got fortran_order: True.', 'Save np.ascontiguousarray(a) instead of a.');
+    throw badNpy(
+      'Expected a C-ordered .npy array; got fortran_order: True.',
+      'Save np.ascontiguousarray(a) instead of a.',
+    );
   }
   return { ...parseDescr(descr), dims: parseShape(shape), dataStart };
 }
@@ -129,17 +160,25 @@ function parseDescr(descr: string): { type: NumericDType; bigEndian: boolean } {
   const order = descr[0];
   const type = DTYPE_OF_CODE.get(descr.slice(1));
   if (type === undefined || !'<>|='.includes(order)) {
-    throw badNpy(`Expected an .npy dtype among ${Object.values(NPY_CODE).join(' ')}; got '${descr}'.`,
-      'Convert the array first, e.g. a.astype(np.float32).');
+    throw badNpy(
+      `Expected an .npy dtype among ${Object.values(NPY_CODE).join(' ')}; got '${descr}'.`,
+      'Convert the array first, e.g. a.astype(np.float32).',
+    );
   }
   return { type, bigEndian: order === '>' && ELEMENT[type].bytes > 1 };
 }
 
 function parseShape(shape: string): number[] {
-  const parts = shape.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const parts = shape
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   const dims = parts.map((s) => (/^\d+L?$/.test(s) ? parseInt(s, 10) : NaN));
   if (dims.some((d) => !Number.isSafeInteger(d))) {
-    throw badNpy(`Expected an .npy shape of non-negative integers; got (${shape}).`, 'The header is corrupt; write the file again.');
+    throw badNpy(
+      `Expected an .npy shape of non-negative integers; got (${shape}).`,
+      'The header is corrupt; write the file again.',
+    );
   }
   return dims;
 }
@@ -161,8 +200,10 @@ export function parseNpy(bytes: Uint8Array): HostTensor {
   const count = sizeOf(dims);
   const byteLength = count * ELEMENT[type].bytes;
   if (bytes.length - dataStart < byteLength) {
-    throw badNpy(`Expected ${byteLength} data bytes for shape (${dims.join(', ')}) of ${type}; got ${bytes.length - dataStart}.`,
-      'The file is truncated; write it again.');
+    throw badNpy(
+      `Expected ${byteLength} data bytes for shape (${dims.join(', ')}) of ${type}; got ${bytes.length - dataStart}.`,
+      'The file is truncated; write it again.',
+    );
   }
   if (!bigEndian) return { type, dims, data: typedArrayAt(bytes, dataStart, count, type) };
   const swapped = new Uint8Array(byteLength);
@@ -186,11 +227,12 @@ export function encodeNpy(t: HostTensor): Uint8Array {
   const data = t.type === 'bfloat16' ? bfloat16ToFloat32(t.data as Uint16Array) : t.data;
   const descr = (ELEMENT[type].bytes === 1 ? '|' : '<') + NPY_CODE[type];
   const text = headerText(descr, t.dims);
-  const paddedLength = (preamble: number) => Math.ceil((preamble + text.length + 1) / HEADER_ALIGNMENT) * HEADER_ALIGNMENT - preamble;
+  const paddedLength = (preamble: number) =>
+    Math.ceil((preamble + text.length + 1) / HEADER_ALIGNMENT) * HEADER_ALIGNMENT - preamble;
   // Version 2.0 only when the header cannot fit 1.0's 16-bit length (thousands of dims).
   const version = paddedLength(10) <= 0xffff ? 1 : 2;
   const preamble = version === 1 ? 10 : 12;
-  const header = text.padEnd(paddedLength(preamble) - 1, ' ') + '\n';
+  const header = `${text.padEnd(paddedLength(preamble) - 1, ' ')}\n`;
   const total = preamble + header.length;
   const out = new Uint8Array(total + data.byteLength);
   out.set(MAGIC, 0);

@@ -18,10 +18,14 @@ export function parseNpz(bytes: Uint8Array): Map<string, HostTensor> {
   try {
     files = unzipSync(bytes, { filter: (file) => file.name.endsWith('.npy') });
   } catch (cause) {
-    throw new NeurotapError('E_BAD_FILE', `Expected an .npz (zip) archive; could not unzip it: ${(cause as Error).message}.`, {
-      hint: 'Save arrays with numpy.savez() or numpy.savez_compressed(); a single array is an .npy file.',
-      cause,
-    });
+    throw new NeurotapError(
+      'E_BAD_FILE',
+      `Expected an .npz (zip) archive; could not unzip it: ${(cause as Error).message}.`,
+      {
+        hint: 'Save arrays with numpy.savez() or numpy.savez_compressed(); a single array is an .npy file.',
+        cause,
+      },
+    );
   }
   const tensors = new Map<string, HostTensor>();
   for (const [name, entry] of Object.entries(files)) {
@@ -48,9 +52,13 @@ export function encodeNpz(entries: Map<string, HostTensor> | [string, HostTensor
   for (const [key, tensor] of entries) {
     const name = `${key}.npy`;
     if (Object.hasOwn(files, name)) {
-      throw new NeurotapError('E_BAD_ARGUMENT', `Expected unique array names for the .npz archive; "${key}" is given twice.`, {
-        hint: 'Rename one of the arrays.',
-      });
+      throw new NeurotapError(
+        'E_BAD_ARGUMENT',
+        `Expected unique array names for the .npz archive; "${key}" is given twice.`,
+        {
+          hint: 'Rename one of the arrays.',
+        },
+      );
     }
     checkTensor(`Tensor "${key}"`, tensor); // here, so that an error names the array
     files[name] = [encodeNpy(tensor), { level: 0, mtime: ENTRY_TIME }];

@@ -8,8 +8,19 @@ import { sizeOf, type HostTensor } from '../tensor.js';
 import { bytesOf, checkTensor, ELEMENT, typedArrayAt, type NumericDType } from './npy.js';
 
 const CODE: Record<NumericDType, string> = {
-  float32: 'F32', float64: 'F64', float16: 'F16', bfloat16: 'BF16', int8: 'I8', uint8: 'U8',
-  int16: 'I16', uint16: 'U16', int32: 'I32', uint32: 'U32', int64: 'I64', uint64: 'U64', bool: 'BOOL',
+  float32: 'F32',
+  float64: 'F64',
+  float16: 'F16',
+  bfloat16: 'BF16',
+  int8: 'I8',
+  uint8: 'U8',
+  int16: 'I16',
+  uint16: 'U16',
+  int32: 'I32',
+  uint32: 'U32',
+  int64: 'I64',
+  uint64: 'U64',
+  bool: 'BOOL',
 };
 const DTYPE_OF_CODE = new Map(Object.entries(CODE).map(([dtype, code]) => [code, dtype as NumericDType]));
 const METADATA_KEY = '__metadata__';
@@ -38,7 +49,9 @@ function readHeaderJson(bytes: Uint8Array): { header: Record<string, unknown>; d
   if (bytes.length < 8) throw bad(`Expected a safetensors file of at least 8 bytes; got ${bytes.length}.`);
   const length = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
   if (length > BigInt(Math.min(bytes.length - 8, MAX_HEADER_BYTES))) {
-    throw bad(`Expected a safetensors header of at most ${Math.min(bytes.length - 8, MAX_HEADER_BYTES)} bytes; the file claims ${length}.`);
+    throw bad(
+      `Expected a safetensors header of at most ${Math.min(bytes.length - 8, MAX_HEADER_BYTES)} bytes; the file claims ${length}.`,
+    );
   }
   const dataStart = 8 + Number(length);
   let header: unknown;
@@ -55,9 +68,13 @@ function readHeaderJson(bytes: Uint8Array): { header: Record<string, unknown>; d
 
 function readMetadata(value: unknown): Record<string, string> {
   if (value === undefined) return {};
-  const ok = typeof value === 'object' && value !== null && !Array.isArray(value)
-    && Object.values(value).every((v) => typeof v === 'string');
-  if (!ok) throw bad(`Expected "${METADATA_KEY}" to map strings to strings; got ${JSON.stringify(value).slice(0, 80)}.`);
+  const ok =
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.values(value).every((v) => typeof v === 'string');
+  if (!ok)
+    throw bad(`Expected "${METADATA_KEY}" to map strings to strings; got ${JSON.stringify(value).slice(0, 80)}.`);
   return { ...(value as Record<string, string>) };
 }
 
@@ -65,8 +82,10 @@ function readEntry(name: string, value: unknown, bufferLength: number): Entry {
   const info = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
   const type = DTYPE_OF_CODE.get(String(info.dtype));
   if (type === undefined) {
-    throw bad(`Tensor "${name}" has dtype ${JSON.stringify(info.dtype)}; expected one of ${[...DTYPE_OF_CODE.keys()].join(' ')}.`,
-      'Convert the tensor to a supported dtype before saving (FP8 and complex types are not supported).');
+    throw bad(
+      `Tensor "${name}" has dtype ${JSON.stringify(info.dtype)}; expected one of ${[...DTYPE_OF_CODE.keys()].join(' ')}.`,
+      'Convert the tensor to a supported dtype before saving (FP8 and complex types are not supported).',
+    );
   }
   const dims = info.shape;
   if (!Array.isArray(dims) || !dims.every((d) => Number.isSafeInteger(d) && d >= 0)) {
@@ -78,12 +97,16 @@ function readEntry(name: string, value: unknown, bufferLength: number): Entry {
   }
   const [begin, end] = offsets as [number, number];
   if (begin < 0 || begin > end || end > bufferLength) {
-    throw bad(`Tensor "${name}" has data_offsets [${begin}, ${end}]; expected 0 <= begin <= end <= ${bufferLength} (the data size).`,
-      'The file is truncated or its header is corrupt; write it again.');
+    throw bad(
+      `Tensor "${name}" has data_offsets [${begin}, ${end}]; expected 0 <= begin <= end <= ${bufferLength} (the data size).`,
+      'The file is truncated or its header is corrupt; write it again.',
+    );
   }
   const expected = sizeOf(dims) * ELEMENT[type].bytes;
   if (end - begin !== expected) {
-    throw bad(`Tensor "${name}" of shape [${dims.join(', ')}] and dtype ${CODE[type]} needs ${expected} bytes; its data_offsets span ${end - begin}.`);
+    throw bad(
+      `Tensor "${name}" of shape [${dims.join(', ')}] and dtype ${CODE[type]} needs ${expected} bytes; its data_offsets span ${end - begin}.`,
+    );
   }
   return { name, type, dims: dims as number[], begin, end };
 }
@@ -109,9 +132,13 @@ export function parseSafetensors(bytes: Uint8Array): Safetensors {
 function checkMetadata(metadata: Record<string, string>): void {
   for (const [key, value] of Object.entries(metadata)) {
     if (typeof value !== 'string') {
-      throw new NeurotapError('E_BAD_ARGUMENT', `safetensors metadata must map strings to strings; "${key}" is a ${typeof value}.`, {
-        hint: 'Stringify the value, e.g. with JSON.stringify().',
-      });
+      throw new NeurotapError(
+        'E_BAD_ARGUMENT',
+        `safetensors metadata must map strings to strings; "${key}" is a ${typeof value}.`,
+        {
+          hint: 'Stringify the value, e.g. with JSON.stringify().',
+        },
+      );
     }
   }
 }
@@ -137,7 +164,8 @@ export function encodeSafetensors(
     }
     names.add(name);
   }
-  const ordered = list.map(([name, t], index) => ({ name, t: t as HostTensor & { type: NumericDType }, index }))
+  const ordered = list
+    .map(([name, t], index) => ({ name, t: t as HostTensor & { type: NumericDType }, index }))
     .sort((a, b) => ELEMENT[b.t.type].bytes - ELEMENT[a.t.type].bytes || a.index - b.index);
   const header: Record<string, unknown> = Object.keys(metadata).length > 0 ? { [METADATA_KEY]: metadata } : {};
   let offset = 0;

@@ -10,7 +10,14 @@
 import type { ContextStep, GraphIndex } from '../graph/graph-index.js';
 import { orderCallOutputs, findFusion } from './call-outputs.js';
 import { inferModuleType } from './module-types.js';
-import { CONSUMER_SCOPE, parameterModulesOf, readNodeScopes, UNKNOWN, type ScopeSource, type ScopeStep } from './scopes.js';
+import {
+  CONSUMER_SCOPE,
+  parameterModulesOf,
+  readNodeScopes,
+  UNKNOWN,
+  type ScopeSource,
+  type ScopeStep,
+} from './scopes.js';
 import { splitRepeatedCalls, type CallGroup } from './split-calls.js';
 
 export interface ModuleCall {
@@ -76,14 +83,21 @@ export function buildModuleMap(index: GraphIndex): ModuleMap {
 }
 
 function stepKey(path: readonly ScopeStep[], depth: number): string {
-  return path.slice(0, depth + 1).map((s) => `${s.module}@${s.call}`).join('/');
+  return path
+    .slice(0, depth + 1)
+    .map((s) => `${s.module}@${s.call}`)
+    .join('/');
 }
 
 /**
  * Groups nodes into module calls. Nodes in different subgraphs (the two branches of an If, a Loop
  * body) are separate call sites of a module unless the control-flow node itself belongs to the call.
  */
-function groupCalls(index: GraphIndex, paths: readonly ScopeStep[][], constant: readonly boolean[]): Map<string, CallGroup> {
+function groupCalls(
+  index: GraphIndex,
+  paths: readonly ScopeStep[][],
+  constant: readonly boolean[],
+): Map<string, CallGroup> {
   const groups = new Map<string, CallGroup>();
   // Modules are listed in execution order: nodes computing constants (often all at the top, e.g.
   // weights shared between modules) must not set it.
@@ -92,11 +106,20 @@ function groupCalls(index: GraphIndex, paths: readonly ScopeStep[][], constant: 
     const path = paths[node];
     path.forEach((step, depth) => {
       const scopeKey = stepKey(path, depth);
-      const external = index.context[node].filter((c) => !(paths[c.node].length > depth && stepKey(paths[c.node], depth) === scopeKey));
+      const external = index.context[node].filter(
+        (c) => !(paths[c.node].length > depth && stepKey(paths[c.node], depth) === scopeKey),
+      );
       const key = scopeKey + external.map((c) => `|${c.node}/${c.attr}`).join('');
       let group = groups.get(key);
       if (!group) {
-        group = { module: step.module, parent: depth > 0 ? path[depth - 1].module : undefined, className: step.className, nodes: [], context: external, depth };
+        group = {
+          module: step.module,
+          parent: depth > 0 ? path[depth - 1].module : undefined,
+          className: step.className,
+          nodes: [],
+          context: external,
+          depth,
+        };
         groups.set(key, group);
       }
       group.nodes.push(node);
@@ -106,21 +129,43 @@ function groupCalls(index: GraphIndex, paths: readonly ScopeStep[][], constant: 
   return groups;
 }
 
-function addCall(modules: Map<string, ModuleInfo>, group: CallGroup, index: GraphIndex, paths: readonly ScopeStep[][], constant: readonly boolean[]): void {
+function addCall(
+  modules: Map<string, ModuleInfo>,
+  group: CallGroup,
+  index: GraphIndex,
+  paths: readonly ScopeStep[][],
+  constant: readonly boolean[],
+): void {
   let info = modules.get(group.module);
   if (!info) {
     info = {
-      name: group.module, type: group.className ?? '', typeSource: group.className ? 'export' : 'ops',
-      ops: [], parent: group.parent, children: [], calls: [],
+      name: group.module,
+      type: group.className ?? '',
+      typeSource: group.className ? 'export' : 'ops',
+      ops: [],
+      parent: group.parent,
+      children: [],
+      calls: [],
     };
     modules.set(group.module, info);
   }
   const inside = new Set(group.nodes);
   const own = (node: number) => paths[node].length - 1 === group.depth;
-  const { outputs, outputPaths, unobservable } = orderCallOutputs(index, group.nodes, callSinks(index, inside, own), group.nodes.filter(own));
+  const { outputs, outputPaths, unobservable } = orderCallOutputs(
+    index,
+    group.nodes,
+    callSinks(index, inside, own),
+    group.nodes.filter(own),
+  );
   info.calls.push({
-    index: info.calls.length + 1, nodes: group.nodes, inputs: callInputs(index, group.nodes, inside, constant), outputs, outputPaths,
-    opaqueInputs: [], context: group.context, unobservableOutputs: unobservable,
+    index: info.calls.length + 1,
+    nodes: group.nodes,
+    inputs: callInputs(index, group.nodes, inside, constant),
+    outputs,
+    outputPaths,
+    opaqueInputs: [],
+    context: group.context,
+    unobservableOutputs: unobservable,
   });
 }
 
@@ -146,7 +191,12 @@ function callSinks(index: GraphIndex, inside: ReadonlySet<number>, ownNode: (nod
   return sinks;
 }
 
-function callInputs(index: GraphIndex, nodes: readonly number[], inside: ReadonlySet<number>, constant: readonly boolean[]): string[] {
+function callInputs(
+  index: GraphIndex,
+  nodes: readonly number[],
+  inside: ReadonlySet<number>,
+  constant: readonly boolean[],
+): string[] {
   const inputs: string[] = [];
   const seen = new Set<string>();
   for (const node of nodes) {
@@ -214,7 +264,8 @@ function resolveUnknownScopes(index: GraphIndex, raw: readonly ScopeStep[][]): S
     if (!unresolved(paths[i])) continue;
     const node = index.nodes[i];
     const neighbours: ScopeStep[][] = [];
-    for (const out of node.output ?? []) for (const r of index.consumers.get(out) ?? []) if (!unresolved(paths[r])) neighbours.push(paths[r]);
+    for (const out of node.output ?? [])
+      for (const r of index.consumers.get(out) ?? []) if (!unresolved(paths[r])) neighbours.push(paths[r]);
     if (paths[i] === UNKNOWN) {
       for (const value of node.input ?? []) {
         const p = index.producer.get(value);

@@ -6,18 +6,52 @@ import type { GraphIndex } from '../graph/graph-index.js';
 import type { ModuleInfo } from './module-map.js';
 
 const SINGLE_OP_TYPES: Record<string, string> = {
-  Gemm: 'Linear', Relu: 'ReLU', LeakyRelu: 'LeakyReLU', Sigmoid: 'Sigmoid', Tanh: 'Tanh', Softmax: 'Softmax',
-  LogSoftmax: 'LogSoftmax', Flatten: 'Flatten', LSTM: 'LSTM', GRU: 'GRU', RNN: 'RNN', Elu: 'ELU', Selu: 'SELU',
-  HardSigmoid: 'Hardsigmoid', HardSwish: 'Hardswish', Gelu: 'GELU', Dropout: 'Dropout', Identity: 'Identity',
-  LayerNormalization: 'LayerNorm', GlobalAveragePool: 'AdaptiveAvgPool', InstanceNormalization: 'InstanceNorm',
+  Gemm: 'Linear',
+  Relu: 'ReLU',
+  LeakyRelu: 'LeakyReLU',
+  Sigmoid: 'Sigmoid',
+  Tanh: 'Tanh',
+  Softmax: 'Softmax',
+  LogSoftmax: 'LogSoftmax',
+  Flatten: 'Flatten',
+  LSTM: 'LSTM',
+  GRU: 'GRU',
+  RNN: 'RNN',
+  Elu: 'ELU',
+  Selu: 'SELU',
+  HardSigmoid: 'Hardsigmoid',
+  HardSwish: 'Hardswish',
+  Gelu: 'GELU',
+  Dropout: 'Dropout',
+  Identity: 'Identity',
+  LayerNormalization: 'LayerNorm',
+  GlobalAveragePool: 'AdaptiveAvgPool',
+  InstanceNormalization: 'InstanceNorm',
 };
 
 const SPATIAL_OPS: Record<string, string> = {
-  Conv: 'Conv', ConvTranspose: 'ConvTranspose', MaxPool: 'MaxPool', AveragePool: 'AvgPool', BatchNormalization: 'BatchNorm',
+  Conv: 'Conv',
+  ConvTranspose: 'ConvTranspose',
+  MaxPool: 'MaxPool',
+  AveragePool: 'AvgPool',
+  BatchNormalization: 'BatchNorm',
 };
 
 /** The ops that say what a module is, ignoring the shape plumbing around them. */
-const PLUMBING = new Set(['Constant', 'Shape', 'Gather', 'Unsqueeze', 'Squeeze', 'Concat', 'Transpose', 'Reshape', 'ConstantOfShape', 'Cast', 'Slice', 'Identity']);
+const PLUMBING = new Set([
+  'Constant',
+  'Shape',
+  'Gather',
+  'Unsqueeze',
+  'Squeeze',
+  'Concat',
+  'Transpose',
+  'Reshape',
+  'ConstantOfShape',
+  'Cast',
+  'Slice',
+  'Identity',
+]);
 
 export function inferModuleType(info: ModuleInfo, index: GraphIndex): string {
   if (info.children.length > 0) {
@@ -47,7 +81,9 @@ function spatialSuffix(info: ModuleInfo, index: GraphIndex, op: string): string 
     const producer = index.producer.get(node.input?.[0] ?? '');
     node = producer === undefined ? undefined : index.nodes[producer];
   }
-  const weight = node?.opType?.startsWith('Conv') ? index.graph.initializer?.find((t) => t.name === node?.input?.[1]) : undefined;
+  const weight = node?.opType?.startsWith('Conv')
+    ? index.graph.initializer?.find((t) => t.name === node?.input?.[1])
+    : undefined;
   const rank = weight?.dims?.length ?? (node?.attribute?.find((a) => a.name === 'kernel_shape')?.ints?.length ?? 0) + 2;
   const spatial = rank - 2;
   return spatial >= 1 && spatial <= 3 ? `${spatial}d` : '';

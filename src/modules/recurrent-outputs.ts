@@ -17,7 +17,12 @@ export interface CallOutputs {
   unobservable: { path: number[]; reason: string }[];
 }
 
-export function recurrentOutputs(index: GraphIndex, nodes: readonly number[], sinks: readonly string[], recurrent: number): CallOutputs | undefined {
+export function recurrentOutputs(
+  index: GraphIndex,
+  nodes: readonly number[],
+  sinks: readonly string[],
+  recurrent: number,
+): CallOutputs | undefined {
   const inside = new Set(nodes);
   const op = index.nodes[recurrent];
   const y = op.output?.[0] ?? '';
@@ -26,10 +31,20 @@ export function recurrentOutputs(index: GraphIndex, nodes: readonly number[], si
   const states = sinks.filter((v) => !sequence.has(v));
   // No sink derived from Y: a cell (LSTMCell, GRUCell) returning only its states.
   if (first === undefined) return undefined;
-  const statePaths = op.opType === 'LSTM' ? [[1, 0], [1, 1]] : [[1]];
+  const statePaths =
+    op.opType === 'LSTM'
+      ? [
+          [1, 0],
+          [1, 1],
+        ]
+      : [[1]];
   const result: CallOutputs = { outputs: [], outputPaths: [], unobservable: [] };
   if (readsInputThroughSwap(index, inside) && !swapsBatchFirst(index, inside, y, first)) {
-    result.unobservable.push({ path: [0], reason: 'the export cancelled this batch-first output\'s transpose against one after the module, so the graph holds the sequence time-major only' });
+    result.unobservable.push({
+      path: [0],
+      reason:
+        "the export cancelled this batch-first output's transpose against one after the module, so the graph holds the sequence time-major only",
+    });
   } else {
     result.outputs.push(first);
     result.outputPaths.push([0]);
@@ -38,7 +53,8 @@ export function recurrentOutputs(index: GraphIndex, nodes: readonly number[], si
     result.outputs.push(...states);
     result.outputPaths.push(...statePaths);
   } else {
-    const reason = 'the export keeps each layer\'s and direction\'s final state in its own value and never concatenates them into PyTorch\'s h_n (the model does not use it)';
+    const reason =
+      "the export keeps each layer's and direction's final state in its own value and never concatenates them into PyTorch's h_n (the model does not use it)";
     for (const path of statePaths) result.unobservable.push({ path, reason });
   }
   return result;
@@ -65,7 +81,14 @@ function swapsBatchFirst(index: GraphIndex, inside: ReadonlySet<number>, y: stri
   for (const n of inside) {
     const node = index.nodes[n];
     const p = perm(node);
-    if (node.opType === 'Transpose' && p && p[0] !== 0 && valuesAfter(index, inside, y).has(node.output?.[0] ?? '') && valuesBefore(index, inside, sink).has(node.output?.[0] ?? '')) return true;
+    if (
+      node.opType === 'Transpose' &&
+      p &&
+      p[0] !== 0 &&
+      valuesAfter(index, inside, y).has(node.output?.[0] ?? '') &&
+      valuesBefore(index, inside, sink).has(node.output?.[0] ?? '')
+    )
+      return true;
   }
   return false;
 }
@@ -78,7 +101,11 @@ function valuesAfter(index: GraphIndex, inside: ReadonlySet<number>, start: stri
     const value = queue.pop()!;
     for (const reader of index.consumers.get(value) ?? []) {
       if (!inside.has(reader)) continue;
-      for (const out of index.nodes[reader].output ?? []) if (out && !reached.has(out)) { reached.add(out); queue.push(out); }
+      for (const out of index.nodes[reader].output ?? [])
+        if (out && !reached.has(out)) {
+          reached.add(out);
+          queue.push(out);
+        }
     }
   }
   return reached;
@@ -91,7 +118,11 @@ function valuesBefore(index: GraphIndex, inside: ReadonlySet<number>, end: strin
   while (queue.length) {
     const p = index.producer.get(queue.pop()!);
     if (p === undefined || !inside.has(p)) continue;
-    for (const v of index.nodes[p].input ?? []) if (v && !reached.has(v)) { reached.add(v); queue.push(v); }
+    for (const v of index.nodes[p].input ?? [])
+      if (v && !reached.has(v)) {
+        reached.add(v);
+        queue.push(v);
+      }
   }
   return reached;
 }

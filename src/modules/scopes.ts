@@ -51,7 +51,10 @@ export function readNodeScopes(index: GraphIndex, parameterModules: ReadonlySet<
     return { source: 'parameter-names', paths: nodes.map((n) => parameterPath(n, index)) };
   }
   // Weights stored as Constant nodes (PaddleOCR's exports) join the layer that reads them.
-  return { source: 'node-names', paths: nodes.map((n, i) => (n.opType === 'Constant' ? UNKNOWN : [{ module: nodeLayerName(n, i), call: 1 }])) };
+  return {
+    source: 'node-names',
+    paths: nodes.map((n, i) => (n.opType === 'Constant' ? UNKNOWN : [{ module: nodeLayerName(n, i), call: 1 }])),
+  };
 }
 
 export function nodeLayerName(node: NodeProto, i: number): string {
@@ -101,7 +104,8 @@ function torchscriptPaths(nodes: readonly NodeProto[], parameterModules: Readonl
   // Every scope a node names, as a full module path, to tell `relu_1` (second call of `relu`)
   // from a module really called `relu_1`.
   const seen = new Set<string>();
-  for (const list of scopeLists) if (list) resolveComponents(list, parameterModules, null).forEach((s) => seen.add(s.module));
+  for (const list of scopeLists)
+    if (list) resolveComponents(list, parameterModules, null).forEach((s) => seen.add(s.module));
   return scopeLists.map((list, i) => {
     if (QUANTIZE_OPS.has(nodes[i].opType ?? '')) return CONSUMER_SCOPE;
     // Unscoped nodes are constants or were added after export (casts, identities): their neighbours tell.
@@ -125,7 +129,11 @@ const QUANTIZE_OPS = new Set(['DynamicQuantizeLinear', 'QuantizeLinear']);
  * Sequential/ModuleList with its parent's last component in front (`layer1` / `layer1.0`), and other
  * children by attribute name (`conv1`); a module's repeated call gets `_N` appended.
  */
-function resolveComponents(components: string[], params: ReadonlySet<string>, seen: ReadonlySet<string> | null): ScopeStep[] {
+function resolveComponents(
+  components: string[],
+  params: ReadonlySet<string>,
+  seen: ReadonlySet<string> | null,
+): ScopeStep[] {
   const steps: ScopeStep[] = [];
   let full = '';
   let last = '';
@@ -150,7 +158,7 @@ function resolveComponents(components: string[], params: ReadonlySet<string>, se
 
 function joinScope(parentFull: string, parentLast: string, component: string): string {
   if (!parentFull) return component;
-  if (parentLast && component.startsWith(parentLast + '.')) return parentFull + component.slice(parentLast.length);
+  if (parentLast && component.startsWith(`${parentLast}.`)) return parentFull + component.slice(parentLast.length);
   return `${parentFull}.${component}`;
 }
 
@@ -159,7 +167,8 @@ function parameterPath(node: NodeProto, index: GraphIndex): ScopeStep[] {
   for (const input of node.input ?? []) {
     if (!index.initializers.has(input)) continue;
     const owner = parameterOwner(input);
-    if (owner !== undefined) return owner.split('.').map((_, i, parts) => ({ module: parts.slice(0, i + 1).join('.'), call: 1 }));
+    if (owner !== undefined)
+      return owner.split('.').map((_, i, parts) => ({ module: parts.slice(0, i + 1).join('.'), call: 1 }));
   }
   return isSourceless(node) ? UNKNOWN : [];
 }

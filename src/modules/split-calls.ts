@@ -18,7 +18,17 @@ export interface CallGroup {
 export function splitRepeatedCalls(index: GraphIndex, group: CallGroup, paths: readonly ScopeStep[][]): CallGroup[] {
   const pieces = connectedPieces(index, group.nodes);
   if (pieces.length < 2) return [group];
-  const signature = (piece: number[]) => piece.map((n) => `${paths[n].slice(group.depth + 1).map((s) => s.module).join('/')}:${index.nodes[n].opType}`).sort().join('|');
+  const signature = (piece: number[]) =>
+    piece
+      .map(
+        (n) =>
+          `${paths[n]
+            .slice(group.depth + 1)
+            .map((s) => s.module)
+            .join('/')}:${index.nodes[n].opType}`,
+      )
+      .sort()
+      .join('|');
   const first = signature(pieces[0]);
   if (!pieces.every((p) => signature(p) === first)) return [group];
   return pieces.map((nodes) => ({ ...group, nodes }));
@@ -37,11 +47,16 @@ function connectedPieces(index: GraphIndex, nodes: readonly number[]): number[][
     let linked = false;
     for (const v of index.reads[n]) {
       const p = index.producer.get(v);
-      if (p !== undefined && inside.has(p)) { union(n, p); linked = true; }
+      if (p !== undefined && inside.has(p)) {
+        union(n, p);
+        linked = true;
+      }
     }
     if (!linked) {
-      const reader = (index.nodes[n].output ?? []).flatMap((o) => index.consumers.get(o) ?? []).find((r) => inside.has(r));
-      if (reader !== undefined && !(index.reads[n].some((v) => !index.initializers.has(v)))) union(n, reader);
+      const reader = (index.nodes[n].output ?? [])
+        .flatMap((o) => index.consumers.get(o) ?? [])
+        .find((r) => inside.has(r));
+      if (reader !== undefined && !index.reads[n].some((v) => !index.initializers.has(v))) union(n, reader);
     }
   }
   const pieces = new Map<number, number[]>();

@@ -24,21 +24,32 @@ function fieldsByNumber(spec: MessageSpec): Map<number, FieldSpec> {
 
 function expectedWireType(field: FieldSpec): WireType {
   switch (field.type) {
-    case 'int64': case 'int32': return WireType.Varint;
-    case 'float': return WireType.Fixed32;
-    case 'double': return WireType.Fixed64;
-    default: return WireType.Bytes;
+    case 'int64':
+    case 'int32':
+      return WireType.Varint;
+    case 'float':
+      return WireType.Fixed32;
+    case 'double':
+      return WireType.Fixed64;
+    default:
+      return WireType.Bytes;
   }
 }
 
 function readScalar(reader: WireReader, type: FieldSpec['type']): unknown {
   switch (type) {
-    case 'int64': return reader.int64();
-    case 'int32': return reader.int32();
-    case 'float': return reader.float();
-    case 'double': return reader.double();
-    case 'string': return reader.string();
-    default: return reader.bytes();
+    case 'int64':
+      return reader.int64();
+    case 'int32':
+      return reader.int32();
+    case 'float':
+      return reader.float();
+    case 'double':
+      return reader.double();
+    case 'string':
+      return reader.string();
+    default:
+      return reader.bytes();
   }
 }
 
@@ -47,7 +58,9 @@ const MAX_DEPTH = 256;
 
 export function decodeMessage(spec: MessageSpec, reader: WireReader, end: number, depth = 0): Fields {
   if (depth > MAX_DEPTH) {
-    throw new NeurotapError('E_NOT_ONNX', `Messages nest deeper than ${MAX_DEPTH} levels at byte ${reader.pos}.`, { hint: 'The file is corrupted or is not an ONNX model.' });
+    throw new NeurotapError('E_NOT_ONNX', `Messages nest deeper than ${MAX_DEPTH} levels at byte ${reader.pos}.`, {
+      hint: 'The file is corrupted or is not an ONNX model.',
+    });
   }
   const out: Fields = {};
   const fields = fieldsByNumber(spec);
@@ -63,12 +76,20 @@ export function decodeMessage(spec: MessageSpec, reader: WireReader, end: number
     const value = readField(field, wireType, reader, depth);
     if (field.repeated) {
       const list = (out[field.name] ??= []) as unknown[];
-      if (Array.isArray(value) && typeof field.type === 'string' && wireType === WireType.Bytes && !isBytesType(field)) {
+      if (
+        Array.isArray(value) &&
+        typeof field.type === 'string' &&
+        wireType === WireType.Bytes &&
+        !isBytesType(field)
+      ) {
         for (const v of value) list.push(v);
       } else list.push(value);
     } else out[field.name] = value;
   }
-  if (reader.pos !== end) throw new NeurotapError('E_TRUNCATED', `A ${spec.name} field runs past its message's end.`, { hint: 'The file is corrupted.' });
+  if (reader.pos !== end)
+    throw new NeurotapError('E_TRUNCATED', `A ${spec.name} field runs past its message's end.`, {
+      hint: 'The file is corrupted.',
+    });
   return out;
 }
 
@@ -80,16 +101,20 @@ function readField(field: FieldSpec, wireType: number, reader: WireReader, depth
   if (typeof field.type === 'function') {
     const len = reader.uint();
     const end = reader.pos + len;
-    if (end > reader.end) throw new NeurotapError('E_TRUNCATED', `A ${field.type().name} message runs past the end of the data.`, {
-      hint: 'The file is truncated or is not an ONNX model.',
-    });
+    if (end > reader.end)
+      throw new NeurotapError('E_TRUNCATED', `A ${field.type().name} message runs past the end of the data.`, {
+        hint: 'The file is truncated or is not an ONNX model.',
+      });
     return decodeMessage(field.type(), reader, end, depth + 1);
   }
   if (wireType === WireType.Bytes && !isBytesType(field)) {
     // A packed run of numbers.
     const len = reader.uint();
     const end = reader.pos + len;
-    if (end > reader.end) throw new NeurotapError('E_TRUNCATED', 'A packed field runs past the end of the data.', { hint: 'The file is truncated.' });
+    if (end > reader.end)
+      throw new NeurotapError('E_TRUNCATED', 'A packed field runs past the end of the data.', {
+        hint: 'The file is truncated.',
+      });
     const values: unknown[] = [];
     while (reader.pos < end) values.push(readScalar(reader, field.type));
     return values;
@@ -122,11 +147,21 @@ function stringBytes(s: string, m: Measures): Uint8Array {
 
 function scalarSize(type: FieldSpec['type'], v: unknown, m: Measures): number {
   switch (type) {
-    case 'int64': case 'int32': return int64Size(v as Int64);
-    case 'float': return 4;
-    case 'double': return 8;
-    case 'string': { const n = stringBytes(v as string, m).length; return varintSize(n) + n; }
-    default: { const n = (v as Uint8Array).length; return varintSize(n) + n; }
+    case 'int64':
+    case 'int32':
+      return int64Size(v as Int64);
+    case 'float':
+      return 4;
+    case 'double':
+      return 8;
+    case 'string': {
+      const n = stringBytes(v as string, m).length;
+      return varintSize(n) + n;
+    }
+    default: {
+      const n = (v as Uint8Array).length;
+      return varintSize(n) + n;
+    }
   }
 }
 
@@ -134,7 +169,10 @@ function fieldSize(field: FieldSpec, value: unknown, m: Measures): number {
   const tagSize = varintSize(field.no * 8);
   if (typeof field.type === 'function') {
     const type = field.type;
-    const one = (msg: unknown) => { const n = measure(type(), msg as Fields, m); return tagSize + varintSize(n) + n; };
+    const one = (msg: unknown) => {
+      const n = measure(type(), msg as Fields, m);
+      return tagSize + varintSize(n) + n;
+    };
     return field.repeated ? (value as unknown[]).reduce<number>((sum, v) => sum + one(v), 0) : one(value);
   }
   if (!field.repeated) return tagSize + scalarSize(field.type, value, m);
@@ -168,11 +206,23 @@ function measure(spec: MessageSpec, msg: Fields, m: Measures): number {
 
 function writeScalar(w: WireWriter, type: FieldSpec['type'], v: unknown, m: Measures): void {
   switch (type) {
-    case 'int64': case 'int32': return w.int64(v as Int64);
-    case 'float': return w.float(v as number);
-    case 'double': return w.double(v as number);
-    case 'string': { const b = stringBytes(v as string, m); w.uint(b.length); return w.raw(b); }
-    default: { const b = v as Uint8Array; w.uint(b.length); return w.raw(b); }
+    case 'int64':
+    case 'int32':
+      return w.int64(v as Int64);
+    case 'float':
+      return w.float(v as number);
+    case 'double':
+      return w.double(v as number);
+    case 'string': {
+      const b = stringBytes(v as string, m);
+      w.uint(b.length);
+      return w.raw(b);
+    }
+    default: {
+      const b = v as Uint8Array;
+      w.uint(b.length);
+      return w.raw(b);
+    }
   }
 }
 

@@ -8,12 +8,27 @@ export interface Message {
   $unknown?: Uint8Array[];
 }
 
-export interface StringStringEntryProto extends Message { key?: string; value?: string }
-export interface OperatorSetIdProto extends Message { domain?: string; version?: Int64 }
+export interface StringStringEntryProto extends Message {
+  key?: string;
+  value?: string;
+}
+export interface OperatorSetIdProto extends Message {
+  domain?: string;
+  version?: Int64;
+}
 
-export interface DimensionProto extends Message { dimValue?: Int64; dimParam?: string; denotation?: string }
-export interface TensorShapeProto extends Message { dim?: DimensionProto[] }
-export interface TypeTensorProto extends Message { elemType?: number; shape?: TensorShapeProto }
+export interface DimensionProto extends Message {
+  dimValue?: Int64;
+  dimParam?: string;
+  denotation?: string;
+}
+export interface TensorShapeProto extends Message {
+  dim?: DimensionProto[];
+}
+export interface TypeTensorProto extends Message {
+  elemType?: number;
+  shape?: TensorShapeProto;
+}
 export interface TypeProto extends Message {
   tensorType?: TypeTensorProto;
   sequenceType?: { elemType?: TypeProto } & Message;
@@ -50,7 +65,11 @@ export interface TensorProto extends Message {
   metadataProps?: StringStringEntryProto[];
 }
 
-export interface SparseTensorProto extends Message { values?: TensorProto; indices?: TensorProto; dims?: Int64[] }
+export interface SparseTensorProto extends Message {
+  values?: TensorProto;
+  indices?: TensorProto;
+  dims?: Int64[];
+}
 
 export interface AttributeProto extends Message {
   name?: string;
@@ -128,4 +147,14 @@ export interface ModelProto extends Message {
 }
 
 /** AttributeProto.AttributeType values used when rewriting graphs. */
-export const AttributeType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, GRAPH: 5, FLOATS: 6, INTS: 7, STRINGS: 8, GRAPHS: 10 } as const;
+export const AttributeType = {
+  FLOAT: 1,
+  INT: 2,
+  STRING: 3,
+  TENSOR: 4,
+  GRAPH: 5,
+  FLOATS: 6,
+  INTS: 7,
+  STRINGS: 8,
+  GRAPHS: 10,
+} as const;

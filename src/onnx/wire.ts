@@ -4,7 +4,12 @@
  */
 import { NeurotapError } from '../errors.js';
 
-export const enum WireType { Varint = 0, Fixed64 = 1, Bytes = 2, Fixed32 = 5 }
+export enum WireType {
+  Varint = 0,
+  Fixed64 = 1,
+  Bytes = 2,
+  Fixed32 = 5,
+}
 
 /** An int64 value: a number when it is a safe integer, a bigint otherwise (e.g. INT64_MAX). */
 export type Int64 = number | bigint;
@@ -15,15 +20,23 @@ export class WireReader {
   pos: number;
   private readonly view: DataView;
 
-  constructor(readonly buf: Uint8Array, start = 0, readonly end = buf.length) {
+  constructor(
+    readonly buf: Uint8Array,
+    start = 0,
+    readonly end = buf.length,
+  ) {
     this.pos = start;
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
   private truncated(what: string): never {
-    throw new NeurotapError('E_TRUNCATED', `The protobuf data ends inside a ${what} at byte ${this.pos} of ${this.end}.`, {
-      hint: 'The file is truncated or is not an ONNX model: re-export it or copy it again.',
-    });
+    throw new NeurotapError(
+      'E_TRUNCATED',
+      `The protobuf data ends inside a ${what} at byte ${this.pos} of ${this.end}.`,
+      {
+        hint: 'The file is truncated or is not an ONNX model: re-export it or copy it again.',
+      },
+    );
   }
 
   /** Reads a varint as an unsigned number; exact below 2^53. */
@@ -55,7 +68,9 @@ export class WireReader {
       if (byte < 0x80) break;
     }
     const signed = BigInt.asIntN(64, big);
-    return signed >= BigInt(Number.MIN_SAFE_INTEGER) && signed <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(signed) : signed;
+    return signed >= BigInt(Number.MIN_SAFE_INTEGER) && signed <= BigInt(Number.MAX_SAFE_INTEGER)
+      ? Number(signed)
+      : signed;
   }
 
   /** int32 fields are sign-extended to 64 bits on the wire. */

@@ -17,10 +17,14 @@ export function nodeModelSource(modelPath: string | undefined): ModelSource {
       const file = resolve(baseDir, location);
       const info = await stat(file).catch(() => undefined);
       if (!info?.isFile()) {
-        throw new NeurotapError('E_EXTERNAL_DATA_MISSING', `The model keeps its weights in '${location}', which does not exist at ${file}.`, {
-          hint: 'Copy the .data file(s) written by the exporter next to the .onnx file, under the same name.',
-          details: { location, path: file },
-        });
+        throw new NeurotapError(
+          'E_EXTERNAL_DATA_MISSING',
+          `The model keeps its weights in '${location}', which does not exist at ${file}.`,
+          {
+            hint: 'Copy the .data file(s) written by the exporter next to the .onnx file, under the same name.',
+            details: { location, path: file },
+          },
+        );
       }
     },
   };

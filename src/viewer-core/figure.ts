@@ -53,13 +53,31 @@ function mapsGrid(view: LayerView, maxWidth: number, maxMaps: number): MatrixGri
   const tileHeight = Math.max(1, Math.round((view.rows * zoom * tileWidth) / (view.cols * zoom)));
   const gap = 3;
   const perRow = clamp(Math.floor((maxWidth + gap) / (tileWidth + gap)), 1, count);
-  return { count, rows: view.rows, cols: view.cols, limit: count * view.rows * view.cols, tileWidth, tileHeight, perRow, gap };
+  return {
+    count,
+    rows: view.rows,
+    cols: view.cols,
+    limit: count * view.rows * view.cols,
+    tileWidth,
+    tileHeight,
+    perRow,
+    gap,
+  };
 }
 
 function sequenceGrid(view: LayerView, maxWidth: number): MatrixGrid {
   const tileWidth = span(view.cols, maxWidth, 16);
   const tileHeight = span(view.rows, Math.max(240, Math.min(480, view.rows)), 16);
-  return { count: 1, rows: view.rows, cols: view.cols, limit: view.sampleSize, tileWidth, tileHeight, perRow: 1, gap: 0 };
+  return {
+    count: 1,
+    rows: view.rows,
+    cols: view.cols,
+    limit: view.sampleSize,
+    tileWidth,
+    tileHeight,
+    perRow: 1,
+    gap: 0,
+  };
 }
 
 /** Units wrapped into rows: at least 64 a row, more for very wide layers so the strip stays short. */
@@ -67,7 +85,16 @@ function stripGrid(units: number, maxWidth: number): MatrixGrid {
   const wrap = clamp(Math.ceil(Math.sqrt(4 * units)), Math.min(units, BAR_UNITS), maxWidth);
   const rows = Math.ceil(units / wrap);
   const cell = clamp(Math.floor(maxWidth / wrap), 1, 16);
-  return { count: 1, rows, cols: wrap, limit: units, tileWidth: wrap * cell, tileHeight: rows * cell, perRow: 1, gap: 0 };
+  return {
+    count: 1,
+    rows,
+    cols: wrap,
+    limit: units,
+    tileWidth: wrap * cell,
+    tileHeight: rows * cell,
+    perRow: 1,
+    gap: 0,
+  };
 }
 
 function fromGrid(values: ArrayLike<number>, grid: MatrixGrid, scale: ColorScale, total: number, top: Unit[]): Figure {
@@ -77,13 +104,25 @@ function fromGrid(values: ArrayLike<number>, grid: MatrixGrid, scale: ColorScale
 }
 
 /** The figure for sample 0 of a value; the colour scale spans the whole batch unless one is given. */
-export function drawFigure(values: ArrayLike<number>, view: LayerView, scale: ColorScale, options: FigureOptions = {}): Figure {
+export function drawFigure(
+  values: ArrayLike<number>,
+  view: LayerView,
+  scale: ColorScale,
+  options: FigureOptions = {},
+): Figure {
   const maxWidth = options.maxWidth ?? 720;
-  if (view.kind === 'maps') return fromGrid(values, mapsGrid(view, maxWidth, options.maxMaps ?? 128), scale, view.channels, []);
+  if (view.kind === 'maps')
+    return fromGrid(values, mapsGrid(view, maxWidth, options.maxMaps ?? 128), scale, view.channels, []);
   if (view.kind === 'sequence') return fromGrid(values, sequenceGrid(view, maxWidth), scale, 1, []);
   const top = topUnits(values, 0, view.cols, options.top ?? 5);
   if (view.cols > BAR_UNITS) return fromGrid(values, stripGrid(view.cols, maxWidth), scale, 1, top);
-  const bars = paintBars(values, view.cols, scale, maxWidth, top.map((u) => u.index));
+  const bars = paintBars(
+    values,
+    view.cols,
+    scale,
+    maxWidth,
+    top.map((u) => u.index),
+  );
   return { ...bars, scale, shown: 1, total: 1, top };
 }
 

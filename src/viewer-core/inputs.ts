@@ -40,9 +40,13 @@ export function pixelsToTensor(rgba: ArrayLike<number>, layout: ImageLayout): Ho
   const { channels, height, width } = layout;
   const plane = width * height;
   if (rgba.length !== plane * 4) {
-    throw new NeurotapError('E_BAD_ARGUMENT', `Expected ${plane * 4} RGBA bytes for ${width}x${height} pixels; got ${rgba.length}.`, {
-      hint: 'Resize the image to the input size before converting it.',
-    });
+    throw new NeurotapError(
+      'E_BAD_ARGUMENT',
+      `Expected ${plane * 4} RGBA bytes for ${width}x${height} pixels; got ${rgba.length}.`,
+      {
+        hint: 'Resize the image to the input size before converting it.',
+      },
+    );
   }
   const data = new Float32Array(plane * channels);
   const planar = layout.layout === 'nchw';
@@ -55,7 +59,13 @@ export function pixelsToTensor(rgba: ArrayLike<number>, layout: ImageLayout): Ho
 }
 
 /** Averages RGBA pixels over blocks: a width x height drawing to the outWidth x outHeight an input takes. */
-export function boxDownsample(rgba: ArrayLike<number>, width: number, height: number, outWidth: number, outHeight: number): Uint8ClampedArray {
+export function boxDownsample(
+  rgba: ArrayLike<number>,
+  width: number,
+  height: number,
+  outWidth: number,
+  outHeight: number,
+): Uint8ClampedArray {
   const sums = new Float64Array(outWidth * outHeight * 4);
   const counts = new Float64Array(outWidth * outHeight);
   for (let y = 0; y < height; y++) {
@@ -79,7 +89,8 @@ export function npyFeed(bytes: Uint8Array, input: DeclaredValue): HostTensor {
 /** The value range to show: [0, 1] when the values fit in it, else their own min..max. */
 function displayRange(data: ArrayLike<number>): [number, number] {
   let [lo, hi] = [0, 1];
-  for (let i = 0; i < data.length; i++) if (data[i] === data[i]) [lo, hi] = [Math.min(lo, data[i]), Math.max(hi, data[i])];
+  for (let i = 0; i < data.length; i++)
+    if (data[i] === data[i]) [lo, hi] = [Math.min(lo, data[i]), Math.max(hi, data[i])];
   return [lo, hi > lo ? hi : lo + 1];
 }
 

@@ -27,11 +27,22 @@ export function layerData(key: string, module: string | undefined, tensor: HostT
   if (tensor.type === 'string') return undefined;
   const values = toFloat32(tensor);
   const summary = summarize({ type: 'float32', dims: tensor.dims, data: values });
-  return { key, module, dtype: tensor.type, dims: [...tensor.dims], values, summary, histogram: histogram(values, summary.min, summary.max) };
+  return {
+    key,
+    module,
+    dtype: tensor.type,
+    dims: [...tensor.dims],
+    values,
+    summary,
+    histogram: histogram(values, summary.min, summary.max),
+  };
 }
 
 /** Layer data for every entry of a capture, in capture order. */
-export function captureLayers(entries: Iterable<[string, HostTensor]>, moduleOf: (key: string) => string | undefined): LayerData[] {
+export function captureLayers(
+  entries: Iterable<[string, HostTensor]>,
+  moduleOf: (key: string) => string | undefined,
+): LayerData[] {
   const out: LayerData[] = [];
   for (const [key, tensor] of entries) {
     const layer = layerData(key, moduleOf(key), tensor);

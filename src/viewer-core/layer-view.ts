@@ -34,12 +34,18 @@ function view(kind: ViewKind, batch: number, channels: number, rows: number, col
 export function viewOf(dims: readonly number[]): LayerView {
   const [n, c, h, w] = dims;
   switch (dims.length) {
-    case 0: return view('units', 1, 1, 1, 1);
-    case 1: return view('units', 1, 1, 1, n);
-    case 2: return view('units', n, 1, 1, c);
-    case 3: return view('sequence', n, 1, c, h);
-    case 4: return h * w === 1 ? view('units', n, 1, 1, c) : view('maps', n, c, h, w);
-    default: return view('maps', n, c, product(dims.slice(2, -1)), dims[dims.length - 1]);
+    case 0:
+      return view('units', 1, 1, 1, 1);
+    case 1:
+      return view('units', 1, 1, 1, n);
+    case 2:
+      return view('units', n, 1, 1, c);
+    case 3:
+      return view('sequence', n, 1, c, h);
+    case 4:
+      return h * w === 1 ? view('units', n, 1, 1, c) : view('maps', n, c, h, w);
+    default:
+      return view('maps', n, c, product(dims.slice(2, -1)), dims[dims.length - 1]);
   }
 }
 

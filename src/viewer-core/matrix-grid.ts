@@ -29,7 +29,10 @@ export interface MatrixGrid {
 export function gridSize(grid: MatrixGrid): { width: number; height: number } {
   const columns = Math.min(grid.count, grid.perRow);
   const lines = Math.ceil(grid.count / grid.perRow);
-  return { width: columns * grid.tileWidth + (columns - 1) * grid.gap, height: lines * grid.tileHeight + (lines - 1) * grid.gap };
+  return {
+    width: columns * grid.tileWidth + (columns - 1) * grid.gap,
+    height: lines * grid.tileHeight + (lines - 1) * grid.gap,
+  };
 }
 
 /** The element (relative to the first matrix) drawn at pixel (x, y), or -1 for a gap or blank. */

@@ -28,7 +28,8 @@ function firstNodes(model: NeurotapModel): Map<string, number> {
 export function modulesInCallOrder(model: NeurotapModel): ModuleSummary[] {
   const first = firstNodes(model);
   const byCall = (a: string, b: string) => (first.get(a) ?? Infinity) - (first.get(b) ?? Infinity);
-  return model.modules()
+  return model
+    .modules()
     .map((m) => ({ ...m, children: [...m.children].sort(byCall) }))
     .sort((a, b) => byCall(a.name, b.name));
 }
@@ -52,8 +53,14 @@ export function treeRows(modules: readonly ModuleSummary[]): TreeRow[] {
 }
 
 /** Captured values in tree order of their modules (stable; values of no module keep their place at the end). */
-export function inTreeOrder<T extends { readonly module: string | undefined }>(layers: readonly T[], modules: readonly ModuleSummary[]): T[] {
+export function inTreeOrder<T extends { readonly module: string | undefined }>(
+  layers: readonly T[],
+  modules: readonly ModuleSummary[],
+): T[] {
   const rank = new Map(treeRows(modules).map((row, i) => [row.module.name, i]));
   const rankOf = (layer: T) => rank.get(layer.module ?? '') ?? Infinity;
-  return layers.map((layer, i) => ({ layer, i })).sort((a, b) => rankOf(a.layer) - rankOf(b.layer) || a.i - b.i).map((x) => x.layer);
+  return layers
+    .map((layer, i) => ({ layer, i }))
+    .sort((a, b) => rankOf(a.layer) - rankOf(b.layer) || a.i - b.i)
+    .map((x) => x.layer);
 }

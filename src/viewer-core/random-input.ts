@@ -45,10 +45,15 @@ function normals(out: Float32Array | Float64Array, uniform: () => number): void 
 
 function concreteShape(input: DeclaredValue): number[] {
   if (!input.shape) {
-    throw new NeurotapError('E_BAD_ARGUMENT', `Input '${input.name}' declares no shape, so no random value can be made for it.`, { hint: 'Load an .npy file for it instead.' });
+    throw new NeurotapError(
+      'E_BAD_ARGUMENT',
+      `Input '${input.name}' declares no shape, so no random value can be made for it.`,
+      { hint: 'Load an .npy file for it instead.' },
+    );
   }
   const sizes = new Map<string, number>();
-  for (const d of input.shape) if (typeof d === 'string') for (const s of symbolsOf(d)) sizes.set(s, isBatchName(s) ? 1 : DEFAULT_SYMBOL_SIZE);
+  for (const d of input.shape)
+    if (typeof d === 'string') for (const s of symbolsOf(d)) sizes.set(s, isBatchName(s) ? 1 : DEFAULT_SYMBOL_SIZE);
   return input.shape.map((d) => (typeof d === 'number' ? d : evaluateDim(d, sizes)));
 }
 
@@ -58,7 +63,12 @@ function concreteShape(input: DeclaredValue): number[] {
  */
 export function randomTensor(input: DeclaredValue, dims: number[], uniform: () => number): HostTensor {
   const type = input.dtype as NumericDType;
-  if (!(type in ELEMENT)) throw new NeurotapError('E_BAD_ARGUMENT', `Input '${input.name}' is ${input.dtype}; random values are made for numeric inputs only.`, { hint: 'Load an .npy file for it instead.' });
+  if (!(type in ELEMENT))
+    throw new NeurotapError(
+      'E_BAD_ARGUMENT',
+      `Input '${input.name}' is ${input.dtype}; random values are made for numeric inputs only.`,
+      { hint: 'Load an .npy file for it instead.' },
+    );
   const data = ELEMENT[type].make(new ArrayBuffer(sizeOf(dims) * ELEMENT[type].bytes), 0, sizeOf(dims));
   if (data instanceof Float32Array || data instanceof Float64Array) normals(data, uniform);
   return { type, dims, data };

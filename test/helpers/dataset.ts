@@ -24,13 +24,22 @@ export function writeDigitsNpy(path: string, n: number, seed = 1): Float32Array 
   return data;
 }
 
-export interface Run { code: number; stdout: string; stderr: string }
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 export function cli(...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, maxBuffer: 64 << 20, env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { cwd: ROOT, maxBuffer: 64 << 20, env: { ...process.env, NO_COLOR: '1' } },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -55,10 +64,15 @@ export function storeFiles(dir: string): Map<string, Buffer> {
 export function tokenModelBytes(): Uint8Array {
   const floats = (n: number, scale: number) => Array.from({ length: n }, (_, i) => Math.sin(i * 1.7) * scale);
   const type = (elemType: number, dims: (number | string)[]) => ({
-    tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } },
+    tensorType: {
+      elemType,
+      shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+    },
   });
   return encodeModel({
-    irVersion: 8, producerName: 'pytorch', opsetImport: [{ domain: '', version: 17 }],
+    irVersion: 8,
+    producerName: 'pytorch',
+    opsetImport: [{ domain: '', version: 17 }],
     graph: {
       name: 'tokens',
       input: [{ name: 'input_ids', type: type(7, ['batch', 'seq']) }],
@@ -68,8 +82,18 @@ export function tokenModelBytes(): Uint8Array {
         { name: 'proj.weight', dataType: 1, dims: [4, 3], floatData: floats(12, 0.5) },
       ],
       node: [
-        { opType: 'Gather', name: '/embed/Gather', input: ['embed.weight', 'input_ids'], output: ['/embed/Gather_output_0'] },
-        { opType: 'MatMul', name: '/proj/MatMul', input: ['/embed/Gather_output_0', 'proj.weight'], output: ['logits'] },
+        {
+          opType: 'Gather',
+          name: '/embed/Gather',
+          input: ['embed.weight', 'input_ids'],
+          output: ['/embed/Gather_output_0'],
+        },
+        {
+          opType: 'MatMul',
+          name: '/proj/MatMul',
+          input: ['/embed/Gather_output_0', 'proj.weight'],
+          output: ['logits'],
+        },
       ],
     },
   });

@@ -7,7 +7,13 @@ import type { HostTensor } from '../../src/tensor.js';
 export const FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures');
 export const SHARED_MODELS = join(import.meta.dirname, '..', '..', '..', 'shared', 'models');
 
-export interface FixtureModule { name: string; type: string; calls: number; leaf: boolean; params: string[] }
+export interface FixtureModule {
+  name: string;
+  type: string;
+  calls: number;
+  leaf: boolean;
+  params: string[];
+}
 
 export function fixture(name: string) {
   const dir = join(FIXTURES, name);
@@ -22,7 +28,12 @@ export function fixture(name: string) {
 }
 
 /** Largest |a-b| beyond tolerance (rtol·|b| + atol), or undefined when everything is close. */
-export function mismatch(actual: { dims: readonly number[]; data: unknown }, expected: HostTensor, rtol = 1e-3, atol = 1e-4): string | undefined {
+export function mismatch(
+  actual: { dims: readonly number[]; data: unknown },
+  expected: HostTensor,
+  rtol = 1e-3,
+  atol = 1e-4,
+): string | undefined {
   if (actual.dims.join(',') !== expected.dims.join(',')) return `shape [${actual.dims}] vs [${expected.dims}]`;
   const a = actual.data as ArrayLike<number>;
   const b = expected.data as ArrayLike<number>;
@@ -30,7 +41,10 @@ export function mismatch(actual: { dims: readonly number[]; data: unknown }, exp
   let at = -1;
   for (let i = 0; i < b.length; i++) {
     const excess = Math.abs(Number(a[i]) - Number(b[i])) - (atol + rtol * Math.abs(Number(b[i])));
-    if (!(excess <= worst)) { worst = excess; at = i; }
+    if (!(excess <= worst)) {
+      worst = excess;
+      at = i;
+    }
   }
   return at >= 0 ? `at ${at}: ${a[at]} vs ${b[at]}` : undefined;
 }
