@@ -33,7 +33,9 @@ For every model a folder ``fixtures/<name>/`` is written with:
     directly-owned params), the ONNX input/output names, the torch version and
     the export kwargs used (as strings).
 
-Plus ``fixtures/models.json`` (an index of all folders) and the digits demo
+Fixtures grouped by topic are written by ``scripts/fixtures_*.py`` (imported by
+this script; ``make_fixtures.py NAME ...`` writes only the fixtures named).
+Plus the digits demo
 assets in ``fixtures/digits/``; ``fixtures/digits-cnn.onnx`` is a copy of
 ``fixtures/digits-cnn/model.onnx`` (the path package.json's demo uses).
 
@@ -193,7 +195,15 @@ def _shape(a: np.ndarray) -> list:
     return [int(d) for d in a.shape]
 
 
-INDEX: list = []  # entries for fixtures/models.json
+MAKERS: "OrderedDict[str, object]" = OrderedDict()  # fixture name -> function that writes it
+
+
+def maker(name: str):
+    """Registers a fixture-writing function under its fixture name (``make_fixtures.py NAME`` runs one)."""
+    def register(fn):
+        MAKERS[name] = fn
+        return fn
+    return register
 
 
 def save_fixture(name: str, model: nn.Module, inputs: "OrderedDict[str, torch.Tensor]",
@@ -234,18 +244,10 @@ def save_fixture(name: str, model: nn.Module, inputs: "OrderedDict[str, torch.Te
     meta["output_shapes"] = {n: _shape(to_numpy(r)) for n, r in zip(output_names, result)}
     meta["torch"] = torch.__version__
     meta["export"] = {k: str(v) for k, v in kwargs.items()}
+    meta["notes"] = notes
     if extra:
         meta.update(extra)
     write_json(os.path.join(folder, "modules.json"), meta)
-
-    INDEX.append(
-        {
-            "name": name,
-            "inputs": meta["input_shapes"],
-            "outputs": meta["output_shapes"],
-            "notes": notes,
-        }
-    )
     print(f"{name}: {len(meta['modules'])} modules, {len(golden)} golden arrays")
     return golden, result
 
@@ -263,6 +265,7 @@ def simple_kwargs(inp="x", out="output", in_axes=None, out_axes=None) -> dict:
 # Models
 # --------------------------------------------------------------------------
 
+@maker("seed-mlp")
 def make_seed_mlp():
     seed_everything()
     model = nn.Sequential(nn.Linear(10, 20), nn.ReLU(), nn.Linear(20, 5))
@@ -271,6 +274,7 @@ def make_seed_mlp():
                  notes="Sequential MLP; modules named '0', '1', '2'.")
 
 
+@maker("seed-cnn")
 def make_seed_cnn():
     seed_everything()
     model = nn.Sequential(
@@ -293,6 +297,7 @@ class MyCustomModule(nn.Module):
         return self.linear2(self.relu(self.linear1(x)))
 
 
+@maker("seed-custom")
 def make_seed_custom():
     seed_everything()
     model = MyCustomModule()
@@ -316,6 +321,7 @@ class RNNModel(nn.Module):
         return self.head(z[:, -1])
 
 
+@maker("rnn")
 def make_rnn():
     seed_everything()
     model = RNNModel()
@@ -340,6 +346,7 @@ class Twice(nn.Module):
         return self.out(x)
 
 
+@maker("twice")
 def make_twice():
     seed_everything()
     model = Twice()
@@ -360,6 +367,7 @@ def randomize_batchnorm(model: nn.Module, seed: int = 0) -> None:
                 m.bias.copy_(torch.randn(n, generator=g) * 0.1)
 
 
+@maker("resnet18")
 def make_resnet18():
     import torchvision
 
@@ -417,6 +425,7 @@ class Block(nn.Module):
         return x
 
 
+@maker("transformer")
 def make_transformer():
     seed_everything()
     model = Block(32, 4)
@@ -429,6 +438,7 @@ def make_transformer():
                        "Dynamic axes: batch (0) and seq (1).")
 
 
+@maker("digits-cnn")
 def make_digits_cnn():
     from sklearn.datasets import load_digits
 
@@ -523,6 +533,7 @@ class DeepRnn(nn.Module):
         return z[-1] + h[-1]
 
 
+@maker("rnn-deep")
 def make_rnn_deep():
     seed_everything(0)
     model = DeepRnn().eval()
@@ -545,6 +556,7 @@ class Attention(nn.Module):
         return self.norm(out + x), weights
 
 
+@maker("attention")
 def make_attention():
     seed_everything(0)
     model = Attention().eval()
@@ -575,6 +587,7 @@ class ControlFlow(nn.Module):
         return self.head(x)
 
 
+@maker("control-flow")
 def make_control_flow():
     seed_everything(0)
     model = ControlFlow().eval()
@@ -589,22 +602,28 @@ def make_control_flow():
 
 # --------------------------------------------------------------------------
 
+def load_topic_files() -> None:
+    """Fixtures grouped by topic live in scripts/fixtures_*.py; importing one registers its makers."""
+    import importlib
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    sys.modules.setdefault("make_fixtures", sys.modules[__name__])
+    for file in sorted(os.listdir(os.path.dirname(os.path.abspath(__file__)))):
+        if file.startswith("fixtures_") and file.endswith(".py"):
+            importlib.import_module(file[:-3])
+
+
 def main() -> None:
+    """``make_fixtures.py`` writes every fixture; ``make_fixtures.py NAME ...`` only those named."""
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     os.makedirs(FIXTURES, exist_ok=True)
-    make_seed_mlp()
-    make_seed_cnn()
-    make_seed_custom()
-    make_rnn()
-    make_twice()
-    make_resnet18()
-    make_transformer()
-    make_digits_cnn()
-    make_control_flow()
-    make_rnn_deep()
-    make_attention()
-    write_json(os.path.join(FIXTURES, "models.json"), INDEX)
+    load_topic_files()
+    names = sys.argv[1:] or list(MAKERS)
+    unknown = [n for n in names if n not in MAKERS]
+    if unknown:
+        sys.exit(f"unknown fixture(s) {unknown}; known: {list(MAKERS)}")
+    for name in names:
+        MAKERS[name]()
 
 
 if __name__ == "__main__":

@@ -3,24 +3,14 @@
  * returned (rtol 1e-3), or the module is reported not observable with a reason; never silently different.
  */
 import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadModel } from '../src/node.js';
-import { fixture, mismatch } from './helpers/fixtures.js';
+import { FIXTURES, fixture, mismatch } from './helpers/fixtures.js';
 
-const MODELS = [
-  'seed-mlp',
-  'seed-cnn',
-  'seed-custom',
-  'rnn',
-  'twice',
-  'transformer',
-  'digits-cnn',
-  'resnet18',
-  'resnet18-preserve',
-  'control-flow',
-  'rnn-deep',
-  'attention',
-];
+/** Every fixture folder with PyTorch goldens (scripts/make_fixtures.py and scripts/fixtures_*.py write them). */
+const MODELS = readdirSync(FIXTURES).filter((name) => existsSync(join(FIXTURES, name, 'golden.npz')));
 
 /** Modules that a TorchScript export leaves no trace of, so no module map can list them. */
 const INVISIBLE: Record<string, RegExp> = {
