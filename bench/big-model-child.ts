@@ -5,7 +5,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { readFileSync } from 'node:fs';
-import { loadModel } from '../src/node.js';
+import { loadModel } from '../src/node/index.js';
 
 const [mode, path] = process.argv.slice(2);
 const start = performance.now();

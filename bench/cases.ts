@@ -1,6 +1,6 @@
 /** Bench cases on the small committed models. */
 import { join } from 'node:path';
-import { loadModel } from '../src/node.js';
+import { loadModel } from '../src/node/index.js';
 
 export async function loadDigitsBatch(root: string, batch: number, threads = 2) {
   const model = await loadModel(join(root, 'fixtures', 'digits-cnn.onnx'), { threads });

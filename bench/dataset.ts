@@ -8,8 +8,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { arraySource, extractDataset, writeDataset } from '../src/dataset/node.js';
-import { loadModel, type NeurotapModel } from '../src/node.js';
+import { arraySource, extractDataset, writeDataset } from '../src/node/dataset/index.js';
+import { loadModel, type NeurotapModel } from '../src/node/index.js';
 
 interface Stats {
   median: number;

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModel, type NeurotapModel } from '../src/node.js';
+import { loadModel, type NeurotapModel } from '../src/node/index.js';
 import { measureRepeatedCaptures } from './cases.js';
 import { datasetCases } from './dataset.js';
 

@@ -1,6 +1,6 @@
 /** Output comparison for the conformance run: floats within tolerance (NaN equals NaN), the rest exactly. */
 import type { HostTensor } from '../src/tensor.js';
-import { toFloat32 } from '../src/io/stats.js';
+import { toFloat32 } from '../src/tensor-summary.js';
 
 export function closeEnough(
   actual: { type: string; dims: readonly number[]; data: unknown } | undefined,

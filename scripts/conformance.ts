@@ -9,7 +9,7 @@
 import * as ort from 'onnxruntime-node';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModel } from '../src/node.js';
+import { loadModel } from '../src/node/index.js';
 import { decodeModel } from '../src/onnx/codec.js';
 import { decodeTensorProto, tensorFromProto } from '../src/onnx/tensor-data.js';
 import type { HostTensor } from '../src/tensor.js';

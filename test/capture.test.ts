@@ -4,7 +4,7 @@ import { existsSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { isNeurotapError, loadModel, type HookOutput } from '../src/node.js';
+import { isNeurotapError, loadModel, type HookOutput } from '../src/node/index.js';
 import { fixture, mismatch, SHARED_MODELS } from './helpers/fixtures.js';
 
 const cnn = fixture('seed-cnn');

@@ -9,8 +9,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { encodeNpy } from '../src/io/npy.js';
-import { parseNpz } from '../src/io/npz.js';
+import { encodeNpy } from '../src/formats/npy.js';
+import { parseNpz } from '../src/formats/npz.js';
 import type { HostTensor } from '../src/tensor.js';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -254,7 +254,7 @@ describe('neurotap extract', () => {
     const index = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8'));
     assert.deepEqual(Object.keys(index), [...keys, 'output:output']);
     const golden = parseNpz(new Uint8Array(readFileSync(fx('resnet18', 'golden.npz'))));
-    const { parseNpy } = await import('../src/io/npy.js');
+    const { parseNpy } = await import('../src/formats/npy.js');
     for (const key of keys) {
       const tensor = parseNpy(new Uint8Array(readFileSync(join(out, index[key]))));
       assert.ok(maxAbsDiff(tensor, golden.get(key)!) <= 1e-4, key);

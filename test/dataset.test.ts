@@ -18,12 +18,12 @@ import {
   verifyStore,
   writeDataset,
   type DatasetManifest,
-} from '../src/dataset/node.js';
-import { AtomicFileStore } from '../src/dataset/node-zarr-store.js';
-import { encodeNpy, parseNpy } from '../src/io/npy.js';
-import { encodeNpz } from '../src/io/npz.js';
-import { parseSafetensors } from '../src/io/safetensors.js';
-import { isNeurotapError, loadModel, type NeurotapModel } from '../src/node.js';
+} from '../src/node/dataset/index.js';
+import { AtomicFileStore } from '../src/node/dataset/zarr-store.js';
+import { encodeNpy, parseNpy } from '../src/formats/npy.js';
+import { encodeNpz } from '../src/formats/npz.js';
+import { parseSafetensors } from '../src/formats/safetensors.js';
+import { isNeurotapError, loadModel, type NeurotapModel } from '../src/node/index.js';
 import type { HostTensor } from '../src/tensor.js';
 import { cli, digitsLike, DIGITS_CNN, ROOT, tokenModelBytes, writeDigitsNpy } from './helpers/dataset.js';
 

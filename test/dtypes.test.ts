@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { loadModel } from '../src/node.js';
+import { loadModel } from '../src/node/index.js';
 import { encodeModel } from '../src/onnx/codec.js';
 import type { ModelProto } from '../src/onnx/types.js';
 import { SHARED_MODELS } from './helpers/fixtures.js';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { loadModel } from '../src/node.js';
+import { loadModel } from '../src/node/index.js';
 import { FIXTURES, fixture, mismatch } from './helpers/fixtures.js';
 
 /** Every fixture folder with PyTorch goldens (scripts/make_fixtures.py and scripts/fixtures_*.py write them). */

@@ -6,12 +6,12 @@ import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { isNeurotapError, type ErrorCode } from '../src/errors.js';
 import type { DType, HostTensor, TypedArray } from '../src/tensor.js';
-import { readFileBytes, writeFileAtomic, writeTensors } from '../src/io/files.js';
-import { IMAGENET_MEAN, IMAGENET_STD, loadImageTensor } from '../src/io/image.js';
-import { encodeNpy, parseNpy } from '../src/io/npy.js';
-import { encodeNpz, parseNpz } from '../src/io/npz.js';
-import { encodeSafetensors, parseSafetensors } from '../src/io/safetensors.js';
-import { bfloat16ToFloat32, float16ToFloat32, summarize, toFloat32 } from '../src/io/stats.js';
+import { readFileBytes, writeFileAtomic, writeTensors } from '../src/node/files.js';
+import { IMAGENET_MEAN, IMAGENET_STD, loadImageTensor } from '../src/node/image.js';
+import { encodeNpy, parseNpy } from '../src/formats/npy.js';
+import { encodeNpz, parseNpz } from '../src/formats/npz.js';
+import { encodeSafetensors, parseSafetensors } from '../src/formats/safetensors.js';
+import { bfloat16ToFloat32, float16ToFloat32, summarize, toFloat32 } from '../src/tensor-summary.js';
 
 const DATA = new URL('./data/io/', import.meta.url);
 const fixture = async (name: string) => new Uint8Array(await readFile(new URL(name, DATA)));

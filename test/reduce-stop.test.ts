@@ -1,7 +1,7 @@
 /** In-graph reductions and early stop give the same numbers as reducing PyTorch's tensors. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isNeurotapError, loadModel } from '../src/node.js';
+import { isNeurotapError, loadModel } from '../src/node/index.js';
 import type { HostTensor } from '../src/tensor.js';
 import { fixture, mismatch } from './helpers/fixtures.js';
 

@@ -17,8 +17,8 @@ const DIGITS = join(ROOT, 'fixtures', 'digits-cnn.onnx');
 const RNN = join(ROOT, 'fixtures', 'rnn', 'model.onnx');
 
 function buildIfStale(): void {
-  const built = join(ROOT, 'dist', 'cli', 'report-command.js');
-  const sources = ['report-command.ts', 'report-html.ts', 'report-images.ts'].map(
+  const built = join(ROOT, 'dist', 'cli', 'commands', 'report.js');
+  const sources = ['commands/report.ts', 'report-html.ts', 'report-images.ts'].map(
     (f) => statSync(join(ROOT, 'src', 'cli', f)).mtimeMs,
   );
   if (existsSync(built) && statSync(built).mtimeMs >= Math.max(...sources)) return;

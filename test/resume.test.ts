@@ -11,8 +11,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { arraySource, writeDataset, type DataSource } from '../src/dataset/node.js';
-import { loadModel } from '../src/node.js';
+import { arraySource, writeDataset, type DataSource } from '../src/node/dataset/index.js';
+import { loadModel } from '../src/node/index.js';
 import { BIN, cli, digitsLike, DIGITS_CNN, ROOT, storeFiles, writeDigitsNpy } from './helpers/dataset.js';
 
 let tmp: string;

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { isNeurotapError, loadModel } from '../src/node.js';
+import { isNeurotapError, loadModel } from '../src/node/index.js';
 import { fixture } from './helpers/fixtures.js';
 
 describe('corrupted model bytes', () => {

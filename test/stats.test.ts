@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { arraySource, computeNeuronStats, defaultNeuronAxis, type NeuronStatsReport } from '../src/dataset/index.js';
-import { loadModel, type NeurotapModel } from '../src/node.js';
+import { loadModel, type NeurotapModel } from '../src/node/index.js';
 import { cli, digitsLike, DIGITS_CNN, writeDigitsNpy } from './helpers/dataset.js';
 
 const N = 300;

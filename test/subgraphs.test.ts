@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { loadModel } from '../src/node.js';
+import { loadModel } from '../src/node/index.js';
 import { fixture, mismatch } from './helpers/fixtures.js';
 
 const packageFile = (pkg: string, file: string) => join(import.meta.dirname, '..', 'node_modules', pkg, file);

@@ -16,7 +16,7 @@ import { unravel, viewOf } from '../src/viewer-core/layer-view.js';
 import { topClasses } from '../src/viewer-core/predict.js';
 import { randomInputs } from '../src/viewer-core/random-input.js';
 import { modulesInCallOrder, treeRows } from '../src/viewer-core/module-tree.js';
-import { loadModel } from '../src/node.js';
+import { loadModel } from '../src/node/index.js';
 
 const ramp = (n: number, f = (i: number) => i) => Float32Array.from({ length: n }, (_, i) => f(i));
 

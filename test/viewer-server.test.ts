@@ -17,8 +17,8 @@ const DIGITS = join(ROOT, 'fixtures', 'digits-cnn.onnx');
 
 /** bin/ runs dist/; build it when this file runs alone on a stale tree (npm test builds first). */
 function buildIfStale(): void {
-  const built = join(ROOT, 'dist', 'cli', 'view.js');
-  const sources = ['view.ts', 'view-server.ts', 'view-build.ts', 'report-command.ts'].map(
+  const built = join(ROOT, 'dist', 'cli', 'commands', 'view.js');
+  const sources = ['commands/view.ts', 'view-server.ts', 'view-build.ts', 'commands/report.ts'].map(
     (f) => statSync(join(ROOT, 'src', 'cli', f)).mtimeMs,
   );
   if (existsSync(built) && statSync(built).mtimeMs >= Math.max(...sources)) return;

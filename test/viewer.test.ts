@@ -15,8 +15,8 @@ import * as esbuild from 'esbuild';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { buildViewer } from '../src/cli/view-build.js';
 import { startViewerServer, type ViewerServer } from '../src/cli/view-server.js';
-import { encodeNpy, parseNpy } from '../src/io/npy.js';
-import { loadModel, type NeurotapModel, type PlainTensor } from '../src/node.js';
+import { encodeNpy, parseNpy } from '../src/formats/npy.js';
+import { loadModel, type NeurotapModel, type PlainTensor } from '../src/node/index.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const CHROMIUM = '/usr/bin/chromium';

@@ -64,6 +64,6 @@ export async function openSourceFromFlags(
       },
     );
   }
-  const { openDataSource } = await import('../dataset/node-source.js');
+  const { openDataSource } = await import('../node/dataset/open-data-source.js');
   return openDataSource(model, path, { image: (input) => imageOptions(model, input, image) });
 }

@@ -5,13 +5,13 @@
  */
 import { basename } from 'node:path';
 import { NeurotapError } from '../errors.js';
-import type { WriteDatasetResult } from '../dataset/node-write.js';
+import type { WriteDatasetResult } from '../node/dataset/write-dataset.js';
 import { isSet, lastValue, type ScannedFlags } from './argv.js';
 import { batchSizeOf, chunkSizeOf, openModelFromFlags, openSourceFromFlags, selectionOf } from './dataset-args.js';
 import { progressBar } from './dataset-progress.js';
 import { formatColumns, formatShape, stylesFor } from './format.js';
 import type { ImageFlags } from './inputs.js';
-import { note } from './report.js';
+import { note } from './print-error.js';
 
 /** Flags of single-input extract that mean nothing for a data set. */
 const SINGLE_ONLY = ['input', 'random', 'seed', 'dim', 'stack-calls'];
@@ -83,7 +83,7 @@ function onInterrupt(format: string): () => void {
 export async function extractDatasetCommand(modelPath: string, flags: ScannedFlags, image: ImageFlags): Promise<void> {
   const out = checkFlags(flags);
   const json = isSet(flags, 'json');
-  const { writeDataset, datasetFormat } = await import('../dataset/node-write.js');
+  const { writeDataset, datasetFormat } = await import('../node/dataset/write-dataset.js');
   const { parseShard } = await import('../dataset/chunks.js');
   const format = await datasetFormat(out);
   const shardText = lastValue(flags, 'shard');

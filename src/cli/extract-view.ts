@@ -3,7 +3,7 @@
  * modules that could not be observed and why, or all of it as one JSON object (`--json`).
  */
 import type { ActivationCache } from '../capture/activation-cache.js';
-import { summarize } from '../io/stats.js';
+import { summarize } from '../tensor-summary.js';
 import type { HostTensor } from '../tensor.js';
 import { formatColumns, formatNumber, formatShape, stylesFor } from './format.js';
 

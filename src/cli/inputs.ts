@@ -6,10 +6,10 @@
 import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
 import { NeurotapError, isNeurotapError } from '../errors.js';
-import { readFileBytes } from '../io/files.js';
-import { IMAGENET_MEAN, IMAGENET_STD, loadImageTensor, type ImageTensorOptions } from '../io/image.js';
-import { parseNpy } from '../io/npy.js';
-import { parseNpz } from '../io/npz.js';
+import { readFileBytes } from '../node/files.js';
+import { IMAGENET_MEAN, IMAGENET_STD, loadImageTensor, type ImageTensorOptions } from '../node/image.js';
+import { parseNpy } from '../formats/npy.js';
+import { parseNpz } from '../formats/npz.js';
 import type { NeurotapModel } from '../model.js';
 import type { HostTensor } from '../tensor.js';
 import { declaredValue } from './model-info.js';

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { defineCommand, renderUsage, runCommand, type CommandDef } from 'citty';
 import { stripAnsi } from './format.js';
-import { reportError } from './report.js';
+import { reportError } from './print-error.js';
 
 function packageVersion(): string {
   try {
@@ -22,12 +22,12 @@ function packageVersion(): string {
 }
 
 const subCommands = {
-  layers: () => import('./layers.js').then((m) => m.default as CommandDef),
-  extract: () => import('./extract.js').then((m) => m.default as CommandDef),
-  view: () => import('./view.js').then((m) => m.default as CommandDef),
-  report: () => import('./report-command.js').then((m) => m.default as CommandDef),
-  stats: () => import('./stats.js').then((m) => m.default as CommandDef),
-  verify: () => import('./verify.js').then((m) => m.default as CommandDef),
+  layers: () => import('./commands/layers.js').then((m) => m.default as CommandDef),
+  extract: () => import('./commands/extract.js').then((m) => m.default as CommandDef),
+  view: () => import('./commands/view.js').then((m) => m.default as CommandDef),
+  report: () => import('./commands/report.js').then((m) => m.default as CommandDef),
+  stats: () => import('./commands/stats.js').then((m) => m.default as CommandDef),
+  verify: () => import('./commands/verify.js').then((m) => m.default as CommandDef),
 };
 
 export const root = defineCommand({

@@ -8,6 +8,6 @@ export { declaredInputs, declaredOutputs, declaredValue, type DeclaredValue } fr
 
 /** Opens a model without loading onnxruntime before the command actually needs it. */
 export async function openModel(path: string, threads?: number, executionProviders?: string[]): Promise<NeurotapModel> {
-  const { loadModel } = await import('../node.js');
+  const { loadModel } = await import('../node/index.js');
   return loadModel(path, { ...(threads ? { threads } : {}), ...(executionProviders ? { executionProviders } : {}) });
 }

@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NeurotapError } from '../errors.js';
-import { writeFileAtomic } from '../io/files.js';
+import { writeFileAtomic } from '../node/files.js';
 
 /** The package root: src/cli and dist/cli both sit two levels below it. */
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -4,7 +4,7 @@
  * layout. The data is then written in place, batch by batch.
  */
 import { NeurotapError } from '../errors.js';
-import { ELEMENT, type NumericDType } from '../io/npy.js';
+import { ELEMENT, type NumericDType } from '../formats/npy.js';
 import { sizeOf, type DType } from '../tensor.js';
 
 /** numpy `descr` of each dtype numpy has (little-endian; one-byte types have no byte order). */

@@ -1,6 +1,6 @@
 /**
  * Data-set extraction, isomorphic part: batches over any DataSource, layouts, manifests, neuron
- * statistics. File sources and stores live in `./node.ts` (Node only).
+ * statistics. File sources and stores live in `src/node/dataset/` (Node only).
  *
  * ```ts
  * const source = arraySource({ image: { type: 'float32', dims: [5000, 1, 8, 8], data } });
@@ -12,15 +12,15 @@ export { arraySource, type ArraySourceOptions } from './array-source.js';
 export { chunkCount, chunkRange, defaultChunkSize, parseShard, shardChunks } from './chunks.js';
 export { extractDataset } from './extract.js';
 export { MANIFEST_FORMAT, type DatasetManifest } from './manifest.js';
-export type { NeuronSummary } from './neuron-stats.js';
+export type { NeuronSummary } from './neuron-accumulator.js';
 export {
   computeNeuronStats,
   defaultNeuronAxis,
   type LayerStats,
   type NeuronStatsOptions,
   type NeuronStatsReport,
-} from './stats.js';
-export { statsToCsv, statsToJson } from './stats-format.js';
+} from './compute-neuron-stats.js';
+export { statsToCsv, statsToJson } from './stats-serialize.js';
 export type {
   DataSource,
   DatasetBatch,

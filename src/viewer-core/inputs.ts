@@ -8,7 +8,7 @@
  * ```
  */
 import { NeurotapError } from '../errors.js';
-import { parseNpy } from '../io/npy.js';
+import { parseNpy } from '../formats/npy.js';
 import type { HostTensor } from '../tensor.js';
 import type { DeclaredValue } from './declared.js';
 

@@ -6,7 +6,7 @@
  * for (const [key, tensor] of acts) layers.push(layerData(key, acts.targets.find((t) => t.key === key)?.module, tensor));
  * ```
  */
-import { summarize, toFloat32, type TensorSummary } from '../io/stats.js';
+import { summarize, toFloat32, type TensorSummary } from '../tensor-summary.js';
 import type { HostTensor } from '../tensor.js';
 import { histogram, type Histogram } from './histogram.js';
 

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { encodeModel } from '../../src/onnx/codec.js';
-import { encodeNpy } from '../../src/io/npy.js';
+import { encodeNpy } from '../../src/formats/npy.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const BIN = join(ROOT, 'bin', 'neurotap.js');

@@ -1,7 +1,7 @@
 /** Loading the committed PyTorch fixtures (see scripts/make_fixtures.py) and comparing tensors. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseNpz } from '../../src/io/npz.js';
+import { parseNpz } from '../../src/formats/npz.js';
 import type { HostTensor } from '../../src/tensor.js';
 
 export const FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures');

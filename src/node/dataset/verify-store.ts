@@ -11,10 +11,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NeurotapError } from '../errors.js';
-import type { DatasetManifest } from './manifest.js';
-import { sha256 } from './node-zarr-store.js';
-import { MANIFEST_PATH, readJson, RECORDS_DIR, type ChunkRecord } from './node-zarr-writer.js';
+import { NeurotapError } from '../../errors.js';
+import type { DatasetManifest } from '../../dataset/manifest.js';
+import { sha256 } from './zarr-store.js';
+import { MANIFEST_PATH, readJson, RECORDS_DIR, type ChunkRecord } from './zarr-writer.js';
 
 export interface BadFile {
   chunk: number;

@@ -6,7 +6,7 @@
  * top_values; the last two are JSON arrays (ids may hold commas or semicolons), which
  * `json.loads` reads back.
  */
-import type { NeuronStatsReport } from './stats.js';
+import type { NeuronStatsReport } from './compute-neuron-stats.js';
 
 const CSV_HEADER = [
   'key',

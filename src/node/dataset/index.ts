@@ -10,13 +10,13 @@
  * console.log((await verifyStore('acts.zarr')).ok);
  * ```
  */
-export * from './index.js';
-export { openDataSource, type OpenSourceOptions } from './node-source.js';
+export * from '../../dataset/index.js';
+export { openDataSource, type OpenSourceOptions } from './open-data-source.js';
 export {
   writeDataset,
   type DatasetFormat,
   type DatasetProgress,
   type WriteDatasetOptions,
   type WriteDatasetResult,
-} from './node-write.js';
-export { verifyStore, type BadFile, type VerifyReport } from './node-verify.js';
+} from './write-dataset.js';
+export { verifyStore, type BadFile, type VerifyReport } from './verify-store.js';

@@ -4,16 +4,16 @@
  * may be compressed, so rows cannot be located without inflating: use `.npy` for large sets).
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { NeurotapError } from '../errors.js';
-import { readFileBytes } from '../io/files.js';
-import { ELEMENT, typedArrayAt, type NumericDType } from '../io/npy.js';
-import { parseNpz } from '../io/npz.js';
-import type { NeurotapModel } from '../model.js';
-import { sizeOf, type HostTensor } from '../tensor.js';
-import { arraySource } from './array-source.js';
-import { castToInput, nameArrays } from './fit.js';
-import { NPY_DESCR } from './formats.js';
-import type { DataSource } from './types.js';
+import { NeurotapError } from '../../errors.js';
+import { readFileBytes } from '../files.js';
+import { ELEMENT, typedArrayAt, type NumericDType } from '../../formats/npy.js';
+import { parseNpz } from '../../formats/npz.js';
+import type { NeurotapModel } from '../../model.js';
+import { sizeOf, type HostTensor } from '../../tensor.js';
+import { arraySource } from '../../dataset/array-source.js';
+import { castToInput, nameArrays } from '../../dataset/fit.js';
+import { NPY_DESCR } from '../../dataset/formats.js';
+import type { DataSource } from '../../dataset/types.js';
 
 const DTYPE_OF_DESCR = new Map(Object.entries(NPY_DESCR).map(([dtype, descr]) => [descr, dtype as NumericDType]));
 

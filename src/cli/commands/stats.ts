@@ -5,13 +5,13 @@
  */
 import { extname } from 'node:path';
 import type { ArgsDef } from 'citty';
-import { NeurotapError } from '../errors.js';
-import { flagCommand, isSet, lastValue, parseInteger, type ScannedFlags } from './argv.js';
-import { batchSizeOf, openModelFromFlags, openSourceFromFlags, selectionOf } from './dataset-args.js';
-import { IMAGE_ARGS } from './inputs.js';
+import { NeurotapError } from '../../errors.js';
+import { flagCommand, isSet, lastValue, parseInteger, type ScannedFlags } from '../argv.js';
+import { batchSizeOf, openModelFromFlags, openSourceFromFlags, selectionOf } from '../dataset-args.js';
+import { IMAGE_ARGS } from '../inputs.js';
 import { imageFlags } from './extract.js';
-import { progressBar } from './dataset-progress.js';
-import { statsText } from './dataset-stats-view.js';
+import { progressBar } from '../dataset-progress.js';
+import { statsText } from '../stats-view.js';
 
 const args = {
   model: { type: 'positional', required: true, description: 'The .onnx file' },
@@ -94,8 +94,8 @@ async function stats(modelPath: string, flags: ScannedFlags): Promise<void> {
   });
   const bar = progressBar('stats', json);
   try {
-    const { computeNeuronStats } = await import('../dataset/stats.js');
-    const { statsToCsv, statsToJson } = await import('../dataset/stats-format.js');
+    const { computeNeuronStats } = await import('../../dataset/compute-neuron-stats.js');
+    const { statsToCsv, statsToJson } = await import('../../dataset/stats-serialize.js');
     const options = {
       ...selectionOf(flags),
       outputs: false,
@@ -109,7 +109,7 @@ async function stats(modelPath: string, flags: ScannedFlags): Promise<void> {
     });
     bar.done();
     if (out !== undefined) {
-      const { writeFileAtomic } = await import('../io/files.js');
+      const { writeFileAtomic } = await import('../../node/files.js');
       await writeFileAtomic(
         out,
         new TextEncoder().encode(format === 'csv' ? statsToCsv(report) : `${statsToJson(report)}\n`),

@@ -6,7 +6,7 @@
  */
 import { NeurotapError } from '../errors.js';
 import { sizeOf, type DType, type HostTensor, type TypedArray } from '../tensor.js';
-import { bfloat16ToFloat32 } from './stats.js';
+import { bfloat16ToFloat32 } from '../tensor-summary.js';
 
 export type NumericDType = Exclude<DType, 'string'>;
 

@@ -1,27 +1,26 @@
 /**
  * `neurotap report MODEL --input FILE|--random --out report.html`: runs the model once in Node and
  * writes the viewer's pictures of every selected layer into one self-contained HTML file.
- * (The file is report-command.ts because report.ts is the CLI's error reporter.)
  */
 import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, dirname, extname, resolve } from 'node:path';
 import type { ArgsDef } from 'citty';
-import { NeurotapError } from '../errors.js';
-import { writeFileAtomic } from '../io/files.js';
-import type { NeurotapModel } from '../model.js';
-import type { HostTensor, PlainTensor } from '../tensor.js';
-import { captureLayers } from '../viewer-core/layer-data.js';
-import { imageLayout } from '../viewer-core/inputs.js';
-import { inTreeOrder, modulesInCallOrder } from '../viewer-core/module-tree.js';
-import { flagCommand, isSet, lastValue, parseInteger, type ScannedFlags } from './argv.js';
-import { parseDimFlags } from '../graph/symbolic-dims.js';
-import { loadInputFiles, parseInputFlag } from './inputs.js';
-import { declaredValue, openModel } from './model-info.js';
-import { randomFeeds } from './random.js';
-import { note } from './report.js';
-import { renderReport, type ReportInputValue } from './report-html.js';
-import { inputImage } from './report-images.js';
+import { NeurotapError } from '../../errors.js';
+import { writeFileAtomic } from '../../node/files.js';
+import type { NeurotapModel } from '../../model.js';
+import type { HostTensor, PlainTensor } from '../../tensor.js';
+import { captureLayers } from '../../viewer-core/layer-data.js';
+import { imageLayout } from '../../viewer-core/inputs.js';
+import { inTreeOrder, modulesInCallOrder } from '../../viewer-core/module-tree.js';
+import { flagCommand, isSet, lastValue, parseInteger, type ScannedFlags } from '../argv.js';
+import { parseDimFlags } from '../../graph/symbolic-dims.js';
+import { loadInputFiles, parseInputFlag } from '../inputs.js';
+import { declaredValue, openModel } from '../model-info.js';
+import { randomFeeds } from '../random.js';
+import { note } from '../print-error.js';
+import { renderReport, type ReportInputValue } from '../report-html.js';
+import { inputImage } from '../report-images.js';
 
 const args = {
   model: { type: 'positional', required: true, description: 'The .onnx file' },
@@ -135,7 +134,7 @@ async function describeInputs(model: NeurotapModel, inputs: Inputs): Promise<Rep
 
 function packageVersion(): string {
   try {
-    return JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
+    return JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version;
   } catch {
     return 'unknown';
   }

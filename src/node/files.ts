@@ -6,9 +6,9 @@ import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:f
 import { dirname, extname, join, resolve } from 'node:path';
 import { NeurotapError } from '../errors.js';
 import type { HostTensor } from '../tensor.js';
-import { checkTensor, encodeNpy } from './npy.js';
-import { encodeNpz } from './npz.js';
-import { encodeSafetensors } from './safetensors.js';
+import { checkTensor, encodeNpy } from '../formats/npy.js';
+import { encodeNpz } from '../formats/npz.js';
+import { encodeSafetensors } from '../formats/safetensors.js';
 
 export type TensorFileFormat = 'npz' | 'safetensors' | 'npy-directory';
 

@@ -7,14 +7,14 @@
  */
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NeurotapError } from '../errors.js';
-import { writeFileAtomic } from '../io/files.js';
-import { bytesOf } from '../io/npy.js';
-import { sizeOf, type TypedArray } from '../tensor.js';
-import { elementBytes, encodeNpyHeader, planSafetensors } from './formats.js';
-import type { DatasetManifest } from './manifest.js';
-import { jsonBytes } from './node-zarr-writer.js';
-import type { DatasetBatch } from './types.js';
+import { NeurotapError } from '../../errors.js';
+import { writeFileAtomic } from '../files.js';
+import { bytesOf } from '../../formats/npy.js';
+import { sizeOf, type TypedArray } from '../../tensor.js';
+import { elementBytes, encodeNpyHeader, planSafetensors } from '../../dataset/formats.js';
+import type { DatasetManifest } from '../../dataset/manifest.js';
+import { jsonBytes } from './zarr-writer.js';
+import type { DatasetBatch } from '../../dataset/types.js';
 
 export type FlatFormat = 'npy-directory' | 'safetensors';
 

@@ -3,7 +3,7 @@
  * per-neuron numbers), then which neurons are dead and which neuron each layer's top item excites
  * most. The per-neuron detail is in --out / --json.
  */
-import type { NeuronStatsReport } from '../dataset/stats.js';
+import type { NeuronStatsReport } from '../dataset/compute-neuron-stats.js';
 import { formatColumns, formatNumber, formatShape, stylesFor } from './format.js';
 
 const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);

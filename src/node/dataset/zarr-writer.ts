@@ -9,12 +9,12 @@
  */
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import * as zarr from 'zarrita';
-import { NeurotapError } from '../errors.js';
-import { writeFileAtomic } from '../io/files.js';
-import type { DType, HostTensor, TypedArray } from '../tensor.js';
-import type { DatasetManifest } from './manifest.js';
-import { AtomicFileStore } from './node-zarr-store.js';
-import type { DatasetBatch } from './types.js';
+import { NeurotapError } from '../../errors.js';
+import { writeFileAtomic } from '../files.js';
+import type { DType, HostTensor, TypedArray } from '../../tensor.js';
+import type { DatasetManifest } from '../../dataset/manifest.js';
+import { AtomicFileStore } from './zarr-store.js';
+import type { DatasetBatch } from '../../dataset/types.js';
 
 export const META_DIR = '.neurotap';
 export const MANIFEST_PATH = `${META_DIR}/manifest.json`;

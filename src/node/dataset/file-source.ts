@@ -4,16 +4,16 @@
  * sharp's thread pool, so this overlaps with the model run of the previous batch).
  */
 import { extname } from 'node:path';
-import { NeurotapError, isNeurotapError } from '../errors.js';
-import { readFileBytes } from '../io/files.js';
-import { loadImageTensor, type ImageTensorOptions } from '../io/image.js';
-import { parseNpy } from '../io/npy.js';
-import { parseNpz } from '../io/npz.js';
-import type { NeurotapModel } from '../model.js';
-import type { HostTensor } from '../tensor.js';
-import { asOneItem, castToInput, nameArrays, stackItems } from './fit.js';
-import type { ItemFile } from './node-file-list.js';
-import type { DataSource, SourceDescription } from './types.js';
+import { NeurotapError, isNeurotapError } from '../../errors.js';
+import { readFileBytes } from '../files.js';
+import { loadImageTensor, type ImageTensorOptions } from '../image.js';
+import { parseNpy } from '../../formats/npy.js';
+import { parseNpz } from '../../formats/npz.js';
+import type { NeurotapModel } from '../../model.js';
+import type { HostTensor } from '../../tensor.js';
+import { asOneItem, castToInput, nameArrays, stackItems } from '../../dataset/fit.js';
+import type { ItemFile } from './file-list.js';
+import type { DataSource, SourceDescription } from '../../dataset/types.js';
 
 /** How image items become tensors, per input (the CLI derives it from the declared shape). */
 export type ImageOptionsFor = (input: string) => ImageTensorOptions;

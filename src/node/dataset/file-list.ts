@@ -5,7 +5,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { NeurotapError } from '../errors.js';
+import { NeurotapError } from '../../errors.js';
 
 /** One item file: where to read it and the id that names it in manifests and statistics. */
 export interface ItemFile {

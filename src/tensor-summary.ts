@@ -1,8 +1,8 @@
 /**
  * Summary statistics and float decoding for host tensors (isomorphic: no Node imports).
  */
-import { NeurotapError } from '../errors.js';
-import type { HostTensor } from '../tensor.js';
+import { NeurotapError } from './errors.js';
+import type { HostTensor } from './tensor.js';
 
 export interface TensorSummary {
   mean: number;

@@ -9,7 +9,7 @@
  * - per item, the neuron's response is its maximum over the other axes: the item activates the
  *   neuron when that maximum is > 0, and top-k ranks items by it (ties keep the earlier item).
  */
-import { toFloat32 } from '../io/stats.js';
+import { toFloat32 } from '../tensor-summary.js';
 import type { HostTensor } from '../tensor.js';
 
 export interface NeuronSummary {

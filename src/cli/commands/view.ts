@@ -6,12 +6,12 @@
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { ArgsDef } from 'citty';
-import { flagCommand, isSet, lastValue, parseInteger } from './argv.js';
-import { NeurotapError } from '../errors.js';
-import { openModel } from './model-info.js';
-import { DEMO_MODEL, ensureViewerBuilt } from './view-build.js';
-import { openBrowser } from './view-open.js';
-import { startViewerServer, type ViewerServer } from './view-server.js';
+import { flagCommand, isSet, lastValue, parseInteger } from '../argv.js';
+import { NeurotapError } from '../../errors.js';
+import { openModel } from '../model-info.js';
+import { DEMO_MODEL, ensureViewerBuilt } from '../view-build.js';
+import { openBrowser } from '../view-open.js';
+import { startViewerServer, type ViewerServer } from '../view-server.js';
 
 /** Tried first when --port is not given; a free port is used if it is taken. */
 export const DEFAULT_PORT = 8737;

@@ -5,10 +5,10 @@
 import { stat } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import type { ArgsDef } from 'citty';
-import type { ActivationCache } from '../capture/activation-cache.js';
-import { NeurotapError } from '../errors.js';
-import type { NeurotapModel } from '../model.js';
-import type { HostTensor, PlainTensor } from '../tensor.js';
+import type { ActivationCache } from '../../capture/activation-cache.js';
+import { NeurotapError } from '../../errors.js';
+import type { NeurotapModel } from '../../model.js';
+import type { HostTensor, PlainTensor } from '../../tensor.js';
 import {
   flagCommand,
   isSet,
@@ -17,13 +17,13 @@ import {
   parseNumberList,
   parseReduceFlags,
   type ScannedFlags,
-} from './argv.js';
-import { parseDimFlags } from '../graph/symbolic-dims.js';
-import { extractJson, extractText } from './extract-view.js';
-import { IMAGE_ARGS, loadInputFiles, parseInputFlag, type ImageFlags } from './inputs.js';
-import { declaredInputs, openModel } from './model-info.js';
-import { randomFeeds } from './random.js';
-import { note } from './report.js';
+} from '../argv.js';
+import { parseDimFlags } from '../../graph/symbolic-dims.js';
+import { extractJson, extractText } from '../extract-view.js';
+import { IMAGE_ARGS, loadInputFiles, parseInputFlag, type ImageFlags } from '../inputs.js';
+import { declaredInputs, openModel } from '../model-info.js';
+import { randomFeeds } from '../random.js';
+import { note } from '../print-error.js';
 
 const args = {
   model: { type: 'positional', required: true, description: 'The .onnx file' },
@@ -111,7 +111,7 @@ export default flagCommand(
   'Inputs go after --input: neurotap extract MODEL --input FILE.',
   async (model, flags) => {
     if (['inputs', 'batch-size', 'chunk-size', 'resume', 'shard'].some((f) => flags.values.has(f))) {
-      const { extractDatasetCommand } = await import('./extract-dataset.js');
+      const { extractDatasetCommand } = await import('../extract-dataset.js');
       return extractDatasetCommand(model!, flags, imageFlags(flags));
     }
     await extract(model!, flags);
@@ -246,7 +246,7 @@ async function extract(modelPath: string, flags: ScannedFlags): Promise<void> {
     const feeds = await buildFeeds(model, flags, json);
     // File readers and --random only make numeric tensors, which is what PlainTensor requires.
     const acts = await model.capture(feeds as Record<string, PlainTensor>, options);
-    const { writeTensors } = await import('../io/files.js');
+    const { writeTensors } = await import('../../node/files.js');
     const written = out === undefined ? null : await writeTensors(out, tensorsToWrite(acts));
     const result = { model: modelPath, feeds, acts, written };
     process.stdout.write(`${json ? extractJson(result) : extractText(result).join('\n')}\n`);

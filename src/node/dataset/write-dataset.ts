@@ -15,11 +15,11 @@
 import { readFileSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
-import { NeurotapError } from '../errors.js';
-import type { NeurotapModel } from '../model.js';
-import { ChunkAssembler } from './chunk-assembler.js';
-import { chunkRange, defaultChunkSize, largestItemBytes } from './chunks.js';
-import { extractDataset, plannedChunks, probeLayout, sizesOf } from './extract.js';
+import { NeurotapError } from '../../errors.js';
+import type { NeurotapModel } from '../../model.js';
+import { ChunkAssembler } from '../../dataset/chunk-assembler.js';
+import { chunkRange, defaultChunkSize, largestItemBytes } from '../../dataset/chunks.js';
+import { extractDataset, plannedChunks, probeLayout, sizesOf } from '../../dataset/extract.js';
 import {
   buildManifest,
   checkSameJob,
@@ -27,11 +27,11 @@ import {
   manifestIdentity,
   type DatasetManifest,
   type ManifestContext,
-} from './manifest.js';
-import { FlatDatasetWriter, type FlatFormat } from './node-flat-writer.js';
-import { sha256 } from './node-zarr-store.js';
-import { MANIFEST_PATH, META_DIR, readJson, ZarrDatasetWriter } from './node-zarr-writer.js';
-import type { DataSource, DatasetBatch, DatasetLayout, ExtractDatasetOptions } from './types.js';
+} from '../../dataset/manifest.js';
+import { FlatDatasetWriter, type FlatFormat } from './flat-writer.js';
+import { sha256 } from './zarr-store.js';
+import { MANIFEST_PATH, META_DIR, readJson, ZarrDatasetWriter } from './zarr-writer.js';
+import type { DataSource, DatasetBatch, DatasetLayout, ExtractDatasetOptions } from '../../dataset/types.js';
 
 export type DatasetFormat = 'zarr' | FlatFormat;
 
@@ -67,8 +67,8 @@ export interface WriteDatasetResult {
 
 export function packageVersion(): string {
   try {
-    // dist/dataset/ and src/dataset/ both sit two levels below package.json.
-    return JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
+    // dist/node/dataset/ and src/node/dataset/ both sit three levels below package.json.
+    return JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version;
   } catch {
     return 'unknown';
   }

@@ -3,13 +3,13 @@
  * module's type, number of calls, declared output shapes, and why a module cannot be observed.
  */
 import type { ArgsDef } from 'citty';
-import { declaredShape } from '../graph/graph-index.js';
-import type { NeurotapModel } from '../model.js';
-import { flagCommand, isSet, lastValue } from './argv.js';
-import { formatColumns, formatShape, stylesFor } from './format.js';
-import { symbolsOf } from '../graph/symbolic-dims.js';
-import { declaredInputs, declaredOutputs, openModel, type DeclaredValue } from './model-info.js';
-import { randomFeeds } from './random.js';
+import { declaredShape } from '../../graph/graph-index.js';
+import type { NeurotapModel } from '../../model.js';
+import { flagCommand, isSet, lastValue } from '../argv.js';
+import { formatColumns, formatShape, stylesFor } from '../format.js';
+import { symbolsOf } from '../../graph/symbolic-dims.js';
+import { declaredInputs, declaredOutputs, openModel, type DeclaredValue } from '../model-info.js';
+import { randomFeeds } from '../random.js';
 
 const args = {
   model: { type: 'positional', required: true, description: 'The .onnx file' },

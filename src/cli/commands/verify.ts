@@ -4,10 +4,10 @@
  * missing or corrupt, naming the chunks to re-extract (`--resume` redoes exactly those).
  */
 import type { ArgsDef } from 'citty';
-import { NeurotapError } from '../errors.js';
-import type { VerifyReport } from '../dataset/node-verify.js';
-import { flagCommand, isSet } from './argv.js';
-import { stylesFor } from './format.js';
+import { NeurotapError } from '../../errors.js';
+import type { VerifyReport } from '../../node/dataset/verify-store.js';
+import { flagCommand, isSet } from '../argv.js';
+import { stylesFor } from '../format.js';
 
 const args = {
   store: {
@@ -23,7 +23,7 @@ export default flagCommand(
   args,
   'Give one store: neurotap verify store.zarr.',
   async (store, flags) => {
-    const { verifyStore } = await import('../dataset/node-verify.js');
+    const { verifyStore } = await import('../../node/dataset/verify-store.js');
     const report = await verifyStore(store!);
     const json = isSet(flags, 'json');
     if (report.ok) {

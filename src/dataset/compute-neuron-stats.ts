@@ -15,7 +15,7 @@
 import { NeurotapError } from '../errors.js';
 import type { NeurotapModel } from '../model.js';
 import { extractDataset } from './extract.js';
-import { NeuronAccumulator, type NeuronSummary } from './neuron-stats.js';
+import { NeuronAccumulator, type NeuronSummary } from './neuron-accumulator.js';
 import type { DataSource, ExtractDatasetOptions, KeyLayout } from './types.js';
 
 export interface NeuronStatsOptions extends ExtractDatasetOptions {

@@ -12,13 +12,13 @@
  */
 import { stat } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { NeurotapError } from '../errors.js';
-import type { NeurotapModel } from '../model.js';
-import { isGlobPattern, listDirectory, listFile, listGlob } from './node-file-list.js';
-import { fileSource, type ImageOptionsFor } from './node-file-source.js';
-import { jsonlSource } from './node-jsonl-source.js';
-import { npySource, npzSource } from './node-npy-source.js';
-import type { DataSource } from './types.js';
+import { NeurotapError } from '../../errors.js';
+import type { NeurotapModel } from '../../model.js';
+import { isGlobPattern, listDirectory, listFile, listGlob } from './file-list.js';
+import { fileSource, type ImageOptionsFor } from './file-source.js';
+import { jsonlSource } from './jsonl-source.js';
+import { npySource, npzSource } from './npy-source.js';
+import type { DataSource } from '../../dataset/types.js';
 
 export interface OpenSourceOptions {
   /** How image items become tensors, per input (default: loadImageTensor's defaults). */

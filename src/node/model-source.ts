@@ -7,7 +7,7 @@
 import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { NeurotapError } from '../errors.js';
-import type { ModelSource } from './runtime.js';
+import type { ModelSource } from '../runtime/runtime.js';
 
 export function nodeModelSource(modelPath: string | undefined): ModelSource {
   const baseDir = modelPath ? dirname(resolve(modelPath)) : process.cwd();

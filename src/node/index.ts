@@ -9,12 +9,12 @@
  */
 import * as ort from 'onnxruntime-node';
 import { readFile, stat } from 'node:fs/promises';
-import { NeurotapError } from './errors.js';
-import { NeurotapModel, type LoadOptions } from './model.js';
-import { nodeModelSource } from './runtime/node-source.js';
-import type { Runtime } from './runtime/runtime.js';
+import { NeurotapError } from '../errors.js';
+import { NeurotapModel, type LoadOptions } from '../model.js';
+import { nodeModelSource } from './model-source.js';
+import type { Runtime } from '../runtime/runtime.js';
 
-export * from './index.js';
+export * from '../index.js';
 
 export const nodeRuntime: Runtime = ort as unknown as Runtime;
 

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import type { AbsolutePath, AsyncMutable } from 'zarrita';
-import { writeFileAtomic } from '../io/files.js';
+import { writeFileAtomic } from '../files.js';
 
 export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');

@@ -8,11 +8,11 @@
  */
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { NeurotapError } from '../errors.js';
-import type { NeurotapModel } from '../model.js';
-import type { HostTensor } from '../tensor.js';
-import { inputDtype } from './fit.js';
-import type { DataSource } from './types.js';
+import { NeurotapError } from '../../errors.js';
+import type { NeurotapModel } from '../../model.js';
+import type { HostTensor } from '../../tensor.js';
+import { inputDtype } from '../../dataset/fit.js';
+import type { DataSource } from '../../dataset/types.js';
 
 interface Line {
   arrays: Record<string, number[]>;
