@@ -1,11 +1,11 @@
 /** The library API: capture options, hooks, feeds, errors. */
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { isNeurotapError, loadModel, type HookOutput } from '../src/node/index.js';
-import { fixture, mismatch, SHARED_MODELS } from './helpers/fixtures.js';
+import { fixture, mismatch, REAL_MODELS } from './helpers/fixtures.js';
 
 const cnn = fixture('seed-cnn');
 const x = () => cnn.inputs.get('x')!;
@@ -126,10 +126,8 @@ describe('errors', () => {
     );
   });
 
-  it('names a missing external-data file when a session is prepared or run, while the module map still works', {
-    skip: !existsSync(SHARED_MODELS) && 'shared/models absent',
-  }, async () => {
-    const model = await loadModel(join(SHARED_MODELS, 'smollm-2layer-dynamo.onnx'));
+  it('names a missing external-data file when a session is prepared or run, while the module map still works', async () => {
+    const model = await loadModel(join(REAL_MODELS, 'smollm-2layer-dynamo.onnx'));
     assert.ok(model.modules().length > 30);
     const missing = (e: unknown) =>
       isNeurotapError(e, 'E_EXTERNAL_DATA_MISSING') &&

@@ -17,7 +17,7 @@ const ROOT = join(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin', 'neurotap.js');
 const DIST_MAIN = join(ROOT, 'dist', 'cli', 'main.js');
 const FIXTURES = join(ROOT, 'fixtures');
-const SHARED_MODELS = join(import.meta.dirname, '..', '..', 'shared', 'models');
+const REAL_MODELS = join(FIXTURES, 'real-models');
 const fx = (...parts: string[]) => join(FIXTURES, ...parts);
 
 interface Run {
@@ -160,10 +160,8 @@ describe('neurotap layers', () => {
     assert.match(run.stdout, /^ {4}layer1\.0\.conv1\s+Conv2d\s+1\s+.*not observable: .*BatchNorm/m);
   });
 
-  it('lists a real TorchScript export (mcunet)', {
-    skip: !existsSync(join(SHARED_MODELS, 'mcunet-2species.onnx')),
-  }, async () => {
-    const out = await cliJson(0, 'layers', join(SHARED_MODELS, 'mcunet-2species.onnx'));
+  it('lists a real TorchScript export (mcunet)', async () => {
+    const out = await cliJson(0, 'layers', join(REAL_MODELS, 'mcunet-2species.onnx'));
     assert.ok(out.modules.some((m: { name: string }) => m.name === 'blocks.0.mobile_inverted_conv.depth_conv.conv'));
   });
 });
@@ -424,10 +422,8 @@ describe('neurotap errors', () => {
     assert.match(run.stderr, /\n\s+at /);
   });
 
-  const smollm = join(SHARED_MODELS, 'smollm-2layer-dynamo.onnx');
-  it('missing external data: layers works, extract fails with E_EXTERNAL_DATA_MISSING naming the .data file', {
-    skip: !existsSync(smollm),
-  }, async () => {
+  const smollm = join(REAL_MODELS, 'smollm-2layer-dynamo.onnx');
+  it('missing external data: layers works, extract fails with E_EXTERNAL_DATA_MISSING naming the .data file', async () => {
     const layers = await cliJson(0, 'layers', smollm);
     assert.equal(layers.source, 'dynamo-metadata');
     assert.ok(layers.modules.some((m: { name: string }) => m.name === 'model.layers.0.self_attn.q_proj'));

@@ -1,14 +1,13 @@
 /** True dtypes of captured values, and dequantization of int8 models inside the graph. */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadModel } from '../src/node/index.js';
 import { encodeModel } from '../src/onnx/codec.js';
 import type { ModelProto } from '../src/onnx/types.js';
-import { SHARED_MODELS } from './helpers/fixtures.js';
+import { REAL_MODELS } from './helpers/fixtures.js';
 
-const INT8 = join(SHARED_MODELS, 'mnist-mlp-dynamic-int8.onnx');
+const INT8 = join(REAL_MODELS, 'mnist-mlp-dynamic-int8.onnx');
 
 describe('dtypes', () => {
   it('returns float16, int64 and bool values with their own dtype', async () => {
@@ -50,7 +49,7 @@ describe('dtypes', () => {
   });
 });
 
-describe('dequantize (dynamic int8 MLP)', { skip: !existsSync(INT8) && 'shared/models absent' }, () => {
+describe('dequantize (dynamic int8 MLP)', () => {
   const feeds = () => ({ input: { data: Float32Array.from({ length: 50 }, (_, i) => (i % 7) / 6), dims: [2, 25] } });
 
   it('keeps uint8 by default and turns it into floats on request', async () => {

@@ -1,14 +1,12 @@
 /** Module names and types recovered from each exporter's traces, on fixtures and real models. */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadModel } from '../src/node/index.js';
 import { encodeModel } from '../src/onnx/codec.js';
-import { fixture, SHARED_MODELS } from './helpers/fixtures.js';
+import { fixture, REAL_MODELS } from './helpers/fixtures.js';
 
-const shared = (file: string) => join(SHARED_MODELS, file);
-const skipShared = !existsSync(SHARED_MODELS) && 'shared/models is not present';
+const real = (file: string) => join(REAL_MODELS, file);
 
 describe('module map', () => {
   for (const name of [
@@ -93,8 +91,8 @@ describe('module map', () => {
     assert.deepEqual(model.module('gru')!.calls[0].outputPaths, [[0], [1]]);
   });
 
-  it('reads the dynamo exporter metadata (Llama, 2 layers)', { skip: skipShared }, async () => {
-    const model = await loadModel(shared('smollm-2layer-dynamo.onnx'));
+  it('reads the dynamo exporter metadata (Llama, 2 layers)', async () => {
+    const model = await loadModel(real('smollm-2layer-dynamo.onnx'));
     assert.equal(model.moduleMap.source, 'dynamo-metadata');
     const byName = new Map(model.modules().map((m) => [m.name, m]));
     assert.equal(byName.get('model.layers.0.self_attn.q_proj')!.type, 'Linear');
@@ -109,25 +107,23 @@ describe('module map', () => {
     assert.equal(byName.size, 31);
   });
 
-  it('reads scopes that survived an onnxscript rewrite (dynamo, one Conv)', { skip: skipShared }, async () => {
-    const model = await loadModel(shared('conv2d-pad-dynamo.onnx'));
+  it('reads scopes that survived an onnxscript rewrite (dynamo, one Conv)', async () => {
+    const model = await loadModel(real('conv2d-pad-dynamo.onnx'));
     assert.deepEqual(
       model.modules().map((m) => [m.name, m.type]),
       [['conv1', 'Conv2d']],
     );
   });
 
-  it('reads deep TorchScript scopes of a trained MCUNet', { skip: skipShared }, async () => {
-    const model = await loadModel(shared('mcunet-2species.onnx'));
+  it('reads deep TorchScript scopes of a trained MCUNet', async () => {
+    const model = await loadModel(real('mcunet-2species.onnx'));
     const conv = model.modules().find((m) => m.name === 'blocks.0.mobile_inverted_conv.depth_conv.conv')!;
     assert.equal(conv.type, 'Conv2d');
     assert.ok(conv.notObservable, 'its BatchNorm was folded');
   });
 
-  it('keeps quantization nodes out of the module they follow (int8 dynamic quantization)', {
-    skip: skipShared,
-  }, async () => {
-    const model = await loadModel(shared('mnist-mlp-dynamic-int8.onnx'));
+  it('keeps quantization nodes out of the module they follow (int8 dynamic quantization)', async () => {
+    const model = await loadModel(real('mnist-mlp-dynamic-int8.onnx'));
     assert.deepEqual(
       model.modules().map((m) => [m.name, m.type, m.calls]),
       [

@@ -5,7 +5,8 @@ import { parseNpz } from '../../src/formats/npz.js';
 import type { HostTensor } from '../../src/tensor.js';
 
 export const FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures');
-export const SHARED_MODELS = join(import.meta.dirname, '..', '..', '..', 'shared', 'models');
+/** Third-party exports copied into the repository (licences in fixtures/real-models/README.md). */
+export const REAL_MODELS = join(FIXTURES, 'real-models');
 
 export interface FixtureModule {
   name: string;
