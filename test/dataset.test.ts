@@ -156,6 +156,18 @@ describe('data sources', () => {
     assert.deepEqual((await first(dir)).source.id(2), 'sub/c.npy');
   });
 
+  it('streams rows of a big-endian .npy through the same parser as whole files', async () => {
+    const little = join(tmp, 'little.npy');
+    writeDigitsNpy(little, 3);
+    const bytes = new Uint8Array(readFileSync(little));
+    const dataStart = bytes.indexOf(0x0a) + 1; // the header ends with a newline
+    const big = bytes.slice();
+    big[new TextDecoder('latin1').decode(bytes.subarray(0, dataStart)).indexOf("'<f4'") + 1] = '>'.charCodeAt(0);
+    for (let i = dataStart; i < bytes.length; i += 4) big.set(bytes.subarray(i, i + 4).reverse(), i);
+    writeFileSync(join(tmp, 'big.npy'), big);
+    assert.deepEqual(f32((await first(join(tmp, 'big.npy'))).feeds.image), f32((await first(little)).feeds.image));
+  });
+
   it('reads images and .npy items of the bundled digits alike (8-bit rounding aside)', async () => {
     const pngs = await first(join(ROOT, 'fixtures', 'digits', '*.png'));
     const npys = await first(join(ROOT, 'fixtures', 'digits', '*.npy'));

@@ -8,7 +8,7 @@ import { isNeurotapError, type ErrorCode } from '../src/errors.js';
 import type { DType, HostTensor, TypedArray } from '../src/tensor.js';
 import { readFileBytes, writeFileAtomic, writeTensors } from '../src/node/files.js';
 import { IMAGENET_MEAN, IMAGENET_STD, loadImageTensor } from '../src/node/image.js';
-import { encodeNpy, parseNpy } from '../src/formats/npy.js';
+import { encodeNpy, encodeNpyHeader, parseNpy } from '../src/formats/npy.js';
 import { encodeNpz, parseNpz } from '../src/formats/npz.js';
 import { encodeSafetensors, parseSafetensors } from '../src/formats/safetensors.js';
 import { bfloat16ToFloat32, float16ToFloat32, summarize, toFloat32 } from '../src/tensor-summary.js';
@@ -104,6 +104,22 @@ describe('npy', () => {
       const numpyBytes = await fixture(`${name}.npy`);
       assert.deepEqual(encodeNpy(parseNpy(numpyBytes)), numpyBytes, name);
     }
+  });
+
+  test('one header rule for whole and streamed files: version 1.0 until the header outgrows 16 bits', () => {
+    for (const [rank, version] of [
+      [21_000, 1],
+      [22_000, 2],
+    ] as const) {
+      const dims = new Array<number>(rank).fill(1);
+      const header = encodeNpyHeader('int8', dims);
+      assert.equal(header[6], version, `rank ${rank}`);
+      assert.equal(header.length % 64, 0);
+      const whole = encodeNpy({ type: 'int8', dims, data: Int8Array.from([-7]) });
+      assert.deepEqual(whole.subarray(0, header.length), header, 'encodeNpy writes the same header');
+      assertTensor(parseNpy(whole), { type: 'int8', dims, data: Int8Array.from([-7]) });
+    }
+    throwsCode(() => encodeNpyHeader('bfloat16', [2]), 'E_BAD_ARGUMENT'); // numpy has no bfloat16
   });
 
   test('aligned data is a view, misaligned data is copied', async () => {

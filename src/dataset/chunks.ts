@@ -7,7 +7,7 @@
  */
 import { NeurotapError } from '../errors.js';
 import { sizeOf } from '../tensor.js';
-import { elementBytes } from './formats.js';
+import { elementBytes } from '../formats/elements.js';
 import type { DatasetLayout, Shard } from './types.js';
 
 /** What `defaultChunkSize` aims for: the largest key's chunk file holds at least this many bytes... */

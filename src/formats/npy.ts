@@ -1,33 +1,13 @@
 /**
- * NumPy `.npy` reading and writing (isomorphic: no Node imports).
+ * NumPy `.npy` reading and writing (isomorphic: no Node imports), the one home of the format: whole
+ * files (`parseNpy`, `encodeNpy`) and the pieces that streamed files need (`encodeNpyHeader` before
+ * rows written in place, `npyHeaderEnd` + `parseNpyHeader` + `decodeNpyData` to read rows).
  * Format: https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
- *
- * Also home of the byte <-> typed array helpers shared by the npz and safetensors codecs.
  */
 import { NeurotapError } from '../errors.js';
 import { sizeOf, type DType, type HostTensor, type TypedArray } from '../tensor.js';
 import { bfloat16ToFloat32 } from '../tensor-summary.js';
-
-export type NumericDType = Exclude<DType, 'string'>;
-
-type ArrayMaker = (buffer: ArrayBufferLike, byteOffset: number, length: number) => TypedArray;
-
-/** Bytes per element and the typed array that holds each dtype (float16/bfloat16 as raw bits). */
-export const ELEMENT: Record<NumericDType, { bytes: number; make: ArrayMaker }> = {
-  float32: { bytes: 4, make: (b, o, n) => new Float32Array(b, o, n) },
-  float64: { bytes: 8, make: (b, o, n) => new Float64Array(b, o, n) },
-  float16: { bytes: 2, make: (b, o, n) => new Uint16Array(b, o, n) },
-  bfloat16: { bytes: 2, make: (b, o, n) => new Uint16Array(b, o, n) },
-  int8: { bytes: 1, make: (b, o, n) => new Int8Array(b, o, n) },
-  uint8: { bytes: 1, make: (b, o, n) => new Uint8Array(b, o, n) },
-  bool: { bytes: 1, make: (b, o, n) => new Uint8Array(b, o, n) },
-  int16: { bytes: 2, make: (b, o, n) => new Int16Array(b, o, n) },
-  uint16: { bytes: 2, make: (b, o, n) => new Uint16Array(b, o, n) },
-  int32: { bytes: 4, make: (b, o, n) => new Int32Array(b, o, n) },
-  uint32: { bytes: 4, make: (b, o, n) => new Uint32Array(b, o, n) },
-  int64: { bytes: 8, make: (b, o, n) => new BigInt64Array(b, o, n) },
-  uint64: { bytes: 8, make: (b, o, n) => new BigUint64Array(b, o, n) },
-};
+import { bytesOf, checkTensor, ELEMENT, typedArrayAt, unsupportedDType, type NumericDType } from './elements.js';
 
 /** npy type codes (kind + size, without the byte-order character) by dtype. */
 const NPY_CODE: Record<Exclude<NumericDType, 'bfloat16'>, string> = {
@@ -49,66 +29,19 @@ const DTYPE_OF_CODE = new Map(Object.entries(NPY_CODE).map(([dtype, code]) => [c
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
 const HEADER_ALIGNMENT = 64;
 
-/**
- * Typed array over `count` elements at `bytes[start..]`. A view when the absolute offset is
- * aligned for the element size (typed arrays refuse misaligned views); otherwise a copy.
- */
-export function typedArrayAt(bytes: Uint8Array, start: number, count: number, type: NumericDType): TypedArray {
-  const { bytes: width, make } = ELEMENT[type];
-  const absolute = bytes.byteOffset + start;
-  if (absolute % width === 0) return make(bytes.buffer, absolute, count);
-  // Copy through a fresh Uint8Array: Buffer#slice would return a view, not a copy.
-  const copy = new Uint8Array(count * width);
-  copy.set(bytes.subarray(start, start + count * width));
-  return make(copy.buffer, 0, count);
-}
-
-/** The raw bytes of a typed array, as a view (this assumes a little-endian host, as every JS engine in use is). */
-export function bytesOf(data: TypedArray): Uint8Array {
-  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-}
-
-/**
- * Checks that a tensor can be serialized: numeric, backed by the right typed array, sized as its
- * dims say. `label` starts the error message, e.g. 'Tensor "conv1"'.
- */
-export function checkTensor(
-  label: string,
-  t: HostTensor,
-): asserts t is HostTensor & { type: NumericDType; data: TypedArray } {
-  if (t.type === 'string' || !(t.type in ELEMENT)) {
-    throw new NeurotapError('E_BAD_ARGUMENT', `${label} has dtype ${t.type}; expected a numeric dtype.`, {
-      hint: 'String tensors cannot be stored in npy, npz or safetensors files; drop them or encode them yourself.',
-    });
-  }
-  const data = t.data;
-  if (Array.isArray(data) || data.BYTES_PER_ELEMENT !== ELEMENT[t.type].bytes) {
-    const given = Array.isArray(data) ? 'an array of strings' : data.constructor.name;
-    throw new NeurotapError('E_BAD_ARGUMENT', `${label} has dtype ${t.type} but its data is ${given}.`, {
-      hint: 'Give data as the typed array of its dtype (float16, bfloat16 as Uint16Array; bool as Uint8Array).',
-    });
-  }
-  if (data.length !== sizeOf(t.dims)) {
-    throw new NeurotapError(
-      'E_BAD_ARGUMENT',
-      `${label} has dims [${t.dims.join(', ')}] (${sizeOf(t.dims)} elements) but ${data.length} data elements.`,
-      {
-        hint: 'The data length must equal the product of the dims.',
-      },
-    );
-  }
-}
-
 function badNpy(message: string, hint: string): NeurotapError {
   return new NeurotapError('E_BAD_FILE', message, { hint });
 }
 
-interface NpyHeader {
+export interface NpyHeader {
   type: NumericDType;
   bigEndian: boolean;
   dims: number[];
   dataStart: number;
 }
+
+/** Bytes that always hold the magic, version and header length (the preamble) of any version. */
+export const NPY_PREAMBLE_BYTES = 12;
 
 function readPreamble(bytes: Uint8Array): { headerStart: number; headerLength: number; utf8: boolean } {
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) {
@@ -128,7 +61,14 @@ function readPreamble(bytes: Uint8Array): { headerStart: number; headerLength: n
   );
 }
 
-function parseHeader(bytes: Uint8Array): NpyHeader {
+/** Where the data starts (the header's end), from the first NPY_PREAMBLE_BYTES bytes of a file. */
+export function npyHeaderEnd(preamble: Uint8Array): number {
+  const { headerStart, headerLength } = readPreamble(preamble);
+  return headerStart + headerLength;
+}
+
+/** The header of an .npy file; `bytes` must reach at least to the header's end. */
+export function parseNpyHeader(bytes: Uint8Array): NpyHeader {
   const { headerStart, headerLength, utf8 } = readPreamble(bytes);
   const dataStart = headerStart + headerLength;
   if (dataStart > bytes.length) {
@@ -194,9 +134,23 @@ function swapBytes(bytes: Uint8Array, width: number): void {
   }
 }
 
+/**
+ * `count` elements of the header's dtype at `bytes[start..]`: a view when aligned and little-endian,
+ * otherwise a copy (big-endian data is byte-swapped into it).
+ */
+export function decodeNpyData(header: NpyHeader, bytes: Uint8Array, start: number, count: number): TypedArray {
+  if (!header.bigEndian) return typedArrayAt(bytes, start, count, header.type);
+  const width = ELEMENT[header.type].bytes;
+  const swapped = new Uint8Array(count * width);
+  swapped.set(bytes.subarray(start, start + count * width));
+  swapBytes(swapped, width);
+  return typedArrayAt(swapped, 0, count, header.type);
+}
+
 /** Reads an .npy file. The data is a view into `bytes` when aligned and little-endian, otherwise a copy. */
 export function parseNpy(bytes: Uint8Array): HostTensor {
-  const { type, bigEndian, dims, dataStart } = parseHeader(bytes);
+  const header = parseNpyHeader(bytes);
+  const { type, dims, dataStart } = header;
   const count = sizeOf(dims);
   const byteLength = count * ELEMENT[type].bytes;
   if (bytes.length - dataStart < byteLength) {
@@ -205,11 +159,7 @@ export function parseNpy(bytes: Uint8Array): HostTensor {
       'The file is truncated; write it again.',
     );
   }
-  if (!bigEndian) return { type, dims, data: typedArrayAt(bytes, dataStart, count, type) };
-  const swapped = new Uint8Array(byteLength);
-  swapped.set(bytes.subarray(dataStart, dataStart + byteLength));
-  swapBytes(swapped, ELEMENT[type].bytes);
-  return { type, dims, data: typedArrayAt(swapped, 0, count, type) };
+  return { type, dims, data: decodeNpyData(header, bytes, dataStart, count) };
 }
 
 function headerText(descr: string, dims: readonly number[]): string {
@@ -218,29 +168,36 @@ function headerText(descr: string, dims: readonly number[]): string {
 }
 
 /**
- * Writes an .npy file (version 1.0, header padded to 64 bytes as numpy does).
- * numpy has no bfloat16, so bfloat16 tensors are widened to float32 ('<f4'), which is exact.
+ * The header of an .npy file holding `dims` of `dtype`: version 1.0, or 2.0 when the header
+ * cannot fit 1.0's 16-bit length (thousands of dims), padded to 64 bytes as numpy pads it.
  */
-export function encodeNpy(t: HostTensor): Uint8Array {
-  checkTensor('The tensor', t);
-  const type = t.type === 'bfloat16' ? 'float32' : t.type;
-  const data = t.type === 'bfloat16' ? bfloat16ToFloat32(t.data as Uint16Array) : t.data;
-  const descr = (ELEMENT[type].bytes === 1 ? '|' : '<') + NPY_CODE[type];
-  const text = headerText(descr, t.dims);
+export function encodeNpyHeader(dtype: DType, dims: readonly number[]): Uint8Array {
+  if (dtype === 'string' || dtype === 'bfloat16' || !(dtype in NPY_CODE)) throw unsupportedDType(dtype, '.npy');
+  const descr = (ELEMENT[dtype].bytes === 1 ? '|' : '<') + NPY_CODE[dtype];
+  const text = headerText(descr, dims);
   const paddedLength = (preamble: number) =>
     Math.ceil((preamble + text.length + 1) / HEADER_ALIGNMENT) * HEADER_ALIGNMENT - preamble;
-  // Version 2.0 only when the header cannot fit 1.0's 16-bit length (thousands of dims).
   const version = paddedLength(10) <= 0xffff ? 1 : 2;
   const preamble = version === 1 ? 10 : 12;
   const header = `${text.padEnd(paddedLength(preamble) - 1, ' ')}\n`;
-  const total = preamble + header.length;
-  const out = new Uint8Array(total + data.byteLength);
+  const out = new Uint8Array(preamble + header.length);
   out.set(MAGIC, 0);
   out[6] = version;
   const view = new DataView(out.buffer);
   if (version === 1) view.setUint16(8, header.length, true);
   else view.setUint32(8, header.length, true);
   for (let i = 0; i < header.length; i++) out[preamble + i] = header.charCodeAt(i);
-  out.set(bytesOf(data), total);
+  return out;
+}
+
+/** Writes an .npy file. numpy has no bfloat16, so bfloat16 tensors are widened to float32 ('<f4'), which is exact. */
+export function encodeNpy(t: HostTensor): Uint8Array {
+  checkTensor('The tensor', t);
+  const type = t.type === 'bfloat16' ? 'float32' : t.type;
+  const data = t.type === 'bfloat16' ? bfloat16ToFloat32(t.data as Uint16Array) : t.data;
+  const header = encodeNpyHeader(type, t.dims);
+  const out = new Uint8Array(header.length + data.byteLength);
+  out.set(header, 0);
+  out.set(bytesOf(data), header.length);
   return out;
 }

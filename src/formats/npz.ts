@@ -4,7 +4,8 @@
 import { unzipSync, zipSync, type Zippable } from 'fflate';
 import { NeurotapError } from '../errors.js';
 import type { HostTensor } from '../tensor.js';
-import { checkTensor, encodeNpy, parseNpy } from './npy.js';
+import { checkTensor } from './elements.js';
+import { encodeNpy, parseNpy } from './npy.js';
 
 // A fixed timestamp makes identical tensors give identical archives (diffable, cacheable).
 const ENTRY_TIME = new Date(1980, 0, 2);

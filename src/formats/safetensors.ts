@@ -2,10 +2,13 @@
  * safetensors reading and writing (isomorphic). Layout: an 8-byte little-endian header length,
  * a JSON header, then one byte buffer that the header's `data_offsets` index into.
  * https://github.com/huggingface/safetensors#format
+ *
+ * The one home of the format: whole files (`parseSafetensors`, `encodeSafetensors`) and the header
+ * of a streamed file (`planSafetensors`: tensors of known shapes, written in place later).
  */
 import { NeurotapError } from '../errors.js';
-import { sizeOf, type HostTensor } from '../tensor.js';
-import { bytesOf, checkTensor, ELEMENT, typedArrayAt, type NumericDType } from './npy.js';
+import { sizeOf, type DType, type HostTensor } from '../tensor.js';
+import { bytesOf, checkTensor, ELEMENT, typedArrayAt, unsupportedDType, type NumericDType } from './elements.js';
 
 const CODE: Record<NumericDType, string> = {
   float32: 'F32',
@@ -143,48 +146,73 @@ function checkMetadata(metadata: Record<string, string>): void {
   }
 }
 
-/**
- * Writes a safetensors file. Tensors are laid out widest element first (as the reference
- * implementation does) so that every tensor's data is aligned once the header is padded to 8.
- */
-export function encodeSafetensors(
-  entries: Map<string, HostTensor> | [string, HostTensor][],
-  metadata: Record<string, string> = {},
-): Uint8Array {
-  checkMetadata(metadata);
-  const list = [...entries];
-  const names = new Set<string>();
-  for (const [name, tensor] of list) {
-    checkTensor(`Tensor "${name}"`, tensor);
-    if (name === METADATA_KEY || names.has(name)) {
-      const problem = names.has(name) ? 'is given twice' : 'is reserved for metadata';
+function checkNames(names: readonly string[]): void {
+  const seen = new Set<string>();
+  for (const name of names) {
+    if (name === METADATA_KEY || seen.has(name)) {
+      const problem = seen.has(name) ? 'is given twice' : 'is reserved for metadata';
       throw new NeurotapError('E_BAD_ARGUMENT', `Expected unique tensor names for safetensors; "${name}" ${problem}.`, {
         hint: 'Rename the tensor.',
       });
     }
-    names.add(name);
+    seen.add(name);
   }
-  const ordered = list
-    .map(([name, t], index) => ({ name, t: t as HostTensor & { type: NumericDType }, index }))
-    .sort((a, b) => ELEMENT[b.t.type].bytes - ELEMENT[a.t.type].bytes || a.index - b.index);
+}
+
+export interface SafetensorsPlan {
+  header: Uint8Array;
+  /** Absolute byte offset of each tensor's data in the file. */
+  offsets: Map<string, number>;
+  totalBytes: number;
+}
+
+/**
+ * The header of a safetensors file holding tensors of these shapes, and where each one's data goes.
+ * Tensors are laid out widest element first (as the reference implementation does) so that every
+ * tensor's data is aligned once the header is padded to 8.
+ */
+export function planSafetensors(
+  tensors: readonly { name: string; dtype: DType; dims: readonly number[] }[],
+  metadata: Record<string, string> = {},
+): SafetensorsPlan {
+  checkMetadata(metadata);
+  checkNames(tensors.map((t) => t.name));
+  for (const t of tensors) if (!(t.dtype in CODE)) throw unsupportedDType(t.dtype, 'safetensors');
+  const ordered = tensors
+    .map((t, index) => ({ ...t, type: t.dtype as NumericDType, index }))
+    .sort((a, b) => ELEMENT[b.type].bytes - ELEMENT[a.type].bytes || a.index - b.index);
   const header: Record<string, unknown> = Object.keys(metadata).length > 0 ? { [METADATA_KEY]: metadata } : {};
+  const relative = new Map<string, number>();
   let offset = 0;
-  for (const { name, t } of ordered) {
+  for (const t of ordered) {
     const byteLength = sizeOf(t.dims) * ELEMENT[t.type].bytes;
-    header[name] = { dtype: CODE[t.type], shape: [...t.dims], data_offsets: [offset, offset + byteLength] };
+    header[t.name] = { dtype: CODE[t.type], shape: [...t.dims], data_offsets: [offset, offset + byteLength] };
+    relative.set(t.name, offset);
     offset += byteLength;
   }
   const json = new TextEncoder().encode(JSON.stringify(header));
   const headerLength = Math.ceil(json.length / 8) * 8;
-  const out = new Uint8Array(8 + headerLength + offset);
+  const out = new Uint8Array(8 + headerLength).fill(0x20, 8); // spaces: valid JSON whitespace
   new DataView(out.buffer).setBigUint64(0, BigInt(headerLength), true);
   out.set(json, 8);
-  out.fill(0x20, 8 + json.length, 8 + headerLength); // spaces: valid JSON whitespace
-  let position = 8 + headerLength;
-  for (const { t } of ordered) {
-    const data = bytesOf(t.data as Exclude<HostTensor['data'], string[]>);
-    out.set(data, position);
-    position += data.length;
-  }
+  const offsets = new Map([...relative].map(([name, o]) => [name, 8 + headerLength + o]));
+  return { header: out, offsets, totalBytes: 8 + headerLength + offset };
+}
+
+/** Writes a safetensors file (laid out as `planSafetensors` plans it). */
+export function encodeSafetensors(
+  entries: Map<string, HostTensor> | [string, HostTensor][],
+  metadata: Record<string, string> = {},
+): Uint8Array {
+  const list = [...entries];
+  for (const [name, tensor] of list) checkTensor(`Tensor "${name}"`, tensor);
+  const plan = planSafetensors(
+    list.map(([name, t]) => ({ name, dtype: t.type, dims: t.dims })),
+    metadata,
+  );
+  const out = new Uint8Array(plan.totalBytes);
+  out.set(plan.header, 0);
+  for (const [name, t] of list)
+    out.set(bytesOf(t.data as Exclude<HostTensor['data'], string[]>), plan.offsets.get(name)!);
   return out;
 }

@@ -6,7 +6,8 @@ import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:f
 import { dirname, extname, join, resolve } from 'node:path';
 import { NeurotapError } from '../errors.js';
 import type { HostTensor } from '../tensor.js';
-import { checkTensor, encodeNpy } from '../formats/npy.js';
+import { checkTensor } from '../formats/elements.js';
+import { encodeNpy } from '../formats/npy.js';
 import { encodeNpz } from '../formats/npz.js';
 import { encodeSafetensors } from '../formats/safetensors.js';
 

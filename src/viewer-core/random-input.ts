@@ -9,7 +9,7 @@
  */
 import { isBatchName, symbolsOf, evaluateDim } from '../graph/symbolic-dims.js';
 import { NeurotapError } from '../errors.js';
-import { ELEMENT, type NumericDType } from '../formats/npy.js';
+import { ELEMENT, type NumericDType } from '../formats/elements.js';
 import { sizeOf, type HostTensor } from '../tensor.js';
 import type { DeclaredValue } from './declared.js';
 

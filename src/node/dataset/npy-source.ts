@@ -6,67 +6,44 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { NeurotapError } from '../../errors.js';
 import { readFileBytes } from '../files.js';
-import { ELEMENT, typedArrayAt, type NumericDType } from '../../formats/npy.js';
+import { ELEMENT } from '../../formats/elements.js';
+import { decodeNpyData, NPY_PREAMBLE_BYTES, npyHeaderEnd, parseNpyHeader, type NpyHeader } from '../../formats/npy.js';
 import { parseNpz } from '../../formats/npz.js';
 import type { NeurotapModel } from '../../model.js';
 import { sizeOf, type HostTensor } from '../../tensor.js';
 import { arraySource } from '../../dataset/array-source.js';
 import { castToInput, nameArrays } from '../../dataset/fit.js';
-import { NPY_DESCR } from '../../dataset/formats.js';
 import type { DataSource } from '../../dataset/types.js';
-
-const DTYPE_OF_DESCR = new Map(Object.entries(NPY_DESCR).map(([dtype, descr]) => [descr, dtype as NumericDType]));
-
-interface NpyLayout {
-  type: NumericDType;
-  dims: number[];
-  dataStart: number;
-}
 
 function badNpy(path: string, message: string, hint: string): NeurotapError {
   return new NeurotapError('E_BAD_FILE', `${path}: ${message}`, { hint });
 }
 
-/** The header only: magic, version, then a Python dict literal with descr, fortran_order and shape. */
-async function readNpyLayout(handle: FileHandle, path: string): Promise<NpyLayout> {
-  const head = new Uint8Array(12);
-  await handle.read(head, 0, 12, 0);
-  if (String.fromCharCode(...head.subarray(1, 6)) !== 'NUMPY' || head[0] !== 0x93) {
-    throw badNpy(
-      path,
-      'expected an .npy file (it does not start with "\\x93NUMPY").',
-      'Save the stacked items with numpy.save().',
-    );
+/** Reads `length` bytes at `position`, or fewer where the file ends. */
+async function readAt(handle: FileHandle, position: number, length: number): Promise<Uint8Array> {
+  const bytes = new Uint8Array(length);
+  const { bytesRead } = await handle.read(bytes, 0, length, position);
+  return bytes.subarray(0, bytesRead);
+}
+
+/** The header only (the format's own parser, on the file's first bytes); items lie along the first axis. */
+async function readNpyLayout(handle: FileHandle, path: string): Promise<NpyHeader> {
+  let header: NpyHeader;
+  try {
+    const end = npyHeaderEnd(await readAt(handle, 0, NPY_PREAMBLE_BYTES));
+    header = parseNpyHeader(await readAt(handle, 0, end));
+  } catch (err) {
+    if (!(err instanceof NeurotapError)) throw err;
+    throw badNpy(path, err.message, err.hint ?? 'Save the stacked items with numpy.save().');
   }
-  const view = new DataView(head.buffer);
-  const [headerStart, headerLength] = head[6] === 1 ? [10, view.getUint16(8, true)] : [12, view.getUint32(8, true)];
-  const header = new Uint8Array(headerLength);
-  await handle.read(header, 0, headerLength, headerStart);
-  const text = new TextDecoder('latin1').decode(header);
-  const descr = /['"]descr['"]\s*:\s*['"]([^'"]*)['"]/.exec(text)?.[1] ?? '';
-  const shape = /['"]shape['"]\s*:\s*\(([^)]*)\)/.exec(text)?.[1] ?? '';
-  const type = DTYPE_OF_DESCR.get(descr.replace(/^=/, '<').replace(/^<([iub]1)$/, '|$1'));
-  const fortran = /['"]fortran_order['"]\s*:\s*True/.test(text);
-  if (!type || fortran) {
+  if (header.dims.length === 0) {
     throw badNpy(
       path,
-      `expected a C-ordered little-endian numeric array; got descr '${descr}'${fortran ? ', fortran_order True' : ''}.`,
-      "Re-save it: np.save(path, np.ascontiguousarray(a, dtype=a.dtype.newbyteorder('<'))).",
-    );
-  }
-  const dims = shape
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .map(Number);
-  if (dims.length === 0 || dims.some((d) => !Number.isSafeInteger(d))) {
-    throw badNpy(
-      path,
-      `expected items on the first axis; the shape is (${shape}).`,
+      'expected items on the first axis; the array is a scalar.',
       'Stack the items: np.save(path, np.stack(items)).',
     );
   }
-  return { type, dims, dataStart: headerStart + headerLength };
+  return header;
 }
 
 export async function npySource(model: NeurotapModel, path: string): Promise<DataSource> {
@@ -97,9 +74,8 @@ export async function npySource(model: NeurotapModel, path: string): Promise<Dat
     count: layout.dims[0],
     id: (i) => String(i),
     async read(start, end) {
-      const bytes = new Uint8Array((end - start) * rowBytes);
-      const { bytesRead } = await handle.read(bytes, 0, bytes.length, layout.dataStart + start * rowBytes);
-      if (bytesRead < bytes.length)
+      const bytes = await readAt(handle, layout.dataStart + start * rowBytes, (end - start) * rowBytes);
+      if (bytes.length < (end - start) * rowBytes)
         throw badNpy(
           path,
           `rows ${start}-${end} lie past the end of the file.`,
@@ -108,7 +84,7 @@ export async function npySource(model: NeurotapModel, path: string): Promise<Dat
       const t: HostTensor = {
         type: layout.type,
         dims: [end - start, ...layout.dims.slice(1)],
-        data: typedArrayAt(bytes, 0, bytes.length / ELEMENT[layout.type].bytes, layout.type),
+        data: decodeNpyData(layout, bytes, 0, bytes.length / ELEMENT[layout.type].bytes),
       };
       return { [name]: castToInput(model, name, t) };
     },
