@@ -93,7 +93,7 @@ function splitLeading(runtime: Runtime, t: Tensor, axes: number): Tensor[] {
   );
 }
 
-/** Numbers the calls that ran, per module and kind, in site order: `name` alone, or `name:k`. */
+/** Numbers the calls that ran, per module, in site order: `name` alone, or `name:k`. */
 function assignKeys(instances: readonly Instance[]): { tensors: Map<string, Tensor>; targets: CaptureTarget[] } {
   const tensors = new Map<string, Tensor>();
   const targets: CaptureTarget[] = [];
@@ -105,7 +105,9 @@ function assignKeys(instances: readonly Instance[]): { tensors: Map<string, Tens
       targets.push(t);
       continue;
     }
-    const group = `${t.kind}\u0000${t.module}`;
+    // Inputs and outputs of a module share one numbering: a call whose input is not observable
+    // still counts for the numbers of the calls after it.
+    const group = t.module;
     (groups.get(group) ?? groups.set(group, []).get(group)!).push(inst);
   }
   for (const group of groups.values()) {
