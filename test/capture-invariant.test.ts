@@ -1,0 +1,56 @@
+/**
+ * Capturing never changes what the model computes: on every fixture, the model's outputs under a
+ * capture of every intermediate value equal the plain run's (bit-exact for integer outputs, 1e-5 for
+ * float ones). Extra graph outputs can stop ONNX Runtime's fusions (quantized kernels above all), so
+ * this is checked against the plain session, not against PyTorch.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { loadModel } from '../src/node.js';
+import { parseNpz } from '../src/io/npz.js';
+import { FIXTURES } from './helpers/fixtures.js';
+
+const FOLDERS = readdirSync(FIXTURES).filter(
+  (name) => existsSync(join(FIXTURES, name, 'model.onnx')) && existsSync(join(FIXTURES, name, 'input.npz')),
+);
+
+type Data = { dims: readonly number[]; type: string; data: unknown };
+
+/** Where two outputs differ beyond the invariant's tolerance, or undefined. */
+export function outputDifference(actual: Data, expected: Data): string | undefined {
+  if (actual.type !== expected.type) return `dtype ${actual.type} vs ${expected.type}`;
+  if (actual.dims.join(',') !== expected.dims.join(',')) return `shape [${actual.dims}] vs [${expected.dims}]`;
+  const a = actual.data as ArrayLike<number | bigint>;
+  const b = expected.data as ArrayLike<number | bigint>;
+  const float = actual.type.startsWith('float');
+  for (let i = 0; i < b.length; i++) {
+    const same = float
+      ? Math.abs(Number(a[i]) - Number(b[i])) <= 1e-5 * Math.max(1, Math.abs(Number(b[i]))) || Object.is(a[i], b[i])
+      : a[i] === b[i];
+    if (!same) return `at ${i}: ${a[i]} vs ${b[i]}`;
+  }
+  return undefined;
+}
+
+describe('capture leaves the model outputs unchanged', () => {
+  for (const name of FOLDERS) {
+    it(name, async () => {
+      const dir = join(FIXTURES, name);
+      const feeds = Object.fromEntries(parseNpz(new Uint8Array(readFileSync(join(dir, 'input.npz')))));
+      const model = await loadModel(join(dir, 'model.onnx'));
+      try {
+        const plain = await model.run(feeds);
+        const acts = await model.capture(feeds, { layers: ['values', 'modules'], inputs: true });
+        assert.ok([...acts.keys()].length > 0, `${name}: nothing captured`);
+        for (const out of model.outputNames) {
+          assert.ok(acts.outputs[out], `${name}: output ${out} missing under capture`);
+          assert.equal(outputDifference(acts.outputs[out], plain[out]), undefined, `${name}: output ${out}`);
+        }
+      } finally {
+        await model.release();
+      }
+    });
+  }
+});
