@@ -16,6 +16,7 @@ const MODELS = readdirSync(FIXTURES).filter((name) => existsSync(join(FIXTURES, 
 const INVISIBLE: Record<string, RegExp> = {
   // BatchNorm folded into the Conv before it: neither its nodes nor its parameters survive.
   resnet18: /(^|\.)(bn\d|downsample\.1)$/,
+  'fused-bn': /(^|\.)bn$|^seq\.1$/,
 };
 
 describe('fidelity against PyTorch forward hooks', () => {

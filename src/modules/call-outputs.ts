@@ -1,9 +1,7 @@
 /**
- * How a call's leaving values map onto the Python object its forward returned, and which calls'
- * outputs the export destroyed by fusing the next module into them.
+ * How a call's leaving values map onto the Python object its forward returned.
  */
 import type { GraphIndex } from '../graph/graph-index.js';
-import type { ModuleInfo, NotObservable } from './module-map.js';
 import { recurrentOutputs, type CallOutputs } from './recurrent-outputs.js';
 
 const RECURRENT_OPS = new Set(['LSTM', 'GRU', 'RNN']);
@@ -54,27 +52,6 @@ function firstReturnPosition(index: GraphIndex, start: string): number | undefin
           seen.add(out);
           queue.push(out);
         }
-    }
-  }
-  return undefined;
-}
-
-/**
- * In a default (eval, constant-folded) TorchScript export, a BatchNorm after a Conv is folded into
- * the Conv: the Conv's weights become anonymous (`onnx::Conv_193`) and the graph's Conv computes
- * bn(conv(x)). The Conv module's own output then exists nowhere.
- */
-export function findFusion(index: GraphIndex, info: ModuleInfo): NotObservable | undefined {
-  for (const call of info.calls) {
-    for (const n of call.nodes) {
-      const node = index.nodes[n];
-      if (node.opType !== 'Conv' && node.opType !== 'ConvTranspose') continue;
-      const weight = node.input?.[1] ?? '';
-      if (!index.initializers.has(weight) || !weight.startsWith('onnx::')) continue;
-      return {
-        reason: `the exporter folded the next BatchNorm into this ${node.opType} (weights renamed '${weight}'): the graph holds batchnorm(conv(x)), under no module name`,
-        hint: `Re-export with torch.onnx.export(..., training=torch.onnx.TrainingMode.PRESERVE) (or do_constant_folding=False) to keep BatchNorm nodes and observe both modules; the fused value is the ONNX value '${node.output?.[0] ?? ''}' (capture it by that name).`,
-      };
     }
   }
   return undefined;

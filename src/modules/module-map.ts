@@ -8,7 +8,8 @@
  * ```
  */
 import type { ContextStep, GraphIndex } from '../graph/graph-index.js';
-import { orderCallOutputs, findFusion } from './call-outputs.js';
+import { orderCallOutputs } from './call-outputs.js';
+import { markFoldedBatchNorm } from './folded-batchnorm.js';
 import { inferModuleType } from './module-types.js';
 import {
   CONSUMER_SCOPE,
@@ -77,7 +78,8 @@ export function buildModuleMap(index: GraphIndex): ModuleMap {
   for (const info of modules.values()) {
     if (info.parent !== undefined) modules.get(info.parent)?.children.push(info.name);
   }
-  for (const info of modules.values()) finishModule(info, index, paths, scopes.source);
+  for (const info of modules.values()) finishModule(info, index, paths);
+  markFoldedBatchNorm(index, modules.values());
   const list = [...modules.values()];
   return { source: scopes.source, modules: list, get: (name) => modules.get(name) };
 }
@@ -224,13 +226,11 @@ function constantNodes(index: GraphIndex): boolean[] {
   return constant;
 }
 
-function finishModule(info: ModuleInfo, index: GraphIndex, paths: readonly ScopeStep[][], source: ScopeSource): void {
+function finishModule(info: ModuleInfo, index: GraphIndex, paths: readonly ScopeStep[][]): void {
   const ops = new Set<string>();
   for (const call of info.calls) for (const n of call.nodes) ops.add(index.nodes[n].opType ?? '');
   info.ops = [...ops];
   if (!info.type) info.type = inferModuleType(info, index);
-  const fusion = source === 'torchscript-names' && info.children.length === 0 ? findFusion(index, info) : undefined;
-  if (fusion) info.notObservable = fusion;
   for (const call of info.calls) call.opaqueInputs = opaqueInputs(index, paths, call);
 }
 

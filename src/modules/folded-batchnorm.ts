@@ -1,0 +1,60 @@
+/**
+ * A default (eval) TorchScript export folds each BatchNorm that follows a Conv into the Conv: the
+ * Conv's weights become anonymous (`onnx::Conv_193`) and the graph's Conv computes bn(conv(x)). Both
+ * the BatchNorm's nodes and its parameters disappear, so nothing in the graph says which module owned
+ * the BatchNorm. Every module whose output would be that fused value is therefore not observable: the
+ * Conv itself (its own output, conv(x), exists nowhere), and any module around it (a wrapper whose
+ * BatchNorm came after it returns conv(x); a Conv+BN block returns bn(conv(x)); the graph cannot
+ * tell the two apart). For the same reason, the fused value is not what a module receiving it saw
+ * when the BatchNorm was that module's first child.
+ */
+import type { GraphIndex } from '../graph/graph-index.js';
+import type { ModuleInfo, NotObservable } from './module-map.js';
+
+/** Advice measured with torch 1.13: `do_constant_folding=False` still folds BatchNorm (the eval peephole does it). */
+const KEEP_BATCHNORM =
+  'Re-export with torch.onnx.export(..., training=torch.onnx.TrainingMode.PRESERVE) with the model in eval mode to keep BatchNorm nodes and observe every module (do_constant_folding=False does not keep them)';
+
+/**
+ * Marks every module whose output is a Conv with a folded BatchNorm as not observable, and that value
+ * as an opaque input of the calls receiving it (the BatchNorm may have run inside them).
+ */
+export function markFoldedBatchNorm(index: GraphIndex, modules: Iterable<ModuleInfo>): void {
+  const fused = foldedConvOutputs(index);
+  if (fused.size === 0) return;
+  for (const info of modules) {
+    for (const call of info.calls)
+      for (const v of call.inputs) if (fused.has(v) && !call.opaqueInputs.includes(v)) call.opaqueInputs.push(v);
+    if (info.notObservable) continue;
+    const value = info.calls.flatMap((c) => c.outputs).find((v) => fused.has(v));
+    if (value === undefined) continue;
+    info.notObservable = reasonFor(index, info, value, fused.get(value)!);
+  }
+}
+
+/** The output value of each Conv whose weights the exporter renamed, with that weight's name. */
+function foldedConvOutputs(index: GraphIndex): Map<string, string> {
+  const fused = new Map<string, string>();
+  for (const node of index.nodes) {
+    if (node.opType !== 'Conv' && node.opType !== 'ConvTranspose') continue;
+    const weight = node.input?.[1] ?? '';
+    const output = node.output?.[0];
+    if (output && index.initializers.has(weight) && weight.startsWith('onnx::')) fused.set(output, weight);
+  }
+  return fused;
+}
+
+function reasonFor(index: GraphIndex, info: ModuleInfo, value: string, weight: string): NotObservable {
+  const producer = index.nodes[index.producer.get(value)!];
+  const hint = `${KEEP_BATCHNORM}; the fused value is the ONNX value '${value}' (capture it by that name).`;
+  if (info.children.length === 0) {
+    return {
+      reason: `the exporter folded the next BatchNorm into this ${producer.opType} (weights renamed '${weight}'): the graph holds batchnorm(conv(x)), under no module name`,
+      hint,
+    };
+  }
+  return {
+    reason: `its output would be the ${producer.opType} '${producer.name ?? value}' with a BatchNorm folded into it by the exporter (weights renamed '${weight}'); the graph cannot tell whether that BatchNorm ran inside this module (output bn(conv(x))) or after it (output conv(x))`,
+    hint,
+  };
+}
