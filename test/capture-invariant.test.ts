@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { loadModel } from '../src/node.js';
-import { parseNpz } from '../src/io/npz.js';
+import { loadModel } from '../src/node/index.js';
+import { parseNpz } from '../src/formats/npz.js';
 import { FIXTURES } from './helpers/fixtures.js';
 
 const FOLDERS = readdirSync(FIXTURES).filter(

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { loadModel } from '../src/node.js';
+import { loadModel } from '../src/node/index.js';
 import { fixture, mismatch } from './helpers/fixtures.js';
 
 describe('BatchNorm folded into a Conv owned by another module', () => {
