@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The compiled CLI lives in dist/ (built by `npm run build`, or by npm's `prepare` on install).
+// The compiled CLI lives in dist/ (`npm run build` in a checkout; the published package ships it, built by prepack).
 import { main } from '../dist/cli/main.js';
 
 // An exit code rather than process.exit(): stdout may still be flushing to a pipe.

@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'E_BAD_FILE' // an input file (npy, npz, image...) cannot be read
   | 'E_OUTPUT_PATH' // an output cannot be written
   | 'E_NOT_OBSERVABLE' // a module's activation does not exist in the exported graph
+  | 'E_MISSING_DEPENDENCY' // an optional package the call needs (onnxruntime-web) is not installed
   | 'E_RUNTIME'; // ONNX Runtime rejected the model or the run
 
 const BRAND = Symbol.for('neurotap.error');

@@ -8,14 +8,39 @@
  * const acts = await model.capture({ x: { data: new Float32Array(3 * 32 * 32), dims: [1, 3, 32, 32] } });
  * ```
  */
-import * as ort from 'onnxruntime-web/wasm';
 import { NeurotapError } from './errors.js';
 import { NeurotapModel, type LoadOptions } from './model.js';
 import type { ModelSource, Runtime } from './runtime/runtime.js';
 
 export * from './index.js';
 
-export const webRuntime: Runtime = ort as unknown as Runtime;
+type OrtWeb = typeof import('onnxruntime-web/wasm');
+let ortWeb: Promise<OrtWeb> | undefined;
+
+/**
+ * onnxruntime-web is an optional peer dependency (139 MB that Node-only users never load), so it is
+ * imported on first use, and its absence is a typed error instead of a bare module-resolution failure.
+ */
+function importOrtWeb(): Promise<OrtWeb> {
+  ortWeb ??= import('onnxruntime-web/wasm').catch((cause) => {
+    ortWeb = undefined; // installing it later in the same page or process works
+    throw new NeurotapError(
+      'E_MISSING_DEPENDENCY',
+      'The web entry (neurotap/web) runs on onnxruntime-web, which is not installed.',
+      {
+        hint: 'Install it next to neurotap: npm install onnxruntime-web (or use the Node entry, `neurotap`).',
+        cause,
+        details: { package: 'onnxruntime-web' },
+      },
+    );
+  });
+  return ortWeb;
+}
+
+/** The onnxruntime-web runtime neurotap/web runs on, for `NeurotapModel.fromBytes(bytes, runtime)`. */
+export async function loadWebRuntime(): Promise<Runtime> {
+  return (await importOrtWeb()) as unknown as Runtime;
+}
 
 export interface WebLoadOptions extends LoadOptions {
   /** Where ONNX Runtime fetches its .wasm (and .mjs) files from: a URL prefix ending in '/'. */
@@ -41,13 +66,14 @@ const browserSource: ModelSource = {
 
 /** Loads an ONNX model for capture on onnxruntime-web; single-threaded unless the page is cross-origin isolated. */
 export async function loadModel(source: WebModelSource, options: WebLoadOptions = {}): Promise<NeurotapModel> {
-  configureWasm(options);
+  const ort = await importOrtWeb();
+  configureWasm(ort, options);
   const bytes = await readSource(source);
   const { wasmPaths: _ignored, ...load } = options;
-  return NeurotapModel.fromBytes(bytes, webRuntime, load, browserSource);
+  return NeurotapModel.fromBytes(bytes, ort as unknown as Runtime, load, browserSource);
 }
 
-function configureWasm(options: WebLoadOptions): void {
+function configureWasm(ort: OrtWeb, options: WebLoadOptions): void {
   // Threads need SharedArrayBuffer, which browsers give only to cross-origin isolated pages.
   if (!(globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated) ort.env.wasm.numThreads = 1;
   if (options.wasmPaths !== undefined) ort.env.wasm.wasmPaths = options.wasmPaths;
