@@ -9,6 +9,7 @@
 import * as ort from 'onnxruntime-node';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { unreturnableType } from '../src/graph/elem-type.js';
 import { loadModel } from '../src/node/index.js';
 import { decodeModel } from '../src/onnx/codec.js';
 import { decodeTensorProto, tensorFromProto } from '../src/onnx/tensor-data.js';
@@ -45,14 +46,34 @@ async function runCase(suite: string, dir: string): Promise<CaseResult> {
   const inputs = (graph.input ?? []).filter((v) => !init.has(v.name));
   if ([...inputs, ...(graph.output ?? [])].some((v) => !v.type?.tensorType))
     return { suite, name, outcome: 'non-tensor-io' };
+  const unreturnable = [...inputs, ...(graph.output ?? [])]
+    .map((v) => unreturnableType(v.type?.tensorType?.elemType))
+    .find(Boolean);
+  // int4 outputs abort onnxruntime-node when fetched: such a model is never run.
+  if (unreturnable)
+    return {
+      suite,
+      name,
+      outcome: 'not-runnable-by-ort',
+      reason: `${unreturnable} tensors: the JS API cannot pass them`,
+    };
   const dataDir = join(dir, 'test_data_set_0');
   if (!existsSync(dataDir)) return { suite, name, outcome: 'non-tensor-io', reason: 'no test data' };
-  const given = readTensors(dataDir, 'input_');
-  const expected = readTensors(dataDir, 'output_');
+  let given: HostTensor[];
+  let expected: HostTensor[];
+  let ortFeeds: Record<string, ort.Tensor>;
+  // A newer corpus holds tensor types (bfloat16 feeds, float8, int4) that this reader or the JS API
+  // cannot create: such a case is not runnable here, and must not stop the run.
+  try {
+    given = readTensors(dataDir, 'input_');
+    expected = readTensors(dataDir, 'output_');
+    ortFeeds = Object.fromEntries(
+      inputs.map((v, i) => [v.name!, new ort.Tensor(given[i].type as never, given[i].data as never, given[i].dims)]),
+    );
+  } catch (err) {
+    return { suite, name, outcome: 'not-runnable-by-ort', reason: `test data: ${firstLine(err)}` };
+  }
   const feeds = Object.fromEntries(inputs.map((v, i) => [v.name!, given[i]]));
-  const ortFeeds = Object.fromEntries(
-    Object.entries(feeds).map(([k, t]) => [k, new ort.Tensor(t.type as never, t.data as never, t.dims)]),
-  );
   const outNames = (graph.output ?? []).map((o) => o.name!);
   try {
     const session = await ort.InferenceSession.create(bytes, { logSeverityLevel: 4 });
@@ -67,7 +88,7 @@ async function runCase(suite: string, dir: string): Promise<CaseResult> {
         reason: `plain ORT output ${outNames[bad]} differs from the expected one`,
       };
   } catch (err) {
-    return { suite, name, outcome: 'not-runnable-by-ort', reason: String(err).split('\n')[0] };
+    return { suite, name, outcome: 'not-runnable-by-ort', reason: firstLine(err) };
   }
   try {
     const model = await loadModel(bytes);
@@ -89,8 +110,12 @@ async function runCase(suite: string, dir: string): Promise<CaseResult> {
     await model.release();
     return { suite, name, outcome: 'pass', values: plan.targets.length };
   } catch (err) {
-    return { suite, name, outcome: 'fail', reason: String(err instanceof Error ? err.message : err).split('\n')[0] };
+    return { suite, name, outcome: 'fail', reason: firstLine(err) };
   }
+}
+
+function firstLine(err: unknown): string {
+  return String(err instanceof Error ? err.message : err).split('\n')[0];
 }
 
 async function main(): Promise<void> {
