@@ -14,7 +14,14 @@ import { ActivationCache } from './capture/activation-cache.js';
 import { prepareFeeds, type Feeds } from './capture/feeds.js';
 import { branchConditions, resolveCalls } from './capture/resolve-calls.js';
 import { HookRegistry, type ForwardHook, type ForwardPreHook, type HookHandle } from './capture/hooks.js';
-import { selectTargets, type CaptureTarget, type SelectOptions, type Selection } from './capture/select.js';
+import {
+  selectTargets,
+  type CaptureTarget,
+  type SelectOptions,
+  type Selection,
+  type Unobservable,
+} from './capture/select.js';
+import { inferElemType, unreturnableType } from './graph/elem-type.js';
 import { buildModuleMap, type ModuleInfo, type ModuleMap } from './modules/module-map.js';
 import { decodeModel, encodeModel } from './onnx/codec.js';
 import type { ModelProto } from './onnx/types.js';
@@ -51,8 +58,8 @@ export interface ModuleSummary {
   children: string[];
   leaf: boolean;
   ops: string[];
-  /** Declared output shape of each call's outputs, when the graph records it. */
-  outputShapes: (number | string)[][][];
+  /** Declared output shape of each call's outputs: [] for a scalar, null where the graph declares none. */
+  outputShapes: ((number | string)[] | null)[][];
   notObservable?: { reason: string; hint: string };
 }
 
@@ -110,7 +117,7 @@ export class NeurotapModel {
       children: [...m.children],
       leaf: m.children.length === 0,
       ops: [...m.ops],
-      outputShapes: m.calls.map((c) => c.outputs.map((v) => declaredShape(this.index.types.get(v)) ?? [])),
+      outputShapes: m.calls.map((c) => c.outputs.map((v) => declaredShape(this.index.types.get(v)) ?? null)),
       ...(m.notObservable ? { notObservable: { ...m.notObservable } } : {}),
     }));
   }
@@ -128,7 +135,7 @@ export class NeurotapModel {
   async run(feeds: Feeds): Promise<Record<string, Tensor>> {
     if (this.#hooks.size === 0) {
       const { session } = await this.#session([], true);
-      return await this.#runSession(session, prepareFeeds(this.index, this.runtime, feeds), [...this.index.outputs]);
+      return await this.#runSession(session, prepareFeeds(this.index, this.runtime, feeds), this.#returnableOutputs());
     }
     const acts = await this.capture(feeds, this.#hooks.captureOptions());
     this.#hooks.fire(acts, this.moduleMap);
@@ -142,7 +149,7 @@ export class NeurotapModel {
     const dequantize = options.dequantize === true;
     const keepOutputs = options.stop !== true;
     const { session, outputOf } = await this.#session(this.#requestsFor(selection, dequantize), keepOutputs);
-    const modelOutputs = keepOutputs ? this.index.outputs : [];
+    const modelOutputs = keepOutputs ? this.#returnableOutputs() : [];
     const fetched = await this.#runSession(session, prepared, [...new Set([...modelOutputs, ...outputOf.values()])]);
     const read = (t: CaptureTarget) =>
       this.#isFeed(t) ? prepared[t.value] : fetched[outputOf.get(requestKey({ ...t, dequantize }))!];
@@ -153,9 +160,23 @@ export class NeurotapModel {
     return new ActivationCache(
       resolved.tensors,
       resolved.targets,
-      [...selection.notObservable, ...resolved.notCalled],
+      [...selection.notObservable, ...resolved.notCalled, ...(keepOutputs ? this.#unreturnableOutputs() : [])],
       outputs,
     );
+  }
+
+  /** Model outputs the JS API can return: fetching an int4 output would abort onnxruntime-node. */
+  #returnableOutputs(): string[] {
+    return this.index.outputs.filter((o) => !unreturnableType(inferElemType(this.index, o)));
+  }
+
+  #unreturnableOutputs(): Unobservable[] {
+    return this.index.outputs.flatMap((o) => {
+      const dtype = unreturnableType(inferElemType(this.index, o));
+      if (!dtype) return [];
+      const reason = `a model output of type ${dtype}: ONNX Runtime's JS API cannot return ${dtype} values`;
+      return [{ key: `output:${o}`, module: o, reason, hint: 'Capture the values it is computed from instead.' }];
+    });
   }
 
   /** Builds (and caches) the session a capture with these options will use, without running it. */

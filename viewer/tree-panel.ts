@@ -14,7 +14,7 @@ export interface TreeEvents {
 }
 
 function declaredShapes(m: ModuleSummary): string {
-  const shapes = m.outputShapes.map((call) => call.map((s) => (s.length ? formatDims(s) : '?')).join(', '));
+  const shapes = m.outputShapes.map((call) => call.map((s) => (s ? formatDims(s) : '?')).join(', '));
   const text = [...new Set(shapes)].join(' | ');
   return /^[?, |]*$/.test(text) ? '' : text; // unknown until the first run fills it in
 }

@@ -5,7 +5,8 @@
 import { NeurotapError } from '../errors.js';
 import type { ContextStep, GraphIndex } from '../graph/graph-index.js';
 import type { ModuleInfo, ModuleMap } from '../modules/module-map.js';
-import { valueKind } from '../graph/elem-type.js';
+import { inferElemType, unreturnableType, valueKind } from '../graph/elem-type.js';
+import { quantParams } from '../graph/quantization.js';
 import { REDUCTIONS, type Reduction } from '../graph/rewrite.js';
 import { globToRegExp, isGlob, nearestNames } from './glob.js';
 
@@ -94,25 +95,36 @@ export function selectTargets(map: ModuleMap, index: GraphIndex, options: Select
         tuple: '',
       });
   }
-  return dropNonTensors(index, selection);
+  return dropUnreturnable(index, selection, options.dequantize === true);
 }
 
-/** Sequences, maps and optionals cannot leave ONNX Runtime's JS API: reported, not requested. */
-function dropNonTensors(index: GraphIndex, selection: Selection): Selection {
+/**
+ * Sequences, maps, optionals and tensors of types the JS API cannot return (int4, float8, bfloat16:
+ * fetching an int4 value aborts onnxruntime-node) are reported, never requested. A quantized int4
+ * value with `dequantize` leaves the graph as float, so it stays.
+ */
+function dropUnreturnable(index: GraphIndex, selection: Selection, dequantize: boolean): Selection {
   const targets: CaptureTarget[] = [];
   for (const t of selection.targets) {
     const kind = valueKind(index, t.value);
-    if (kind === 'tensor') targets.push(t);
-    else {
-      selection.notObservable.push({
-        key: t.key,
-        module: t.module ?? t.value,
-        reason: `a ${kind} value: ONNX Runtime's JS API returns tensors only`,
-        hint: 'Capture the tensors that go into it or come out of it instead.',
-      });
-    }
+    const dtype = kind === 'tensor' ? unreturnableType(inferElemType(index, t.value)) : undefined;
+    if (kind === 'tensor' && (!dtype || (dequantize && quantParams(index, t.value)))) targets.push(t);
+    else if (kind !== 'tensor') report(selection, t, `a ${kind} value: ONNX Runtime's JS API returns tensors only`);
+    else report(selection, t, `a tensor of type ${dtype}: ONNX Runtime's JS API cannot return ${dtype} values`);
   }
   return { targets, notObservable: selection.notObservable };
+}
+
+function report(selection: Selection, t: CaptureTarget, reason: string): void {
+  const quantized = /int4|int2|float8|float4/.test(reason);
+  selection.notObservable.push({
+    key: t.key,
+    module: t.module ?? t.value,
+    reason,
+    hint: quantized
+      ? 'Capture it with dequantize: true (--dequantize) if it is quantized, or capture the float values around it.'
+      : 'Capture the tensors that go into it or come out of it instead.',
+  });
 }
 
 function reductionLookup(reduce: SelectOptions['reduce']): (name: string) => Reduction {

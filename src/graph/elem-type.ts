@@ -149,3 +149,31 @@ export function valueKind(
   }
   return 'tensor';
 }
+
+/**
+ * Element types ONNX Runtime's JS API returns as tensors. The others (bfloat16 and float8 raise
+ * "Unsupported data type"; int4/uint4 abort onnxruntime-node 1.30 outright, measured) must never be
+ * fetched.
+ */
+const RETURNABLE = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
+
+/** ONNX names of the element types the JS API cannot return (TensorProto.DataType). */
+const UNRETURNABLE_NAMES: Record<number, string> = {
+  16: 'bfloat16',
+  17: 'float8e4m3fn',
+  18: 'float8e4m3fnuz',
+  19: 'float8e5m2',
+  20: 'float8e5m2fnuz',
+  21: 'uint4',
+  22: 'int4',
+  23: 'float4e2m1',
+  24: 'float8e8m0',
+  25: 'uint2',
+  26: 'int2',
+};
+
+/** The dtype name when ONNX Runtime's JS API cannot return a tensor of this element type, else undefined. */
+export function unreturnableType(elemType: number | undefined): string | undefined {
+  if (elemType === undefined || elemType === 0 || RETURNABLE.has(elemType)) return undefined;
+  return UNRETURNABLE_NAMES[elemType] ?? `element type ${elemType}`;
+}

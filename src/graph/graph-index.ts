@@ -143,11 +143,14 @@ export function outerReads(graph: GraphProto): string[] {
   return [...reads];
 }
 
-/** Shape of a value as declared in the graph: numbers for fixed sizes, names for symbolic ones. */
+/**
+ * Shape of a value as declared in the graph: numbers for fixed sizes, names for symbolic ones;
+ * [] for a scalar (a shape with no dimensions), undefined when no shape is declared.
+ */
 export function declaredShape(type: TypeProto | undefined): (number | string)[] | undefined {
-  const dims = type?.tensorType?.shape?.dim;
-  if (!dims) return undefined;
-  return dims.map((d) => (d.dimValue !== undefined ? Number(d.dimValue) : d.dimParam || '?'));
+  const shape = type?.tensorType?.shape;
+  if (!shape) return undefined;
+  return (shape.dim ?? []).map((d) => (d.dimValue !== undefined ? Number(d.dimValue) : d.dimParam || '?'));
 }
 
 export function declaredElemType(type: TypeProto | undefined): number | undefined {

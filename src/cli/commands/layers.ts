@@ -41,19 +41,36 @@ export default flagCommand(
 );
 
 function layersJson(model: NeurotapModel, probed: ProbedShapes | undefined): string {
+  const unobservable = unobservableKeys(model);
   return JSON.stringify(
     {
       inputs: declaredInputs(model),
       outputs: declaredOutputs(model),
       source: model.moduleMap.source,
       probed: probed ? { sizes: 'every symbolic dimension set to 1, random inputs' } : null,
-      modules: model
-        .modules()
-        .map((m) => ({ ...m, ...(probed?.has(m.name) ? { probedShapes: probed.get(m.name) } : {}) })),
+      modules: model.modules().map((m) => ({
+        ...m,
+        ...(probed?.has(m.name) ? { probedShapes: probed.get(m.name) } : {}),
+        ...(unobservable.has(m.name) ? { notObservableKeys: unobservable.get(m.name) } : {}),
+      })),
     },
     null,
     2,
   );
+}
+
+/**
+ * Output keys a capture would report rather than return, per module, for modules observable as a
+ * whole (e.g. an int4 value the JS API cannot return, or one element of a tuple).
+ */
+function unobservableKeys(model: NeurotapModel): Map<string, { key: string; reason: string }[]> {
+  const byModule = new Map<string, { key: string; reason: string }[]>();
+  for (const u of model.plan({ layers: 'modules' }).notObservable) {
+    if (model.module(u.module)?.notObservable) continue;
+    const list = byModule.get(u.module) ?? byModule.set(u.module, []).get(u.module)!;
+    list.push({ key: u.key, reason: u.reason });
+  }
+  return byModule;
 }
 
 /** Above this, a forward pass just to learn shapes costs too much for a listing: --probe forces it. */
@@ -126,7 +143,8 @@ function valueLine(v: DeclaredValue): string[] {
 function layersText(model: NeurotapModel, path: string, probed: ProbedShapes | undefined): string[] {
   const s = stylesFor(process.stdout);
   const modules = model.modules();
-  const hidden = modules.filter((m) => m.notObservable).length;
+  const unobservable = unobservableKeys(model);
+  const hidden = modules.filter((m) => m.notObservable || unobservable.has(m.name)).length;
   const header = formatColumns([
     ...declaredInputs(model).map((v) => ['input', ...valueLine(v)]),
     ...declaredOutputs(model).map((v) => ['output', ...valueLine(v)]),
@@ -140,7 +158,10 @@ function layersText(model: NeurotapModel, path: string, probed: ProbedShapes | u
   const summary = `${modules.length} modules, ${modules.filter((m) => m.leaf).length} leaves, ${hidden} not observable; names from ${model.moduleMap.source}; ${shapesFrom}`;
   const rows = treeOrder(model).map(({ name, depth }) => {
     const info = model.module(name)!;
-    const why = info.notObservable ? s.yellow(`not observable: ${info.notObservable.reason}`) : '';
+    const keys = unobservable.get(name);
+    const reason =
+      info.notObservable?.reason ?? keys?.map((k) => (k.key === name ? '' : `${k.key}: `) + k.reason).join('; ');
+    const why = reason ? s.yellow(`not observable: ${reason}`) : '';
     return [
       `${'  '.repeat(depth)}${name}`,
       s.cyan(info.type),

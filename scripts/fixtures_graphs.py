@@ -1,0 +1,218 @@
+"""Fixtures for graph-level export patterns (issue 9, patterns 9, 10, 11, 13, 14) and a miniature
+ONNX backend-test corpus for scripts/conformance.ts.
+
+Where torch 1.13 cannot produce a pattern (int4 values, dynamo's torch.cond export, ONNX
+local functions nested in control flow), the graph is built with the onnx 1.12 helper and its
+goldens come from an equivalent eager PyTorch model with forward hooks.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+
+import numpy as np
+import onnx
+import torch
+import torch.nn as nn
+from onnx import TensorProto, helper, numpy_helper
+
+from make_fixtures import FIXTURES, maker, save_fixture, seed_everything, write_json
+
+
+# --------------------------------------------------------------------------
+# conformance-mini: a corpus in the backend-test layout (suite/case/model.onnx + test_data_set_0)
+# --------------------------------------------------------------------------
+
+def _tensor_info(name: str, elem_type: int, dims: list) -> onnx.ValueInfoProto:
+    # Built by hand: onnx 1.12's helper does not know the newer element types (float8, int4).
+    info = onnx.ValueInfoProto()
+    info.name = name
+    info.type.tensor_type.elem_type = elem_type
+    for d in dims:
+        info.type.tensor_type.shape.dim.add().dim_value = d
+    return info
+
+
+def _write_case(suite_dir: str, name: str, nodes, inputs, outputs, feeds, expected, opset=13, ir=8):
+    folder = os.path.join(suite_dir, name)
+    data = os.path.join(folder, "test_data_set_0")
+    os.makedirs(data, exist_ok=True)
+    graph = helper.make_graph(nodes, name, inputs, outputs)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = ir
+    with open(os.path.join(folder, "model.onnx"), "wb") as f:
+        f.write(model.SerializeToString())
+    for prefix, tensors in (("input", feeds), ("output", expected)):
+        for i, t in enumerate(tensors):
+            with open(os.path.join(data, f"{prefix}_{i}.pb"), "wb") as f:
+                f.write(t.SerializeToString())
+
+
+def _bfloat16_tensor(name: str, values: np.ndarray) -> onnx.TensorProto:
+    bits = (values.astype(np.float32).view(np.uint32) >> 16).astype(np.uint16)
+    t = onnx.TensorProto()
+    t.name = name
+    t.data_type = TensorProto.BFLOAT16
+    t.dims.extend(values.shape)
+    t.raw_data = bits.tobytes()
+    return t
+
+
+@maker("conformance-mini")
+def make_conformance_mini():
+    suite = os.path.join(FIXTURES, "conformance-mini", "node")
+    f32 = TensorProto.FLOAT
+    x = np.array([1.0, -1.0, 0.0, 2.0], dtype=np.float32)
+    zero = np.zeros(4, dtype=np.float32)
+    # 1/0 and -1/0: ±inf in the expected output must compare equal (0/0 is NaN, also equal).
+    _write_case(suite, "test_div_by_zero_inf",
+                [helper.make_node("Div", ["x", "z"], ["y"])],
+                [_tensor_info("x", f32, [4]), _tensor_info("z", f32, [4])], [_tensor_info("y", f32, [4])],
+                [numpy_helper.from_array(x, "x"), numpy_helper.from_array(zero, "z")],
+                [numpy_helper.from_array(np.array([np.inf, -np.inf, np.nan, np.inf], dtype=np.float32), "y")])
+    # A bfloat16 feed: the JS API cannot create the tensor, so the case is not runnable here.
+    _write_case(suite, "test_cast_BFLOAT16_to_FLOAT",
+                [helper.make_node("Cast", ["x"], ["y"], to=f32)],
+                [_tensor_info("x", TensorProto.BFLOAT16, [4])], [_tensor_info("y", f32, [4])],
+                [_bfloat16_tensor("x", x)], [numpy_helper.from_array(x, "y")])
+    # int4 (22) and float8e4m3fn (17) outputs: never fetched (int4 aborts onnxruntime-node).
+    for elem, label in ((22, "INT4"), (17, "FLOAT8E4M3FN")):
+        _write_case(suite, f"test_cast_FLOAT_to_{label}",
+                    [helper.make_node("Cast", ["x"], ["y"], to=elem)],
+                    [_tensor_info("x", f32, [4])], [_tensor_info("y", elem, [4])],
+                    [numpy_helper.from_array(x, "x")], [numpy_helper.from_array(x, "y")], opset=21, ir=10)
+    write_json(os.path.join(FIXTURES, "conformance-mini", "README.json"),
+               {"notes": "hand-built with onnx 1.12 by scripts/fixtures_graphs.py; layout of onnx/backend/test/data"})
+
+
+# --------------------------------------------------------------------------
+# Hand-built graphs with TorchScript-style node names, goldens from an equivalent eager model
+# --------------------------------------------------------------------------
+
+def save_handmade(name: str, onnx_model: onnx.ModelProto, eager: nn.Module,
+                  inputs: "OrderedDict[str, torch.Tensor]", output_names: list, notes: str):
+    """Like save_fixture, for a graph torch 1.13 cannot export: model.onnx is ``onnx_model``, the
+    goldens come from forward hooks on ``eager``, which computes what the graph computes."""
+    from make_fixtures import module_table, record_hooks, save_npz, to_numpy, _shape
+    folder = os.path.join(FIXTURES, name)
+    os.makedirs(folder, exist_ok=True)
+    onnx.checker.check_model(onnx_model) if onnx_model.ir_version <= 8 else None
+    with open(os.path.join(folder, "model.onnx"), "wb") as f:
+        f.write(onnx_model.SerializeToString())
+    eager.eval()
+    args = tuple(inputs.values())
+    golden, golden_in, calls, result = record_hooks(eager, args)
+    assert len(result) == len(output_names), (name, len(result), output_names)
+    for i, r in enumerate(result):
+        golden[f"__output__#{i}"] = to_numpy(r)
+    save_npz(os.path.join(folder, "input.npz"), OrderedDict((k, to_numpy(v)) for k, v in inputs.items()))
+    save_npz(os.path.join(folder, "golden.npz"), golden)
+    save_npz(os.path.join(folder, "golden_inputs.npz"), golden_in)
+    meta = OrderedDict()
+    meta["modules"] = module_table(eager, calls)
+    meta["inputs"] = list(inputs.keys())
+    meta["outputs"] = list(output_names)
+    meta["input_shapes"] = {k: _shape(to_numpy(v)) for k, v in inputs.items()}
+    meta["output_shapes"] = {n: _shape(to_numpy(r)) for n, r in zip(output_names, result)}
+    meta["torch"] = torch.__version__
+    meta["export"] = {"exporter": "hand-built with onnx " + onnx.__version__}
+    meta["notes"] = notes
+    write_json(os.path.join(folder, "modules.json"), meta)
+    print(f"{name}: {len(meta['modules'])} modules, {len(golden)} golden arrays")
+
+
+def _init(name: str, array) -> onnx.TensorProto:
+    return numpy_helper.from_array(np.asarray(array), name)
+
+
+def _linear_inits(prefix: str, linear: nn.Linear) -> list:
+    return [_init(f"{prefix}.weight", linear.weight.detach().numpy()),
+            _init(f"{prefix}.bias", linear.bias.detach().numpy())]
+
+
+class QuantInt4(nn.Module):
+    """x / scale rounded half to even, clamped to int4's [-8, 7] (the graph then casts it to int4)."""
+
+    def __init__(self, scale: float):
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, x):
+        return torch.clamp(torch.round(x / self.scale), -8, 7)
+
+
+class DequantInt4(nn.Module):
+    def __init__(self, scale: float):
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, q):
+        return q * self.scale
+
+
+class Int4Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 6)
+        self.quant = QuantInt4(0.25)
+        self.dequant = DequantInt4(0.25)
+        self.head = nn.Linear(6, 3)
+
+    def forward(self, x):
+        return self.head(self.dequant(self.quant(self.fc(x))))
+
+
+@maker("int4-quant")
+def make_int4_quant():
+    """An int4 intermediate (a Cast to int4 of values already integral and in range, so the cast
+    is exact): fetching it would abort onnxruntime-node, so `quant` and `in:dequant` are reported."""
+    seed_everything(0)
+    eager = Int4Net().eval()
+    q = "/quant/Cast_output_0"
+    nodes = [
+        helper.make_node("Gemm", ["x", "fc.weight", "fc.bias"], ["/fc/Gemm_output_0"], name="/fc/Gemm", transB=1),
+        helper.make_node("Div", ["/fc/Gemm_output_0", "onnx::Div_scale"], ["/quant/Div_output_0"], name="/quant/Div"),
+        helper.make_node("Round", ["/quant/Div_output_0"], ["/quant/Round_output_0"], name="/quant/Round"),
+        helper.make_node("Clip", ["/quant/Round_output_0", "onnx::Clip_min", "onnx::Clip_max"],
+                         ["/quant/Clip_output_0"], name="/quant/Clip"),
+        helper.make_node("Cast", ["/quant/Clip_output_0"], [q], name="/quant/Cast", to=22),  # INT4
+        helper.make_node("Cast", [q], ["/dequant/Cast_output_0"], name="/dequant/Cast", to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["/dequant/Cast_output_0", "onnx::Div_scale"], ["/dequant/Mul_output_0"],
+                         name="/dequant/Mul"),
+        helper.make_node("Gemm", ["/dequant/Mul_output_0", "head.weight", "head.bias"], ["output"],
+                         name="/head/Gemm", transB=1),
+    ]
+    inits = _linear_inits("fc", eager.fc) + _linear_inits("head", eager.head) + [
+        _init("onnx::Div_scale", np.float32(0.25)), _init("onnx::Clip_min", np.float32(-8)),
+        _init("onnx::Clip_max", np.float32(7))]
+    graph = helper.make_graph(nodes, "int4", [_tensor_info("x", TensorProto.FLOAT, [2, 4])],
+                              [_tensor_info("output", TensorProto.FLOAT, [2, 3])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    model.ir_version = 10
+    x = torch.randn(2, 4)
+    save_handmade("int4-quant", model, eager, OrderedDict(x=x), ["output"],
+                  "hand-built: an int4 Cast between two float modules (opset 21); goldens from Int4Net")
+
+
+class ScaledByScalar(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+        self.act = nn.Tanh()
+
+    def forward(self, x, gain):
+        return self.act(self.fc(x) * gain)
+
+
+@maker("scalar-input")
+def make_scalar_input():
+    """A 0-d input (a gain, like a sample rate): its declared shape is [], not unknown."""
+    seed_everything(0)
+    model = ScaledByScalar().eval()
+    x = torch.randn(2, 4)
+    gain = torch.tensor(0.5)
+    kwargs = {"input_names": ["x", "gain"], "output_names": ["output"],
+              "dynamic_axes": {"x": {0: "batch"}, "output": {0: "batch"}}}
+    save_fixture("scalar-input", model, OrderedDict(x=x, gain=gain), kwargs,
+                 notes="TorchScript export with a scalar (0-d) input 'gain'")

@@ -1,0 +1,142 @@
+/**
+ * Graph-level export patterns (issue 9): values the JS API cannot return, scalar shapes, local
+ * functions, dynamo's torch.cond, If inside Loop and If edge cases. Values are checked against
+ * PyTorch goldens by test/fidelity.test.ts; here: keys, reasons, and that nothing crashes.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { loadModel } from '../src/node.js';
+import { encodeModel } from '../src/onnx/codec.js';
+import type { ModelProto, ValueInfoProto } from '../src/onnx/types.js';
+import { FIXTURES, fixture, mismatch } from './helpers/fixtures.js';
+
+const ROOT = join(import.meta.dirname, '..');
+
+/** `neurotap ARGS` from the sources, in a child process (an abort there must not kill the test run). */
+function cli(args: string[]): { status: number; stdout: string } {
+  const script = `const { main } = await import(${JSON.stringify(join(ROOT, 'src', 'cli', 'main.ts'))}); process.exitCode = await main(${JSON.stringify(args)});`;
+  try {
+    const stdout = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return { status: 0, stdout };
+  } catch (err) {
+    const e = err as { status: number | null; stdout: string };
+    return { status: e.status ?? -1, stdout: e.stdout };
+  }
+}
+
+function tensor(name: string, elemType: number, dims?: (number | string)[]): ValueInfoProto {
+  const shape = dims && { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) };
+  return { name, type: { tensorType: { elemType, ...(shape ? { shape } : {}) } } };
+}
+
+const cast = (name: string, input: string, to: number) => ({
+  opType: 'Cast',
+  name,
+  input: [input],
+  output: [name],
+  attribute: [{ name: 'to', type: 2, i: to }],
+});
+
+describe('values ONNX Runtime JS cannot return (pattern 13)', () => {
+  it('int4-quant: the int4 module output and the input it feeds are reported, the rest returned', async () => {
+    const fx = fixture('int4-quant');
+    const model = await loadModel(fx.path);
+    const acts = await model.capture(Object.fromEntries(fx.inputs), { layers: 'modules', inputs: true });
+    assert.deepEqual([...acts.keys()].sort(), ['dequant', 'fc', 'head', 'in:fc#0', 'in:head#0', 'in:quant#0']);
+    assert.match(acts.whyNotObservable('quant')!.reason, /int4/);
+    assert.match(acts.notObservable.find((u) => u.key === 'in:dequant#0')!.reason, /int4/);
+    assert.equal(mismatch(acts.get('dequant')!, fx.golden.get('dequant')!), undefined);
+  });
+
+  it('never fetches bfloat16, float8 or int4 values, model outputs included', async () => {
+    // x -> bf16 -> float -> float8e4m3fn -> float (y); x -> int4 (q, a model output)
+    const proto: ModelProto = {
+      irVersion: 10,
+      opsetImport: [{ domain: '', version: 21 }],
+      graph: {
+        name: 'narrow',
+        node: [cast('b', 'x', 16), cast('bf', 'b', 1), cast('e', 'bf', 17), cast('y', 'e', 1), cast('q', 'x', 22)],
+        input: [tensor('x', 1, [4])],
+        output: [tensor('y', 1, [4]), tensor('q', 22, [4])],
+      },
+    };
+    const model = await loadModel(encodeModel(proto));
+    const x = { data: Float32Array.from([1, -2, 0.5, 3]), dims: [4] };
+    const acts = await model.capture({ x }, { layers: 'values' });
+    assert.deepEqual([...acts.keys()].sort(), ['bf', 'y']);
+    assert.deepEqual([...(acts.get('y')!.data as Float32Array)], [1, -2, 0.5, 3]);
+    assert.match(acts.whyNotObservable('b')!.reason, /bfloat16/);
+    assert.match(acts.whyNotObservable('e')!.reason, /float8e4m3fn/);
+    assert.match(acts.whyNotObservable('q')!.reason, /int4/);
+    assert.match(acts.whyNotObservable('output:q')!.reason, /model output of type int4/);
+    assert.deepEqual(Object.keys(acts.outputs), ['y']);
+    assert.deepEqual(Object.keys(await model.run({ x })), ['y']);
+  });
+
+  it('neurotap layers probes an int4 model without aborting and names the reason', () => {
+    const run = cli(['layers', join(FIXTURES, 'int4-quant', 'model.onnx')]);
+    assert.equal(run.status, 0);
+    assert.match(run.stdout, /quant .*not observable: a tensor of type int4/);
+    assert.match(run.stdout, /4 modules, 4 leaves, 1 not observable/);
+  });
+});
+
+describe('scalar shapes (pattern 14)', () => {
+  it('a declared shape [] is a scalar, distinct from no shape, in modules() and inputs', async () => {
+    const proto: ModelProto = {
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 13 }],
+      graph: {
+        name: 'scalars',
+        node: [
+          {
+            opType: 'ReduceSum',
+            name: '/total/ReduceSum',
+            input: ['x'],
+            output: ['s'],
+            attribute: [{ name: 'keepdims', type: 2, i: 0 }],
+          },
+          { opType: 'Mul', name: '/scale/Mul', input: ['s', 'g'], output: ['y'] },
+          { opType: 'Relu', name: '/act/Relu', input: ['y'], output: ['z'] },
+        ],
+        input: [tensor('x', 1, [3]), tensor('g', 1, [])],
+        valueInfo: [tensor('s', 1, []), tensor('y', 1)],
+        output: [tensor('z', 1, [])],
+      },
+    };
+    const model = await loadModel(encodeModel(proto));
+    const shapes = Object.fromEntries(model.modules().map((m) => [m.name, m.outputShapes]));
+    assert.deepEqual(shapes, { total: [[[]]], scale: [[null]], act: [[[]]] });
+    const acts = await model.capture({
+      x: { data: Float32Array.from([1, 2, 3]), dims: [3] },
+      g: { data: Float32Array.from([2]), dims: [] },
+    });
+    assert.deepEqual(acts.get('act')!.dims, []);
+    assert.equal((acts.get('act')!.data as Float32Array)[0], 12);
+  });
+
+  it('scalar-input: --random makes the 0-d input, layers --json declares it []', () => {
+    const path = join(FIXTURES, 'scalar-input', 'model.onnx');
+    const layers = JSON.parse(cli(['layers', path, '--json', '--no-probe']).stdout);
+    assert.deepEqual(
+      layers.inputs.map((v: { name: string; shape: unknown }) => [v.name, v.shape]),
+      [
+        ['x', ['batch', 4]],
+        ['gain', []],
+      ],
+    );
+    assert.deepEqual(
+      layers.modules.map((m: { outputShapes: unknown }) => m.outputShapes),
+      [[[null]], [[['batch', 3]]]],
+    );
+    const run = cli(['extract', path, '--random', '--json']);
+    assert.equal(run.status, 0);
+    const out = JSON.parse(run.stdout);
+    assert.ok(JSON.stringify(out).includes('"act"'), run.stdout.slice(0, 300));
+  });
+});
