@@ -75,12 +75,13 @@ def seed_everything(seed: int = 0) -> None:
 # --------------------------------------------------------------------------
 
 def to_numpy(t: torch.Tensor) -> np.ndarray:
+    # np.array, not np.ascontiguousarray: that one turns a 0-d tensor into shape (1,).
     a = t.detach().cpu().numpy()
     if a.dtype == np.int64:
-        return np.ascontiguousarray(a)
+        return np.array(a, order="C")
     if a.dtype == np.bool_:
-        return np.ascontiguousarray(a)
-    return np.ascontiguousarray(a, dtype=np.float32)
+        return np.array(a, order="C")
+    return np.array(a, dtype=np.float32, order="C")
 
 
 def save_npz(path: str, arrays: "OrderedDict[str, np.ndarray]") -> None:
@@ -89,7 +90,7 @@ def save_npz(path: str, arrays: "OrderedDict[str, np.ndarray]") -> None:
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
         for key, arr in arrays.items():
             buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
+            np.lib.format.write_array(buf, np.array(arr, order="C"), allow_pickle=False)  # keeps 0-d arrays 0-d
             info = zipfile.ZipInfo(key + ".npy", date_time=ZIP_DATE)
             info.compress_type = zipfile.ZIP_STORED
             info.external_attr = 0o644 << 16

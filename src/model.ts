@@ -165,7 +165,7 @@ export class NeurotapModel {
     );
   }
 
-  /** Model outputs the JS API can return: fetching an int4 output would abort onnxruntime-node. */
+  /** Model outputs the JS API can return: fetching an int4 output would abort the Node binding. */
   #returnableOutputs(): string[] {
     return this.index.outputs.filter((o) => !unreturnableType(inferElemType(this.index, o)));
   }

@@ -100,7 +100,7 @@ export function selectTargets(map: ModuleMap, index: GraphIndex, options: Select
 
 /**
  * Sequences, maps, optionals and tensors of types the JS API cannot return (int4, float8, bfloat16:
- * fetching an int4 value aborts onnxruntime-node) are reported, never requested. A quantized int4
+ * fetching an int4 value aborts the Node binding) are reported, never requested. A quantized int4
  * value with `dequantize` leaves the graph as float, so it stays.
  */
 function dropUnreturnable(index: GraphIndex, selection: Selection, dequantize: boolean): Selection {

@@ -152,7 +152,7 @@ export function valueKind(
 
 /**
  * Element types ONNX Runtime's JS API returns as tensors. The others (bfloat16 and float8 raise
- * "Unsupported data type"; int4/uint4 abort onnxruntime-node 1.30 outright, measured) must never be
+ * "Unsupported data type"; int4/uint4 abort the Node binding 1.30 outright, measured) must never be
  * fetched.
  */
 const RETURNABLE = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
