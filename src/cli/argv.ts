@@ -1,12 +1,13 @@
 /**
- * Flag scanning on top of citty. citty keeps only the last value of a repeated flag and accepts
- * unknown flags silently; `--input a --input b` and a typo such as `--layer` must not be lost
- * quietly, so each command reads its flags through `scanFlags`.
+ * The CLI's one argument parser: node:util `parseArgs`, driven by each command's citty `ArgsDef`
+ * (citty only renders `--help` and lists the commands; it parses nothing). Every value of a
+ * repeated flag is kept (`--input a --input b`) and an unknown flag is refused with the nearest
+ * known names, so a typo such as `--layer` is never lost quietly.
  */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { defineCommand, type ArgsDef, type CommandDef } from 'citty';
 import { nearestNames } from '../capture/glob.js';
 import { NeurotapError } from '../errors.js';
-import type { Reduction } from '../graph/rewrite.js';
 
 export interface ScannedFlags {
   /** Every value given for each flag, in order, by its kebab-case name; booleans as 'true'/'false'. */
@@ -14,70 +15,83 @@ export interface ScannedFlags {
   readonly positionals: readonly string[];
 }
 
+type Options = NonNullable<ParseArgsConfig['options']>;
+
 function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
-/** Flag name (and aliases) to [canonical name, takes a value]. */
-function flagTable(defs: ArgsDef): Map<string, [string, boolean]> {
-  const table = new Map<string, [string, boolean]>();
+/** parseArgs options from citty definitions: every flag repeatable, one-letter aliases as short flags. */
+function parseOptions(defs: ArgsDef): Options {
+  const options: Options = {};
   for (const [name, def] of Object.entries(defs)) {
     if (def.type === 'positional') continue;
-    const entry: [string, boolean] = [kebab(name), def.type === 'string' || def.type === 'enum'];
-    table.set(kebab(name), entry);
-    for (const alias of ['alias' in def && def.alias ? def.alias : []].flat()) table.set(alias, entry);
+    const short = ['alias' in def && def.alias ? def.alias : []].flat().find((a) => a.length === 1);
+    options[kebab(name)] = {
+      type: def.type === 'boolean' ? 'boolean' : 'string',
+      multiple: true,
+      ...(short ? { short } : {}),
+    };
   }
-  return table;
+  return options;
 }
 
-function unknownFlag(flag: string, table: Map<string, [string, boolean]>, command: string): NeurotapError {
-  const names = [...table.keys()].filter((n) => n.length > 1);
-  const near = nearestNames(flag.replace(/^-+/, ''), names, 1).map((n) => `--${n}`);
-  return new NeurotapError(
-    'E_BAD_ARGUMENT',
-    `Unknown option '${flag}' for neurotap ${command} (did you mean ${near.join(' or ')}?).`,
-    {
-      hint: `See \`neurotap ${command} --help\`.`,
-    },
-  );
+/**
+ * parseArgs refuses `--axis -1` as ambiguous (the value looks like a flag); a negative number
+ * after a flag that takes a value is that value, so it is attached as `--axis=-1`.
+ */
+function attachNegativeNumbers(rawArgs: readonly string[], options: Options): string[] {
+  const takesValue = (arg: string) => {
+    const long = /^--([^=]+)$/.exec(arg)?.[1];
+    const short = /^-([^-])$/.exec(arg)?.[1];
+    const name = long ?? Object.keys(options).find((n) => short !== undefined && options[n].short === short);
+    return name !== undefined && options[name]?.type === 'string' ? `--${name}` : undefined;
+  };
+  const out: string[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const flag = rawArgs[i] === '--' ? undefined : takesValue(rawArgs[i]);
+    if (flag && /^-\d|^-\.\d/.test(rawArgs[i + 1] ?? '')) out.push(`${flag}=${rawArgs[++i]}`);
+    else out.push(rawArgs[i]);
+    if (rawArgs[i] === '--') return [...out, ...rawArgs.slice(i + 1)];
+  }
+  return out;
+}
+
+function usageError(err: unknown, options: Options, command: string): NeurotapError {
+  const code = (err as { code?: string }).code;
+  const message = err instanceof Error ? err.message : String(err);
+  const hint = `See \`neurotap ${command} --help\`.`;
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const flag = /'([^']+)'/.exec(message)?.[1] ?? message;
+    const near = nearestNames(flag.replace(/^-+/, ''), Object.keys(options), 1).map((n) => `--${n}`);
+    const guess = near.length ? ` (did you mean ${near.join(' or ')}?)` : '';
+    return new NeurotapError('E_BAD_ARGUMENT', `Unknown option '${flag}' for neurotap ${command}${guess}.`, { hint });
+  }
+  // Node's own wording names the flag and what is wrong: a missing value, a value for a switch.
+  return new NeurotapError('E_BAD_ARGUMENT', `${message.split('. To specify')[0]} (neurotap ${command}).`, {
+    hint,
+    cause: err,
+  });
 }
 
 /** Reads `--name value`, `--name=value`, `-n value`, `--flag`, `--no-flag` and positionals; `--` ends flags. */
 export function scanFlags(rawArgs: readonly string[], defs: ArgsDef, command: string): ScannedFlags {
-  const table = flagTable(defs);
-  const values = new Map<string, string[]>();
-  const positionals: string[] = [];
-  const push = (name: string, value: string) => values.set(name, [...(values.get(name) ?? []), value]);
-  for (let i = 0; i < rawArgs.length; i++) {
-    const arg = rawArgs[i];
-    if (arg === '--') {
-      positionals.push(...rawArgs.slice(i + 1));
-      break;
-    }
-    if (!arg.startsWith('-') || arg === '-') {
-      positionals.push(arg);
-      continue;
-    }
-    const body = arg.replace(/^--?/, '');
-    const eq = body.indexOf('=');
-    const raw = eq < 0 ? body : body.slice(0, eq);
-    const negated = raw.startsWith('no-') && table.get(kebab(raw.slice(3)))?.[1] === false;
-    const entry = table.get(negated ? kebab(raw.slice(3)) : arg.startsWith('--') ? kebab(raw) : raw);
-    if (!entry) throw unknownFlag(arg, table, command);
-    const [name, takesValue] = entry;
-    if (!takesValue) {
-      push(name, negated ? 'false' : eq < 0 ? 'true' : String(body.slice(eq + 1) !== 'false'));
-      continue;
-    }
-    const value = eq >= 0 ? body.slice(eq + 1) : rawArgs[++i];
-    if (value === undefined) {
-      throw new NeurotapError('E_BAD_ARGUMENT', `Option --${name} needs a value.`, {
-        hint: `See \`neurotap ${command} --help\`.`,
-      });
-    }
-    push(name, value);
+  const options = parseOptions(defs);
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: attachNegativeNumbers(rawArgs, options),
+      options,
+      strict: true,
+      allowPositionals: true,
+      allowNegative: true,
+    });
+  } catch (err) {
+    throw usageError(err, options, command);
   }
-  return { values, positionals };
+  const values = new Map<string, string[]>();
+  for (const [name, given] of Object.entries(parsed.values)) values.set(name, [given ?? []].flat().map(String));
+  return { values, positionals: parsed.positionals };
 }
 
 /** The last value of a flag (a repeated single-valued flag keeps the last, as most CLIs do). */
@@ -90,9 +104,15 @@ export function isSet(flags: ScannedFlags, name: string): boolean {
   return lastValue(flags, name) === 'true';
 }
 
-/** Rejects positionals beyond the ones a command takes (usually a forgotten `--input`). */
-export function checkPositionals(flags: ScannedFlags, count: number, command: string, hint: string): void {
-  const extra = flags.positionals.slice(count);
+/** Rejects a missing required positional, and positionals beyond the one a command takes (usually a forgotten `--input`). */
+function checkPositionals(flags: ScannedFlags, defs: ArgsDef, command: string, hint: string): void {
+  const [name, def] = Object.entries(defs).find(([, d]) => d.type === 'positional') ?? [];
+  if (name && def && 'required' in def && def.required && flags.positionals.length === 0) {
+    throw new NeurotapError('E_BAD_ARGUMENT', `neurotap ${command} needs ${name.toUpperCase()}.`, {
+      hint: `${def.description ?? name}; see \`neurotap ${command} --help\`.`,
+    });
+  }
+  const extra = flags.positionals.slice(1);
   if (extra.length) {
     throw new NeurotapError(
       'E_BAD_ARGUMENT',
@@ -126,6 +146,11 @@ export function parseNumberList(text: string, flag: string): number[] {
 
 const DEBUG_ARG = { debug: { type: 'boolean', description: 'Print stack traces with errors' } } satisfies ArgsDef;
 
+/** A subcommand: its flags for `--help`, and the run that parses them (`main` calls it with the raw arguments). */
+export interface FlagCommand extends CommandDef<ArgsDef> {
+  runWith(rawArgs: readonly string[]): Promise<void>;
+}
+
 /**
  * A subcommand whose flags are all read by scanFlags (repeated flags included, unknown ones refused)
  * and which takes at most one positional (a model or a store). `--debug` is added to every command.
@@ -135,33 +160,12 @@ export function flagCommand(
   args: ArgsDef,
   extraArgumentHint: string,
   run: (positional: string | undefined, flags: ScannedFlags) => Promise<void>,
-): CommandDef<ArgsDef> {
+): FlagCommand {
   const all: ArgsDef = { ...args, ...DEBUG_ARG };
-  return defineCommand({
-    meta,
-    args: all,
-    async run({ rawArgs }) {
-      const flags = scanFlags(rawArgs, all, meta.name);
-      checkPositionals(flags, 1, meta.name, extraArgumentHint);
-      await run(flags.positionals[0], flags);
-    },
-  });
-}
-
-/** `--reduce mean` for every layer, `--reduce 'layer1.*=max'` per pattern (repeatable), for `extract` and `extract --inputs`. */
-export function parseReduceFlags(values: readonly string[]): Reduction | Record<string, Reduction> | undefined {
-  if (values.length === 0) return undefined;
-  if (values.length === 1 && !values[0].includes('=')) return values[0] as Reduction; // the library checks the name
-  const rules: Record<string, Reduction> = {};
-  for (const value of values) {
-    const eq = value.lastIndexOf('=');
-    if (eq <= 0)
-      throw new NeurotapError(
-        'E_BAD_ARGUMENT',
-        `Expected --reduce R or --reduce PATTERN=R; got '${value}' among several.`,
-        { hint: "E.g. --reduce 'conv*=mean' --reduce fc1=none." },
-      );
-    rules[value.slice(0, eq)] = value.slice(eq + 1) as Reduction;
-  }
-  return rules;
+  const runWith = async (rawArgs: readonly string[]) => {
+    const flags = scanFlags(rawArgs, all, meta.name);
+    checkPositionals(flags, all, meta.name, extraArgumentHint);
+    await run(flags.positionals[0], flags);
+  };
+  return { ...defineCommand({ meta, args: all }), runWith };
 }

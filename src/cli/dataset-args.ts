@@ -6,7 +6,8 @@
 import { NeurotapError } from '../errors.js';
 import type { NeurotapModel } from '../model.js';
 import type { DataSource } from '../dataset/types.js';
-import { isSet, lastValue, parseInteger, parseReduceFlags, type ScannedFlags } from './argv.js';
+import { isSet, lastValue, parseInteger, type ScannedFlags } from './argv.js';
+import { executionProvidersOf, reductionOf, threadsOf } from './flags.js';
 import { imageOptions, type ImageFlags } from './inputs.js';
 import { declaredInputs, openModel } from './model-info.js';
 
@@ -24,17 +25,12 @@ export function chunkSizeOf(flags: ScannedFlags): number | undefined {
 }
 
 export async function openModelFromFlags(path: string, flags: ScannedFlags): Promise<NeurotapModel> {
-  const threads = lastValue(flags, 'threads');
-  const ep = lastValue(flags, 'ep')
-    ?.split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  return openModel(path, threads === undefined ? undefined : parseInteger(threads, 'threads', 1), ep);
+  return openModel(path, threadsOf(flags), executionProvidersOf(flags));
 }
 
 /** The selection flags as library options. */
 export function selectionOf(flags: ScannedFlags) {
-  const reduce = parseReduceFlags(flags.values.get('reduce') ?? []);
+  const reduce = reductionOf(flags);
   return {
     layers: flags.values.get('layers') ?? ['leaves'],
     inputs: isSet(flags, 'inputs-of-modules'),

@@ -7,6 +7,7 @@ import { basename } from 'node:path';
 import { NeurotapError } from '../errors.js';
 import type { WriteDatasetResult } from '../node/dataset/write-dataset.js';
 import { isSet, lastValue, type ScannedFlags } from './argv.js';
+import { shardOf } from './flags.js';
 import { batchSizeOf, chunkSizeOf, openModelFromFlags, openSourceFromFlags, selectionOf } from './dataset-args.js';
 import { progressBar } from './dataset-progress.js';
 import { formatColumns, formatShape, stylesFor } from './format.js';
@@ -84,9 +85,8 @@ export async function extractDatasetCommand(modelPath: string, flags: ScannedFla
   const out = checkFlags(flags);
   const json = isSet(flags, 'json');
   const { writeDataset, datasetFormat } = await import('../node/dataset/write-dataset.js');
-  const { parseShard } = await import('../dataset/chunks.js');
   const format = await datasetFormat(out);
-  const shardText = lastValue(flags, 'shard');
+  const shard = shardOf(flags);
   const chunkSize = chunkSizeOf(flags);
   const options = {
     ...selectionOf(flags),
@@ -94,7 +94,7 @@ export async function extractDatasetCommand(modelPath: string, flags: ScannedFla
     resume: isSet(flags, 'resume'),
     modelFile: basename(modelPath),
     ...(chunkSize !== undefined ? { chunkSize } : {}),
-    ...(shardText !== undefined ? { shard: parseShard(shardText) } : {}),
+    ...(shard !== undefined ? { shard } : {}),
   };
   const model = await openModelFromFlags(modelPath, flags);
   const source = await openSourceFromFlags(model, flags, image);

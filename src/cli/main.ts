@@ -8,7 +8,10 @@
  * ```
  */
 import { readFileSync } from 'node:fs';
-import { defineCommand, renderUsage, runCommand, type CommandDef } from 'citty';
+import { defineCommand, renderUsage, type CommandDef } from 'citty';
+import { nearestNames } from '../capture/glob.js';
+import { NeurotapError } from '../errors.js';
+import type { FlagCommand } from './argv.js';
 import { stripAnsi } from './format.js';
 import { reportError } from './print-error.js';
 
@@ -22,13 +25,13 @@ function packageVersion(): string {
 }
 
 const subCommands = {
-  layers: () => import('./commands/layers.js').then((m) => m.default as CommandDef),
-  extract: () => import('./commands/extract.js').then((m) => m.default as CommandDef),
-  view: () => import('./commands/view.js').then((m) => m.default as CommandDef),
-  report: () => import('./commands/report.js').then((m) => m.default as CommandDef),
-  stats: () => import('./commands/stats.js').then((m) => m.default as CommandDef),
-  verify: () => import('./commands/verify.js').then((m) => m.default as CommandDef),
-};
+  layers: () => import('./commands/layers.js').then((m) => m.default),
+  extract: () => import('./commands/extract.js').then((m) => m.default),
+  view: () => import('./commands/view.js').then((m) => m.default),
+  report: () => import('./commands/report.js').then((m) => m.default),
+  stats: () => import('./commands/stats.js').then((m) => m.default),
+  verify: () => import('./commands/verify.js').then((m) => m.default),
+} satisfies Record<string, () => Promise<FlagCommand>>;
 
 export const root = defineCommand({
   meta: {
@@ -37,13 +40,25 @@ export const root = defineCommand({
     description:
       'Capture the activation of every hidden layer of a PyTorch model exported to ONNX, keyed by PyTorch module names',
   },
-  subCommands,
+  subCommands: subCommands as Record<string, () => Promise<CommandDef>>,
 });
+
+/** The subcommand named by the first argument; citty only renders usage, the commands parse their own flags. */
+async function loadCommand(name: string | undefined): Promise<FlagCommand> {
+  if (name !== undefined && Object.hasOwn(subCommands, name)) return subCommands[name as keyof typeof subCommands]();
+  const names = Object.keys(subCommands);
+  const near = name === undefined ? [] : nearestNames(name, names, 1);
+  throw new NeurotapError(
+    'E_BAD_ARGUMENT',
+    `Unknown command '${name ?? ''}'${near.length ? ` (did you mean ${near.join(' or ')}?)` : ''}.`,
+    { hint: `The commands are ${names.join(', ')}; see \`neurotap --help\`.` },
+  );
+}
 
 /** Usage of the subcommand named first on the line, else of the root. */
 async function printUsage(argv: readonly string[]): Promise<void> {
   const name = argv.find((a) => !a.startsWith('-'));
-  const load = name ? subCommands[name as keyof typeof subCommands] : undefined;
+  const load = name && Object.hasOwn(subCommands, name) ? subCommands[name as keyof typeof subCommands] : undefined;
   const text = load ? await renderUsage(await load(), root as CommandDef) : await renderUsage(root as CommandDef);
   // citty colours its usage even into a pipe or file; keep the codes for terminals only.
   process.stdout.write(`${process.stdout.isTTY ? text : stripAnsi(text)}\n`);
@@ -61,7 +76,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     return 0;
   }
   try {
-    await runCommand(root as CommandDef, { rawArgs: [...argv] });
+    const [name, ...rest] = argv;
+    await (await loadCommand(name)).runWith(rest);
     return 0;
   } catch (err) {
     return reportError(err, argv);

@@ -4,7 +4,7 @@
  * separates mistakes in the invocation (2) from failures of the tool or the runtime (1).
  */
 import { isNeurotapError } from '../errors.js';
-import { stripAnsi, stylesFor } from './format.js';
+import { stylesFor } from './format.js';
 
 export interface ReportedError {
   code: string;
@@ -19,22 +19,9 @@ export function hasFlag(argv: readonly string[], name: string): boolean {
   return (end < 0 ? argv : argv.slice(0, end)).some((a) => a === `--${name}` || a === `--${name}=true`);
 }
 
-/** citty's own usage errors (missing positional, unknown command) carry this name. */
-function isCittyError(err: unknown): err is Error & { code?: string } {
-  return err instanceof Error && err.name === 'CLIError';
-}
-
 export function describeError(err: unknown): ReportedError {
   if (isNeurotapError(err)) {
     return { code: err.code, message: err.message, hint: err.hint, ...(err.details ? { details: err.details } : {}) };
-  }
-  if (isCittyError(err)) {
-    // citty colours its messages; the codes would garble logs and JSON.
-    return {
-      code: 'E_BAD_ARGUMENT',
-      message: stripAnsi(err.message),
-      hint: 'See `neurotap --help`, or `neurotap COMMAND --help`.',
-    };
   }
   const message = err instanceof Error ? err.message : String(err);
   return {

@@ -73,20 +73,7 @@ export function chunkRange(chunk: number, items: number, chunkSize: number): [nu
   return [start, Math.min(items, start + chunkSize)];
 }
 
-/**
- * `INDEX/COUNT` as given to `--shard` (INDEX from 0). Checked here so the library and the CLI
- * reject the same mistakes.
- */
-export function parseShard(text: string): Shard {
-  const match = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
-  if (!match) {
-    throw new NeurotapError('E_BAD_ARGUMENT', `Expected --shard INDEX/COUNT (e.g. 0/4); got '${text}'.`, {
-      hint: 'INDEX counts from 0, as Kubernetes JOB_COMPLETION_INDEX and Slurm SLURM_ARRAY_TASK_ID (with --array=0-N) do.',
-    });
-  }
-  return checkShard({ index: Number(match[1]), count: Number(match[2]) });
-}
-
+/** A shard `index` of `count` (from 0), checked. */
 export function checkShard(shard: Shard): Shard {
   const { index, count } = shard;
   if (!Number.isSafeInteger(count) || count < 1 || !Number.isSafeInteger(index) || index < 0 || index >= count) {

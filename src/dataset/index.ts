@@ -9,7 +9,7 @@
  * ```
  */
 export { arraySource, type ArraySourceOptions } from './array-source.js';
-export { chunkCount, chunkRange, defaultChunkSize, parseShard, shardChunks } from './chunks.js';
+export { chunkCount, chunkRange, defaultChunkSize, shardChunks } from './chunks.js';
 export { extractDataset } from './extract.js';
 export { MANIFEST_FORMAT, type DatasetManifest } from './manifest.js';
 export type { NeuronSummary } from './neuron-accumulator.js';

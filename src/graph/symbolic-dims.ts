@@ -33,9 +33,13 @@ export function evaluateDim(dim: string, sizes: ReadonlyMap<string, number>): nu
   const tokens = tokenize(dim) ?? [];
   let pos = 0;
   const fail = () =>
-    new NeurotapError('E_BAD_ARGUMENT', `Cannot compute the dimension '${dim}' from the --dim values.`, {
-      hint: `Give it directly: --dim '${dim}=SIZE', or pass the input as a file with --input.`,
-    });
+    new NeurotapError(
+      'E_BAD_ARGUMENT',
+      `Cannot compute the dimension '${dim}' from the sizes given (${[...sizes.keys()].join(', ') || 'none'}).`,
+      {
+        hint: `Give a size for '${dim}' itself, or give the input as data instead of generating it.`,
+      },
+    );
   const atom = (): number => {
     const t = tokens[pos++];
     if (t === '(') {
@@ -63,27 +67,7 @@ export function evaluateDim(dim: string, sizes: ReadonlyMap<string, number>): nu
   return value;
 }
 
-/** `--dim NAME=SIZE` values; the last `=` splits, so names may contain one. */
-export function parseDimFlags(flags: readonly string[]): Map<string, number> {
-  const sizes = new Map<string, number>();
-  for (const flag of flags) {
-    const eq = flag.lastIndexOf('=');
-    const size = Number(flag.slice(eq + 1));
-    if (eq <= 0 || !/^\d+$/.test(flag.slice(eq + 1).trim()) || !Number.isSafeInteger(size)) {
-      throw new NeurotapError(
-        'E_BAD_ARGUMENT',
-        `Expected --dim NAME=SIZE with a non-negative integer size; got '${flag}'.`,
-        {
-          hint: 'E.g. --dim batch=2 --dim seq=16; `neurotap layers MODEL` shows the dimension names.',
-        },
-      );
-    }
-    sizes.set(flag.slice(0, eq).trim(), size);
-  }
-  return sizes;
-}
-
-/** Names that mean a batch size: they default to 1 when --dim does not set them. */
+/** Names that mean a batch size: they default to 1 when no size is given for them. */
 export function isBatchName(name: string): boolean {
   return /batch/i.test(name);
 }

@@ -9,16 +9,8 @@ import type { ActivationCache } from '../../capture/activation-cache.js';
 import { NeurotapError } from '../../errors.js';
 import type { NeurotapModel } from '../../model.js';
 import type { HostTensor, PlainTensor } from '../../tensor.js';
-import {
-  flagCommand,
-  isSet,
-  lastValue,
-  parseInteger,
-  parseNumberList,
-  parseReduceFlags,
-  type ScannedFlags,
-} from '../argv.js';
-import { parseDimFlags } from '../../graph/symbolic-dims.js';
+import { flagCommand, isSet, lastValue, parseNumberList, type ScannedFlags } from '../argv.js';
+import { dimSizesOf, executionProvidersOf, FLAGS, reductionOf, seedOf, threadsOf } from '../flags.js';
 import { extractJson, extractText } from '../extract-view.js';
 import { IMAGE_ARGS, loadInputFiles, parseInputFlag, type ImageFlags } from '../inputs.js';
 import { declaredInputs, openModel } from '../model-info.js';
@@ -26,20 +18,13 @@ import { randomFeeds } from '../random.js';
 import { note } from '../print-error.js';
 
 const args = {
-  model: { type: 'positional', required: true, description: 'The .onnx file' },
-  input: {
-    type: 'string',
-    alias: 'i',
-    valueHint: '[NAME=]FILE',
-    description: 'Input data: .npy, .npz (arrays named by input) or an image; NAME= picks the input (repeatable)',
-  },
+  model: FLAGS.model,
+  input: FLAGS.input,
   inputs: {
-    type: 'string',
-    valueHint: 'DATA',
-    description:
-      'A data set (directory, quoted glob, list .txt, .npy/.npz with items first, .jsonl of token ids): run it in batches and stream each layer to --out (store.zarr, .safetensors or dir/)',
+    ...FLAGS.inputs,
+    description: `${FLAGS.inputs.description}; each layer streams to --out (store.zarr, .safetensors or dir/)`,
   },
-  'batch-size': { type: 'string', valueHint: 'N', description: 'With --inputs: items per run (default 32)' },
+  'batch-size': FLAGS['batch-size'],
   'chunk-size': {
     type: 'string',
     valueHint: 'N',
@@ -52,24 +37,10 @@ const args = {
     valueHint: 'INDEX/COUNT',
     description: 'With --inputs and a .zarr store: process only slice INDEX (from 0) of COUNT',
   },
-  random: {
-    type: 'boolean',
-    description:
-      'Random normal inputs (zeros for integer inputs) at the declared shapes, for inputs not given by --input',
-  },
-  seed: { type: 'string', valueHint: 'N', description: 'Seed for --random (default 0)' },
-  dim: {
-    type: 'string',
-    valueHint: 'NAME=SIZE',
-    description: 'Size of a symbolic dimension for --random (repeatable; batch-like names default to 1)',
-  },
-  layers: {
-    type: 'string',
-    alias: 'l',
-    valueHint: 'SPEC',
-    description:
-      'Module names, globs (layer1.*) or presets leaves|modules|values, comma-separated (repeatable; default leaves)',
-  },
+  random: FLAGS.random,
+  seed: FLAGS.seed,
+  dim: FLAGS.dim,
+  layers: FLAGS.layers,
   'inputs-of-modules': { type: 'boolean', description: 'Also capture what each module receives (keys in:NAME#i)' },
   out: {
     type: 'string',
@@ -78,18 +49,9 @@ const args = {
     description: 'Save tensors (and outputs as output:NAME) to .npz, .safetensors, or a directory of .npy files',
   },
   json: { type: 'boolean', description: 'Print one JSON object instead of the table' },
-  threads: { type: 'string', valueHint: 'N', description: 'ONNX Runtime intra-op threads' },
-  ep: {
-    type: 'string',
-    valueHint: 'LIST',
-    description: 'Execution providers in order of preference, e.g. cuda,cpu (needs a CUDA build of onnxruntime-node)',
-  },
-  reduce: {
-    type: 'string',
-    valueHint: '[PATTERN=]R',
-    description:
-      'Reduce in the graph: mean|max (over axes after channels), time-mean|time-max|last (axis 1), none; PATTERN= limits it to matching layers (repeatable)',
-  },
+  threads: FLAGS.threads,
+  ep: FLAGS.ep,
+  reduce: FLAGS.reduce,
   stop: {
     type: 'boolean',
     description: 'Early stop: run only what the selected layers need (model outputs are not computed)',
@@ -202,8 +164,8 @@ async function buildFeeds(
   const feeds = await loadInputFiles(model, inputFlags, imageFlags(flags), (text) => note(text, json));
   const rest = model.inputNames.filter((n) => !(n in feeds));
   if (!random || rest.length === 0) return feeds;
-  const seed = parseInteger(lastValue(flags, 'seed') ?? '0', 'seed', 0);
-  const made = randomFeeds(model, rest, parseDimFlags(dims), seed);
+  const seed = seedOf(flags);
+  const made = randomFeeds(model, rest, dimSizesOf(flags), seed);
   note(
     `random inputs (seed ${seed}): ${Object.entries(made)
       .map(([n, t]) => `${n} ${t.type} [${t.dims.join(', ')}]`)
@@ -223,21 +185,15 @@ function tensorsToWrite(acts: ActivationCache): Map<string, HostTensor> {
 
 async function extract(modelPath: string, flags: ScannedFlags): Promise<void> {
   const json = isSet(flags, 'json');
-  const threadsFlag = lastValue(flags, 'threads');
-  const threads = threadsFlag === undefined ? undefined : parseInteger(threadsFlag, 'threads', 1);
   imageFlags(flags); // bad image flags fail before anything is loaded
   const out = lastValue(flags, 'out');
   if (out !== undefined) await checkOutputPath(out);
-  const ep = lastValue(flags, 'ep')
-    ?.split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  const model = await openModel(modelPath, threads, ep);
+  const model = await openModel(modelPath, threadsOf(flags), executionProvidersOf(flags));
   try {
     const options = {
       layers: flags.values.get('layers') ?? ['leaves'],
       inputs: isSet(flags, 'inputs-of-modules'),
-      reduce: parseReduceFlags(flags.values.get('reduce') ?? []),
+      reduce: reductionOf(flags),
       stop: isSet(flags, 'stop'),
       stackCalls: isSet(flags, 'stack-calls'),
       dequantize: isSet(flags, 'dequantize'),

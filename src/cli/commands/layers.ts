@@ -6,13 +6,14 @@ import type { ArgsDef } from 'citty';
 import { declaredShape } from '../../graph/graph-index.js';
 import type { NeurotapModel } from '../../model.js';
 import { flagCommand, isSet, lastValue } from '../argv.js';
+import { FLAGS } from '../flags.js';
 import { formatColumns, formatShape, stylesFor } from '../format.js';
 import { symbolsOf } from '../../graph/symbolic-dims.js';
 import { declaredInputs, declaredOutputs, openModel, type DeclaredValue } from '../model-info.js';
 import { randomFeeds } from '../random.js';
 
 const args = {
-  model: { type: 'positional', required: true, description: 'The .onnx file' },
+  model: FLAGS.model,
   json: { type: 'boolean', description: 'Print one JSON object instead of the tree' },
   probe: {
     type: 'boolean',

@@ -13,8 +13,8 @@ import type { HostTensor, PlainTensor } from '../../tensor.js';
 import { captureLayers } from '../../viewer-core/layer-data.js';
 import { imageLayout } from '../../viewer-core/inputs.js';
 import { inTreeOrder, modulesInCallOrder } from '../../viewer-core/module-tree.js';
-import { flagCommand, isSet, lastValue, parseInteger, type ScannedFlags } from '../argv.js';
-import { parseDimFlags } from '../../graph/symbolic-dims.js';
+import { flagCommand, isSet, lastValue, type ScannedFlags } from '../argv.js';
+import { dimSizesOf, FLAGS, seedOf, threadsOf } from '../flags.js';
 import { loadInputFiles, parseInputFlag } from '../inputs.js';
 import { declaredValue, openModel } from '../model-info.js';
 import { randomFeeds } from '../random.js';
@@ -23,32 +23,15 @@ import { renderReport, type ReportInputValue } from '../report-html.js';
 import { inputImage } from '../report-images.js';
 
 const args = {
-  model: { type: 'positional', required: true, description: 'The .onnx file' },
-  input: {
-    type: 'string',
-    alias: 'i',
-    valueHint: '[NAME=]FILE',
-    description: 'Input data: .npy, .npz or an image; NAME= picks the input (repeatable)',
-  },
-  random: {
-    type: 'boolean',
-    description: 'Random normal inputs at the declared shapes, for inputs not given by --input',
-  },
-  seed: { type: 'string', valueHint: 'N', description: 'Seed for --random (default 0)' },
-  dim: {
-    type: 'string',
-    valueHint: 'NAME=SIZE',
-    description: 'Size of a symbolic dimension for --random (repeatable)',
-  },
-  layers: {
-    type: 'string',
-    alias: 'l',
-    valueHint: 'SPEC',
-    description: 'Module names, globs or presets leaves|modules|values (repeatable; default leaves)',
-  },
+  model: FLAGS.model,
+  input: FLAGS.input,
+  random: FLAGS.random,
+  seed: FLAGS.seed,
+  dim: FLAGS.dim,
+  layers: FLAGS.layers,
   out: { type: 'string', alias: 'o', valueHint: 'PATH.html', description: 'The HTML file to write (required)' },
   json: { type: 'boolean', description: 'Print one JSON object about the report written' },
-  threads: { type: 'string', valueHint: 'N', description: 'ONNX Runtime intra-op threads' },
+  threads: FLAGS.threads,
 } satisfies ArgsDef;
 
 export default flagCommand(
@@ -116,8 +99,8 @@ async function buildInputs(model: NeurotapModel, flags: ScannedFlags, json: bool
   }
   const rest = model.inputNames.filter((n) => !(n in feeds));
   if (!random || rest.length === 0) return { feeds, origin };
-  const seed = parseInteger(lastValue(flags, 'seed') ?? '0', 'seed', 0);
-  const made = randomFeeds(model, rest, parseDimFlags(flags.values.get('dim') ?? []), seed);
+  const seed = seedOf(flags);
+  const made = randomFeeds(model, rest, dimSizesOf(flags), seed);
   for (const name of rest) origin.set(name, `random normal values (seed ${seed})`);
   return { feeds: { ...feeds, ...made }, origin };
 }
@@ -143,11 +126,7 @@ function packageVersion(): string {
 async function report(modelPath: string, flags: ScannedFlags): Promise<void> {
   const json = isSet(flags, 'json');
   const out = await checkOut(lastValue(flags, 'out'));
-  const threadsFlag = lastValue(flags, 'threads');
-  const model = await openModel(
-    modelPath,
-    threadsFlag === undefined ? undefined : parseInteger(threadsFlag, 'threads', 1),
-  );
+  const model = await openModel(modelPath, threadsOf(flags));
   try {
     const options = { layers: flags.values.get('layers') ?? ['leaves'] };
     model.plan(options); // an unknown layer fails before any input is read

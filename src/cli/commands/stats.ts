@@ -7,6 +7,7 @@ import { extname } from 'node:path';
 import type { ArgsDef } from 'citty';
 import { NeurotapError } from '../../errors.js';
 import { flagCommand, isSet, lastValue, parseInteger, type ScannedFlags } from '../argv.js';
+import { FLAGS } from '../flags.js';
 import { batchSizeOf, openModelFromFlags, openSourceFromFlags, selectionOf } from '../dataset-args.js';
 import { IMAGE_ARGS } from '../inputs.js';
 import { imageFlags } from './extract.js';
@@ -14,23 +15,10 @@ import { progressBar } from '../dataset-progress.js';
 import { statsText } from '../stats-view.js';
 
 const args = {
-  model: { type: 'positional', required: true, description: 'The .onnx file' },
-  inputs: {
-    type: 'string',
-    valueHint: 'DATA',
-    description: 'The data set: directory, quoted glob, list .txt, .npy/.npz with items first, or .jsonl of token ids',
-  },
-  layers: {
-    type: 'string',
-    alias: 'l',
-    valueHint: 'SPEC',
-    description: 'Module names, globs or presets, comma-separated (repeatable; default leaves)',
-  },
-  reduce: {
-    type: 'string',
-    valueHint: '[PATTERN=]R',
-    description: 'Reduce in the graph first: mean|max (over axes after channels), time-mean|time-max|last, none',
-  },
+  model: FLAGS.model,
+  inputs: FLAGS.inputs,
+  layers: FLAGS.layers,
+  reduce: FLAGS.reduce,
   axis: {
     type: 'string',
     valueHint: 'N',
@@ -41,7 +29,7 @@ const args = {
     valueHint: 'K',
     description: 'Items kept per neuron, by response (max over the other axes; default 5)',
   },
-  'batch-size': { type: 'string', valueHint: 'N', description: 'Items per run (default 32)' },
+  'batch-size': FLAGS['batch-size'],
   out: {
     type: 'string',
     alias: 'o',
@@ -49,8 +37,8 @@ const args = {
     description: 'Write the report: .json (everything) or .csv (one row per neuron)',
   },
   json: { type: 'boolean', description: 'Print the report as JSON instead of the table' },
-  threads: { type: 'string', valueHint: 'N', description: 'ONNX Runtime intra-op threads' },
-  ep: { type: 'string', valueHint: 'LIST', description: 'Execution providers in order of preference, e.g. cuda,cpu' },
+  threads: FLAGS.threads,
+  ep: FLAGS.ep,
   ...IMAGE_ARGS,
 } satisfies ArgsDef;
 
