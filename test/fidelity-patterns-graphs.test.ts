@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { loadModel } from '../src/node.js';
+import { loadModel } from '../src/node/index.js';
 import { encodeModel } from '../src/onnx/codec.js';
 import type { ModelProto, ValueInfoProto } from '../src/onnx/types.js';
 import { FIXTURES, fixture, mismatch } from './helpers/fixtures.js';
