@@ -15,6 +15,18 @@ export type {
 } from './capture/select.js';
 export type { ForwardHook, ForwardPreHook, HookHandle, HookModule, HookOutput } from './capture/hooks.js';
 export type { Feed, Feeds } from './capture/feeds.js';
+export {
+  zero,
+  scale,
+  add,
+  clamp,
+  replace,
+  patchFrom,
+  type EditOp,
+  type EditTensor,
+  type PatchSource,
+} from './capture/edit-ops.js';
+export type { EditOptions } from './capture/edits.js';
 export type { ModuleInfo, ModuleCall, ModuleMap, NotObservable } from './modules/module-map.js';
 export type { Runtime, ModelSource } from './runtime/runtime.js';
 export type { DType, HostTensor, PlainTensor, TypedArray } from './tensor.js';

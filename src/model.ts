@@ -21,6 +21,7 @@ import {
   type Selection,
   type Unobservable,
 } from './capture/select.js';
+import { planEdits, type EditOptions, type EditPlan } from './capture/edits.js';
 import { inferElemType, unreturnableType } from './graph/elem-type.js';
 import { buildModuleMap, type ModuleInfo, type ModuleMap } from './modules/module-map.js';
 import { decodeModel, encodeModel } from './onnx/codec.js';
@@ -40,7 +41,7 @@ export interface LoadOptions {
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
 }
 
-export interface CaptureOptions extends SelectOptions {
+export interface CaptureOptions extends SelectOptions, EditOptions {
   /**
    * Early stop: run only what the requested layers need (like baukit's `stop=True`); the model's own
    * outputs are then not computed and `acts.outputs` is empty.
@@ -148,11 +149,16 @@ export class NeurotapModel {
     const prepared = prepareFeeds(this.index, this.runtime, feeds);
     const dequantize = options.dequantize === true;
     const keepOutputs = options.stop !== true;
-    const { session, outputOf } = await this.#session(this.#requestsFor(selection, dequantize), keepOutputs);
+    const edits = planEdits(this.moduleMap, this.index, options);
+    const requests = this.#requestsFor(selection, dequantize, edits);
+    const { session, outputOf } = await this.#session(requests, keepOutputs, edits);
     const modelOutputs = keepOutputs ? this.#returnableOutputs() : [];
-    const fetched = await this.#runSession(session, prepared, [...new Set([...modelOutputs, ...outputOf.values()])]);
+    const runFeeds = edits ? { ...prepared, ...edits.feeds(this.runtime) } : prepared;
+    const fetched = await this.#runSession(session, runFeeds, [...new Set([...modelOutputs, ...outputOf.values()])]);
     const read = (t: CaptureTarget) =>
-      this.#isFeed(t) ? prepared[t.value] : fetched[outputOf.get(requestKey({ ...t, dequantize }))!];
+      this.#isFeed(t)
+        ? prepared[t.value]
+        : fetched[outputOf.get(requestKey({ ...t, dequantize, editDepth: edits?.depthFor(t) }))!];
     const cond = (value: string) =>
       value in prepared ? prepared[value] : fetched[outputOf.get(requestKey({ value, reduce: 'none' }))!];
     const resolved = resolveCalls(this.index, this.runtime, selection.targets, read, cond, options.stackCalls === true);
@@ -181,7 +187,12 @@ export class NeurotapModel {
 
   /** Builds (and caches) the session a capture with these options will use, without running it. */
   async prepare(options: CaptureOptions = {}): Promise<void> {
-    await this.#session(this.#requestsFor(this.plan(options), options.dequantize === true), options.stop !== true);
+    const edits = planEdits(this.moduleMap, this.index, options);
+    await this.#session(
+      this.#requestsFor(this.plan(options), options.dequantize === true, edits),
+      options.stop !== true,
+      edits,
+    );
   }
 
   /** An unreduced graph input is returned from the feeds: it is not a graph value to expose. */
@@ -190,14 +201,14 @@ export class NeurotapModel {
   }
 
   /** The values the capture graph must return: the targets, and the If conditions telling which branches ran. */
-  #requestsFor(selection: Selection, dequantize: boolean): ExposeRequest[] {
+  #requestsFor(selection: Selection, dequantize: boolean, edits?: EditPlan): ExposeRequest[] {
     const conditions = branchConditions(this.index, selection.targets).map((value) => ({
       value,
       reduce: 'none' as const,
     }));
     const targets = selection.targets
       .filter((t) => !this.#isFeed(t))
-      .map((t) => ({ value: t.value, reduce: t.reduce, dequantize }));
+      .map((t) => ({ value: t.value, reduce: t.reduce, dequantize, editDepth: edits?.depthFor(t) }));
     return [...targets, ...conditions];
   }
 
@@ -235,22 +246,27 @@ export class NeurotapModel {
   }
 
   /** One session per capture graph (requested values, reductions, early stop), reused by later captures. */
-  #session(requests: readonly ExposeRequest[], keepOutputs: boolean): Promise<CaptureSession> {
-    const key = `${keepOutputs}\u0001${[...new Set(requests.map(requestKey))].sort().join('\u0001')}`;
+  #session(requests: readonly ExposeRequest[], keepOutputs: boolean, edits?: EditPlan): Promise<CaptureSession> {
+    const keys = [...new Set(requests.map(requestKey))].sort().join('\u0001');
+    const key = `${keepOutputs}\u0001${edits?.signature ?? ''}\u0003${keys}`;
     let session = this.#sessions.get(key);
     if (!session) {
-      session = this.#createSession(requests, keepOutputs);
+      session = this.#createSession(requests, keepOutputs, edits);
       session.catch(() => this.#sessions.delete(key));
       this.#sessions.set(key, session);
     }
     return session;
   }
 
-  async #createSession(requests: readonly ExposeRequest[], keepOutputs: boolean): Promise<CaptureSession> {
+  async #createSession(
+    requests: readonly ExposeRequest[],
+    keepOutputs: boolean,
+    edits?: EditPlan,
+  ): Promise<CaptureSession> {
     const external = externalDataFiles(this.proto);
     for (const location of external) await this.source.checkExternalData?.(location);
-    const plain = requests.length === 0 && keepOutputs;
-    const graph = plain ? undefined : buildCaptureGraph(this.proto, this.index, requests, keepOutputs);
+    const plain = requests.length === 0 && keepOutputs && !edits;
+    const graph = plain ? undefined : buildCaptureGraph(this.proto, this.index, requests, keepOutputs, edits?.edits);
     const bytes = graph ? encodeModel(graph.model) : this.bytes;
     const options = sessionOptions(this.options, external.length ? this.source.externalDataFolder : undefined);
     try {

@@ -7,6 +7,7 @@
 import { NeurotapError } from '../errors.js';
 import type { GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto } from '../onnx/types.js';
 import { AttributeType } from '../onnx/types.js';
+import { applyGraphEdits, type GraphEdit } from './edit.js';
 import { nodeReads, type ContextStep, type GraphIndex } from './graph-index.js';
 import { quantParams, type QuantParams } from './quantization.js';
 import { GraphEditor } from './thread.js';
@@ -23,6 +24,8 @@ export interface ExposeRequest {
   readonly reduce: Reduction;
   /** Turn a quantized value into the float it stands for (its scale and zero point), in the graph. */
   readonly dequantize?: boolean;
+  /** With edits: the depth of the module reading the value (edits of shallower modules on it not applied). */
+  readonly editDepth?: number;
 }
 
 export interface CaptureGraph {
@@ -31,22 +34,26 @@ export interface CaptureGraph {
   readonly outputOf: ReadonlyMap<string, string>;
 }
 
-export const requestKey = (r: ExposeRequest) => `${r.value}\u0000${r.reduce}\u0000${r.dequantize === true}`;
+export const requestKey = (r: ExposeRequest) =>
+  `${r.value}\u0000${r.reduce}\u0000${r.dequantize === true}\u0000${r.editDepth ?? ''}`;
 
 export function buildCaptureGraph(
   model: ModelProto,
   index: GraphIndex,
   requests: readonly ExposeRequest[],
   keepModelOutputs: boolean,
+  edits: readonly GraphEdit[] = [],
 ): CaptureGraph {
   const opset = defaultOpset(model);
   const editor = new GraphEditor(index, model.graph ?? {});
+  const edited = applyGraphEdits(editor, index, edits);
   const outputOf = new Map<string, string>();
   for (const r of requests) {
     if (outputOf.has(requestKey(r))) continue;
     const steps = valueContext(index, r.value);
     const quant = r.dequantize ? quantParams(index, r.value) : undefined;
-    const source = quant ? appendDequantize(r.value, quant, editor.graphAt(steps), editor) : r.value;
+    const read = edited(r.value, r.editDepth);
+    const source = quant ? appendDequantize(read, quant, editor.graphAt(steps), editor) : read;
     // Reduce where the value lives, so a loop stacks the small reduced tensors.
     const local =
       r.reduce === 'none' ? source : appendReduction({ ...r, value: source }, opset, editor.graphAt(steps), editor);

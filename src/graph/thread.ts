@@ -108,6 +108,11 @@ export class GraphEditor {
     (branch.output ??= []).push({ name });
   }
 
+  /** The node at flat index `nodeIndex` of the index, copied (once) so it can be changed. */
+  nodeAt(nodeIndex: number): NodeProto {
+    return this.#editableNode(this.index.context[nodeIndex], nodeIndex);
+  }
+
   /** The graph at `steps`, copied so it can be changed. */
   graphAt(steps: readonly ContextStep[]): GraphProto {
     return this.#editableGraph(steps);
