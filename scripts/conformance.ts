@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { unreturnableType } from '../src/graph/elem-type.js';
 import { loadModel } from '../src/node/index.js';
 import { decodeModel } from '../src/onnx/codec.js';
-import { decodeTensorProto, tensorFromProto } from '../src/onnx/tensor-data.js';
+import { decodeTensorProto, tensorFromProto } from './onnx-tensor-data.js';
 import type { HostTensor } from '../src/tensor.js';
 import { closeEnough } from './conformance-compare.js';
 

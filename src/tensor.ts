@@ -3,6 +3,8 @@
  * It is structurally what onnxruntime's Tensor exposes (`type`, `dims`, `data`), so an ORT
  * Tensor can be used wherever a HostTensor is read.
  */
+import { DataType } from './onnx/types.js';
+
 export type DType =
   | 'float32'
   | 'float64'
@@ -64,20 +66,20 @@ export function dtypeOfArray(data: TypedArray): DType {
   return 'uint64';
 }
 
-/** ONNX TensorProto.DataType numbers, by our dtype names. */
+/** Our dtype names, by ONNX TensorProto.DataType number. */
 export const ONNX_DTYPE: Record<number, DType> = {
-  1: 'float32',
-  2: 'uint8',
-  3: 'int8',
-  4: 'uint16',
-  5: 'int16',
-  6: 'int32',
-  7: 'int64',
-  8: 'string',
-  9: 'bool',
-  10: 'float16',
-  11: 'float64',
-  12: 'uint32',
-  13: 'uint64',
-  16: 'bfloat16',
+  [DataType.FLOAT]: 'float32',
+  [DataType.UINT8]: 'uint8',
+  [DataType.INT8]: 'int8',
+  [DataType.UINT16]: 'uint16',
+  [DataType.INT16]: 'int16',
+  [DataType.INT32]: 'int32',
+  [DataType.INT64]: 'int64',
+  [DataType.STRING]: 'string',
+  [DataType.BOOL]: 'bool',
+  [DataType.FLOAT16]: 'float16',
+  [DataType.DOUBLE]: 'float64',
+  [DataType.UINT32]: 'uint32',
+  [DataType.UINT64]: 'uint64',
+  [DataType.BFLOAT16]: 'bfloat16',
 };

@@ -122,7 +122,7 @@ function report(selection: Selection, t: CaptureTarget, reason: string): void {
     module: t.module ?? t.value,
     reason,
     hint: quantized
-      ? 'Capture it with dequantize: true (--dequantize) if it is quantized, or capture the float values around it.'
+      ? 'Capture it with dequantize: true if it is quantized, or capture the float values around it.'
       : 'Capture the tensors that go into it or come out of it instead.',
   });
 }

@@ -7,22 +7,13 @@
  * neurotap extract model.onnx --input x.npy --layers 'layer1.*' --out acts.npz
  * ```
  */
-import { readFileSync } from 'node:fs';
 import { defineCommand, renderUsage, type CommandDef } from 'citty';
 import { nearestNames } from '../capture/glob.js';
 import { NeurotapError } from '../errors.js';
 import type { FlagCommand } from './argv.js';
 import { stripAnsi } from './format.js';
+import { packageVersion } from '../node/package-version.js';
 import { reportError } from './print-error.js';
-
-function packageVersion(): string {
-  try {
-    // dist/cli/main.js and src/cli/main.ts both sit two levels below package.json.
-    return JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
-  } catch {
-    return 'unknown';
-  }
-}
 
 const subCommands = {
   layers: () => import('./commands/layers.js').then((m) => m.default),

@@ -102,7 +102,7 @@ export async function probeLayout(
 ): Promise<DatasetLayout> {
   if (source.count === 0)
     throw new NeurotapError('E_BAD_ARGUMENT', 'The data set has no items.', {
-      hint: 'Check the --inputs path; an .npy needs at least one row.',
+      hint: 'Check the data set path; an .npy needs at least one row.',
     });
   const { batchSize } = sizesOf(options);
   const raw = await runBatch(model, source, { chunk: 0, start: 0, end: Math.min(batchSize, source.count) }, options);

@@ -64,7 +64,7 @@ export function stackItems(input: string, items: readonly HostTensor[], ids: rea
         'E_INPUT_SHAPE',
         `Item ${ids[i]} gives input '${input}' ${t.type} [${t.dims.join(', ')}]; item ${ids[0]} gave ${first.type} [${first.dims.join(', ')}].`,
         {
-          hint: 'Every item must have the same shape and dtype; resize images with --image-size.',
+          hint: 'Every item must have the same shape and dtype; resize images to one size (the `size` image option).',
         },
       );
     }

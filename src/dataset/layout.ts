@@ -98,7 +98,7 @@ export function toSampleFirst(t: HostTensor, layout: KeyLayout, n: number, chunk
       'E_INPUT_SHAPE',
       `Key '${layout.key}' is ${t.type} [${t.dims.join(', ')}] in chunk ${chunk}; expected ${layout.dtype} with ${n} items on axis ${a} and item shape [${layout.shape.join(', ')}].`,
       {
-        hint: 'Every item must have the same shape (resize images with --image-size; pad token sequences to one length).',
+        hint: 'Every item must have the same shape (resize images to one size with the `size` image option; pad token sequences to one length).',
         details: { key: layout.key, chunk },
       },
     );

@@ -3,13 +3,10 @@
  * export declared none, from how the op producing it sets its output type. Needed to give a value
  * threaded out of an If branch a type-correct empty stand-in in the other branch.
  */
-import type { AttributeProto, NodeProto } from '../onnx/types.js';
+import { DataType, type AttributeProto, type NodeProto } from '../onnx/types.js';
 import { declaredElemType, type GraphIndex } from './graph-index.js';
 
-const INT64 = 7;
-const BOOL = 9;
-const FLOAT = 1;
-const UINT8 = 2;
+const { INT64, BOOL, FLOAT, UINT8 } = DataType;
 
 const BOOL_OPS = new Set([
   'Equal',
@@ -155,25 +152,39 @@ export function valueKind(
  * "Unsupported data type"; int4/uint4 abort the Node binding 1.30 outright, measured) must never be
  * fetched.
  */
-const RETURNABLE = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
+const RETURNABLE = new Set<number>([
+  DataType.FLOAT,
+  DataType.UINT8,
+  DataType.INT8,
+  DataType.UINT16,
+  DataType.INT16,
+  DataType.INT32,
+  DataType.INT64,
+  DataType.STRING,
+  DataType.BOOL,
+  DataType.FLOAT16,
+  DataType.DOUBLE,
+  DataType.UINT32,
+  DataType.UINT64,
+]);
 
 /** ONNX names of the element types the JS API cannot return (TensorProto.DataType). */
 const UNRETURNABLE_NAMES: Record<number, string> = {
-  16: 'bfloat16',
-  17: 'float8e4m3fn',
-  18: 'float8e4m3fnuz',
-  19: 'float8e5m2',
-  20: 'float8e5m2fnuz',
-  21: 'uint4',
-  22: 'int4',
-  23: 'float4e2m1',
-  24: 'float8e8m0',
-  25: 'uint2',
-  26: 'int2',
+  [DataType.BFLOAT16]: 'bfloat16',
+  [DataType.FLOAT8E4M3FN]: 'float8e4m3fn',
+  [DataType.FLOAT8E4M3FNUZ]: 'float8e4m3fnuz',
+  [DataType.FLOAT8E5M2]: 'float8e5m2',
+  [DataType.FLOAT8E5M2FNUZ]: 'float8e5m2fnuz',
+  [DataType.UINT4]: 'uint4',
+  [DataType.INT4]: 'int4',
+  [DataType.FLOAT4E2M1]: 'float4e2m1',
+  [DataType.FLOAT8E8M0]: 'float8e8m0',
+  [DataType.UINT2]: 'uint2',
+  [DataType.INT2]: 'int2',
 };
 
 /** The dtype name when ONNX Runtime's JS API cannot return a tensor of this element type, else undefined. */
 export function unreturnableType(elemType: number | undefined): string | undefined {
-  if (elemType === undefined || elemType === 0 || RETURNABLE.has(elemType)) return undefined;
+  if (elemType === undefined || elemType === DataType.UNDEFINED || RETURNABLE.has(elemType)) return undefined;
   return UNRETURNABLE_NAMES[elemType] ?? `element type ${elemType}`;
 }

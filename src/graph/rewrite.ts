@@ -6,7 +6,7 @@
  */
 import { NeurotapError } from '../errors.js';
 import type { GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto } from '../onnx/types.js';
-import { AttributeType } from '../onnx/types.js';
+import { AttributeType, DataType } from '../onnx/types.js';
 import { applyGraphEdits, type GraphEdit } from './edit.js';
 import { nodeReads, type ContextStep, type GraphIndex } from './graph-index.js';
 import { quantParams, type QuantParams } from './quantization.js';
@@ -92,7 +92,9 @@ function int64Constant(name: string, values: number[], dims: number[]): NodeProt
     opType: 'Constant',
     name,
     output: [name],
-    attribute: [{ name: 'value', type: AttributeType.TENSOR, t: { name, dataType: 7, dims, int64Data: values } }],
+    attribute: [
+      { name: 'value', type: AttributeType.TENSOR, t: { name, dataType: DataType.INT64, dims, int64Data: values } },
+    ],
   };
 }
 

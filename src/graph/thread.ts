@@ -10,11 +10,11 @@
  */
 import { NeurotapError } from '../errors.js';
 import type { GraphProto, NodeProto } from '../onnx/types.js';
-import { AttributeType } from '../onnx/types.js';
+import { AttributeType, DataType } from '../onnx/types.js';
 import { inferElemType } from './elem-type.js';
 import type { ContextStep, GraphIndex } from './graph-index.js';
 
-const FLOAT = 1;
+const { FLOAT } = DataType;
 
 export class GraphEditor {
   readonly root: GraphProto;

@@ -1,7 +1,6 @@
 /**
  * Image files to model input tensors (Node only: decoding and resizing by sharp).
  */
-import sharp from 'sharp';
 import { NeurotapError } from '../errors.js';
 import type { HostTensor } from '../tensor.js';
 import { readFileBytes } from './files.js';
@@ -68,6 +67,8 @@ function checkOptions(opts: ImageTensorOptions, channels: number): void {
 
 /** Decodes, converts and resizes to 8-bit interleaved pixels. */
 async function decodePixels(bytes: Uint8Array, path: string, size: ImageTensorOptions['size'], channels: 1 | 3) {
+  // Loaded on the first image: data sets of arrays or tokens never load sharp's native library.
+  const { default: sharp } = await import('sharp');
   let pipeline = sharp(bytes).removeAlpha();
   pipeline = channels === 1 ? pipeline.grayscale() : pipeline.toColourspace('srgb');
   if (Array.isArray(size)) pipeline = pipeline.resize({ height: size[0], width: size[1], fit: 'fill' });

@@ -92,13 +92,6 @@ export class WireReader {
     return v;
   }
 
-  fixed64(): bigint {
-    if (this.pos + 8 > this.end) this.truncated('fixed64');
-    const v = this.view.getBigUint64(this.pos, true);
-    this.pos += 8;
-    return v;
-  }
-
   bytes(): Uint8Array {
     const len = this.uint();
     if (this.pos + len > this.end) this.truncated('length-delimited field');

@@ -2,7 +2,7 @@
  * `neurotap report MODEL --input FILE|--random --out report.html`: runs the model once in Node and
  * writes the viewer's pictures of every selected layer into one self-contained HTML file.
  */
-import { readFileSync } from 'node:fs';
+import { packageVersion } from '../../node/package-version.js';
 import { stat } from 'node:fs/promises';
 import { basename, dirname, extname, resolve } from 'node:path';
 import type { ArgsDef } from 'citty';
@@ -113,14 +113,6 @@ async function describeInputs(model: NeurotapModel, inputs: Inputs): Promise<Rep
     out.push({ name, type: t.type, dims: t.dims, origin: inputs.origin.get(name) ?? '', ...(image ? { image } : {}) });
   }
   return out;
-}
-
-function packageVersion(): string {
-  try {
-    return JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version;
-  } catch {
-    return 'unknown';
-  }
 }
 
 async function report(modelPath: string, flags: ScannedFlags): Promise<void> {

@@ -87,7 +87,7 @@ export async function verifyStore(path: string): Promise<VerifyReport> {
       'E_BAD_FILE',
       `Expected a neurotap Zarr store at ${path}; it has no readable ${MANIFEST_PATH}.`,
       {
-        hint: 'Verify checks stores written by `neurotap extract MODEL --inputs ... --out store.zarr`; a store whose creation was interrupted has no manifest yet: run the extraction again.',
+        hint: 'Only Zarr stores written by writeDataset can be verified; a store whose creation was interrupted has no manifest yet: run the extraction again.',
       },
     );
   }

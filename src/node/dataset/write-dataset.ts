@@ -12,7 +12,7 @@
  * items (default `defaultChunkSize`: about 1 MiB of the largest key); batches are gathered in
  * memory until their chunk is complete, then the chunk is written.
  */
-import { readFileSync } from 'node:fs';
+import { packageVersion } from '../package-version.js';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { NeurotapError } from '../../errors.js';
@@ -63,15 +63,6 @@ export interface WriteDatasetResult {
   keys: { key: string; array: string; dtype: string; shape: number[] }[];
   skippedKeys: { key: string; reason: string }[];
   files?: string[];
-}
-
-export function packageVersion(): string {
-  try {
-    // dist/node/dataset/ and src/node/dataset/ both sit three levels below package.json.
-    return JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version;
-  } catch {
-    return 'unknown';
-  }
 }
 
 export async function datasetFormat(path: string): Promise<DatasetFormat> {

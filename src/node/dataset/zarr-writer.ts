@@ -57,7 +57,7 @@ function zarrDtype(dtype: DType, key: string): zarr.DataType {
       'E_BAD_ARGUMENT',
       `Key '${key}' is ${dtype}, which this Zarr writer cannot store (zarrita needs Float16Array for float16; Zarr has no bfloat16).`,
       {
-        hint: 'Write a .safetensors file instead, or leave the key out with --layers.',
+        hint: 'Write a .safetensors file instead, or leave the key out of the selection.',
       },
     );
   }

@@ -2,12 +2,12 @@
  * The values held by a TensorProto (an initializer, a Constant, a test-data `.pb` file) as a
  * HostTensor. External data is not resolved here: such tensors hold no bytes in the model.
  */
-import { NeurotapError } from '../errors.js';
-import { ONNX_DTYPE, type DType, type HostTensor, type TypedArray } from '../tensor.js';
-import { decodeMessage } from './codec.js';
-import { Tensor } from './schema.js';
-import type { TensorProto } from './types.js';
-import { WireReader } from './wire.js';
+import { NeurotapError } from '../src/errors.js';
+import { ONNX_DTYPE, type DType, type HostTensor, type TypedArray } from '../src/tensor.js';
+import { decodeMessage } from '../src/onnx/codec.js';
+import { Tensor } from '../src/onnx/schema.js';
+import type { TensorProto } from '../src/onnx/types.js';
+import { WireReader } from '../src/onnx/wire.js';
 
 const ARRAYS: Partial<Record<DType, { new (n: number): TypedArray; BYTES_PER_ELEMENT: number }>> = {
   float32: Float32Array,
