@@ -15,6 +15,7 @@ import { extractJson, extractText } from '../extract-view.js';
 import { IMAGE_ARGS, loadInputFiles, parseInputFlag, type ImageFlags } from '../inputs.js';
 import { declaredInputs, openModel } from '../model-info.js';
 import { randomFeeds } from '../random.js';
+import { EDIT_FLAG, editsOf } from '../edit-flags.js';
 import { note } from '../print-error.js';
 
 const args = {
@@ -64,6 +65,7 @@ const args = {
     type: 'boolean',
     description: 'Return quantized values (QuantizeLinear, DynamicQuantizeLinear, QLinear* outputs) as floats',
   },
+  edit: EDIT_FLAG,
   ...IMAGE_ARGS,
 } satisfies ArgsDef;
 
@@ -197,6 +199,7 @@ async function extract(modelPath: string, flags: ScannedFlags): Promise<void> {
       stop: isSet(flags, 'stop'),
       stackCalls: isSet(flags, 'stack-calls'),
       dequantize: isSet(flags, 'dequantize'),
+      edit: await editsOf(flags.values.get('edit') ?? []),
     };
     model.plan(options); // an unknown layer fails before any input file is read
     const feeds = await buildFeeds(model, flags, json);
