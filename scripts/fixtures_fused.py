@@ -4,6 +4,8 @@
   a Conv+BN block, a Sequential Conv/BN/ReLU); ``fused-bn-preserve`` is the same model exported with
   ``training=TrainingMode.PRESERVE``, which keeps every BatchNorm (``do_constant_folding=False`` does
   not: measured with torch 1.13, the eval peephole folds them anyway).
+- ``fused-qdq``: a small CNN QDQ-quantized by ``scripts/qdq_quantize.py`` (no onnxruntime for Python
+  here); no PyTorch goldens, its reference is the plain ONNX Runtime run (test/fidelity-patterns-fused.test.ts).
 """
 
 from __future__ import annotations
@@ -79,3 +81,74 @@ def make_fused_bn_preserve():
     save_fixture("fused-bn-preserve", model, inputs, kwargs,
                  notes="fused-bn exported with training=TrainingMode.PRESERVE (model in eval): "
                        "BatchNormalization nodes kept, every module observable.")
+
+
+class SmallCNN(nn.Module):
+    """Every op a module, so each ONNX activation is named after the module computing it."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 3, padding=1)
+        self.relu1 = nn.ReLU()
+        self.pool = nn.MaxPool2d(2)
+        self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
+        self.relu2 = nn.ReLU()
+        self.conv3 = nn.Conv2d(32, 32, 3, padding=1)
+        self.relu3 = nn.ReLU()
+        self.gap = nn.AdaptiveAvgPool2d(1)
+        self.flatten = nn.Flatten()
+        self.fc = nn.Linear(32, 10)
+
+    def forward(self, x):
+        x = self.pool(self.relu1(self.conv1(x)))
+        x = self.relu3(self.conv3(self.relu2(self.conv2(x))))
+        return self.fc(self.flatten(self.gap(x)))
+
+
+def calibrated_ranges(model: nn.Module, graph, batch: torch.Tensor) -> dict:
+    """(min, max) of every ONNX activation, from the forward hook of the module whose node computes it."""
+    seen = {}
+    hooks = [m.register_forward_hook(lambda mod, i, o, n=name: seen.__setitem__(n, o.detach()))
+             for name, m in model.named_modules() if name]
+    with torch.no_grad():
+        model(batch)
+    for h in hooks:
+        h.remove()
+    ranges = {graph.input[0].name: (float(batch.min()), float(batch.max()))}
+    for node in graph.node:
+        module = node.name.split("/")[1]
+        ranges[node.output[0]] = (float(seen[module].min()), float(seen[module].max()))
+    return ranges
+
+
+@maker("fused-qdq")
+def make_fused_qdq():
+    """No PyTorch goldens: a QDQ model has no PyTorch twin; its reference is the plain ONNX Runtime run."""
+    import io
+    import os
+
+    import onnx
+
+    from make_fixtures import FIXTURES, OPSET, save_npz, to_numpy, write_json
+    from qdq_quantize import quantize_qdq
+
+    seed_everything()
+    model = SmallCNN().eval()
+    calibration = torch.randn(16, 1, 16, 16)
+    buf = io.BytesIO()
+    torch.onnx.export(model, (calibration[:1],), buf, **simple_kwargs())
+    proto = onnx.load_from_string(buf.getvalue())
+    quantized = quantize_qdq(proto, calibrated_ranges(model, proto.graph, calibration))
+    onnx.checker.check_model(quantized)
+    folder = os.path.join(FIXTURES, "fused-qdq")
+    os.makedirs(folder, exist_ok=True)
+    onnx.save(quantized, os.path.join(folder, "model.onnx"))
+    save_npz(os.path.join(folder, "input.npz"), OrderedDict(x=to_numpy(torch.randn(4, 1, 16, 16))))
+    write_json(os.path.join(folder, "modules.json"), {
+        "modules": [{"name": n, "type": type(m).__name__} for n, m in model.named_modules() if n],
+        "inputs": ["x"], "outputs": ["output"], "torch": torch.__version__, "opset": OPSET,
+        "notes": "SmallCNN exported, then QDQ-quantized by scripts/qdq_quantize.py (uint8 activations, "
+                 "int8 weights, int32 biases, ranges from 16 calibration images). Reference: the plain "
+                 "ONNX Runtime run, which fuses DequantizeLinear->Conv->QuantizeLinear into QLinearConv.",
+    })
+    print(f"fused-qdq: {len(quantized.graph.node)} nodes")

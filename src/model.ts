@@ -23,6 +23,12 @@ import {
 } from './capture/select.js';
 import { planEdits, type EditOptions, type EditPlan } from './capture/edits.js';
 import { inferElemType, unreturnableType } from './graph/elem-type.js';
+import {
+  dropFusedTargets,
+  optimizedGraph,
+  wantsRuntimeOptimized,
+  type OptimizedGraph,
+} from './capture/runtime-optimized.js';
 import { buildModuleMap, type ModuleInfo, type ModuleMap } from './modules/module-map.js';
 import { decodeModel, encodeModel } from './onnx/codec.js';
 import type { ModelProto } from './onnx/types.js';
@@ -31,6 +37,13 @@ import type { InferenceSession, ModelSource, Runtime, Tensor } from './runtime/r
 interface CaptureSession {
   session: InferenceSession;
   outputOf: ReadonlyMap<string, string>;
+}
+
+/** The graph captures are built from: the model's own, or ONNX Runtime's optimised one (QDQ models). */
+interface CaptureBase {
+  proto: ModelProto;
+  index: GraphIndex;
+  optimized?: OptimizedGraph;
 }
 
 export interface LoadOptions {
@@ -69,6 +82,7 @@ export class NeurotapModel {
   readonly moduleMap: ModuleMap;
   readonly #sessions = new Map<string, Promise<CaptureSession>>();
   readonly #hooks = new HookRegistry();
+  #base: Promise<CaptureBase> | undefined;
 
   private constructor(
     readonly proto: ModelProto,
@@ -145,11 +159,11 @@ export class NeurotapModel {
 
   /** Runs the model once and returns the activations of the selected layers (default: every leaf module). */
   async capture(feeds: Feeds, options: CaptureOptions = {}): Promise<ActivationCache> {
-    const selection = this.plan(options);
+    const edits = planEdits(this.moduleMap, this.index, options);
+    const selection = await this.#selection(options, edits);
     const prepared = prepareFeeds(this.index, this.runtime, feeds);
     const dequantize = options.dequantize === true;
     const keepOutputs = options.stop !== true;
-    const edits = planEdits(this.moduleMap, this.index, options);
     const requests = this.#requestsFor(selection, dequantize, edits);
     const { session, outputOf } = await this.#session(requests, keepOutputs, edits);
     const modelOutputs = keepOutputs ? this.#returnableOutputs() : [];
@@ -189,10 +203,15 @@ export class NeurotapModel {
   async prepare(options: CaptureOptions = {}): Promise<void> {
     const edits = planEdits(this.moduleMap, this.index, options);
     await this.#session(
-      this.#requestsFor(this.plan(options), options.dequantize === true, edits),
+      this.#requestsFor(await this.#selection(options, edits), options.dequantize === true, edits),
       options.stop !== true,
       edits,
     );
+  }
+
+  /** The plan, less the values ONNX Runtime's optimised graph no longer holds (edits run on the model's own graph). */
+  async #selection(options: CaptureOptions, edits: EditPlan | undefined): Promise<Selection> {
+    return dropFusedTargets(this.plan(options), edits ? undefined : (await this.#captureBase()).optimized);
   }
 
   /** An unreduced graph input is returned from the feeds: it is not a graph value to expose. */
@@ -266,9 +285,13 @@ export class NeurotapModel {
     const external = externalDataFiles(this.proto);
     for (const location of external) await this.source.checkExternalData?.(location);
     const plain = requests.length === 0 && keepOutputs && !edits;
-    const graph = plain ? undefined : buildCaptureGraph(this.proto, this.index, requests, keepOutputs, edits?.edits);
+    // Edits name nodes of the model's own graph, so they run on it (a QDQ model's float emulation).
+    const base = plain ? undefined : edits ? { proto: this.proto, index: this.index } : await this.#captureBase();
+    const graph = base ? buildCaptureGraph(base.proto, base.index, requests, keepOutputs, edits?.edits) : undefined;
     const bytes = graph ? encodeModel(graph.model) : this.bytes;
     const options = sessionOptions(this.options, external.length ? this.source.externalDataFolder : undefined);
+    // ONNX Runtime already optimised that graph: optimising again would not change it, extra outputs aside.
+    if (base?.optimized) options.graphOptimizationLevel = 'disabled';
     try {
       const session = await this.runtime.InferenceSession.create(bytes, options);
       return { session, outputOf: graph?.outputOf ?? new Map() };
@@ -278,6 +301,29 @@ export class NeurotapModel {
         cause,
       });
     }
+  }
+
+  /** For a QDQ model on the CPU EP, ONNX Runtime's optimised graph (its integer kernels), computed once. */
+  #captureBase(): Promise<CaptureBase> {
+    this.#base ??= (async () => {
+      const request = { ...this.options, external: externalDataFiles(this.proto).length > 0 };
+      if (!this.source.optimize || !wantsRuntimeOptimized(this.index, request))
+        return { proto: this.proto, index: this.index };
+      // 'extended' fuses the quantized groups; 'all' would also change layouts (NCHWc, NHWC) under the same names.
+      const level = { ...sessionOptions(this.options, undefined), graphOptimizationLevel: 'extended' as const };
+      const bytes = await this.source.optimize(this.bytes, level).catch((cause) => {
+        throw new NeurotapError('E_RUNTIME', `ONNX Runtime could not optimise the model: ${firstLine(cause)}`, {
+          hint: 'Check that the model runs with plain onnxruntime; report the model if it does.',
+          cause,
+        });
+      });
+      const optimized = optimizedGraph(this.index, bytes);
+      return { proto: optimized.proto, index: optimized.index, optimized };
+    })();
+    this.#base.catch(() => {
+      this.#base = undefined;
+    });
+    return this.#base;
   }
 
   async #runSession(

@@ -3,9 +3,12 @@
  * module whose output the fused graph does not hold is reported with the reason, never returned.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { parseNpz } from '../src/formats/npz.js';
 import { loadModel } from '../src/node/index.js';
-import { fixture, mismatch } from './helpers/fixtures.js';
+import { FIXTURES, fixture, mismatch } from './helpers/fixtures.js';
 
 describe('BatchNorm folded into a Conv owned by another module', () => {
   it('reports the Conv and every module whose output is the fused value; the rest equals PyTorch', async () => {
@@ -45,5 +48,64 @@ describe('BatchNorm folded into a Conv owned by another module', () => {
     const expected = fx.modules.map((m) => m.name);
     assert.deepEqual([...acts.keys()].sort(), [...expected].sort());
     for (const key of expected) assert.equal(mismatch(acts.get(key)!, fx.golden.get(key)!), undefined, key);
+  });
+});
+
+describe('QDQ-quantized model: captured from the graph ONNX Runtime runs', () => {
+  const fx = () => {
+    const dir = join(FIXTURES, 'fused-qdq');
+    return {
+      path: join(dir, 'model.onnx'),
+      feeds: Object.fromEntries(parseNpz(new Uint8Array(readFileSync(join(dir, 'input.npz'))))),
+    };
+  };
+  const sameBits = (a: { data: unknown }, b: { data: unknown }) =>
+    assert.deepEqual(
+      new Uint8Array((a.data as Float32Array).buffer.slice(0)),
+      new Uint8Array((b.data as Float32Array).buffer.slice(0)),
+    );
+
+  it('the fixture is sensitive: the float emulation of its QDQ groups gives other outputs than the integer kernels', async () => {
+    const { path, feeds } = fx();
+    const fused = await (await loadModel(path)).run(feeds);
+    const emulated = await (await loadModel(path, { graphOptimizationLevel: 'basic' })).run(feeds);
+    assert.notDeepEqual([...(fused.output.data as Float32Array)], [...(emulated.output.data as Float32Array)]);
+  });
+
+  it('outputs under any capture are bit-identical to the plain run', async () => {
+    const { path, feeds } = fx();
+    const model = await loadModel(path);
+    const plain = await model.run(feeds);
+    for (const options of [
+      { layers: ['values', 'modules'], inputs: true },
+      { layers: 'leaves', reduce: 'mean' },
+      { layers: 'values', dequantize: true },
+    ] as const) {
+      const acts = await model.capture(feeds, options);
+      sameBits(acts.outputs.output, plain.output);
+    }
+  });
+
+  it("modules return the integer kernels' values; values fused away are reported", async () => {
+    const { path, feeds } = fx();
+    const model = await loadModel(path);
+    const acts = await model.capture(feeds, {
+      layers: ['modules', '/relu1/Relu_output_0_quantized', '/conv1/Conv_output_0'],
+    });
+    // relu1's DequantizeLinear was removed (MaxPool runs on uint8): recomputed from the quantized value.
+    const q = await model.capture(feeds, { layers: ['/relu1/Relu_output_0_quantized'], dequantize: true });
+    sameBits(acts.get('relu1')!, q.get('/relu1/Relu_output_0_quantized')!);
+    assert.equal(acts.get('/relu1/Relu_output_0_quantized')!.type, 'uint8');
+    assert.deepEqual(acts.get('conv3')!.dims, [4, 32, 8, 8]);
+    assert.match(
+      acts.whyNotObservable('/conv1/Conv_output_0')!.reason,
+      /fused by ONNX Runtime into QLinearConv '\/conv1\/Conv'/,
+    );
+    // fc's own output is the float Gemm before its QuantizeLinear, which QGemm never computes.
+    assert.match(acts.whyNotObservable('fc')!.reason, /fused by ONNX Runtime into QGemm/);
+    assert.deepEqual(
+      acts.notObservable.map((u) => u.key),
+      ['fc', '/conv1/Conv_output_0'],
+    );
   });
 });

@@ -22,7 +22,7 @@ export const nodeRuntime: Runtime = ort as unknown as Runtime;
 export async function loadModel(source: string | Uint8Array, options: LoadOptions = {}): Promise<NeurotapModel> {
   const path = typeof source === 'string' ? source : undefined;
   const bytes = path === undefined ? (source as Uint8Array) : await readModelFile(path);
-  return NeurotapModel.fromBytes(bytes, nodeRuntime, options, nodeModelSource(path));
+  return NeurotapModel.fromBytes(bytes, nodeRuntime, options, nodeModelSource(path, nodeRuntime));
 }
 
 async function readModelFile(path: string): Promise<Uint8Array> {

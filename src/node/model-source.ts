@@ -4,15 +4,17 @@
  * `session.model_external_initializers_file_folder_path`, so the runtime reads the weights from
  * the original files itself: they never pass through JS.
  */
-import { stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { NeurotapError } from '../errors.js';
-import type { ModelSource } from '../runtime/runtime.js';
+import type { InferenceSession, ModelSource, Runtime } from '../runtime/runtime.js';
 
-export function nodeModelSource(modelPath: string | undefined): ModelSource {
+export function nodeModelSource(modelPath: string | undefined, runtime: Runtime): ModelSource {
   const baseDir = modelPath ? dirname(resolve(modelPath)) : process.cwd();
   return {
     externalDataFolder: baseDir,
+    optimize: (model, options) => optimizedByRuntime(runtime, model, options),
     async checkExternalData(location: string) {
       const file = resolve(baseDir, location);
       const info = await stat(file).catch(() => undefined);
@@ -28,4 +30,22 @@ export function nodeModelSource(modelPath: string | undefined): ModelSource {
       }
     },
   };
+}
+
+/** ONNX Runtime writes the graph it optimised to a file (a private temporary folder, removed after). */
+async function optimizedByRuntime(
+  runtime: Runtime,
+  model: Uint8Array,
+  options: InferenceSession.SessionOptions,
+): Promise<Uint8Array> {
+  const folder = await mkdtemp(join(tmpdir(), 'neurotap-optimized-'));
+  try {
+    const file = join(folder, 'model.onnx');
+    const session = await runtime.InferenceSession.create(model, { ...options, optimizedModelFilePath: file });
+    await session.release();
+    const buffer = await readFile(file);
+    return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  } finally {
+    await rm(folder, { recursive: true, force: true });
+  }
 }

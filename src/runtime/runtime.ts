@@ -21,4 +21,9 @@ export interface ModelSource {
   readonly externalDataFolder?: string;
   /** Checks that an external-data file named by an initializer exists; throws E_EXTERNAL_DATA_MISSING if not. */
   checkExternalData?(location: string): Promise<void>;
+  /**
+   * The model as ONNX Runtime optimises it for these options (its `optimizedModelFilePath`), where
+   * the runtime can write files (Node); quantized models are captured from it.
+   */
+  optimize?(model: Uint8Array, options: InferenceSession.SessionOptions): Promise<Uint8Array>;
 }
