@@ -331,7 +331,8 @@ describe('files and images (node)', () => {
     const data = t.data as Float32Array;
     for (let p = 0; p < 8; p++) {
       for (let c = 0; c < 3; c++) {
-        const expected = Math.fround((pixels[p * 3 + c] * (1 / 255) - IMAGENET_MEAN[c]) / IMAGENET_STD[c]);
+        const f = Math.fround; // float32 at each step, as torchvision's ToTensor and Normalize
+        const expected = f(f(f(pixels[p * 3 + c] / 255) - f(IMAGENET_MEAN[c])) / f(IMAGENET_STD[c]));
         assert.equal(data[c * 8 + p], expected);
       }
     }

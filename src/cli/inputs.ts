@@ -16,10 +16,21 @@ import { declaredValue } from './model-info.js';
 
 /** citty definitions of the image preprocessing flags, for every command that reads images. */
 export const IMAGE_ARGS = {
+  resize: {
+    type: 'string',
+    valueHint: 'N|H,W',
+    description: "torchvision's Resize: the shorter side to N (aspect kept), or exactly H,W; PIL's bilinear filter",
+  },
+  'center-crop': {
+    type: 'string',
+    valueHint: 'N|H,W',
+    description: "torchvision's CenterCrop after --resize (zero padding where the image is smaller)",
+  },
   'image-size': {
     type: 'string',
     valueHint: 'H,W|N',
-    description: "Resize images to HxW, or shorter side N then center crop (default: the input's declared H,W)",
+    description:
+      "Shorthand: H,W is --resize H,W; N is --resize N --center-crop N (default without --resize/--center-crop: the input's declared H,W)",
   },
   mean: {
     type: 'string',
@@ -39,6 +50,8 @@ export interface InputFlag {
 
 export interface ImageFlags {
   size?: [number, number] | number;
+  resize?: [number, number] | number;
+  centerCrop?: [number, number] | number;
   mean?: number[];
   std?: number[];
   imagenet: boolean;
@@ -81,14 +94,15 @@ function kindOf(bytes: Uint8Array): FileKind {
 export function imageOptions(model: NeurotapModel, input: string, flags: ImageFlags): ImageTensorOptions {
   const shape = declaredValue(model, input).shape;
   let channels: 1 | 3 = flags.grayscale ? 1 : 3;
-  let size = flags.size;
+  const torchvision = flags.resize !== undefined || flags.centerCrop !== undefined;
+  let size = torchvision ? undefined : flags.size;
   let layout: 'nchw' | 'nhwc' = 'nchw';
   if (shape?.length === 4) {
     const isChannels = (d: number | string) => d === 1 || d === 3;
     layout = isChannels(shape[3]) && !isChannels(shape[1]) ? 'nhwc' : 'nchw';
     const [c, h, w] = layout === 'nhwc' ? [shape[3], shape[1], shape[2]] : [shape[1], shape[2], shape[3]];
     if (!flags.grayscale && (c === 1 || c === 3)) channels = c;
-    if (size === undefined && typeof h === 'number' && typeof w === 'number') size = [h, w];
+    if (!torchvision && size === undefined && typeof h === 'number' && typeof w === 'number') size = [h, w];
   }
   // One value for every channel is what a grayscale normalisation such as MNIST's looks like.
   const perChannel = (v: readonly number[] | undefined) => (v?.length === 1 ? Array<number>(channels).fill(v[0]) : v);
@@ -98,18 +112,29 @@ export function imageOptions(model: NeurotapModel, input: string, flags: ImageFl
     channels,
     layout,
     ...(size !== undefined ? { size } : {}),
+    ...(flags.resize !== undefined ? { resize: flags.resize } : {}),
+    ...(flags.centerCrop !== undefined ? { centerCrop: flags.centerCrop } : {}),
     ...(mean ? { mean } : {}),
     ...(std ? { std } : {}),
   };
 }
 
+const sizeText = (s: ImageTensorOptions['resize']) => (Array.isArray(s) ? `${s[0]}x${s[1]}` : `${s}`);
+
 function describeImage(path: string, input: string, o: ImageTensorOptions): string {
   const size =
-    o.size === undefined
-      ? 'its own size'
-      : Array.isArray(o.size)
-        ? `${o.size[0]}x${o.size[1]}`
-        : `${o.size} (shorter side, center crop)`;
+    o.resize !== undefined || o.centerCrop !== undefined
+      ? [
+          o.resize === undefined
+            ? 'its own size'
+            : `${sizeText(o.resize)}${Array.isArray(o.resize) ? '' : ' (shorter side)'}`,
+          o.centerCrop === undefined ? '' : `, center crop ${sizeText(o.centerCrop)}`,
+        ].join('')
+      : o.size === undefined
+        ? 'its own size'
+        : Array.isArray(o.size)
+          ? sizeText(o.size)
+          : `${o.size} (shorter side, center crop)`;
   const norm = o.mean || o.std ? `, then (x - [${o.mean ?? 0}]) / [${o.std ?? 1}]` : '';
   return `${path} -> '${input}': ${o.channels === 1 ? 'grayscale' : 'RGB'}, resized to ${size}, ${o.layout?.toUpperCase()}, pixels / 255${norm}`;
 }
@@ -176,7 +201,27 @@ async function loadOne(
   if (extname(flag.path).toLowerCase() === '.npy') throw withPath(flag.path, () => parseNpy(bytes)); // a broken .npy: say so, not "not an image"
   const options = imageOptions(model, input, image);
   note(describeImage(flag.path, input, options));
-  return [[input, await loadImageTensor(flag.path, options)]];
+  const tensor = await loadImageTensor(flag.path, options);
+  checkImageSize(model, input, tensor, flag.path, options.layout === 'nhwc');
+  return [[input, tensor]];
+}
+
+/** A preprocessed image whose height or width the model fixes otherwise: say which flag makes it fit. */
+function checkImageSize(model: NeurotapModel, input: string, tensor: HostTensor, path: string, nhwc: boolean): void {
+  const shape = declaredValue(model, input).shape;
+  if (shape?.length !== 4) return;
+  const [h, w] = nhwc ? [1, 2] : [2, 3];
+  const fits = (axis: number) => typeof shape[axis] !== 'number' || shape[axis] === tensor.dims[axis];
+  if (fits(h) && fits(w)) return;
+  const want = `${shape[h]}x${shape[w]}`;
+  throw new NeurotapError(
+    'E_INPUT_SHAPE',
+    `Input '${input}' takes ${want} images; ${path} came out ${tensor.dims[h]}x${tensor.dims[w]} after preprocessing.`,
+    {
+      hint: `Add --center-crop ${shape[h] === shape[w] ? shape[h] : `${shape[h]},${shape[w]}`} after --resize (torchvision's Resize then CenterCrop), or --image-size ${shape[h]},${shape[w]} to resize exactly.`,
+      details: { input, expected: shape, given: tensor.dims },
+    },
+  );
 }
 
 /** Every `--input` flag read into feeds by input name; an input fed twice is an error. */

@@ -2,6 +2,8 @@
  * Image files to model input tensors (Node only: decoding and resizing by sharp).
  */
 import { NeurotapError } from '../errors.js';
+import type { Pixels } from '../image/resample.js';
+import { toGrayscale, transformPixels, type ImageTransforms } from '../image/transforms.js';
 import type { HostTensor } from '../tensor.js';
 import { readFileBytes } from './files.js';
 
@@ -9,8 +11,11 @@ import { readFileBytes } from './files.js';
 export const IMAGENET_MEAN: readonly number[] = [0.485, 0.456, 0.406];
 export const IMAGENET_STD: readonly number[] = [0.229, 0.224, 0.225];
 
-export interface ImageTensorOptions {
-  /** [height, width]: exact resize (aspect ratio not kept). N: shorter side to N, then center crop N x N. */
+export interface ImageTensorOptions extends ImageTransforms {
+  /**
+   * Shorthand: [height, width] resizes exactly (aspect ratio not kept); N is `resize: N, centerCrop: N`
+   * (shorter side to N, then the center N x N). Ignored when `resize` or `centerCrop` is given.
+   */
   size?: [number, number] | number;
   /** 3 (RGB, default) or 1 (grayscale). Alpha is dropped, as PIL's convert('RGB') does. */
   channels?: 1 | 3;
@@ -36,15 +41,21 @@ function checkOptions(opts: ImageTensorOptions, channels: number): void {
   const { size, layout = 'nchw', scale = 1 / 255 } = opts;
   if (channels !== 1 && channels !== 3)
     throw badOption(`Expected channels 1 or 3; got ${channels}.`, 'Use 3 for RGB models, 1 for grayscale.');
-  const sizeOk =
-    size === undefined ||
-    isPositiveInteger(size) ||
-    (Array.isArray(size) && size.length === 2 && size.every(isPositiveInteger));
-  if (!sizeOk) {
-    throw badOption(
-      `Expected size as [height, width] or one number, positive integers; got ${JSON.stringify(size)}.`,
-      'E.g. size: [224, 224] to resize exactly, or size: 224 to resize the shorter side and center-crop.',
-    );
+  for (const [name, value] of [
+    ['size', size],
+    ['resize', opts.resize],
+    ['centerCrop', opts.centerCrop],
+  ] as const) {
+    const ok =
+      value === undefined ||
+      isPositiveInteger(value) ||
+      (Array.isArray(value) && value.length === 2 && value.every(isPositiveInteger));
+    if (!ok) {
+      throw badOption(
+        `Expected ${name} as [height, width] or one number, positive integers; got ${JSON.stringify(value)}.`,
+        "E.g. resize: 256, centerCrop: 224 (torchvision's Resize(256) then CenterCrop(224)), or size: [224, 224].",
+      );
+    }
   }
   if (layout !== 'nchw' && layout !== 'nhwc')
     throw badOption(`Expected layout 'nchw' or 'nhwc'; got ${JSON.stringify(layout)}.`, 'PyTorch models take nchw.');
@@ -65,60 +76,5 @@ function checkOptions(opts: ImageTensorOptions, channels: number): void {
   }
 }
 
-/** Decodes, converts and resizes to 8-bit interleaved pixels. */
-async function decodePixels(bytes: Uint8Array, path: string, size: ImageTensorOptions['size'], channels: 1 | 3) {
-  // Loaded on the first image: data sets of arrays or tokens never load sharp's native library.
-  const { default: sharp } = await import('sharp');
-  let pipeline = sharp(bytes).removeAlpha();
-  pipeline = channels === 1 ? pipeline.grayscale() : pipeline.toColourspace('srgb');
-  if (Array.isArray(size)) pipeline = pipeline.resize({ height: size[0], width: size[1], fit: 'fill' });
-  else if (size !== undefined)
-    pipeline = pipeline.resize({ height: size, width: size, fit: 'cover', position: 'centre' });
-  try {
-    return await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-  } catch (cause) {
-    throw new NeurotapError(
-      'E_BAD_FILE',
-      `Expected an image (PNG, JPEG, WebP, GIF, TIFF, AVIF...) at ${path}; sharp could not decode it: ${(cause as Error).message}.`,
-      {
-        hint: 'Check that the file is an image and not truncated; .npy inputs are read with parseNpy.',
-        cause,
-      },
-    );
-  }
-}
-
-/**
- * Loads an image as a float32 model input: value = (pixel * scale - mean[c]) / std[c],
- * shaped [1, C, H, W] (or [1, H, W, C] with layout 'nhwc').
- */
-export async function loadImageTensor(path: string, opts: ImageTensorOptions = {}): Promise<HostTensor> {
-  const channels = opts.channels ?? 3;
-  checkOptions(opts, channels);
-  const bytes = await readFileBytes(path, 'an image file');
-  const { data, info } = await decodePixels(bytes, path, opts.size, channels);
-  if (info.channels !== channels || data.length !== info.width * info.height * channels) {
-    throw new NeurotapError(
-      'E_BAD_FILE',
-      `Expected ${channels}-channel 8-bit pixels from ${path}; got ${info.channels} channels, ${data.length} bytes.`,
-      {
-        hint: 'Convert the image to 8-bit RGB or grayscale PNG/JPEG.',
-      },
-    );
-  }
-  const { width, height } = info;
-  const mean = opts.mean ?? Array(channels).fill(0);
-  const std = opts.std ?? Array(channels).fill(1);
-  const scale = opts.scale ?? 1 / 255;
-  const planar = (opts.layout ?? 'nchw') === 'nchw';
-  const plane = width * height;
-  const out = new Float32Array(plane * channels);
-  for (let pixel = 0; pixel < plane; pixel++) {
-    for (let c = 0; c < channels; c++) {
-      const value = (data[pixel * channels + c] * scale - mean[c]) / std[c];
-      out[planar ? c * plane + pixel : pixel * channels + c] = value;
-    }
-  }
-  const dims = planar ? [1, channels, height, width] : [1, height, width, channels];
-  return { type: 'float32', dims, data: out };
-}
+/** Decodes to 8-bit RGB at the file's own size (alpha dropped, as PIL's convert('RGB') drops it). */
+async function decodeRgb(bytes: Uint8Array, path: string): Promise<Pixels> {

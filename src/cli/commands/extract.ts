@@ -82,19 +82,30 @@ export default flagCommand(
   },
 );
 
-/** Image preprocessing flags (--image-size, --mean, --std, --imagenet, --grayscale), checked; shared with the data-set commands. */
-export function imageFlags(flags: ScannedFlags): ImageFlags {
-  const size = lastValue(flags, 'image-size');
-  const sizes = size === undefined ? undefined : parseNumberList(size, 'image-size');
-  if (sizes && (sizes.length > 2 || !sizes.every((n) => Number.isSafeInteger(n) && n > 0))) {
-    throw new NeurotapError('E_BAD_ARGUMENT', `Expected --image-size H,W or N (positive integers); got '${size}'.`, {
-      hint: 'E.g. --image-size 224,224, or --image-size 224 to resize the shorter side and center-crop.',
+/** `--FLAG N` or `--FLAG H,W`, positive integers. */
+function sizeFlag(flags: ScannedFlags, flag: string): [number, number] | number | undefined {
+  const text = lastValue(flags, flag);
+  if (text === undefined) return undefined;
+  const sizes = parseNumberList(text, flag);
+  if (sizes.length > 2 || !sizes.every((n) => Number.isSafeInteger(n) && n > 0)) {
+    throw new NeurotapError('E_BAD_ARGUMENT', `Expected --${flag} H,W or N (positive integers); got '${text}'.`, {
+      hint: "E.g. --resize 256 --center-crop 224 (torchvision's Resize(256), CenterCrop(224)), or --image-size 224,224.",
     });
   }
+  return sizes.length === 2 ? [sizes[0], sizes[1]] : sizes[0];
+}
+
+/** Image preprocessing flags (--resize, --center-crop, --image-size, --mean, --std, --imagenet, --grayscale), checked; shared with the data-set commands. */
+export function imageFlags(flags: ScannedFlags): ImageFlags {
+  const size = sizeFlag(flags, 'image-size');
+  const resize = sizeFlag(flags, 'resize');
+  const centerCrop = sizeFlag(flags, 'center-crop');
   const list = (name: string) =>
     lastValue(flags, name) === undefined ? undefined : parseNumberList(lastValue(flags, name)!, name);
   return {
-    ...(sizes ? { size: sizes.length === 2 ? ([sizes[0], sizes[1]] as [number, number]) : sizes[0] } : {}),
+    ...(size !== undefined ? { size } : {}),
+    ...(resize !== undefined ? { resize } : {}),
+    ...(centerCrop !== undefined ? { centerCrop } : {}),
     ...(list('mean') ? { mean: list('mean') } : {}),
     ...(list('std') ? { std: list('std') } : {}),
     imagenet: isSet(flags, 'imagenet'),

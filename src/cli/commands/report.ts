@@ -15,7 +15,8 @@ import { imageLayout } from '../../viewer-core/inputs.js';
 import { inTreeOrder, modulesInCallOrder } from '../../viewer-core/module-tree.js';
 import { flagCommand, isSet, lastValue, type ScannedFlags } from '../argv.js';
 import { dimSizesOf, FLAGS, seedOf, threadsOf } from '../flags.js';
-import { loadInputFiles, parseInputFlag } from '../inputs.js';
+import { IMAGE_ARGS, loadInputFiles, parseInputFlag } from '../inputs.js';
+import { imageFlags } from './extract.js';
 import { declaredValue, openModel } from '../model-info.js';
 import { randomFeeds } from '../random.js';
 import { note } from '../print-error.js';
@@ -32,6 +33,7 @@ const args = {
   out: { type: 'string', alias: 'o', valueHint: 'PATH.html', description: 'The HTML file to write (required)' },
   json: { type: 'boolean', description: 'Print one JSON object about the report written' },
   threads: FLAGS.threads,
+  ...IMAGE_ARGS,
 } satisfies ArgsDef;
 
 export default flagCommand(
@@ -89,9 +91,7 @@ async function buildInputs(model: NeurotapModel, flags: ScannedFlags, json: bool
     );
   }
   const origin = new Map<string, string>();
-  const feeds = await loadInputFiles(model, inputFlags, { imagenet: false, grayscale: false }, (text) =>
-    note(text, json),
-  );
+  const feeds = await loadInputFiles(model, inputFlags, imageFlags(flags), (text) => note(text, json));
   for (const flag of inputFlags) {
     const named = new Set(inputFlags.map((f) => f.name));
     for (const name of flag.name ? [flag.name] : Object.keys(feeds).filter((n) => !named.has(n) && !origin.has(n)))
