@@ -78,3 +78,72 @@ function checkOptions(opts: ImageTensorOptions, channels: number): void {
 
 /** Decodes to 8-bit RGB at the file's own size (alpha dropped, as PIL's convert('RGB') drops it). */
 async function decodeRgb(bytes: Uint8Array, path: string): Promise<Pixels> {
+  // Loaded on the first image: data sets of arrays or tokens never load sharp's native library.
+  const { default: sharp } = await import('sharp');
+  try {
+    const { data, info } = await sharp(bytes)
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), ...info };
+  } catch (cause) {
+    throw new NeurotapError(
+      'E_BAD_FILE',
+      `Expected an image (PNG, JPEG, WebP, GIF, TIFF, AVIF...) at ${path}; sharp could not decode it: ${(cause as Error).message}.`,
+      {
+        hint: 'Check that the file is an image and not truncated; .npy inputs are read with parseNpy.',
+        cause,
+      },
+    );
+  }
+}
+
+/** The transforms an options object asks for: `resize`/`centerCrop`, else what `size` stands for. */
+function transformsOf(opts: ImageTensorOptions): ImageTransforms {
+  if (opts.resize !== undefined || opts.centerCrop !== undefined)
+    return { resize: opts.resize, centerCrop: opts.centerCrop };
+  if (opts.size === undefined) return {};
+  return typeof opts.size === 'number' ? { resize: opts.size, centerCrop: opts.size } : { resize: opts.size };
+}
+
+/** Decodes, converts to the channel count, then resizes and crops as torchvision does on a PIL image. */
+async function decodePixels(bytes: Uint8Array, path: string, opts: ImageTensorOptions, channels: 1 | 3) {
+  const rgb = await decodeRgb(bytes, path);
+  if (rgb.channels !== 3 || rgb.data.length !== rgb.width * rgb.height * 3) {
+    throw new NeurotapError(
+      'E_BAD_FILE',
+      `Expected 3-channel 8-bit pixels from ${path}; got ${rgb.channels} channels, ${rgb.data.length} bytes.`,
+      { hint: 'Convert the image to 8-bit RGB or grayscale PNG/JPEG.' },
+    );
+  }
+  return transformPixels(channels === 1 ? toGrayscale(rgb) : rgb, transformsOf(opts));
+}
+
+/**
+ * Loads an image as a float32 model input: value = (pixel * scale - mean[c]) / std[c],
+ * shaped [1, C, H, W] (or [1, H, W, C] with layout 'nhwc').
+ */
+export async function loadImageTensor(path: string, opts: ImageTensorOptions = {}): Promise<HostTensor> {
+  const channels = opts.channels ?? 3;
+  checkOptions(opts, channels);
+  const bytes = await readFileBytes(path, 'an image file');
+  const { data, width, height } = await decodePixels(bytes, path, opts, channels);
+  const f32 = Math.fround;
+  const mean = (opts.mean ?? Array(channels).fill(0)).map(f32);
+  const std = (opts.std ?? Array(channels).fill(1)).map(f32);
+  const { scale } = opts;
+  const unit = scale === undefined ? (p: number) => p / 255 : (p: number) => p * scale;
+  const planar = (opts.layout ?? 'nchw') === 'nchw';
+  const plane = width * height;
+  const out = new Float32Array(plane * channels);
+  for (let pixel = 0; pixel < plane; pixel++) {
+    for (let c = 0; c < channels; c++) {
+      // float32 at each step, as ToTensor (x / 255) then Normalize compute it
+      const value = f32(f32(f32(unit(data[pixel * channels + c])) - mean[c]) / std[c]);
+      out[planar ? c * plane + pixel : pixel * channels + c] = value;
+    }
+  }
+  const dims = planar ? [1, channels, height, width] : [1, height, width, channels];
+  return { type: 'float32', dims, data: out };
+}
