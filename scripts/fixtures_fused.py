@@ -152,3 +152,48 @@ def make_fused_qdq():
                  "ONNX Runtime run, which fuses DequantizeLinear->Conv->QuantizeLinear into QLinearConv.",
     })
     print(f"fused-qdq: {len(quantized.graph.node)} nodes")
+
+
+class TransposedOut(nn.Module):
+    """Returns lin(x).t(): the exporter folds the .t() into the next Gemm's transA, so the graph holds lin(x)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(6, 4)
+
+    def forward(self, x):
+        return self.lin(x).t()
+
+
+class CrossTranspose(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = TransposedOut()
+        self.b = nn.Linear(3, 5)
+        self.c = nn.Linear(6, 6)
+        self.d = nn.Linear(3, 2)
+        self.enc = nn.Linear(6, 7)
+        self.l1 = nn.LSTM(7, 8, batch_first=True)
+        self.l2 = nn.GRU(8, 8, batch_first=True)
+        self.l3 = nn.LSTM(8, 5, batch_first=True)
+
+    def forward(self, x, z):
+        y = self.b(self.a(x))  # a's transpose, inside a: folded into b's Gemm
+        w = self.d(self.c(x).t())  # the transpose in the parent: folded the same way
+        e = self.enc(z).transpose(0, 1)  # time-major -> batch-first: cancels against l1's own transpose
+        o1, _ = self.l1(e)
+        o2, _ = self.l2(o1)  # l1's output transpose cancels against l2's input transpose, and so on
+        o3, (h3, _) = self.l3(o2)
+        return y, w, o3, h3
+
+
+@maker("fused-transpose")
+def make_fused_transpose():
+    seed_everything()
+    model = CrossTranspose().eval()
+    inputs = OrderedDict(x=torch.randn(3, 6), z=torch.randn(5, 2, 6))
+    kwargs = {"input_names": ["x", "z"], "output_names": ["y", "w", "o3", "h3"]}
+    save_fixture("fused-transpose", model, inputs, kwargs,
+                 notes="Transposes cancelled across module boundaries: a.t() and c(x).t() folded into the next "
+                       "Gemm's transA; enc's output transposed by the parent and batch-first l1, l2, l3 stacked: "
+                       "the exporter removes every transpose pair between them.")

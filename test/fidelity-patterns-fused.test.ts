@@ -109,3 +109,27 @@ describe('QDQ-quantized model: captured from the graph ONNX Runtime runs', () =>
     );
   });
 });
+
+describe('transposes cancelled across module boundaries', () => {
+  it('reports both sides of a .t() folded into the next Gemm and of a batch-first stack whose transposes vanished', async () => {
+    const fx = fixture('fused-transpose');
+    const model = await loadModel(fx.path);
+    const acts = await model.capture(Object.fromEntries(fx.inputs), { layers: 'modules', inputs: true });
+    const reported = acts.notObservable.map((u) => u.key);
+    // a returns lin(x).t(), c's .t() is its parent's: the graph holds both untransposed, the same way.
+    assert.deepEqual(
+      reported.filter((k) => !k.startsWith('in:')),
+      ['a', 'a.lin', 'c', 'enc', 'l1#0', 'l2#0'],
+    );
+    assert.match(acts.whyNotObservable('a')!.reason, /transA flag of the Gemm '\/b\/Gemm'/);
+    assert.match(acts.notObservable.find((u) => u.key === 'l2#0')!.reason, /time-major/);
+    // What b, d and the recurrent layers received is the untransposed value in the graph.
+    assert.deepEqual(
+      reported.filter((k) => k.startsWith('in:')),
+      ['in:b', 'in:d', 'in:l1', 'in:l2', 'in:l3'],
+    );
+    // The rest is PyTorch's: l3's output swap survived, and the states never pass a transpose.
+    for (const key of ['b', 'd', 'l1#1#0', 'l1#1#1', 'l2#1', 'l3#0', 'l3#1#0', 'l3#1#1'])
+      assert.equal(mismatch(acts.get(key)!, fx.golden.get(key)!), undefined, key);
+  });
+});

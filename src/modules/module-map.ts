@@ -9,6 +9,7 @@
  */
 import type { ContextStep, GraphIndex } from '../graph/graph-index.js';
 import { orderCallOutputs } from './call-outputs.js';
+import { markCancelledTransposes } from './cancelled-transposes.js';
 import { markFoldedBatchNorm } from './folded-batchnorm.js';
 import { inferModuleType } from './module-types.js';
 import {
@@ -80,6 +81,7 @@ export function buildModuleMap(index: GraphIndex): ModuleMap {
   }
   for (const info of modules.values()) finishModule(info, index, paths);
   markFoldedBatchNorm(index, modules.values());
+  markCancelledTransposes(index, [...modules.values()]);
   const list = [...modules.values()];
   return { source: scopes.source, modules: list, get: (name) => modules.get(name) };
 }
