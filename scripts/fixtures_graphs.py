@@ -216,3 +216,37 @@ def make_scalar_input():
               "dynamic_axes": {"x": {0: "batch"}, "output": {0: "batch"}}}
     save_fixture("scalar-input", model, OrderedDict(x=x, gain=gain), kwargs,
                  notes="TorchScript export with a scalar (0-d) input 'gain'")
+
+
+class LoopBranch(nn.Module):
+    """An If inside a Loop (torch.jit.script): `step_a` runs on even iterations, `step_b` on odd
+    ones, so each branch's values exist only in some iterations. With steps=3: step_a:1, step_a:2,
+    step_b once; `shared` is called in both branches, interleaved (shared:1 in iteration 0 ...)."""
+
+    def __init__(self):
+        super().__init__()
+        self.step_a = nn.Linear(4, 4)
+        self.step_b = nn.Linear(4, 4)
+        self.shared = nn.Tanh()
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x, steps):
+        for i in range(int(steps)):
+            if i % 2 == 0:
+                x = self.shared(self.step_a(x))
+            else:
+                x = self.shared(self.step_b(x)) * 2.0
+        return self.head(x)
+
+
+@maker("loop-branch")
+def make_loop_branch():
+    seed_everything(0)
+    model = LoopBranch().eval()
+    x = torch.randn(2, 4)
+    steps = torch.tensor(3)
+    kwargs = {"input_names": ["x", "steps"], "output_names": ["output"],
+              "dynamic_axes": {"x": {0: "batch"}, "output": {0: "batch"}}}
+    save_fixture("loop-branch", model, OrderedDict(x=x, steps=steps), kwargs,
+                 notes="torch.jit.script: an If inside a Loop body (step_a on even, step_b on odd iterations)",
+                 export_model=torch.jit.script(model))

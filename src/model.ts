@@ -8,7 +8,13 @@
  * ```
  */
 import { NeurotapError } from './errors.js';
-import { buildCaptureGraph, requestKey, type ExposeRequest, type Reduction } from './graph/rewrite.js';
+import {
+  buildCaptureGraph,
+  requestKey,
+  type CaptureGraph,
+  type ExposeRequest,
+  type Reduction,
+} from './graph/rewrite.js';
 import { declaredShape, indexGraph, type GraphIndex } from './graph/graph-index.js';
 import { ActivationCache } from './capture/activation-cache.js';
 import { prepareFeeds, type Feeds } from './capture/feeds.js';
@@ -37,6 +43,7 @@ import type { InferenceSession, ModelSource, Runtime, Tensor } from './runtime/r
 interface CaptureSession {
   session: InferenceSession;
   outputOf: ReadonlyMap<string, string>;
+  ragged: CaptureGraph['ragged'];
 }
 
 /** The graph captures are built from: the model's own, or ONNX Runtime's optimised one (QDQ models). */
@@ -165,17 +172,27 @@ export class NeurotapModel {
     const dequantize = options.dequantize === true;
     const keepOutputs = options.stop !== true;
     const requests = this.#requestsFor(selection, dequantize, edits);
-    const { session, outputOf } = await this.#session(requests, keepOutputs, edits);
+    const { session, outputOf, ragged } = await this.#session(requests, keepOutputs, edits);
     const modelOutputs = keepOutputs ? this.#returnableOutputs() : [];
     const runFeeds = edits ? { ...prepared, ...edits.feeds(this.runtime) } : prepared;
-    const fetched = await this.#runSession(session, runFeeds, [...new Set([...modelOutputs, ...outputOf.values()])]);
+    const metas = [...ragged.values()].map((m) => m.meta);
+    const fetched = await this.#runSession(session, runFeeds, [
+      ...new Set([...modelOutputs, ...outputOf.values(), ...metas]),
+    ]);
     const read = (t: CaptureTarget) =>
       this.#isFeed(t)
         ? prepared[t.value]
         : fetched[outputOf.get(requestKey({ ...t, dequantize, editDepth: edits?.depthFor(t) }))!];
     const cond = (value: string) =>
-      value in prepared ? prepared[value] : fetched[outputOf.get(requestKey({ value, reduce: 'none' }))!];
-    const resolved = resolveCalls(this.index, this.runtime, selection.targets, read, cond, options.stackCalls === true);
+      value in prepared
+        ? prepared[value]
+        : (this.#constantCondition(value) ?? fetched[outputOf.get(requestKey({ value, reduce: 'none' }))!]);
+    const records = (t: CaptureTarget) => {
+      const m = ragged.get(requestKey({ ...t, dequantize, editDepth: edits?.depthFor(t) }));
+      return m && { meta: fetched[m.meta], loops: m.loops };
+    };
+    const stack = options.stackCalls === true;
+    const resolved = resolveCalls(this.index, this.runtime, selection.targets, read, cond, stack, records);
     const outputs = Object.fromEntries(modelOutputs.map((o) => [o, fetched[o]]));
     return new ActivationCache(
       resolved.tensors,
@@ -183,6 +200,14 @@ export class NeurotapModel {
       [...selection.notObservable, ...resolved.notCalled, ...(keepOutputs ? this.#unreturnableOutputs() : [])],
       outputs,
     );
+  }
+
+  /** An If condition stored in the model as an initializer (a bool scalar: raw byte or int32 field). */
+  #constantCondition(value: string): { data: readonly boolean[] } | undefined {
+    if (!this.index.initializers.has(value)) return undefined;
+    const t = this.index.graph.initializer?.find((i) => i.name === value);
+    if (!t) return undefined;
+    return { data: [(t.rawData?.length ? t.rawData[0] : Number(t.int32Data?.[0] ?? 0)) !== 0] };
   }
 
   /** Model outputs the JS API can return: fetching an int4 output would abort the Node binding. */
@@ -221,10 +246,10 @@ export class NeurotapModel {
 
   /** The values the capture graph must return: the targets, and the If conditions telling which branches ran. */
   #requestsFor(selection: Selection, dequantize: boolean, edits?: EditPlan): ExposeRequest[] {
-    const conditions = branchConditions(this.index, selection.targets).map((value) => ({
-      value,
-      reduce: 'none' as const,
-    }));
+    // A condition fed by the user or stored as an initializer is known without running the graph.
+    const conditions = branchConditions(this.index, selection.targets)
+      .filter((value) => !this.index.inputs.includes(value) && !this.index.initializers.has(value))
+      .map((value) => ({ value, reduce: 'none' as const }));
     const targets = selection.targets
       .filter((t) => !this.#isFeed(t))
       .map((t) => ({ value: t.value, reduce: t.reduce, dequantize, editDepth: edits?.depthFor(t) }));
@@ -294,7 +319,7 @@ export class NeurotapModel {
     if (base?.optimized) options.graphOptimizationLevel = 'disabled';
     try {
       const session = await this.runtime.InferenceSession.create(bytes, options);
-      return { session, outputOf: graph?.outputOf ?? new Map() };
+      return { session, outputOf: graph?.outputOf ?? new Map(), ragged: graph?.ragged ?? new Map() };
     } catch (cause) {
       throw new NeurotapError('E_RUNTIME', `ONNX Runtime could not load the model: ${firstLine(cause)}`, {
         hint: 'Check that the model runs with plain onnxruntime; report the model if it does.',

@@ -140,3 +140,86 @@ describe('scalar shapes (pattern 14)', () => {
     assert.ok(JSON.stringify(out).includes('"act"'), run.stdout.slice(0, 300));
   });
 });
+
+/** x -> If(cond) { a: Relu } else { b: Neg } -> y, the condition given by `cond`. */
+function ifModel(cond: { initializer?: boolean; input?: boolean }, withElse = true): ModelProto {
+  const branch = (name: string, op: string, module: string) => ({
+    name,
+    node: [{ opType: op, name: `/${module}/${op}`, input: ['x'], output: [`${module}_out`] }],
+    output: [tensor(`${module}_out`, 1, [2])],
+  });
+  const branches = [{ name: 'then_branch', type: 5, g: branch('then', 'Relu', 'a') }];
+  if (withElse) branches.push({ name: 'else_branch', type: 5, g: branch('else', 'Neg', 'b') });
+  return {
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 13 }],
+    graph: {
+      name: 'if',
+      node: [
+        { opType: 'If', name: '/If', input: ['c'], output: ['h'], attribute: branches },
+        { opType: 'Sigmoid', name: '/head/Sigmoid', input: ['h'], output: ['y'] },
+      ],
+      input: [tensor('x', 1, [2]), ...(cond.input ? [tensor('c', 9, [])] : [])],
+      initializer:
+        cond.initializer === undefined
+          ? []
+          : [{ name: 'c', dataType: 9, dims: [], int32Data: [cond.initializer ? 1 : 0] }],
+      output: [tensor('y', 1, [2])],
+    },
+  };
+}
+
+describe('If inside Loop and If edge cases (pattern 11)', () => {
+  it('loop-branch: each iteration’s taken branch gets its own key, counted as PyTorch counts calls', async () => {
+    const fx = fixture('loop-branch');
+    const model = await loadModel(fx.path);
+    const acts = await model.capture(Object.fromEntries(fx.inputs), { layers: 'modules' });
+    const expected = [...fx.golden.keys()].filter((k) => !k.startsWith('__output__'));
+    assert.deepEqual([...acts.keys()].sort(), expected.sort());
+    // shared:2 ran in iteration 1 (the else branch), between the then branch's shared:1 and shared:3.
+    for (const key of expected) assert.equal(mismatch(acts.get(key)!, fx.golden.get(key)!), undefined, key);
+    assert.equal(mismatch(acts.outputs.output, fx.golden.get('__output__#0')!), undefined);
+  });
+
+  it('loop-branch with one iteration: step_b reported not called in any iteration', async () => {
+    const fx = fixture('loop-branch');
+    const model = await loadModel(fx.path);
+    const feeds = { x: fx.inputs.get('x')!, steps: { data: BigInt64Array.from([1n]), dims: [] } };
+    const acts = await model.capture(feeds, { layers: ['step_a', 'step_b', 'shared'] });
+    assert.deepEqual([...acts.keys()].sort(), ['shared', 'step_a']);
+    assert.match(acts.whyNotObservable('step_b')!.reason, /not called in this run/);
+  });
+
+  it('an If whose condition is an initializer or a graph input', async () => {
+    const x = { data: Float32Array.from([1, -2]), dims: [2] };
+    for (const value of [true, false]) {
+      const fromInit = await loadModel(encodeModel(ifModel({ initializer: value })));
+      const acts = await fromInit.capture({ x }, { layers: 'leaves' });
+      assert.deepEqual([...acts.keys()].sort(), [value ? 'a' : 'b', 'head']);
+      assert.match(acts.whyNotObservable(value ? 'b' : 'a')!.reason, /not called in this run/);
+      const fromInput = await loadModel(encodeModel(ifModel({ input: true })));
+      const c = { data: Uint8Array.from([value ? 1 : 0]), dims: [], type: 'bool' as const };
+      const acts2 = await fromInput.capture({ x, c }, { layers: 'leaves' });
+      assert.deepEqual([...acts2.keys()].sort(), [value ? 'a' : 'b', 'head']);
+      assert.deepEqual([...(acts2.get(value ? 'a' : 'b')!.data as Float32Array)], value ? [1, 0] : [-1, 2]);
+    }
+  });
+
+  it('an If without else_branch: listed, its branch values reported, the run fails as a typed error', async () => {
+    const model = await loadModel(encodeModel(ifModel({ input: true }, false)));
+    assert.deepEqual(
+      model.modules().map((m) => m.name),
+      ['a', 'head'],
+    );
+    const plan = model.plan({ layers: 'leaves' });
+    assert.match(plan.notObservable.find((u) => u.key === 'a')!.reason, /without an else_branch/);
+    const x = { data: Float32Array.from([1, -2]), dims: [2] };
+    const c = { data: Uint8Array.from([1]), dims: [], type: 'bool' as const };
+    // ONNX Runtime itself refuses such a model (else_branch is required): a NeurotapError, no TypeError.
+    await assert.rejects(model.capture({ x, c }), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'E_RUNTIME');
+      assert.match(err.message, /else_branch/);
+      return true;
+    });
+  });
+});

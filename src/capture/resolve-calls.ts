@@ -6,6 +6,7 @@
  */
 import type { ContextStep, GraphIndex } from '../graph/graph-index.js';
 import { valueContext } from '../graph/rewrite.js';
+import { splitRagged } from '../graph/thread-ragged.js';
 import type { Runtime, Tensor } from '../runtime/runtime.js';
 import type { CaptureTarget, Unobservable } from './select.js';
 
@@ -27,37 +28,84 @@ export function branchConditions(index: GraphIndex, targets: readonly CaptureTar
 interface Instance {
   target: CaptureTarget;
   tensors: Tensor[];
+  /** Per tensor, the iteration numbers of the Loops around it (outermost first), when known. */
+  iterations?: number[][];
 }
+
+/** What a capture of a value in an If inside a Loop returned: the taken iterations' records. */
+export type RaggedReader = (t: CaptureTarget) => { meta: Tensor; loops: number } | undefined;
 
 export function resolveCalls(
   index: GraphIndex,
   runtime: Runtime,
   targets: readonly CaptureTarget[],
   read: (t: CaptureTarget) => Tensor,
-  cond: (value: string) => Tensor | undefined,
+  cond: (value: string) => { data: ArrayLike<unknown> } | undefined,
   stackCalls: boolean,
+  ragged: RaggedReader = () => undefined,
 ): ResolvedCalls {
   const notCalled: Unobservable[] = [];
   const instances: Instance[] = [];
+  const notTaken = (target: CaptureTarget, where: string) =>
+    notCalled.push({
+      key: target.key,
+      module: target.module ?? target.value,
+      reason: `not called in this run: it sits in an If branch that was not taken${where}`,
+      hint: 'Inputs that turn the branch condition the other way make it run.',
+    });
   for (const target of targets) {
     const steps = valueContext(index, target.value);
     if (!ranBranches(index, branchSteps(index, target), cond)) {
-      notCalled.push({
-        key: target.key,
-        module: target.module ?? target.value,
-        reason: 'not called in this run: it sits in an If branch that was not taken',
-        hint: 'Inputs that turn the branch condition the other way make it run.',
-      });
+      notTaken(target, '');
+      continue;
+    }
+    const outerLoop = steps.find((s) => index.nodes[s.node].opType === 'Loop')?.node ?? -1;
+    const records = ragged(target);
+    if (records) {
+      const taken = raggedTensors(runtime, read(target), records.meta, records.loops);
+      if (taken.length === 0) notTaken(target, ' in any iteration of its loop');
+      else {
+        const iterations = taken.map((r) => [outerLoop, ...r.iterations]);
+        instances.push({ target, tensors: taken.map((r) => r.tensor), iterations });
+      }
       continue;
     }
     const loops = steps.filter((s) => index.nodes[s.node].opType !== 'If').length;
     const tensor = read(target);
-    instances.push({
-      target,
-      tensors: loops === 0 || stackCalls || !target.module ? [tensor] : splitLeading(runtime, tensor, loops),
-    });
+    if (loops === 0 || stackCalls || !target.module) {
+      instances.push({ target, tensors: [tensor] });
+      continue;
+    }
+    const calls = splitLeading(runtime, tensor, loops);
+    // Iterations are known for one loop: a call site in an If inside it ran where its condition held.
+    const ran = loops === 1 ? takenIterations(index, target, steps, calls.length, cond) : undefined;
+    if (!ran) instances.push({ target, tensors: calls });
+    else if (ran.length === 0) notTaken(target, ' in any iteration of its loop');
+    else instances.push({ target, tensors: ran.map((i) => calls[i]), iterations: ran.map((i) => [outerLoop, i]) });
   }
   return { ...assignKeys(instances), notCalled };
+}
+
+/**
+ * The iterations (of the one Loop around the value) in which the target's call site ran: its If
+ * conditions inside the loop are stacked per iteration. Undefined when a condition is not per iteration.
+ */
+function takenIterations(
+  index: GraphIndex,
+  t: CaptureTarget,
+  steps: readonly ContextStep[],
+  iterations: number,
+  cond: (value: string) => { data: ArrayLike<unknown> } | undefined,
+): number[] | undefined {
+  let ran = Array.from({ length: iterations }, (_, i) => i);
+  for (const step of t.siteContext ?? []) {
+    const node = index.nodes[step.node];
+    if (node.opType !== 'If' || steps.some((s) => s.node === step.node && s.attr === step.attr)) continue;
+    const c = cond(node.input![0]);
+    if (!c || c.data.length !== iterations) return undefined;
+    ran = ran.filter((i) => Boolean(c.data[i]) === (step.attr === 'then_branch'));
+  }
+  return ran;
 }
 
 /** Where a target's value lives and where its module's call site sits: both must have run. */
@@ -68,7 +116,7 @@ function branchSteps(index: GraphIndex, t: CaptureTarget): readonly ContextStep[
 function ranBranches(
   index: GraphIndex,
   steps: readonly ContextStep[],
-  cond: (value: string) => Tensor | undefined,
+  cond: (value: string) => { data: ArrayLike<unknown> } | undefined,
 ): boolean {
   for (const step of steps) {
     const node = index.nodes[step.node];
@@ -79,6 +127,15 @@ function ranBranches(
     if (Boolean(c.data[0]) !== (step.attr === 'then_branch')) return false;
   }
   return true;
+}
+
+/** One tensor per iteration that computed the value, from the flat data and its records. */
+function raggedTensors(runtime: Runtime, data: Tensor, meta: Tensor, loops: number) {
+  const values = data.data as Float32Array;
+  return splitRagged(meta, loops, (offset, dims) => {
+    const size = dims.reduce((a, b) => a * b, 1);
+    return new runtime.Tensor(data.type, values.subarray(offset, offset + size), dims);
+  });
 }
 
 /** Splits the leading `axes` axes (one per enclosing loop) into one tensor per call. */
@@ -111,6 +168,7 @@ function assignKeys(instances: readonly Instance[]): { tensors: Map<string, Tens
     (groups.get(group) ?? groups.set(group, []).get(group)!).push(inst);
   }
   for (const group of groups.values()) {
+    if (byIterations(group, tensors, targets)) continue;
     // Calls per site, from any one tuple element of the site (they all ran the same number of times).
     const perSite = new Map<number, number>();
     for (const inst of group) perSite.set(inst.target.site, inst.tensors.length);
@@ -130,4 +188,35 @@ function assignKeys(instances: readonly Instance[]): { tensors: Map<string, Tens
     }
   }
   return { tensors, targets };
+}
+
+/**
+ * A module whose calls all carry their loop iterations (call sites in an If inside a Loop) is
+ * numbered as PyTorch counts its calls: by iteration, then by site within an iteration.
+ */
+function byIterations(group: readonly Instance[], tensors: Map<string, Tensor>, targets: CaptureTarget[]): boolean {
+  const depth = group[0].iterations?.[0]?.length;
+  if (depth === undefined || !group.every((g) => g.iterations?.every((it) => it.length === depth))) return false;
+  const event = (site: number, it: readonly number[]) => [...it, site];
+  const events = new Map<string, number[]>();
+  for (const inst of group)
+    for (const it of inst.iterations!) events.set(event(inst.target.site, it).join(','), event(inst.target.site, it));
+  const order = [...events.entries()].sort(([, a], [, b]) => compareTuples(a, b)).map(([k]) => k);
+  const callOf = new Map(order.map((k, i) => [k, i + 1]));
+  for (const inst of group) {
+    const t = inst.target;
+    inst.tensors.forEach((tensor, i) => {
+      const call = callOf.get(event(t.site, inst.iterations![i]).join(','))!;
+      const base = order.length === 1 ? t.module! : `${t.module}:${call}`;
+      const key = `${t.kind === 'input' ? 'in:' : ''}${base}${t.tuple}`;
+      tensors.set(key, tensor);
+      targets.push({ ...t, key, call });
+    });
+  }
+  return true;
+}
+
+function compareTuples(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
 }

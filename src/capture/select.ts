@@ -7,7 +7,8 @@ import type { ContextStep, GraphIndex } from '../graph/graph-index.js';
 import type { ModuleInfo, ModuleMap } from '../modules/module-map.js';
 import { inferElemType, unreturnableType, valueKind } from '../graph/elem-type.js';
 import { quantParams } from '../graph/quantization.js';
-import { REDUCTIONS, type Reduction } from '../graph/rewrite.js';
+import { REDUCTIONS, valueContext, type Reduction } from '../graph/rewrite.js';
+import { unthreadable } from '../graph/thread-ragged.js';
 import { globToRegExp, isGlob, nearestNames } from './glob.js';
 
 /** `'leaves'` every leaf module (the default), `'modules'` every module, `'values'` every intermediate ONNX value. */
@@ -99,7 +100,8 @@ export function selectTargets(map: ModuleMap, index: GraphIndex, options: Select
 }
 
 /**
- * Sequences, maps, optionals and tensors of types the JS API cannot return (int4, float8, bfloat16:
+ * Values in an If lacking its other branch or in an If inside a Scan body (thread-ragged.ts), and
+ * sequences, maps, optionals and tensors of types the JS API cannot return (int4, float8, bfloat16:
  * fetching an int4 value aborts the Node binding) are reported, never requested. A quantized int4
  * value with `dequantize` leaves the graph as float, so it stays.
  */
@@ -107,6 +109,11 @@ function dropUnreturnable(index: GraphIndex, selection: Selection, dequantize: b
   const targets: CaptureTarget[] = [];
   for (const t of selection.targets) {
     const kind = valueKind(index, t.value);
+    const stuck = unthreadable(index, valueContext(index, t.value));
+    if (stuck) {
+      report(selection, t, `cannot be returned: ${stuck}`);
+      continue;
+    }
     const dtype = kind === 'tensor' ? unreturnableType(inferElemType(index, t.value)) : undefined;
     if (kind === 'tensor' && (!dtype || (dequantize && quantParams(index, t.value)))) targets.push(t);
     else if (kind !== 'tensor') report(selection, t, `a ${kind} value: ONNX Runtime's JS API returns tensors only`);

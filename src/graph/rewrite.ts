@@ -10,7 +10,11 @@ import { AttributeType, DataType } from '../onnx/types.js';
 import { applyGraphEdits, type GraphEdit } from './edit.js';
 import { nodeReads, type ContextStep, type GraphIndex } from './graph-index.js';
 import { quantParams, type QuantParams } from './quantization.js';
+import { inferElemType } from './elem-type.js';
 import { GraphEditor } from './thread.js';
+import { raggedLoopDepth, threadRagged } from './thread-ragged.js';
+
+const FLOAT = 1;
 
 /**
  * In-graph reductions. `mean`/`max`: over every axis after the channel axis (N, C, ...) → (N, C).
@@ -32,6 +36,14 @@ export interface CaptureGraph {
   readonly model: ModelProto;
   /** The graph output carrying each request, keyed by `requestKey`. */
   readonly outputOf: ReadonlyMap<string, string>;
+  /** Requests living in an If inside a Loop: their output holds only the taken iterations (thread-ragged.ts). */
+  readonly ragged: ReadonlyMap<string, RaggedMeta>;
+}
+
+export interface RaggedMeta {
+  /** The graph output holding one record per taken iteration. */
+  readonly meta: string;
+  readonly loops: number;
 }
 
 export const requestKey = (r: ExposeRequest) =>
@@ -48,6 +60,7 @@ export function buildCaptureGraph(
   const editor = new GraphEditor(index, model.graph ?? {});
   const edited = applyGraphEdits(editor, index, edits);
   const outputOf = new Map<string, string>();
+  const ragged = new Map<string, RaggedMeta>();
   for (const r of requests) {
     if (outputOf.has(requestKey(r))) continue;
     const steps = valueContext(index, r.value);
@@ -57,12 +70,17 @@ export function buildCaptureGraph(
     // Reduce where the value lives, so a loop stacks the small reduced tensors.
     const local =
       r.reduce === 'none' ? source : appendReduction({ ...r, value: source }, opset, editor.graphAt(steps), editor);
-    outputOf.set(requestKey(r), steps.length ? editor.threadOut(local, steps) : local);
+    if (raggedLoopDepth(index, steps) >= 0) {
+      const elemType = quant ? FLOAT : (inferElemType(index, r.value) ?? FLOAT);
+      const { data, meta, loops } = threadRagged(editor, index, local, steps, elemType);
+      outputOf.set(requestKey(r), data);
+      ragged.set(requestKey(r), { meta, loops });
+    } else outputOf.set(requestKey(r), steps.length ? editor.threadOut(local, steps) : local);
   }
   const graph = editor.root;
   const outputs: ValueInfoProto[] = keepModelOutputs ? [...(graph.output ?? [])] : [];
   const listed = new Set(outputs.map((o) => o.name));
-  for (const name of outputOf.values()) {
+  for (const name of [...outputOf.values(), ...[...ragged.values()].map((m) => m.meta)]) {
     if (listed.has(name) || index.initializers.has(name) || index.inputs.includes(name)) continue;
     listed.add(name);
     const type = index.types.get(name);
@@ -79,6 +97,7 @@ export function buildCaptureGraph(
   return {
     model: { ...model, graph: { ...graph, node: nodes, initializer: initializers, output: outputs } },
     outputOf,
+    ragged,
   };
 }
 

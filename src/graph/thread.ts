@@ -31,9 +31,9 @@ export class GraphEditor {
   }
 
   /** Returns the top-level name under which `value` (living at `steps`) can be made a graph output. */
-  threadOut(value: string, steps: readonly ContextStep[]): string {
+  threadOut(value: string, steps: readonly ContextStep[], elemType?: number): string {
     // Names made on the way up are new to the index: type every level's stand-in from the original.
-    const dataType = inferElemType(this.index, value) ?? FLOAT;
+    const dataType = elemType ?? inferElemType(this.index, value) ?? FLOAT;
     let current = value;
     for (let depth = steps.length - 1; depth >= 0; depth--)
       current = this.#liftOneLevel(current, steps.slice(0, depth + 1), dataType);
@@ -118,6 +118,11 @@ export class GraphEditor {
     return this.#editableGraph(steps);
   }
 
+  /** The subgraph of `steps[depth]` (or of another attribute of its node), copied so it can be changed. */
+  subgraphAt(steps: readonly ContextStep[], depth: number, attr = steps[depth].attr): GraphProto {
+    return this.#editableSubgraph(this.nodeAt(steps[depth].node), attr);
+  }
+
   #editableGraph(steps: readonly ContextStep[]): GraphProto {
     if (steps.length === 0) return this.root;
     const owner = this.#editableNode(steps.slice(0, -1), steps[steps.length - 1].node);
@@ -131,6 +136,7 @@ export class GraphEditor {
     const parent = this.#editableGraph(parentSteps);
     const copy: NodeProto = {
       ...original,
+      input: [...(original.input ?? [])],
       output: [...(original.output ?? [])],
       attribute: (original.attribute ?? []).map((a) => ({ ...a })),
     };
@@ -145,7 +151,12 @@ export class GraphEditor {
     const original = attr.g!;
     const existing = this.#graphs.get(original);
     if (existing) return existing;
-    const copy: GraphProto = { ...original, node: [...(original.node ?? [])], output: [...(original.output ?? [])] };
+    const copy: GraphProto = {
+      ...original,
+      node: [...(original.node ?? [])],
+      input: [...(original.input ?? [])],
+      output: [...(original.output ?? [])],
+    };
     attr.g = copy;
     this.#graphs.set(original, copy);
     this.#graphs.set(copy, copy);
