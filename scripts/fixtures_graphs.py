@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 from onnx import TensorProto, helper, numpy_helper
 
-from make_fixtures import FIXTURES, maker, save_fixture, seed_everything, write_json
+from make_fixtures import FIXTURES, maker, save_fixture, seed_everything, simple_kwargs, write_json
 
 
 # --------------------------------------------------------------------------
@@ -250,3 +250,61 @@ def make_loop_branch():
     save_fixture("loop-branch", model, OrderedDict(x=x, steps=steps), kwargs,
                  notes="torch.jit.script: an If inside a Loop body (step_a on even, step_b on odd iterations)",
                  export_model=torch.jit.script(model))
+
+
+# --------------------------------------------------------------------------
+# Modules exported as ONNX local functions (export_modules_as_functions, opset >= 15)
+# --------------------------------------------------------------------------
+
+class FnBlock(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return torch.relu(self.fc(x))
+
+
+class FnBlock2(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(4, 4)
+        self.fc2 = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return self.fc2(torch.tanh(self.fc1(x))) + x
+
+
+class FunctionsNet(nn.Module):
+    """b1 (called twice) and b2 are exported as local functions; every module has parameters, the
+    evidence that names a function call (parameterless modules inside a function leave none)."""
+
+    def __init__(self):
+        super().__init__()
+        self.b1 = FnBlock()
+        self.b2 = FnBlock2()
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.head(self.b2(self.b1(self.b1(x))))
+
+
+def _functions_fixture(name: str, which, notes: str):
+    seed_everything(0)
+    model = FunctionsNet().eval()
+    kwargs = simple_kwargs()
+    kwargs["opset_version"] = 15
+    kwargs["export_modules_as_functions"] = which
+    save_fixture(name, model, OrderedDict(x=torch.randn(2, 4)), kwargs, notes=notes)
+
+
+@maker("local-functions")
+def make_local_functions():
+    _functions_fixture("local-functions", {FnBlock, FnBlock2},
+                       "export_modules_as_functions={FnBlock, FnBlock2}: b1 (twice) and b2 are function calls")
+
+
+@maker("local-functions-all")
+def make_local_functions_all():
+    _functions_fixture("local-functions-all", True,
+                       "export_modules_as_functions=True: every module, the root included, is a function")

@@ -35,6 +35,7 @@ import {
   wantsRuntimeOptimized,
   type OptimizedGraph,
 } from './capture/runtime-optimized.js';
+import { inlineLocalFunctions } from './graph/inline-functions.js';
 import { buildModuleMap, type ModuleInfo, type ModuleMap } from './modules/module-map.js';
 import { decodeModel, encodeModel } from './onnx/codec.js';
 import type { ModelProto } from './onnx/types.js';
@@ -97,9 +98,15 @@ export class NeurotapModel {
     private readonly runtime: Runtime,
     private readonly options: LoadOptions,
     private readonly source: ModelSource,
+    functionClasses: ReadonlyMap<string, string> = new Map(),
   ) {
     this.index = indexGraph(proto.graph!);
     this.moduleMap = buildModuleMap(this.index);
+    // A module exported as a local function: the function's domain and name are its class.
+    for (const [name, qualified] of functionClasses) {
+      const info = this.moduleMap.get(name);
+      if (info) Object.assign(info, { type: qualified.split('.').pop() ?? qualified, typeSource: 'export' });
+    }
   }
 
   /** Parses and checks the bytes (nothing reaches the native runtime until a run). */
@@ -119,7 +126,10 @@ export class NeurotapModel {
         },
       );
     }
-    return new NeurotapModel(proto, bytes, runtime, options, source);
+    // Values inside local functions cannot be returned: mapping and capture use the inlined graph
+    // (plain runs still use the original bytes).
+    const inlined = inlineLocalFunctions(proto);
+    return new NeurotapModel(inlined?.model ?? proto, bytes, runtime, options, source, inlined?.classes);
   }
 
   get inputNames(): readonly string[] {

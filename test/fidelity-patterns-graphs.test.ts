@@ -223,3 +223,38 @@ describe('If inside Loop and If edge cases (pattern 11)', () => {
     });
   });
 });
+
+describe('modules exported as ONNX local functions (pattern 9)', () => {
+  for (const name of ['local-functions', 'local-functions-all']) {
+    it(`${name}: each function call is a module call, class from the function, values inside captured`, async () => {
+      const fx = fixture(name);
+      const model = await loadModel(fx.path);
+      assert.deepEqual(
+        model.modules().map((m) => [m.name, m.type, m.calls]),
+        [
+          ['b1', 'FnBlock', 2],
+          ['b1.fc', 'Linear', 2],
+          ['b2', 'FnBlock2', 1],
+          ['b2.fc1', 'Linear', 1],
+          ['b2.fc2', 'Linear', 1],
+          ['head', 'Linear', 1],
+        ],
+      );
+      const acts = await model.capture(Object.fromEntries(fx.inputs), { layers: 'modules' });
+      const expected = [...fx.golden.keys()].filter((k) => !k.startsWith('__output__'));
+      assert.deepEqual([...acts.keys()].sort(), expected.sort());
+      // b1.fc:2 lives inside the second call of the b1 function.
+      assert.equal(mismatch(acts.get('b1.fc:2')!, fx.golden.get('b1.fc:2')!), undefined);
+      // The plain run (original bytes, functions not inlined) gives the same outputs.
+      const plain = await model.run(Object.fromEntries(fx.inputs));
+      assert.equal(mismatch(plain[model.outputNames[0]], fx.golden.get('__output__#0')!), undefined);
+    });
+  }
+
+  it('layers lists the function modules instead of 0 modules', () => {
+    const run = cli(['layers', join(FIXTURES, 'local-functions', 'model.onnx'), '--no-probe']);
+    assert.equal(run.status, 0);
+    assert.match(run.stdout, /6 modules, 4 leaves, 0 not observable/);
+    assert.match(run.stdout, /b1 +FnBlock +2/);
+  });
+});

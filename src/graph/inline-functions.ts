@@ -1,0 +1,227 @@
+/**
+ * Modules exported as ONNX local functions (`torch.onnx.export(..., export_modules_as_functions=…)`):
+ * each call node of a function is a module call, its domain and op type name the class
+ * (`__main__.Block`, `torch.nn.modules.linear.Linear`). ONNX Runtime cannot return values inside a
+ * function, so the functions are inlined for mapping and capture: every call's body nodes replace
+ * the call node, named with the module path they belong to, as the TorchScript exporter names
+ * nodes (`/b1/b1.fc/Gemm_0`), so the module map reads them like any scoped export.
+ *
+ * Which module a call is, from the evidence the export keeps:
+ * - the parameters it reads (`b1.fc.weight` is read inside module `b1.fc` or an ancestor);
+ * - the modules of the calls nested in it (a call is a proper ancestor of those);
+ * - the call node's scope name (`/b1/act/Block`: the scope of its last node, the call's module or
+ *   a descendant).
+ * The call's module is the deepest name all of them agree on. A call with no such evidence is
+ * not named: its nodes join the enclosing module.
+ */
+import type { AttributeProto, FunctionProto, ModelProto, NodeProto } from '../onnx/types.js';
+import { parameterOwner } from '../modules/scopes.js';
+
+export interface InlinedFunctions {
+  readonly model: ModelProto;
+  /** Class of each module that was a function call (qualified: `torch.nn.modules.linear.Linear`). */
+  readonly classes: ReadonlyMap<string, string>;
+}
+
+const key = (domain: string | undefined, name: string | undefined) => `${domain ?? ''}\u0000${name ?? ''}`;
+
+/** The model with its local functions inlined into the main graph, or undefined when it calls none. */
+export function inlineLocalFunctions(model: ModelProto): InlinedFunctions | undefined {
+  const functions = new Map((model.functions ?? []).map((f) => [key(f.domain, f.name), f]));
+  const graph = model.graph;
+  if (!graph || functions.size === 0 || !graph.node?.some((n) => functions.has(key(n.domain, n.opType))))
+    return undefined;
+  const state: InlineState = {
+    functions,
+    parameters: new Set((graph.initializer ?? []).map((t) => t.name ?? '')),
+    modules: parameterModules(graph.initializer ?? []),
+    classes: new Map(),
+    calls: new Map(),
+    counter: 0,
+  };
+  const nodes: NodeProto[] = [];
+  for (const node of graph.node) {
+    const fn = functions.get(key(node.domain, node.opType));
+    if (!fn) nodes.push(node);
+    else nodes.push(...emit(state, inlineCall(state, node, fn, scopeOf(node.name)), '', new Map()));
+  }
+  const used = new Set(nodes.map((n) => key(n.domain, n.opType)));
+  return {
+    model: {
+      ...model,
+      graph: { ...graph, node: nodes },
+      functions: (model.functions ?? []).filter((f) => used.has(key(f.domain, f.name))),
+    },
+    classes: state.classes,
+  };
+}
+
+interface InlineState {
+  readonly functions: ReadonlyMap<string, FunctionProto>;
+  readonly parameters: ReadonlySet<string>;
+  /** Modules owning parameters, with their ancestors. */
+  readonly modules: ReadonlySet<string>;
+  readonly classes: Map<string, string>;
+  /** Calls made so far per module, for `_N` call suffixes. */
+  readonly calls: Map<string, number>;
+  counter: number;
+}
+
+/** Module path named by a TorchScript node name (`/b1/act/Block` → `b1.act`), undefined for none. */
+function scopeOf(name: string | undefined): string | undefined {
+  if (!name?.startsWith('/')) return undefined;
+  const parts = name.split('/').slice(1, -1).filter(Boolean);
+  return parts.length ? parts.join('.') : undefined;
+}
+
+/** Longest common dotted prefix ('' when the names share none). */
+function commonModule(names: readonly string[]): string {
+  if (names.length === 0) return '';
+  let parts = names[0].split('.');
+  for (const n of names.slice(1)) {
+    const other = n.split('.');
+    let k = 0;
+    while (k < parts.length && k < other.length && parts[k] === other[k]) k++;
+    parts = parts.slice(0, k);
+  }
+  return parts.join('.');
+}
+
+const parentOf = (name: string) => (name.includes('.') ? name.slice(0, name.lastIndexOf('.')) : '');
+
+interface Inlined {
+  /** The module this call is ('' for the root); undefined when the evidence names none. */
+  readonly module: string | undefined;
+  readonly body: readonly { node: NodeProto; owner?: string; nested?: Inlined }[];
+}
+
+/** Renames a call's body into the caller's value names, recursively; naming comes later (emit). */
+function inlineCall(state: InlineState, call: NodeProto, fn: FunctionProto, scope: string | undefined): Inlined {
+  const tag = `neurotap::fn${state.counter++}`;
+  const rename = new Map<string, string>();
+  (fn.input ?? []).forEach((formal, i) => rename.set(formal, call.input?.[i] ?? ''));
+  (fn.output ?? []).forEach((formal, i) => rename.set(formal, call.output?.[i] ?? ''));
+  const valueName = (v: string) => (v === '' ? '' : (rename.get(v) ?? `${tag}/${v}`));
+  const attrs = new Map((call.attribute ?? []).map((a) => [a.name ?? '', a]));
+  const body: { node: NodeProto; owner?: string; nested?: Inlined }[] = [];
+  for (const original of fn.node ?? []) {
+    const node: NodeProto = {
+      ...original,
+      input: (original.input ?? []).map(valueName),
+      output: (original.output ?? []).map(valueName),
+      attribute: resolveAttributes(original.attribute ?? [], attrs),
+    };
+    const nestedFn = state.functions.get(key(node.domain, node.opType));
+    if (nestedFn) body.push({ node, nested: inlineCall(state, node, nestedFn, scopeOf(node.name)) });
+    else body.push({ node, owner: ownerOfInputs(state, node) });
+  }
+  const owners = body.flatMap((b) => (b.owner !== undefined ? [b.owner] : []));
+  const nested = body.flatMap((b) => (b.nested?.module ? [b.nested.module] : []));
+  const scoped = scope === undefined ? undefined : withoutCallSuffixes(state, scope);
+  const evidence = [...owners, ...nested, ...(scoped ? [scoped] : [])];
+  if (evidence.length === 0) return { module: undefined, body };
+  let module = commonModule(evidence);
+  // A call is a proper ancestor of the calls nested in it.
+  if (module && nested.includes(module)) module = parentOf(module);
+  if (module) state.classes.set(module, qualifiedClass(call));
+  return { module, body };
+}
+
+/** `b1_1` is the second call of `b1` (as the TorchScript exporter names it) unless `b1_1` owns parameters. */
+function withoutCallSuffixes(state: InlineState, scope: string): string {
+  let path = '';
+  for (const component of scope.split('.')) {
+    const full = path ? `${path}.${component}` : component;
+    const m = /^(.*)_(\d+)$/.exec(component);
+    const base = m && (path ? `${path}.${m[1]}` : m[1]);
+    path = base && !state.modules.has(full) && state.modules.has(base) ? base : full;
+  }
+  return path;
+}
+
+const within = (name: string, module: string) => !module || name === module || name.startsWith(`${module}.`);
+
+/**
+ * The inlined nodes in execution order, named after the module they belong to: a node reading a
+ * descendant's parameters belongs to it, any other to the call (or, for a call the evidence does
+ * not name, to the enclosing one). `chain` holds the call number of each enclosing module call.
+ */
+function emit(
+  state: InlineState,
+  inlined: Inlined,
+  enclosing: string,
+  chain: ReadonlyMap<string, number>,
+): NodeProto[] {
+  const module = inlined.module ?? enclosing;
+  let calls = chain;
+  if (inlined.module) {
+    const n = (state.calls.get(module) ?? 0) + 1;
+    state.calls.set(module, n);
+    calls = new Map([...chain, [module, n]]);
+  }
+  const nodes: NodeProto[] = [];
+  for (const b of inlined.body) {
+    if (b.nested) nodes.push(...emit(state, b.nested, module, calls));
+    else {
+      const own = b.owner !== undefined && within(b.owner, module) ? b.owner : module;
+      nodes.push({ ...b.node, name: scopedName(own, calls, `${b.node.opType}_${state.counter++}`) });
+    }
+  }
+  return nodes;
+}
+
+/**
+ * A TorchScript-style node name for a node of module `own`: components are full module names (the
+ * module map joins `b1` / `b1.fc` to `b1.fc`), and a module's later call gets `_N`, as exported.
+ */
+function scopedName(own: string, calls: ReadonlyMap<string, number>, leaf: string): string {
+  if (!own) return `/${leaf}`;
+  const parts = own.split('.');
+  const components = parts.map((_, i) => {
+    const name = parts.slice(0, i + 1).join('.');
+    const n = calls.get(name) ?? 1;
+    return n > 1 ? `${name}_${n - 1}` : name;
+  });
+  return `/${components.join('/')}/${leaf}`;
+}
+
+/** The module owning the named parameters a node reads directly, if all agree. */
+function ownerOfInputs(state: InlineState, node: NodeProto): string | undefined {
+  const owners = new Set<string>();
+  for (const input of node.input ?? []) {
+    if (!state.parameters.has(input)) continue;
+    const owner = parameterOwner(input);
+    if (owner !== undefined) owners.add(owner);
+  }
+  return owners.size === 1 ? [...owners][0] : owners.size > 1 ? commonModule([...owners]) : undefined;
+}
+
+/** Attributes referring to the call's attributes (`ref_attr_name`) take their values; absent ones are dropped. */
+function resolveAttributes(
+  attributes: readonly AttributeProto[],
+  callAttrs: ReadonlyMap<string, AttributeProto>,
+): AttributeProto[] {
+  const out: AttributeProto[] = [];
+  for (const a of attributes) {
+    if (!a.refAttrName) out.push(a);
+    else {
+      const given = callAttrs.get(a.refAttrName);
+      if (given) out.push({ ...given, name: a.name });
+    }
+  }
+  return out;
+}
+
+function parameterModules(initializers: readonly { name?: string }[]): Set<string> {
+  const modules = new Set<string>();
+  for (const t of initializers) {
+    const owner = parameterOwner(t.name ?? '');
+    const parts = owner?.split('.') ?? [];
+    for (let i = 1; i <= parts.length; i++) modules.add(parts.slice(0, i).join('.'));
+  }
+  return modules;
+}
+
+function qualifiedClass(call: NodeProto): string {
+  return call.domain ? `${call.domain}.${call.opType ?? ''}` : (call.opType ?? '');
+}
