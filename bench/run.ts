@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { loadModel, type NeurotapModel } from '../src/node/index.js';
 import { measureRepeatedCaptures } from './cases.js';
 import { datasetCases } from './dataset.js';
+import { patchingSweepCase } from './edits.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const BIG = join(ROOT, 'fixtures', 'big');
@@ -210,6 +211,7 @@ async function main(): Promise<void> {
     target: '≤ 1.1',
   });
   results.push(...(await datasetCases(ROOT, THREADS)));
+  results.push(await patchingSweepCase(ROOT, THREADS, (variants) => interleaved(variants, RUNS)));
   printTable(results);
   console.log(JSON.stringify({ threads: THREADS, runs: RUNS, node: process.version, results }, null, 1));
 }

@@ -30,7 +30,8 @@ export interface EditOptions {
 interface Slot {
   readonly target: CaptureTarget;
   readonly depth: number;
-  readonly op: EditOp | undefined;
+  /** The edit key whose operation this slot runs; undefined for an idle `editable` slot. */
+  readonly from: string | undefined;
   readonly edit: GraphEdit;
   readonly dataType: number;
 }
@@ -45,11 +46,36 @@ export interface EditPlan {
   feeds(runtime: Runtime): Record<string, Tensor>;
 }
 
+type Layout = Omit<EditPlan, 'feeds'> & { readonly slots: readonly Slot[] };
+
+/** Layouts by model and edit structure: a sweep plans its keys once, not once per run. */
+const layouts = new WeakMap<ModuleMap, Map<string, Layout>>();
+
 export function planEdits(map: ModuleMap, index: GraphIndex, options: EditOptions): EditPlan | undefined {
-  const ops = Object.entries(options.edit ?? {});
+  const ops = Object.entries(options.edit ?? {}).map(([key, op]) => [key, checkOp(key, op)] as const);
   const editable = [...(options.editable ?? [])];
   if (ops.length === 0 && editable.length === 0) return undefined;
-  const chosen = new Map<string, { target: CaptureTarget; op: EditOp | undefined }>();
+  const structure = JSON.stringify([ops.map(([key, op]) => [key, ...paramsOf(kindOf(op), op)]), editable]);
+  const cached = layouts.get(map) ?? layouts.set(map, new Map()).get(map)!;
+  const layout = cached.get(structure) ?? cached.set(structure, layoutOf(map, index, ops, editable)).get(structure)!;
+  const opOf = new Map(ops);
+  return {
+    ...layout,
+    feeds: (runtime) =>
+      Object.assign(
+        {},
+        ...layout.slots.map((s) => slotFeeds(s, s.from === undefined ? undefined : opOf.get(s.from), runtime)),
+      ),
+  };
+}
+
+function layoutOf(
+  map: ModuleMap,
+  index: GraphIndex,
+  ops: readonly (readonly [string, EditOp])[],
+  editable: readonly string[],
+): Layout {
+  const chosen = new Map<string, { target: CaptureTarget; from: string | undefined; op: EditOp | undefined }>();
   const add = (key: string, op: EditOp | undefined) => {
     for (const target of resolveEditKey(map, index, key)) {
       const existing = chosen.get(target.key);
@@ -58,22 +84,24 @@ export function planEdits(map: ModuleMap, index: GraphIndex, options: EditOption
           hint: 'Give each call one edit: `name` edits every call, `name:k` only call k.',
         });
       }
-      if (!existing?.op) chosen.set(target.key, { target, op });
+      if (!existing?.op) chosen.set(target.key, { target, from: op ? key : undefined, op });
     }
   };
-  for (const [key, op] of ops) add(key, checkOp(key, op));
+  for (const [key, op] of ops) add(key, op);
   for (const key of editable) add(key, undefined);
   // Sorted, so that the same slots give the same graph (and session) whichever key a run edits.
   const fresh = freshNames(index);
-  const list = [...chosen.values()]
+  const slots = [...chosen.values()]
     .sort((a, b) => (a.target.key < b.target.key ? -1 : 1))
-    .map(({ target, op }) => slotFor(map, index, target, op, fresh));
-  const depths = new Map(list.map((s) => [s.target.value, s.depth]));
+    .map(({ target, from, op }) => slotFor(map, index, target, from, op, fresh));
+  const depths = new Map(slots.map((s) => [s.target.value, s.depth]));
   return {
-    edits: list.map((s) => s.edit),
-    signature: list.map((s) => `${s.target.key}=${s.edit.kind}:${Object.keys(s.edit.params).join('+')}`).join('\u0002'),
+    slots,
+    edits: slots.map((s) => s.edit),
+    signature: slots
+      .map((s) => `${s.target.key}=${s.edit.kind}:${Object.keys(s.edit.params).join('+')}`)
+      .join('\u0002'),
     depthFor: (t) => (depths.has(t.value) && t.kind === 'output' ? moduleDepth(map, t.module) : undefined),
-    feeds: (runtime) => Object.assign({}, ...list.map((s) => slotFeeds(s, runtime))),
   };
 }
 
@@ -81,6 +109,7 @@ function slotFor(
   map: ModuleMap,
   index: GraphIndex,
   target: CaptureTarget,
+  from: string | undefined,
   op: EditOp | undefined,
   fresh: (hint: string) => string,
 ): Slot {
@@ -94,7 +123,7 @@ function slotFor(
     params,
     insideReaders: readersInside(map, index, target),
   };
-  return { target, depth, op, edit, dataType: inferElemType(index, target.value) ?? 1 };
+  return { target, depth, from, edit, dataType: inferElemType(index, target.value) ?? 1 };
 }
 
 /** The capture targets a key names; errors for unknown, unobservable and uneditable keys. */
@@ -206,9 +235,8 @@ function checkOp(key: string, op: EditOp): EditOp {
   return op;
 }
 
-function slotFeeds(s: Slot, runtime: Runtime): Record<string, Tensor> {
+function slotFeeds(s: Slot, op: EditOp | undefined, runtime: Runtime): Record<string, Tensor> {
   const p = s.edit.params;
-  const op = s.op;
   const scalar = (v: number) => typed(s, [v], [], runtime);
   const out: Record<string, Tensor> = {};
   if (!op) {

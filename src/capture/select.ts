@@ -192,13 +192,19 @@ function matchSpec(
   for (const m of map.modules) if (re.test(m.name)) modules.add(m);
 }
 
+const valueSets = new WeakMap<GraphIndex, Set<string>>();
+
 /** Values computed by nodes, subgraphs included (not inputs, initializers, constants): what "values" captures. */
-export function intermediateValues(index: GraphIndex): Set<string> {
-  const out = new Set<string>();
+export function intermediateValues(index: GraphIndex): ReadonlySet<string> {
+  // Computed once per model: every capture's selection reads it.
+  let out = valueSets.get(index);
+  if (out) return out;
+  out = new Set<string>();
   for (const node of index.nodes) {
     if (node.opType === 'Constant') continue;
     for (const v of node.output ?? []) if (v) out.add(v);
   }
+  valueSets.set(index, out);
   return out;
 }
 
