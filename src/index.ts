@@ -14,7 +14,7 @@ export type {
   Unobservable,
 } from './capture/select.js';
 export type { ForwardHook, ForwardPreHook, HookHandle, HookModule, HookOutput } from './capture/hooks.js';
-export type { Feed, Feeds } from './capture/feeds.js';
+export type { ArrayFeed, Feed, Feeds } from './capture/feeds.js';
 export {
   zero,
   scale,

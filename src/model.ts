@@ -331,8 +331,12 @@ export class NeurotapModel {
       const session = await this.runtime.InferenceSession.create(bytes, options);
       return { session, outputOf: graph?.outputOf ?? new Map(), ragged: graph?.ragged ?? new Map() };
     } catch (cause) {
+      // An execution provider that cannot load its libraries (CUDA, cuDNN) is not the model's fault.
+      const provider = /ExecutionProvider|providers_shared|load shared library/i.test(firstLine(cause));
       throw new NeurotapError('E_RUNTIME', `ONNX Runtime could not load the model: ${firstLine(cause)}`, {
-        hint: 'Check that the model runs with plain onnxruntime; report the model if it does.',
+        hint: provider
+          ? `An execution provider of ${JSON.stringify(options.executionProviders)} could not load its native libraries (for CUDA: CUDA 12 and cuDNN 9 on the library path); run with executionProviders ['cpu'] or install them.`
+          : 'Check that the model runs with plain onnxruntime; report the model if it does.',
         cause,
       });
     }

@@ -8,7 +8,13 @@ import type { Runtime, Tensor } from '../runtime/runtime.js';
 import { dtypeOfArray, ONNX_DTYPE, sizeOf, type DType, type HostTensor, type PlainTensor } from '../tensor.js';
 
 /** An onnxruntime Tensor, a `{ data, dims }` object, or a HostTensor as neurotap's file readers return. */
-export type Feed = Tensor | PlainTensor | HostTensor;
+/** A plain number[] of the input's declared element type (converted to its typed array), with its dims. */
+export interface ArrayFeed {
+  readonly data: readonly number[];
+  readonly dims: readonly number[];
+}
+
+export type Feed = Tensor | PlainTensor | HostTensor | ArrayFeed;
 export type Feeds = Record<string, Feed>;
 
 export function prepareFeeds(index: GraphIndex, runtime: Runtime, feeds: Feeds): Record<string, Tensor> {
@@ -65,10 +71,23 @@ function toTensor(index: GraphIndex, runtime: Runtime, name: string, feed: Feed)
       },
     );
   }
-  const given = ('type' in feed && feed.type ? feed.type : dtypeOfArray(feed.data as PlainTensor['data'])) as DType;
-  const dims = [...feed.dims];
   const type = index.types.get(name);
   const expected = ONNX_DTYPE[declaredElemType(type) ?? 0];
+  if (Array.isArray(feed.data))
+    return toTensor(index, runtime, name, { ...feed, data: fromArray(name, feed.data, expected) });
+  if (!ArrayBuffer.isView(feed.data) && !(feed instanceof runtime.Tensor)) {
+    const what = (feed.data as object | null)?.constructor?.name ?? String(feed.data);
+    throw new NeurotapError(
+      'E_INPUT_DTYPE',
+      `Input '${name}' expects ${expected ?? 'a typed array'}; its data is ${what}.`,
+      {
+        hint: 'Pass data as a typed array (Float32Array, BigInt64Array...) or a plain number[] of the declared type.',
+        details: { input: name, expected, given: what },
+      },
+    );
+  }
+  const given = ('type' in feed && feed.type ? feed.type : dtypeOfArray(feed.data as PlainTensor['data'])) as DType;
+  const dims = [...feed.dims];
   if (expected && expected !== given) {
     throw new NeurotapError('E_INPUT_DTYPE', `Input '${name}' expects ${expected}, got ${given}.`, {
       hint: `Convert the data, e.g. ${expected === 'float32' ? 'Float32Array.from(data)' : `a ${expected} typed array`}.`,
@@ -88,6 +107,42 @@ function toTensor(index: GraphIndex, runtime: Runtime, name: string, feed: Feed)
   }
   if (feed instanceof runtime.Tensor) return feed as Tensor;
   return new runtime.Tensor(given as Tensor.Type, feed.data as Tensor.DataType, dims);
+}
+
+/** Typed arrays for each dtype a plain number[] can become, with the range integers must fit. */
+const FROM_NUMBERS: Partial<Record<DType, { make: (n: number[]) => PlainTensor['data']; min?: number; max?: number }>> =
+  {
+    float32: { make: (n) => Float32Array.from(n) },
+    float64: { make: (n) => Float64Array.from(n) },
+    int8: { make: (n) => Int8Array.from(n), min: -128, max: 127 },
+    uint8: { make: (n) => Uint8Array.from(n), min: 0, max: 255 },
+    int16: { make: (n) => Int16Array.from(n), min: -32768, max: 32767 },
+    uint16: { make: (n) => Uint16Array.from(n), min: 0, max: 65535 },
+    int32: { make: (n) => Int32Array.from(n), min: -(2 ** 31), max: 2 ** 31 - 1 },
+    uint32: { make: (n) => Uint32Array.from(n), min: 0, max: 2 ** 32 - 1 },
+    int64: { make: (n) => BigInt64Array.from(n, BigInt), min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER },
+    bool: { make: (n) => Uint8Array.from(n), min: 0, max: 1 },
+  };
+
+/**
+ * A plain `number[]` becomes the declared dtype's typed array: the type is the graph's, so nothing is
+ * guessed; integers must be whole and in range, and anything else is refused with what it holds.
+ */
+function fromArray(name: string, data: unknown[], expected: DType | undefined): PlainTensor['data'] {
+  const target = expected ? FROM_NUMBERS[expected] : undefined;
+  const refuse = (why: string) =>
+    new NeurotapError('E_INPUT_DTYPE', `Input '${name}' expects ${expected ?? 'an undeclared type'}; ${why}.`, {
+      hint: `Pass a typed array${expected === 'float32' ? ', e.g. Float32Array.from(values)' : ''}.`,
+      details: { input: name, expected, given: 'Array' },
+    });
+  if (!target) throw refuse('a plain array cannot be converted to it');
+  const bad = data.findIndex(
+    (v) =>
+      typeof v !== 'number' ||
+      (target.min !== undefined && (!Number.isInteger(v) || v < target.min || v > (target.max ?? Infinity))),
+  );
+  if (bad >= 0) throw refuse(`element ${bad} of the plain array is ${JSON.stringify(data[bad]) ?? String(data[bad])}`);
+  return target.make(data as number[]);
 }
 
 function checkShape(index: GraphIndex, name: string, dims: number[]): void {

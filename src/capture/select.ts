@@ -64,21 +64,15 @@ export function selectTargets(map: ModuleMap, index: GraphIndex, options: Select
   const values = new Set<string>();
   const unknown: string[] = [];
   const allValues = intermediateValues(index);
+  const empty: LayerSpec[] = [];
   for (const spec of specs) {
-    const before = modules.size + values.size;
-    matchSpec(spec, map, allValues, modules, values);
-    if (
-      typeof spec === 'string' &&
-      !isGlob(spec) &&
-      !PRESETS.has(spec) &&
-      modules.size + values.size === before &&
-      !map.get(spec) &&
-      !allValues.has(spec)
-    ) {
-      unknown.push(spec);
-    }
+    const matched = matchSpec(spec, map, allValues, modules, values);
+    if (matched || (typeof spec === 'string' && PRESETS.has(spec))) continue;
+    if (typeof spec === 'string' && !isGlob(spec)) unknown.push(spec);
+    else empty.push(spec);
   }
   if (unknown.length) throw unknownLayers(unknown, map, allValues);
+  if (empty.length) throw emptyPatterns(empty, map);
   const selection: Selection = { targets: [], notObservable: [] };
   const reduceFor = reductionLookup(options.reduce);
   for (const info of map.modules)
@@ -167,29 +161,46 @@ function normalizeSpecs(layers: SelectOptions['layers']): LayerSpec[] {
   );
 }
 
+/** Adds what one spec names; false when it names nothing (already-added matches count as matches). */
 function matchSpec(
   spec: LayerSpec,
   map: ModuleMap,
   allValues: ReadonlySet<string>,
   modules: Set<ModuleInfo>,
   values: Set<string>,
-): void {
-  if (spec === 'leaves') return map.modules.filter((m) => m.children.length === 0).forEach((m) => modules.add(m));
-  if (spec === 'modules') return map.modules.forEach((m) => modules.add(m));
-  if (spec === 'values') return allValues.forEach((v) => values.add(v));
+): boolean {
+  const addAll = <T>(items: Iterable<T>, into: Set<T>) => {
+    let any = false;
+    for (const item of items) {
+      into.add(item);
+      any = true;
+    }
+    return any;
+  };
+  if (spec === 'leaves')
+    return addAll(
+      map.modules.filter((m) => m.children.length === 0),
+      modules,
+    );
+  if (spec === 'modules') return addAll(map.modules, modules);
+  if (spec === 'values') return addAll(allValues, values);
   if (typeof spec === 'string' && !isGlob(spec)) {
     const info = map.get(spec);
-    if (info) modules.add(info);
-    else if (allValues.has(spec)) values.add(spec);
-    return;
+    if (info) return addAll([info], modules);
+    return allValues.has(spec) && addAll([spec], values);
   }
   if (typeof spec === 'object' && !(spec instanceof RegExp)) {
     const type = spec.type;
-    for (const m of map.modules) if (typeof type === 'string' ? m.type === type : type.test(m.type)) modules.add(m);
-    return;
+    return addAll(
+      map.modules.filter((m) => (typeof type === 'string' ? m.type === type : type.test(m.type))),
+      modules,
+    );
   }
   const re = typeof spec === 'string' ? globToRegExp(spec) : spec;
-  for (const m of map.modules) if (re.test(m.name)) modules.add(m);
+  return addAll(
+    map.modules.filter((m) => re.test(m.name)),
+    modules,
+  );
 }
 
 const valueSets = new WeakMap<GraphIndex, Set<string>>();
@@ -295,5 +306,20 @@ function unknownLayers(names: string[], map: ModuleMap, allValues: ReadonlySet<s
   return new NeurotapError('E_UNKNOWN_LAYER', `No module or value is named ${suggestions.join('; ')}.`, {
     hint: 'List the module names with `neurotap layers MODEL` (or model.modules()); globs such as "layer1.*" and the presets leaves, modules, values also work.',
     details: { unknown: names },
+  });
+}
+
+/** Globs, RegExps and type filters that match no module: an empty capture would look like success. */
+function emptyPatterns(specs: LayerSpec[], map: ModuleMap): NeurotapError {
+  const text = (s: LayerSpec) =>
+    typeof s === 'string' ? `'${s}'` : s instanceof RegExp ? String(s) : `type ${String(s.type)}`;
+  const types = [...new Set(map.modules.map((m) => m.type))];
+  const names = map.modules.map((m) => m.name);
+  const near = specs
+    .filter((s): s is string => typeof s === 'string')
+    .flatMap((s) => nearestNames(s.replace(/[*?]/g, ''), names));
+  return new NeurotapError('E_UNKNOWN_LAYER', `${specs.map(text).join(', ')} matched no module.`, {
+    hint: `${near.length ? `Nearest names: ${[...new Set(near)].join(', ')}. ` : ''}The module types here are ${types.join(', ')}; \`neurotap layers MODEL\` (or model.modules()) lists the names.`,
+    details: { unmatched: specs.map(text) },
   });
 }

@@ -2,6 +2,7 @@
  * What `neurotap extract` prints: a table of the captured tensors with summary statistics, the
  * modules that could not be observed and why, or all of it as one JSON object (`--json`).
  */
+import { notObservableLines } from './not-observable.js';
 import type { ActivationCache } from '../capture/activation-cache.js';
 import { summarize } from '../tensor-summary.js';
 import type { HostTensor } from '../tensor.js';
@@ -68,14 +69,6 @@ function tensorRow(key: string, t: HostTensor): string[] {
   return [key, formatShape(t.dims), t.type, ...numbers];
 }
 
-function notObservableLines(r: ExtractResult): string[] {
-  if (r.acts.notObservable.length === 0) return [];
-  const s = stylesFor(process.stdout);
-  const lines = ['', s.bold(s.yellow(`not observable (${r.acts.notObservable.length})`))];
-  for (const u of r.acts.notObservable) lines.push(`  ${u.key}: ${u.reason}`, s.dim(`    hint: ${u.hint}`));
-  return lines;
-}
-
 export function extractText(r: ExtractResult): string[] {
   const s = stylesFor(process.stdout);
   const header = formatColumns([
@@ -87,7 +80,13 @@ export function extractText(r: ExtractResult): string[] {
     [['key', 'shape', 'dtype', 'mean', 'std', 'min', 'max'].map(s.bold), ...rows, ...outputs],
     [3, 4, 5, 6],
   );
-  const lines = [`${s.dim('model')}  ${r.model}`, ...header, '', ...table, ...notObservableLines(r)];
+  const lines = [
+    `${s.dim('model')}  ${r.model}`,
+    ...header,
+    '',
+    ...table,
+    ...notObservableLines(r.acts.notObservable, s),
+  ];
   if (r.written) {
     const where =
       r.written.format === 'npy-directory'

@@ -7,7 +7,9 @@ import type { NeurotapModel } from '../model.js';
 export { declaredInputs, declaredOutputs, declaredValue, type DeclaredValue } from '../viewer-core/declared.js';
 
 /** Opens a model without loading onnxruntime before the command actually needs it. */
-export async function openModel(path: string, threads?: number, executionProviders?: string[]): Promise<NeurotapModel> {
-  const { loadModel } = await import('../node/index.js');
-  return loadModel(path, { ...(threads ? { threads } : {}), ...(executionProviders ? { executionProviders } : {}) });
+export async function openModel(path: string, threads?: number, requested?: string[]): Promise<NeurotapModel> {
+  const { loadModel, resolveExecutionProviders } = await import('../node/index.js');
+  const { providers, warnings } = resolveExecutionProviders(requested);
+  for (const text of warnings) process.stderr.write(`warning: ${text}\n`);
+  return loadModel(path, { ...(threads ? { threads } : {}), ...(providers ? { executionProviders: providers } : {}) });
 }

@@ -11,7 +11,10 @@ import * as ort from 'onnxruntime-node';
 import { readFile, stat } from 'node:fs/promises';
 import { NeurotapError } from '../errors.js';
 import { NeurotapModel, type LoadOptions } from '../model.js';
+import { resolveExecutionProviders } from './execution-providers.js';
 import { nodeModelSource } from './model-source.js';
+
+export { resolveExecutionProviders } from './execution-providers.js';
 import type { Runtime } from '../runtime/runtime.js';
 
 export * from '../index.js';
@@ -22,7 +25,11 @@ export const nodeRuntime: Runtime = ort as unknown as Runtime;
 export async function loadModel(source: string | Uint8Array, options: LoadOptions = {}): Promise<NeurotapModel> {
   const path = typeof source === 'string' ? source : undefined;
   const bytes = path === undefined ? (source as Uint8Array) : await readModelFile(path);
-  return NeurotapModel.fromBytes(bytes, nodeRuntime, options, nodeModelSource(path, nodeRuntime));
+  // A provider whose libraries are absent (CUDA after onnxruntime-node-install=skip) is dropped with a warning.
+  const { providers, warnings } = resolveExecutionProviders(options.executionProviders);
+  for (const text of warnings) process.emitWarning(text, { code: 'NEUROTAP_EP_MISSING' });
+  const resolved = providers ? { ...options, executionProviders: providers } : options;
+  return NeurotapModel.fromBytes(bytes, nodeRuntime, resolved, nodeModelSource(path, nodeRuntime));
 }
 
 async function readModelFile(path: string): Promise<Uint8Array> {

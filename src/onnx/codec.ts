@@ -5,6 +5,7 @@
  * Encoding measures the whole message tree first, then writes it into one buffer: each payload is
  * copied exactly once, where a generic protobuf writer copies it again at every nesting level.
  */
+import { notOnnx } from './sniff.js';
 import { NeurotapError } from '../errors.js';
 import { Model, type FieldSpec, type MessageSpec } from './schema.js';
 import type { Message, ModelProto } from './types.js';
@@ -124,6 +125,12 @@ function readField(field: FieldSpec, wireType: number, reader: WireReader, depth
 
 /** Decodes an ONNX ModelProto; bytes fields stay views into `bytes`. */
 export function decodeModel(bytes: Uint8Array): ModelProto {
+  const other = notOnnx(bytes);
+  if (other)
+    throw new NeurotapError('E_NOT_ONNX', `Expected an ONNX model; the file is ${other.what}.`, {
+      hint: other.hint,
+      details: { found: other.what },
+    });
   const reader = new WireReader(bytes);
   return decodeMessage(Model, reader, bytes.length) as ModelProto;
 }

@@ -2,6 +2,7 @@
  * `neurotap extract MODEL --input FILE`: runs the model once and reports (and optionally saves)
  * the activation of every selected module, keyed by its PyTorch name.
  */
+import { requireObservable } from '../not-observable.js';
 import { stat } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import type { ArgsDef } from 'citty';
@@ -212,10 +213,12 @@ async function extract(modelPath: string, flags: ScannedFlags): Promise<void> {
       dequantize: isSet(flags, 'dequantize'),
       edit: await editsOf(flags.values.get('edit') ?? []),
     };
-    model.plan(options); // an unknown layer fails before any input file is read
+    const plan = model.plan(options); // an unknown layer fails before any input file is read
+    requireObservable(plan.targets.length, plan.notObservable);
     const feeds = await buildFeeds(model, flags, json);
     // File readers and --random only make numeric tensors, which is what PlainTensor requires.
     const acts = await model.capture(feeds as Record<string, PlainTensor>, options);
+    requireObservable(acts.size, acts.notObservable); // e.g. only If branches that did not run
     const { writeTensors } = await import('../../node/files.js');
     const written = out === undefined ? null : await writeTensors(out, tensorsToWrite(acts));
     const result = { model: modelPath, feeds, acts, written };

@@ -3,6 +3,7 @@
  * module's type, number of calls, declared output shapes, and why a module cannot be observed.
  */
 import type { ArgsDef } from 'citty';
+import { NeurotapError, isNeurotapError } from '../../errors.js';
 import { declaredShape } from '../../graph/graph-index.js';
 import type { NeurotapModel } from '../../model.js';
 import { flagCommand, isSet, lastValue } from '../argv.js';
@@ -32,10 +33,14 @@ export default flagCommand(
   async (path, flags) => {
     const model = await openModel(path!);
     const probe = lastValue(flags, 'probe');
-    const probed =
-      probe === 'false' || (probe === undefined && weightBytes(model) > PROBE_WEIGHT_LIMIT)
-        ? undefined
-        : await probeShapes(model);
+    const skip = probe === 'false' || (probe === undefined && weightBytes(model) > PROBE_WEIGHT_LIMIT);
+    const result = skip ? undefined : await probeShapes(model);
+    if (result instanceof Error) {
+      // Asked for explicitly, a probe that cannot run is the command's failure; by default, a note.
+      if (probe === 'true') throw probeFailure(result);
+      process.stderr.write(`note: output shapes are the declared ones: the probe run failed (${result.message})\n`);
+    }
+    const probed = result instanceof Error ? undefined : result;
     const out = isSet(flags, 'json') ? layersJson(model, probed) : layersText(model, path!, probed).join('\n');
     process.stdout.write(`${out}\n`);
   },
@@ -92,10 +97,10 @@ type ProbedShapes = Map<string, number[][][]>;
 
 /**
  * TorchScript exports declare shapes only for the graph's inputs and outputs, so `layers` runs the
- * model once on random inputs to show real ones. Any failure (missing weights, unusual inputs)
- * just leaves the declared shapes.
+ * model once on random inputs to show real ones. A failure (missing weights, unusual inputs) is
+ * returned, for the caller to report.
  */
-async function probeShapes(model: NeurotapModel): Promise<ProbedShapes | undefined> {
+async function probeShapes(model: NeurotapModel): Promise<ProbedShapes | Error> {
   try {
     const sizes = new Map<string, number>();
     for (const v of declaredInputs(model))
@@ -108,9 +113,20 @@ async function probeShapes(model: NeurotapModel): Promise<ProbedShapes | undefin
       (calls[t.call - 1] ??= []).push([...acts.get(t.key)!.dims]);
     }
     return shapes;
-  } catch {
-    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
   }
+}
+
+function probeFailure(err: Error): NeurotapError {
+  return new NeurotapError(
+    isNeurotapError(err) ? err.code : 'E_RUNTIME',
+    `--probe could not run the model on random inputs (every symbolic size 1): ${err.message}`,
+    {
+      hint: `${isNeurotapError(err) && err.hint ? `${err.hint} ` : ''}Without --probe, layers lists the declared shapes.`,
+      cause: err,
+    },
+  );
 }
 
 /** Modules depth-first from the top-level ones, children in the order the model calls them. */

@@ -2,6 +2,7 @@
  * `neurotap report MODEL --input FILE|--random --out report.html`: runs the model once in Node and
  * writes the viewer's pictures of every selected layer into one self-contained HTML file.
  */
+import { requireObservable } from '../not-observable.js';
 import { packageVersion } from '../../node/package-version.js';
 import { stat } from 'node:fs/promises';
 import { basename, dirname, extname, resolve } from 'node:path';
@@ -121,10 +122,12 @@ async function report(modelPath: string, flags: ScannedFlags): Promise<void> {
   const model = await openModel(modelPath, threadsOf(flags));
   try {
     const options = { layers: flags.values.get('layers') ?? ['leaves'] };
-    model.plan(options); // an unknown layer fails before any input is read
+    const plan = model.plan(options); // an unknown layer fails before any input is read
+    requireObservable(plan.targets.length, plan.notObservable);
     const inputs = await buildInputs(model, flags, json);
     const started = performance.now();
     const acts = await model.capture(inputs.feeds as Record<string, PlainTensor>, options);
+    requireObservable(acts.size, acts.notObservable);
     const runMs = performance.now() - started;
     const moduleOf = new Map(acts.targets.map((t) => [t.key, t.module]));
     const modules = modulesInCallOrder(model);
