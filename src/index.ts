@@ -31,6 +31,16 @@ export type { ModuleInfo, ModuleCall, ModuleMap, NotObservable } from './modules
 export type { Runtime, ModelSource } from './runtime/runtime.js';
 export type { DType, HostTensor, PlainTensor, TypedArray } from './tensor.js';
 export { decodeModel, encodeModel } from './onnx/codec.js';
+export {
+  compareCaches,
+  compareModels,
+  type Comparison,
+  type CompareCachesOptions,
+  type CompareModelsOptions,
+  type CompareSide,
+  type KeyComparison,
+  type Unmatched,
+} from './compare/compare.js';
 export { encodeNpy, parseNpy } from './formats/npy.js';
 export { encodeNpz, parseNpz } from './formats/npz.js';
 export { encodeSafetensors, parseSafetensors, type Safetensors } from './formats/safetensors.js';

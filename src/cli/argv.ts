@@ -148,7 +148,8 @@ const DEBUG_ARG = { debug: { type: 'boolean', description: 'Print stack traces w
 
 /** A subcommand: its flags for `--help`, and the run that parses them (`main` calls it with the raw arguments). */
 export interface FlagCommand extends CommandDef<ArgsDef> {
-  runWith(rawArgs: readonly string[]): Promise<void>;
+  /** Resolves to the exit code, or nothing for 0 (compare exits 3 when keys diverge). */
+  runWith(rawArgs: readonly string[]): Promise<void | number>;
 }
 
 /**

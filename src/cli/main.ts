@@ -22,6 +22,7 @@ const subCommands = {
   report: () => import('./commands/report.js').then((m) => m.default),
   stats: () => import('./commands/stats.js').then((m) => m.default),
   verify: () => import('./commands/verify.js').then((m) => m.default),
+  compare: () => import('./commands/compare.js').then((m) => m.default),
 } satisfies Record<string, () => Promise<FlagCommand>>;
 
 export const root = defineCommand({
@@ -68,8 +69,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   }
   try {
     const [name, ...rest] = argv;
-    await (await loadCommand(name)).runWith(rest);
-    return 0;
+    return (await (await loadCommand(name)).runWith(rest)) ?? 0;
   } catch (err) {
     return reportError(err, argv);
   }
