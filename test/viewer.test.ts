@@ -76,6 +76,20 @@ async function nextRun(page: Page, before: number): Promise<Hook> {
   return hook(page);
 }
 
+/**
+ * The run of the finished drawing: the pad predicts on every animation frame while the stroke goes on,
+ * so on a loaded machine an early run may see half a stroke. Waits until no run has started for 500 ms.
+ */
+async function settledRun(page: Page, before: number): Promise<Hook> {
+  let last = await nextRun(page, before);
+  for (;;) {
+    await page.waitForTimeout(500);
+    const now = await hook(page);
+    if (now.runs === last.runs) return now;
+    last = now;
+  }
+}
+
 /** Draws a polyline on the pad, points as fractions of its size. */
 async function draw(page: Page, points: [number, number][]): Promise<void> {
   const box = (await page.locator('canvas.draw-pad').boundingBox())!;
@@ -234,7 +248,7 @@ describe('viewer in Chromium', { skip, timeout: 120_000 }, () => {
       [0.5, 0.1],
       [0.5, 0.9],
     ]);
-    const one = await nextRun(page, blank.runs + 1);
+    const one = await settledRun(page, blank.runs);
     assert.equal(one.prediction, 1, 'a vertical stroke reads as 1');
     assert.notEqual(one.prediction, start.prediction);
     await page.click('#clear-pad');
@@ -248,8 +262,7 @@ describe('viewer in Chromium', { skip, timeout: 120_000 }, () => {
         ],
     );
     await draw(page, ring);
-    await page.waitForTimeout(200);
-    const zero = await hook(page);
+    const zero = await settledRun(page, cleared.runs);
     assert.ok(
       zero.runs >= cleared.runs + 3,
       `the prediction updates during the stroke (${zero.runs - cleared.runs} runs)`,
