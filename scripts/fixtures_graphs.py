@@ -308,3 +308,92 @@ def make_local_functions():
 def make_local_functions_all():
     _functions_fixture("local-functions-all", True,
                        "export_modules_as_functions=True: every module, the root included, is a function")
+
+
+# --------------------------------------------------------------------------
+# Dynamo export of torch.cond: the whole network inside an If whose branch nodes carry no name_scopes
+# --------------------------------------------------------------------------
+
+class CondNet(nn.Module):
+    """The eager twin of `torch.cond(x.sum() > 0, pos, neg, (x,))`: torch 1.13 has no torch.cond."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 8))
+        self.head_pos = nn.Linear(8, 2)
+        self.head_neg = nn.Linear(8, 2)
+
+    def forward(self, x):
+        if bool(x.sum() > 0):
+            return self.head_pos(self.encoder(x))
+        return self.head_neg(self.encoder(x) * -1.0)
+
+
+def _proto_field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field (wire type 2)."""
+    def varint(n: int) -> bytes:
+        out = b""
+        while True:
+            low, n = n & 0x7F, n >> 7
+            out += bytes([low | (0x80 if n else 0)])
+            if not n:
+                return out
+    return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+
+def _dynamo_meta(node: onnx.NodeProto, scopes: list, classes: list) -> onnx.NodeProto:
+    """The dynamo exporter's node metadata (NodeProto.metadata_props, field 9, onnx >= 1.16), as
+    Python list reprs (what src/modules/scopes.ts reads). onnx 1.12 lacks the field, so it is
+    written as raw protobuf bytes, which the parsed node keeps as an unknown field."""
+    extra = b""
+    for k, v in (("pkg.torch.onnx.name_scopes", repr(scopes)), ("pkg.torch.onnx.class_hierarchy", repr(classes))):
+        extra += _proto_field(9, _proto_field(1, k.encode()) + _proto_field(2, v.encode()))
+    return onnx.NodeProto.FromString(node.SerializeToString() + extra)
+
+
+def _gemm(a: str, prefix: str, out: str, n: int) -> onnx.NodeProto:
+    return helper.make_node("Gemm", [a, f"{prefix}.weight", f"{prefix}.bias"], [out], name=f"node_Gemm_{n}", transB=1)
+
+
+@maker("dynamo-cond")
+def make_dynamo_cond():
+    """Mimics torch >= 2.5's dynamo exporter on torch.cond (after its optimizer inlined the branch
+    functions): top-level nodes carry name_scopes/class_hierarchy metadata, the If's branch nodes
+    none, parameters keep their names (encoder.0.weight). Names must come from the parameters."""
+    seed_everything(0)
+    eager = CondNet().eval()
+    f32 = TensorProto.FLOAT
+    then_nodes = [
+        _gemm("x", "encoder.0", "linear", 0),
+        helper.make_node("Relu", ["linear"], ["relu"], name="node_Relu_1"),
+        _gemm("relu", "encoder.2", "linear_1", 2),
+        _gemm("linear_1", "head_pos", "linear_2", 3),
+    ]
+    else_nodes = [
+        _gemm("x", "encoder.0", "linear_3", 4),
+        helper.make_node("Relu", ["linear_3"], ["relu_1"], name="node_Relu_5"),
+        _gemm("relu_1", "encoder.2", "linear_4", 6),
+        helper.make_node("Mul", ["linear_4", "scalar_tensor_default"], ["mul"], name="node_Mul_7"),
+        _gemm("mul", "head_neg", "linear_5", 8),
+    ]
+    then_g = helper.make_graph(then_nodes, "true_graph_0", [], [_tensor_info("linear_2", f32, [2, 2])])
+    else_g = helper.make_graph(else_nodes, "false_graph_0", [], [_tensor_info("linear_5", f32, [2, 2])])
+    root = "__main__.CondNet"
+    nodes = [
+        _dynamo_meta(helper.make_node("ReduceSum", ["x"], ["sum_1"], name="node_ReduceSum_9", keepdims=0),
+                     ["", "sum_1"], [root, "aten.sum.default"]),
+        _dynamo_meta(helper.make_node("Greater", ["sum_1", "scalar_tensor_zero"], ["gt"], name="node_Greater_10"),
+                     ["", "gt"], [root, "aten.gt.Scalar"]),
+        _dynamo_meta(helper.make_node("If", ["gt"], ["getitem"], name="node_If_11",
+                                      then_branch=then_g, else_branch=else_g),
+                     ["", "cond"], [root, "torch.ops.higher_order.cond"]),
+    ]
+    inits = [_init("scalar_tensor_zero", np.float32(0)), _init("scalar_tensor_default", np.float32(-1))]
+    for prefix in ("encoder.0", "encoder.2", "head_pos", "head_neg"):
+        inits += _linear_inits(prefix, eager.get_submodule(prefix))
+    graph = helper.make_graph(nodes, "main_graph", [_tensor_info("x", f32, [2, 4])], [_tensor_info("getitem", f32, [2, 2])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], producer_name="pytorch")
+    model.ir_version = 8
+    x = torch.randn(2, 4).abs()  # positive sum: the then branch (head_pos) runs
+    save_handmade("dynamo-cond", model, eager, OrderedDict(x=x), ["getitem"],
+                  "hand-built like the dynamo exporter's torch.cond graph; goldens from the eager CondNet")

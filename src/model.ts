@@ -37,6 +37,7 @@ import {
 } from './capture/runtime-optimized.js';
 import { inlineLocalFunctions } from './graph/inline-functions.js';
 import { buildModuleMap, type ModuleInfo, type ModuleMap } from './modules/module-map.js';
+import { withNumberedGaps } from './modules/numbered-gaps.js';
 import { decodeModel, encodeModel } from './onnx/codec.js';
 import type { ModelProto } from './onnx/types.js';
 import type { InferenceSession, ModelSource, Runtime, Tensor } from './runtime/runtime.js';
@@ -101,7 +102,9 @@ export class NeurotapModel {
     functionClasses: ReadonlyMap<string, string> = new Map(),
   ) {
     this.index = indexGraph(proto.graph!);
-    this.moduleMap = buildModuleMap(this.index);
+    const map = buildModuleMap(this.index);
+    // Parameter names cannot name a child without parameters; a numbered container's gap shows it.
+    this.moduleMap = map.source === 'dynamo-metadata' || map.source === 'parameter-names' ? withNumberedGaps(map) : map;
     // A module exported as a local function: the function's domain and name are its class.
     for (const [name, qualified] of functionClasses) {
       const info = this.moduleMap.get(name);

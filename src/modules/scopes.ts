@@ -42,7 +42,8 @@ export function parsePythonStringList(text: string): string[] {
 export function readNodeScopes(index: GraphIndex, parameterModules: ReadonlySet<string>): NodeScopes {
   const { nodes } = index;
   if (nodes.some((n) => metadata(n, NAME_SCOPES) !== undefined)) {
-    return { source: 'dynamo-metadata', paths: nodes.map(dynamoPath) };
+    // Nodes without metadata (the branches of a torch.cond If) fall back to the parameters they read.
+    return { source: 'dynamo-metadata', paths: nodes.map((n) => dynamoPath(n) ?? parameterPathOrUnknown(n, index)) };
   }
   if (nodes.some((n) => (n.name ?? '').includes('/'))) {
     return { source: 'torchscript-names', paths: torchscriptPaths(nodes, parameterModules) };
@@ -61,9 +62,9 @@ export function nodeLayerName(node: NodeProto, i: number): string {
   return node.name || node.output?.[0] || `${node.opType}_${i}`;
 }
 
-function dynamoPath(node: NodeProto): ScopeStep[] {
+function dynamoPath(node: NodeProto): ScopeStep[] | undefined {
   const scopes = metadata(node, NAME_SCOPES);
-  if (scopes === undefined) return UNKNOWN;
+  if (scopes === undefined) return undefined;
   const names = parsePythonStringList(scopes);
   const classes = parsePythonStringList(metadata(node, CLASS_HIERARCHY) ?? '');
   if (names[0] === EMPTY_STACK) return [];
@@ -171,6 +172,12 @@ function parameterPath(node: NodeProto, index: GraphIndex): ScopeStep[] {
       return owner.split('.').map((_, i, parts) => ({ module: parts.slice(0, i + 1).join('.'), call: 1 }));
   }
   return isSourceless(node) ? UNKNOWN : [];
+}
+
+/** A node reading no named parameter takes its neighbours' scope. */
+function parameterPathOrUnknown(node: NodeProto, index: GraphIndex): ScopeStep[] {
+  const path = parameterPath(node, index);
+  return path.length ? path : UNKNOWN;
 }
 
 /** `layer1.0.conv1.weight` → `layer1.0.conv1`; anonymous names (`onnx::Conv_193`) → undefined. */
