@@ -29,12 +29,7 @@ import {
 } from './capture/select.js';
 import { planEdits, type EditOptions, type EditPlan } from './capture/edits.js';
 import { inferElemType, unreturnableType } from './graph/elem-type.js';
-import {
-  dropFusedTargets,
-  optimizedGraph,
-  wantsRuntimeOptimized,
-  type OptimizedGraph,
-} from './capture/runtime-optimized.js';
+import { dropFusedTargets, loadCaptureBase, type CaptureBase } from './capture/runtime-optimized.js';
 import { inlineLocalFunctions } from './graph/inline-functions.js';
 import { buildModuleMap, type ModuleInfo, type ModuleMap } from './modules/module-map.js';
 import { withNumberedGaps } from './modules/numbered-gaps.js';
@@ -46,13 +41,6 @@ interface CaptureSession {
   session: InferenceSession;
   outputOf: ReadonlyMap<string, string>;
   ragged: CaptureGraph['ragged'];
-}
-
-/** The graph captures are built from: the model's own, or ONNX Runtime's optimised one (QDQ models). */
-interface CaptureBase {
-  proto: ModelProto;
-  index: GraphIndex;
-  optimized?: OptimizedGraph;
 }
 
 export interface LoadOptions {
@@ -347,21 +335,15 @@ export class NeurotapModel {
 
   /** For a QDQ model on the CPU EP, ONNX Runtime's optimised graph (its integer kernels), computed once. */
   #captureBase(): Promise<CaptureBase> {
-    this.#base ??= (async () => {
-      const request = { ...this.options, external: externalDataFiles(this.proto).length > 0 };
-      if (!this.source.optimize || !wantsRuntimeOptimized(this.index, request))
-        return { proto: this.proto, index: this.index };
-      // 'extended' fuses the quantized groups; 'all' would also change layouts (NCHWc, NHWC) under the same names.
-      const level = { ...sessionOptions(this.options, undefined), graphOptimizationLevel: 'extended' as const };
-      const bytes = await this.source.optimize(this.bytes, level).catch((cause) => {
-        throw new NeurotapError('E_RUNTIME', `ONNX Runtime could not optimise the model: ${firstLine(cause)}`, {
-          hint: 'Check that the model runs with plain onnxruntime; report the model if it does.',
-          cause,
-        });
-      });
-      const optimized = optimizedGraph(this.index, bytes);
-      return { proto: optimized.proto, index: optimized.index, optimized };
-    })();
+    const request = { ...this.options, external: externalDataFiles(this.proto).length > 0 };
+    this.#base ??= loadCaptureBase(
+      this.proto,
+      this.index,
+      this.bytes,
+      this.source,
+      request,
+      sessionOptions(this.options, undefined),
+    );
     this.#base.catch(() => {
       this.#base = undefined;
     });

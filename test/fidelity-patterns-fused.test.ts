@@ -97,6 +97,11 @@ describe('QDQ-quantized model: captured from the graph ONNX Runtime runs', () =>
     sameBits(acts.get('relu1')!, q.get('/relu1/Relu_output_0_quantized')!);
     assert.equal(acts.get('/relu1/Relu_output_0_quantized')!.type, 'uint8');
     assert.deepEqual(acts.get('conv3')!.dims, [4, 32, 8, 8]);
+    // The QDQ pairs do not hide what a module is.
+    assert.deepEqual(
+      ['conv1', 'relu1', 'pool', 'fc'].map((name) => model.module(name)!.type),
+      ['Conv2d', 'ReLU', 'MaxPool2d', 'Linear'],
+    );
     assert.match(
       acts.whyNotObservable('/conv1/Conv_output_0')!.reason,
       /fused by ONNX Runtime into QLinearConv '\/conv1\/Conv'/,

@@ -9,9 +9,11 @@
  * recomputed from it (the same float the original node gives); every other value was fused away
  * and is reported.
  */
+import { NeurotapError } from '../errors.js';
 import { indexGraph, type GraphIndex } from '../graph/graph-index.js';
 import { decodeModel } from '../onnx/codec.js';
 import type { ModelProto, NodeProto, TensorProto } from '../onnx/types.js';
+import type { InferenceSession, ModelSource } from '../runtime/runtime.js';
 import type { Selection } from './select.js';
 
 const CONTROL_FLOW = new Set(['If', 'Loop', 'Scan']);
@@ -112,4 +114,33 @@ export function dropFusedTargets(selection: Selection, optimized: OptimizedGraph
     return why === undefined;
   });
   return { targets, notObservable };
+}
+
+/** The graph captures are built from: the model's own, or ONNX Runtime's optimised one. */
+export interface CaptureBase {
+  readonly proto: ModelProto;
+  readonly index: GraphIndex;
+  readonly optimized?: OptimizedGraph;
+}
+
+/** For a QDQ model on the CPU EP, ONNX Runtime's optimised graph (its integer kernels); else the model's own. */
+export async function loadCaptureBase(
+  proto: ModelProto,
+  index: GraphIndex,
+  bytes: Uint8Array,
+  source: ModelSource,
+  request: OptimizeRequest,
+  options: InferenceSession.SessionOptions,
+): Promise<CaptureBase> {
+  if (!source.optimize || !wantsRuntimeOptimized(index, request)) return { proto, index };
+  // 'extended' fuses the quantized groups; 'all' would also change layouts (NCHWc, NHWC) under the same names.
+  const saved = await source.optimize(bytes, { ...options, graphOptimizationLevel: 'extended' }).catch((cause) => {
+    const message = String(cause instanceof Error ? cause.message : cause).split('\n')[0];
+    throw new NeurotapError('E_RUNTIME', `ONNX Runtime could not optimise the model: ${message}`, {
+      hint: 'Check that the model runs with plain onnxruntime; report the model if it does.',
+      cause,
+    });
+  });
+  const optimized = optimizedGraph(index, saved);
+  return { proto: optimized.proto, index: optimized.index, optimized };
 }

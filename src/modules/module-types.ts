@@ -51,6 +51,9 @@ const PLUMBING = new Set([
   'Cast',
   'Slice',
   'Identity',
+  // A QDQ-quantized Conv is still a Conv2d: the pairs around it only say how its tensors are stored.
+  'QuantizeLinear',
+  'DequantizeLinear',
 ]);
 
 export function inferModuleType(info: ModuleInfo, index: GraphIndex): string {
