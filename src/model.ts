@@ -19,7 +19,13 @@ import { declaredShape, indexGraph, type GraphIndex } from './graph/graph-index.
 import { ActivationCache } from './capture/activation-cache.js';
 import { prepareFeeds, type Feeds } from './capture/feeds.js';
 import { branchConditions, resolveCalls } from './capture/resolve-calls.js';
-import { HookRegistry, type ForwardHook, type ForwardPreHook, type HookHandle } from './capture/hooks.js';
+import {
+  checkHookTarget,
+  HookRegistry,
+  type ForwardHook,
+  type ForwardPreHook,
+  type HookHandle,
+} from './capture/hooks.js';
 import {
   selectTargets,
   type CaptureTarget,
@@ -160,8 +166,9 @@ export class NeurotapModel {
       const { session } = await this.#session([], true);
       return await this.#runSession(session, prepareFeeds(this.index, this.runtime, feeds), this.#returnableOutputs());
     }
-    const acts = await this.capture(feeds, this.#hooks.captureOptions());
-    this.#hooks.fire(acts, this.moduleMap);
+    const hooks = this.#hooks.begin();
+    const acts = await this.capture(feeds, hooks.options);
+    await hooks.fire(acts, this.moduleMap);
     return { ...acts.outputs };
   }
 
@@ -259,13 +266,13 @@ export class NeurotapModel {
 
   /** Calls `hook(module, inputs, output)` after each call of the module during `run`; dispose the handle to remove it. */
   registerForwardHook(name: string, hook: ForwardHook): HookHandle {
-    this.#checkModule(name);
+    checkHookTarget(this.moduleMap, this.index, name, 'forward');
     return this.#hooks.add(name, 'forward', hook);
   }
 
   /** Calls `hook(module, inputs)` for each call of the module during `run`. */
   registerForwardPreHook(name: string, hook: ForwardPreHook): HookHandle {
-    this.#checkModule(name);
+    checkHookTarget(this.moduleMap, this.index, name, 'pre');
     return this.#hooks.add(name, 'pre', hook);
   }
 
@@ -279,15 +286,6 @@ export class NeurotapModel {
         (c) => c.session.release(),
         () => undefined,
       );
-  }
-
-  #checkModule(name: string): void {
-    selectTargets(this.moduleMap, this.index, { layers: [name] });
-    if (!this.moduleMap.get(name)) {
-      throw new NeurotapError('E_UNKNOWN_LAYER', `Hooks attach to modules, and '${name}' is a graph value.`, {
-        hint: 'Use capture({ layers: [name] }) for values.',
-      });
-    }
   }
 
   /** One session per capture graph (requested values, reductions, early stop), reused by later captures. */

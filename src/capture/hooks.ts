@@ -1,16 +1,22 @@
 /**
  * Forward hooks in the PyTorch sense, fired from a capture: `hook(module, inputs, output)` once per
  * call, in execution order. Handles remove themselves with `remove()` or at the end of a `using` block.
+ * A hook may return a promise: it is awaited before the next hook fires, and its rejection rejects
+ * `run`. A hook registered while a run fires its hooks first fires in the next run (the capture of
+ * this run was planned without it), so hooks that register hooks cannot loop.
  *
  * ```ts
  * { using hook = model.registerForwardHook('fc1', (mod, inputs, output) => console.log(output.dims));
  *   await model.run({ x }); }
  * ```
  */
+import { NeurotapError } from '../errors.js';
+import type { GraphIndex } from '../graph/graph-index.js';
 import type { ModuleInfo, ModuleMap } from '../modules/module-map.js';
 import type { Tensor } from '../runtime/runtime.js';
 import type { ActivationCache } from './activation-cache.js';
-import type { CaptureTarget, SelectOptions } from './select.js';
+import { isGlob } from './glob.js';
+import { type CaptureTarget, type SelectOptions, selectTargets } from './select.js';
 
 /** A module's output: one tensor, or nested arrays as its Python tuple nests them. */
 export type HookOutput = Tensor | HookOutput[];
@@ -18,8 +24,8 @@ export interface HookModule extends ModuleInfo {
   /** Which call this is (1-based). */
   readonly call: number;
 }
-export type ForwardHook = (module: HookModule, inputs: Tensor[], output: HookOutput) => void;
-export type ForwardPreHook = (module: HookModule, inputs: Tensor[]) => void;
+export type ForwardHook = (module: HookModule, inputs: Tensor[], output: HookOutput) => void | Promise<void>;
+export type ForwardPreHook = (module: HookModule, inputs: Tensor[]) => void | Promise<void>;
 
 export interface HookHandle {
   remove(): void;
@@ -46,16 +52,22 @@ export class HookRegistry {
     return { remove, [Symbol.dispose]: remove };
   }
 
-  captureOptions(): SelectOptions {
-    return { layers: [...new Set([...this.#entries].map((e) => e.module))], inputs: true };
+  /**
+   * The hooks registered now, for one run: what the capture must return for them, and firing
+   * them. A hook registered after this fires in the next run (this run's capture never saw it).
+   */
+  begin(): { options: SelectOptions; fire(acts: ActivationCache, map: ModuleMap): Promise<void> } {
+    const entries = [...this.#entries];
+    const modules = [...new Set(entries.map((e) => e.module))];
+    return { options: { layers: modules, inputs: true }, fire: (acts, map) => this.#fire(entries, acts, map) };
   }
 
   /**
    * Fires the hooks in the order PyTorch would: a call's pre-hooks when it starts (outer modules
    * first), its forward hooks when it ends (inner modules first), calls in execution order.
    */
-  fire(acts: ActivationCache, map: ModuleMap): void {
-    const hooked = new Set([...this.#entries].map((e) => e.module));
+  async #fire(entries: readonly Entry[], acts: ActivationCache, map: ModuleMap): Promise<void> {
+    const hooked = new Set(entries.map((e) => e.module));
     const calls = new Map<string, CallRecord>();
     for (const t of acts.targets) {
       if (!t.module || !hooked.has(t.module)) continue;
@@ -72,10 +84,11 @@ export class HookRegistry {
     for (const { c, kind } of events) {
       const moduleView: HookModule = { ...c.info, call: c.call };
       const output = kind === 'forward' ? nestOutputs(acts, c.outputs) : undefined;
-      for (const e of this.#entries) {
-        if (e.module !== c.info.name || e.kind !== kind) continue;
-        if (kind === 'pre') (e.fn as ForwardPreHook)(moduleView, c.inputs);
-        else if (output !== undefined) (e.fn as ForwardHook)(moduleView, c.inputs, output);
+      for (const e of entries) {
+        // A hook removed by an earlier hook of this run no longer fires, as in PyTorch.
+        if (e.module !== c.info.name || e.kind !== kind || !this.#entries.has(e)) continue;
+        if (kind === 'pre') await (e.fn as ForwardPreHook)(moduleView, c.inputs);
+        else if (output !== undefined) await (e.fn as ForwardHook)(moduleView, c.inputs, output);
       }
     }
   }
@@ -112,4 +125,45 @@ function nestOutputs(acts: ActivationCache, targets: readonly CaptureTarget[]): 
     level[path[path.length - 1]] = acts.get(t.key)!;
   }
   return root;
+}
+
+/**
+ * Hooks attach to one module by its exact name, and only where the export kept what the hook
+ * would see: a forward hook needs every call's output, a pre-hook every call's inputs. Anything
+ * else would fire fewer times than PyTorch, or never, without saying so.
+ */
+export function checkHookTarget(map: ModuleMap, index: GraphIndex, name: string, kind: Entry['kind']): void {
+  const register = kind === 'pre' ? 'registerForwardPreHook' : 'registerForwardHook';
+  if (typeof name !== 'string' || (!map.get(name) && (isGlob(name) || name.includes(',') || isPreset(name))))
+    throw new NeurotapError('E_BAD_ARGUMENT', `${register} takes one module name; got ${describe(name)}.`, {
+      hint: `Register one hook per module: for (const m of model.modules()) if (m.name.startsWith('layer1.')) model.${register}(m.name, hook).`,
+    });
+  selectTargets(map, index, { layers: [name] }); // an unknown name: E_UNKNOWN_LAYER with the nearest names
+  const info = map.get(name);
+  if (!info)
+    throw new NeurotapError('E_UNKNOWN_LAYER', `Hooks attach to modules, and '${name}' is a graph value.`, {
+      hint: 'Use capture({ layers: [name] }) for values.',
+    });
+  // A module reported as a whole (its output missing) has no inputs captured either.
+  const needed = (key: string) =>
+    kind === 'pre' ? key.startsWith('in:') || !!info.notObservable : !key.startsWith('in:');
+  const missing = selectTargets(map, index, { layers: [name], inputs: kind === 'pre' }).notObservable.filter(
+    (u) => u.module === name && needed(u.key),
+  );
+  if (missing.length)
+    throw new NeurotapError(
+      'E_NOT_OBSERVABLE',
+      `A ${kind === 'pre' ? 'pre-hook' : 'forward hook'} on '${name}' would not see ${missing.map((u) => `'${u.key}'`).join(', ')}: ${missing[0].reason}.`,
+      { hint: missing[0].hint, details: { notObservable: missing } },
+    );
+}
+
+function isPreset(name: string): boolean {
+  return name === 'leaves' || name === 'modules' || name === 'values';
+}
+
+function describe(name: unknown): string {
+  if (typeof name !== 'string') return `a ${name instanceof RegExp ? 'RegExp' : typeof name}`;
+  if (isPreset(name)) return `the preset '${name}'`;
+  return isGlob(name) ? `the pattern '${name}'` : `the list '${name}'`;
 }
