@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -60,6 +61,19 @@ function exitCode(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }
 
+/** GET with a chosen Host header (fetch cannot set one): the status and any CORS header. */
+function getWithHost(base: string, path: string, host: string): Promise<{ status: number; cors: unknown }> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = request({ hostname, port, path, headers: { host } }, (res) => {
+      res.resume();
+      resolve({ status: res.statusCode!, cors: res.headers['access-control-allow-origin'] });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 function cliJson(...args: string[]): Promise<{ code: number; body: any }> {
   return new Promise((resolve) => {
     execFile(process.execPath, [BIN, ...args, '--json'], { cwd: ROOT }, (err, stdout) => {
@@ -81,7 +95,7 @@ describe('neurotap view', () => {
   });
 
   it('prints a loopback URL and serves the page with the bundled digits model', async () => {
-    assert.match(demo.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    assert.match(demo.url, /^http:\/\/127\.0\.0\.1:\d+\/[\w-]{24}\/$/);
     const page = await fetch(demo.url);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /<script type="module" src="app\.js">/);
@@ -114,6 +128,33 @@ describe('neurotap view', () => {
     }
     assert.equal((await fetch(demo.url, { method: 'POST' })).status, 405);
     assert.equal((await fetch(new URL('/%E0%A4%A', demo.url))).status, 400);
+  });
+
+  it('answers only its own loopback Host names, so a rebound DNS name cannot read the model', async () => {
+    const port = new URL(demo.url).port;
+    const model = new URL('model/digits-cnn.onnx', demo.url).pathname;
+    for (const host of ['evil.example', `evil.example:${port}`, '127.0.0.1:1', `127.0.0.1.evil.example:${port}`])
+      assert.deepEqual(await getWithHost(demo.url, model, host), { status: 403, cors: undefined }, host);
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `LOCALHOST:${port}`])
+      assert.deepEqual(await getWithHost(demo.url, model, host), { status: 200, cors: undefined }, host);
+  });
+
+  it('serves the model, config and samples only under the per-run token in its URL', async () => {
+    const root = new URL('/', demo.url);
+    for (const path of ['config.json', 'model/digits-cnn.onnx', 'demo/digit-3.npy'])
+      assert.equal((await fetch(new URL(path, root))).status, 403, path);
+    const wrong = new URL(`/${'A'.repeat(24)}/model/digits-cnn.onnx`, root);
+    assert.equal((await fetch(wrong)).status, 404);
+    // The viewer's code and ONNX Runtime hold nothing of the user's: served either way.
+    assert.equal((await fetch(new URL('app.js', root))).status, 200);
+    const bare = await fetch(demo.url.slice(0, -1), { redirect: 'manual' });
+    assert.deepEqual([bare.status, bare.headers.get('location')], [308, new URL(demo.url).pathname]);
+    const other = await startView('--port', '0');
+    try {
+      assert.notEqual(new URL(other.url).pathname, new URL(demo.url).pathname, 'a new token per run');
+    } finally {
+      other.child.kill('SIGKILL');
+    }
   });
 
   it('stops on SIGINT with exit code 0', async () => {

@@ -1,13 +1,17 @@
 /**
  * The HTTP server behind `neurotap view`: the built viewer, the model's bytes, the demo samples
  * and ONNX Runtime's WASM, on loopback only, read-only, nothing outside those folders.
+ * Safe from other origins (SECURITY.md): a request whose Host is not this loopback address and
+ * port is refused (DNS rebinding), and the data (config, model, samples) is served only under a
+ * random per-run token in the URL path, which a page on another origin cannot guess.
  *
  * ```ts
  * const server = await startViewerServer({ modelPath: 'cnn.onnx', port: 0 });
- * console.log(server.url); // http://127.0.0.1:40123/
+ * console.log(server.url); // http://127.0.0.1:40123/Xw3…/
  * await server.close();
  * ```
  */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -24,6 +28,8 @@ export interface ViewerServerOptions {
   port?: number;
   /** The built viewer (default dist/viewer). */
   assetsDir?: string;
+  /** The path segment the data is served under (default: 24 random characters per server). */
+  token?: string;
 }
 
 export interface ViewerServer {
@@ -71,12 +77,13 @@ function sendText(res: ServerResponse, status: number, text: string, type = 'tex
   res.end(text);
 }
 
+/** URLs relative to the page, so they stay under its token. */
 async function viewerConfig(options: ViewerServerOptions): Promise<string> {
   const name = encodeURIComponent(basename(options.modelPath!));
-  const samples = options.demo ? (await demoSamples()).map((s) => ({ ...s, url: `/demo/${s.file}` })) : [];
+  const samples = options.demo ? (await demoSamples()).map((s) => ({ ...s, url: `demo/${s.file}` })) : [];
   return JSON.stringify({
-    model: { url: `/model/${name}` },
-    wasmPaths: '/ort/',
+    model: { url: `model/${name}` },
+    wasmPaths: 'ort/',
     samples,
     ...(options.demo ? { defaultSample: DEMO_DEFAULT_SAMPLE } : {}),
   });
@@ -90,29 +97,59 @@ function decodePath(url: string): string | undefined {
   }
 }
 
-/** Routes a GET or HEAD to a file (or the config); everything else is refused. */
+/** Whether the Host header names this server as the browser reached it: no rebound name. */
+function hostAllowed(host: string | undefined, port: number): boolean {
+  const allowed = [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`];
+  return host !== undefined && allowed.includes(host.toLowerCase());
+}
+
+/** The path after `/<token>`, or undefined when the path does not start with the token. */
+function afterToken(path: string, token: string): string | undefined {
+  const end = path.indexOf('/', 1);
+  const given = Buffer.from(path.slice(1, end < 0 ? undefined : end));
+  const wanted = Buffer.from(token);
+  if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) return undefined;
+  return end < 0 ? '' : path.slice(end);
+}
+
+/**
+ * Routes a GET or HEAD to a file (or the config); everything else is refused. With a model, the
+ * data lives under the token only; the viewer's code and ONNX Runtime are also served without it.
+ */
 async function route(
   req: IncomingMessage,
   res: ServerResponse,
   options: ViewerServerOptions,
-  assets: string,
+  site: { assets: string; token: string; port: number },
 ): Promise<void> {
+  if (!hostAllowed(req.headers.host, site.port)) return sendText(res, 403, 'Forbidden: unexpected Host header');
   if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, 'Method not allowed');
   const head = req.method === 'HEAD';
-  const path = decodePath(req.url ?? '/');
-  if (path === undefined) return sendText(res, 400, 'Bad request');
+  const decoded = decodePath(req.url ?? '/');
+  if (decoded === undefined) return sendText(res, 400, 'Bad request');
+  const rest = options.modelPath ? afterToken(decoded, site.token) : decoded;
+  if (rest === '') return redirect(res, `/${site.token}/`);
+  const path = rest ?? decoded;
+  const data = path === '/config.json' || path.startsWith('/model/') || path.startsWith('/demo/');
+  if (options.modelPath && data && rest === undefined)
+    return sendText(res, 403, 'Forbidden: open the URL neurotap view printed');
   if (options.modelPath && path === '/config.json')
     return sendText(res, 200, await viewerConfig(options), TYPES['.json']);
   if (options.modelPath && path.startsWith('/model/')) return sendFile(res, options.modelPath, head);
   if (options.demo && path.startsWith('/demo/'))
     return sendFile(res, inside(DEMO_SAMPLES, path.slice('/demo/'.length)), head);
   if (path.startsWith('/ort/')) {
-    const own = inside(assets, path.slice(1));
+    const own = inside(site.assets, path.slice(1));
     const found =
       own && (await stat(own).catch(() => undefined)) ? own : inside(ortDistDir(), path.slice('/ort/'.length));
     return sendFile(res, found, head);
   }
-  return sendFile(res, inside(assets, path === '/' ? 'index.html' : path.slice(1)), head);
+  return sendFile(res, inside(site.assets, path === '/' ? 'index.html' : path.slice(1)), head);
+}
+
+function redirect(res: ServerResponse, location: string): void {
+  res.writeHead(308, { location, 'cache-control': 'no-store' });
+  res.end();
 }
 
 function listen(server: Server, port: number): Promise<number> {
@@ -127,15 +164,19 @@ function listen(server: Server, port: number): Promise<number> {
 
 /** Starts serving on 127.0.0.1; a port that is taken or not allowed is an E_BAD_ARGUMENT. */
 export async function startViewerServer(options: ViewerServerOptions = {}): Promise<ViewerServer> {
-  const assets = options.assetsDir ?? DEFAULT_VIEWER_DIR;
+  const site = {
+    assets: options.assetsDir ?? DEFAULT_VIEWER_DIR,
+    token: options.token ?? randomBytes(18).toString('base64url'),
+    port: 0,
+  };
   const server = createServer((req, res) => {
-    route(req, res, options, assets).catch(() =>
+    route(req, res, options, site).catch(() =>
       res.headersSent ? res.destroy() : sendText(res, 500, 'Internal error'),
     );
   });
   let port: number;
   try {
-    port = await listen(server, options.port ?? 0);
+    port = site.port = await listen(server, options.port ?? 0);
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
     const why =
@@ -146,7 +187,7 @@ export async function startViewerServer(options: ViewerServerOptions = {}): Prom
     });
   }
   return {
-    url: `http://127.0.0.1:${port}/`,
+    url: `http://127.0.0.1:${port}/${options.modelPath ? `${site.token}/` : ''}`,
     port,
     close: () =>
       new Promise<void>((done) => {
