@@ -79,7 +79,10 @@ describe('what a hook attaches to', () => {
   it('refuses globs, presets, lists and RegExps with E_BAD_ARGUMENT', async () => {
     const model = await loadModel(fixture('resnet18-preserve').path);
     const hook = () => undefined;
-    assert.throws(() => model.registerForwardHook('layer1.*', hook), code('E_BAD_ARGUMENT', /the pattern 'layer1\.\*'/));
+    assert.throws(
+      () => model.registerForwardHook('layer1.*', hook),
+      code('E_BAD_ARGUMENT', /the pattern 'layer1\.\*'/),
+    );
     assert.throws(() => model.registerForwardPreHook('leaves', hook), code('E_BAD_ARGUMENT', /the preset 'leaves'/));
     assert.throws(() => model.registerForwardHook('fc,layer1', hook), code('E_BAD_ARGUMENT', /the list/));
     assert.throws(() => model.registerForwardHook(/fc/ as never, hook), code('E_BAD_ARGUMENT', /a RegExp/));
