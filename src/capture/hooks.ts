@@ -24,8 +24,9 @@ export interface HookModule extends ModuleInfo {
   /** Which call this is (1-based). */
   readonly call: number;
 }
-export type ForwardHook = (module: HookModule, inputs: Tensor[], output: HookOutput) => void | Promise<void>;
-export type ForwardPreHook = (module: HookModule, inputs: Tensor[]) => void | Promise<void>;
+/** What a hook returns is ignored, except that a promise is awaited before the next hook fires. */
+export type ForwardHook = (module: HookModule, inputs: Tensor[], output: HookOutput) => unknown;
+export type ForwardPreHook = (module: HookModule, inputs: Tensor[]) => unknown;
 
 export interface HookHandle {
   remove(): void;
