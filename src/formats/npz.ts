@@ -1,38 +1,49 @@
 /**
  * NumPy `.npz` archives (isomorphic): a zip of `.npy` files, one per array.
  */
-import { unzipSync, zipSync, type Zippable } from 'fflate';
+import { zipSync, type Zippable } from 'fflate';
 import { NeurotapError } from '../errors.js';
 import type { HostTensor } from '../tensor.js';
 import { checkTensor } from './elements.js';
 import { encodeNpy, parseNpy } from './npy.js';
+import { readZipEntry, type ZipEntry, zipEntries } from './zip.js';
 
 // A fixed timestamp makes identical tensors give identical archives (diffable, cacheable).
 const ENTRY_TIME = new Date(1980, 0, 2);
 
+/** The most bytes parseNpz inflates by default (all arrays together): 2 GiB. */
+export const DEFAULT_NPZ_MAX_BYTES = 2 ** 31;
+
+export interface ParseNpzOptions {
+  /** The most bytes the arrays may take once inflated, all together (default 2 GiB). */
+  maxBytes?: number;
+}
+
 /**
  * Reads an .npz archive (np.savez or np.savez_compressed: stored or deflated entries).
  * Keys are the entry names without `.npy`; entries that are not .npy files are skipped.
+ * The archive is untrusted: the sizes it declares are checked against the file and `maxBytes`
+ * before anything is inflated, and no entry inflates past its declared size (zip bombs).
  */
-export function parseNpz(bytes: Uint8Array): Map<string, HostTensor> {
-  let files: Record<string, Uint8Array>;
-  try {
-    files = unzipSync(bytes, { filter: (file) => file.name.endsWith('.npy') });
-  } catch (cause) {
+export function parseNpz(bytes: Uint8Array, options: ParseNpzOptions = {}): Map<string, HostTensor> {
+  const maxBytes = options.maxBytes ?? DEFAULT_NPZ_MAX_BYTES;
+  const entries = npyEntries(bytes);
+  const total = entries.reduce((sum, e) => sum + e.size, 0);
+  if (total > maxBytes)
     throw new NeurotapError(
       'E_BAD_FILE',
-      `Expected an .npz (zip) archive; could not unzip it: ${(cause as Error).message}.`,
+      `The .npz archive declares ${total} bytes of arrays once inflated; at most ${maxBytes} are read.`,
       {
-        hint: 'Save arrays with numpy.savez() or numpy.savez_compressed(); a single array is an .npy file.',
-        cause,
+        hint: 'Split the arrays over several files, or save large data sets as one .npy (streamed row by row).',
+        details: { declaredBytes: total, maxBytes },
       },
     );
-  }
   const tensors = new Map<string, HostTensor>();
-  for (const [name, entry] of Object.entries(files)) {
-    const key = name.slice(0, -'.npy'.length);
+  for (const entry of entries) {
+    const key = entry.name.slice(0, -'.npy'.length);
+    const data = readZipEntry(bytes, entry); // its errors name the entry
     try {
-      tensors.set(key, parseNpy(entry));
+      tensors.set(key, parseNpy(data));
     } catch (cause) {
       const reason = cause instanceof Error ? cause.message : String(cause);
       throw new NeurotapError('E_BAD_FILE', `Array "${key}" in the .npz archive is not a valid .npy file: ${reason}`, {
@@ -42,6 +53,20 @@ export function parseNpz(bytes: Uint8Array): Map<string, HostTensor> {
     }
   }
   return tensors;
+}
+
+/** The archive's .npy entries, each name once. */
+function npyEntries(bytes: Uint8Array): ZipEntry[] {
+  const entries = zipEntries(bytes, 'an .npz (zip) archive').filter((e) => e.name.endsWith('.npy'));
+  const seen = new Set<string>();
+  for (const e of entries) {
+    if (seen.has(e.name))
+      throw new NeurotapError('E_BAD_FILE', `The .npz archive holds "${e.name}" twice.`, {
+        hint: 'Write the archive again with one entry per array.',
+      });
+    seen.add(e.name);
+  }
+  return entries;
 }
 
 /**

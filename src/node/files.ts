@@ -2,7 +2,8 @@
  * File reading and crash-safe writing (Node only).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, extname, join, resolve } from 'node:path';
 import { NeurotapError } from '../errors.js';
 import type { HostTensor } from '../tensor.js';
@@ -10,6 +11,9 @@ import { checkTensor } from '../formats/elements.js';
 import { encodeNpy } from '../formats/npy.js';
 import { encodeNpz } from '../formats/npz.js';
 import { encodeSafetensors } from '../formats/safetensors.js';
+
+/** Read-only, and without blocking on a FIFO (no effect on regular files). */
+export const READ_NONBLOCKING = constants.O_RDONLY | constants.O_NONBLOCK;
 
 export type TensorFileFormat = 'npz' | 'safetensors' | 'npy-directory';
 
@@ -84,10 +88,11 @@ async function writeFully(handle: FileHandle, chunk: Uint8Array): Promise<void> 
 /** Reads a whole file; `what` names it in errors ("input file", "model"...). */
 export async function readFileBytes(path: string, what: string): Promise<Uint8Array> {
   try {
-    const buffer = await readFile(path);
+    const buffer = await readRegularFile(path, what);
     // A plain Uint8Array: Buffer's slice() returns views, which surprises code written for Uint8Array.
     return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   } catch (cause) {
+    if (cause instanceof NeurotapError) throw cause;
     const code = osCode(cause);
     if (code === 'ENOENT') {
       throw new NeurotapError('E_FILE_NOT_FOUND', `Expected ${what} at ${path}; no such file.`, {
@@ -102,6 +107,39 @@ export async function readFileBytes(path: string, what: string): Promise<Uint8Ar
       cause,
     });
   }
+}
+
+/**
+ * The bytes of a regular file, checked on the open descriptor: a device (/dev/zero), a FIFO or a
+ * socket would be read forever or block, so they are refused (E_BAD_FILE) before any read; so is
+ * an empty file, which no reader accepts (and whose decoders' errors say little).
+ */
+async function readRegularFile(path: string, what: string): Promise<Buffer> {
+  const handle = await open(path, READ_NONBLOCKING); // opening a FIFO must not wait for a writer
+  try {
+    const info = await handle.stat();
+    if (info.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    if (!info.isFile())
+      throw new NeurotapError(
+        'E_BAD_FILE',
+        `Expected ${what} at ${path} to be a regular file; it is ${kindOf(info)}.`,
+        {
+          hint: 'Save the data to a file first and give its path.',
+        },
+      );
+    if (info.size === 0)
+      throw new NeurotapError('E_BAD_FILE', `Expected ${what} at ${path}; the file is empty (0 bytes).`, {
+        hint: 'The file was not written completely; write it again.',
+      });
+    return await handle.readFile();
+  } finally {
+    await handle.close();
+  }
+}
+
+function kindOf(info: { isCharacterDevice(): boolean; isBlockDevice(): boolean; isFIFO(): boolean }): string {
+  if (info.isCharacterDevice() || info.isBlockDevice()) return 'a device';
+  return info.isFIFO() ? 'a pipe (FIFO)' : 'a socket';
 }
 
 async function isDirectory(path: string): Promise<boolean> {

@@ -5,7 +5,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { NeurotapError } from '../../errors.js';
-import { readFileBytes } from '../files.js';
+import { READ_NONBLOCKING, readFileBytes } from '../files.js';
 import { ELEMENT } from '../../formats/elements.js';
 import { decodeNpyData, NPY_PREAMBLE_BYTES, npyHeaderEnd, parseNpyHeader, type NpyHeader } from '../../formats/npy.js';
 import { parseNpz } from '../../formats/npz.js';
@@ -26,7 +26,11 @@ async function readAt(handle: FileHandle, position: number, length: number): Pro
   return bytes.subarray(0, bytesRead);
 }
 
-/** The header only (the format's own parser, on the file's first bytes); items lie along the first axis. */
+/**
+ * The header only (the format's own parser, on the file's first bytes); items lie along the first
+ * axis. The rows it claims must be in the file: a header lying about its shape would otherwise
+ * make the item list (and every later allocation) as large as the lie.
+ */
 async function readNpyLayout(handle: FileHandle, path: string): Promise<NpyHeader> {
   let header: NpyHeader;
   try {
@@ -43,11 +47,21 @@ async function readNpyLayout(handle: FileHandle, path: string): Promise<NpyHeade
       'Stack the items: np.save(path, np.stack(items)).',
     );
   }
+  const info = await handle.stat();
+  if (!info.isFile())
+    throw badNpy(path, 'expected a regular file.', 'Save the data to a file first and give its path.');
+  const needed = header.dataStart + sizeOf(header.dims) * ELEMENT[header.type].bytes;
+  if (needed > info.size)
+    throw badNpy(
+      path,
+      `the header claims shape (${header.dims.join(', ')}) of ${header.type}, ${needed} bytes; the file has ${info.size}.`,
+      'The file is truncated or its header is wrong; write it again with numpy.save().',
+    );
   return header;
 }
 
 export async function npySource(model: NeurotapModel, path: string): Promise<DataSource> {
-  const handle = await open(path, 'r').catch((cause) => {
+  const handle = await open(path, READ_NONBLOCKING).catch((cause) => {
     throw new NeurotapError('E_FILE_NOT_FOUND', `Expected an .npy file at ${path}; could not open it.`, {
       hint: 'Check the path.',
       cause,
