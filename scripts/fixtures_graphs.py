@@ -9,6 +9,7 @@ goldens come from an equivalent eager PyTorch model with forward hooks.
 from __future__ import annotations
 
 import os
+import shutil
 from collections import OrderedDict
 
 import numpy as np
@@ -397,3 +398,56 @@ def make_dynamo_cond():
     x = torch.randn(2, 4).abs()  # positive sum: the then branch (head_pos) runs
     save_handmade("dynamo-cond", model, eager, OrderedDict(x=x), ["getitem"],
                   "hand-built like the dynamo exporter's torch.cond graph; goldens from the eager CondNet")
+
+
+def _as_function(name: str, nodes: list, outer_inputs: list, output: str):
+    """A dynamo-style torch.cond branch function: outer values become formal inputs (`arg_*`)."""
+    formal = {v: f"arg_{i}" for i, v in enumerate(outer_inputs)}
+    body = []
+    for n in nodes:
+        copy = onnx.NodeProto()
+        copy.CopyFrom(n)
+        del copy.input[:]
+        copy.input.extend(formal.get(v, v) for v in n.input)
+        body.append(copy)
+    fn = helper.make_function("pkg.torch.__subgraph__", name, [formal[v] for v in outer_inputs], [output], body,
+                              [helper.make_opsetid("", 18)])
+    call = helper.make_node(name, outer_inputs, [f"{output}_out"], name=f"node_{name}", domain="pkg.torch.__subgraph__")
+    return fn, call
+
+
+@maker("dynamo-cond-functions")
+def make_dynamo_cond_functions():
+    """dynamo-cond as the exporter writes it before inlining: each If branch calls a local function
+    in domain pkg.torch.__subgraph__ that receives x and the weights as inputs."""
+    make_dynamo_cond()
+    folder = os.path.join(FIXTURES, "dynamo-cond")
+    model = onnx.load(os.path.join(folder, "model.onnx"))
+    cond = model.graph.node[2]
+    functions = []
+    for attr in cond.attribute:
+        branch = attr.g
+        outer = []
+        produced = {o for n in branch.node for o in n.output}
+        for n in branch.node:
+            outer += [v for v in n.input if v not in produced and v not in outer]
+        fn, call = _as_function(branch.name, list(branch.node), outer, branch.output[0].name)
+        functions.append(fn)
+        out = branch.output[0]
+        out.name = call.output[0]
+        del branch.node[:]
+        branch.node.append(call)
+    model.functions.extend(functions)
+    model.opset_import.append(helper.make_opsetid("pkg.torch.__subgraph__", 1))
+    target = os.path.join(FIXTURES, "dynamo-cond-functions")
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(folder, target)
+    with open(os.path.join(target, "model.onnx"), "wb") as f:
+        f.write(model.SerializeToString())
+    meta_path = os.path.join(target, "modules.json")
+    import json
+    with open(meta_path) as f:
+        meta = json.load(f)
+    meta["notes"] = "dynamo-cond with each branch a pkg.torch.__subgraph__ local function (the exporter's form before inlining)"
+    write_json(meta_path, meta)
+    print("dynamo-cond-functions: copy of dynamo-cond's goldens, branches as functions")

@@ -260,31 +260,34 @@ describe('modules exported as ONNX local functions (pattern 9)', () => {
 });
 
 describe('dynamo export of torch.cond (pattern 10)', () => {
-  it('names the modules inside the If from parameter names and the branch structure', async () => {
-    const fx = fixture('dynamo-cond');
-    const model = await loadModel(fx.path);
-    assert.equal(model.moduleMap.source, 'dynamo-metadata');
-    assert.deepEqual(
-      model
-        .modules()
-        .map((m) => m.name)
-        .sort(),
-      ['encoder', 'encoder.0', 'encoder.1', 'encoder.2', 'head_neg', 'head_pos'],
-    );
-    const acts = await model.capture(Object.fromEntries(fx.inputs), { layers: 'modules' });
-    assert.deepEqual([...acts.keys()].sort(), ['encoder', 'encoder.0', 'encoder.2', 'head_pos']);
-    for (const key of acts.keys()) assert.equal(mismatch(acts.get(key)!, fx.golden.get(key)!), undefined, key);
-    assert.match(acts.whyNotObservable('encoder.1')!.reason, /no node of the export is named after it/);
-    assert.match(acts.whyNotObservable('head_neg')!.reason, /not called in this run/);
-  });
+  // dynamo-cond-functions: the same graph with each branch a pkg.torch.__subgraph__ local function.
+  for (const name of ['dynamo-cond', 'dynamo-cond-functions']) {
+    it(`${name}: names the modules inside the If from parameter names and the branch structure`, async () => {
+      const fx = fixture(name);
+      const model = await loadModel(fx.path);
+      assert.equal(model.moduleMap.source, 'dynamo-metadata');
+      assert.deepEqual(
+        model
+          .modules()
+          .map((m) => m.name)
+          .sort(),
+        ['encoder', 'encoder.0', 'encoder.1', 'encoder.2', 'head_neg', 'head_pos'],
+      );
+      const acts = await model.capture(Object.fromEntries(fx.inputs), { layers: 'modules' });
+      assert.deepEqual([...acts.keys()].sort(), ['encoder', 'encoder.0', 'encoder.2', 'head_pos']);
+      for (const key of acts.keys()) assert.equal(mismatch(acts.get(key)!, fx.golden.get(key)!), undefined, key);
+      assert.match(acts.whyNotObservable('encoder.1')!.reason, /no node of the export is named after it/);
+      assert.match(acts.whyNotObservable('head_neg')!.reason, /not called in this run/);
+    });
 
-  it('the other branch: a negative sum runs head_neg and its own encoder call site', async () => {
-    const fx = fixture('dynamo-cond');
-    const model = await loadModel(fx.path);
-    const x = { data: Float32Array.from((fx.inputs.get('x')!.data as Float32Array).map((v) => -v)), dims: [2, 4] };
-    const acts = await model.capture({ x }, { layers: 'modules' });
-    assert.deepEqual([...acts.keys()].sort(), ['encoder', 'encoder.0', 'encoder.2', 'head_neg']);
-    const plain = await model.run({ x });
-    assert.deepEqual([...(acts.outputs.getitem.data as Float32Array)], [...(plain.getitem.data as Float32Array)]);
-  });
+    it(`${name}: the other branch, a negative sum, runs head_neg and its own encoder call site`, async () => {
+      const fx = fixture(name);
+      const model = await loadModel(fx.path);
+      const x = { data: Float32Array.from((fx.inputs.get('x')!.data as Float32Array).map((v) => -v)), dims: [2, 4] };
+      const acts = await model.capture({ x }, { layers: 'modules' });
+      assert.deepEqual([...acts.keys()].sort(), ['encoder', 'encoder.0', 'encoder.2', 'head_neg']);
+      const plain = await model.run({ x });
+      assert.deepEqual([...(acts.outputs.getitem.data as Float32Array)], [...(plain.getitem.data as Float32Array)]);
+    });
+  }
 });

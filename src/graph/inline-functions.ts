@@ -14,7 +14,7 @@
  * The call's module is the deepest name all of them agree on. A call with no such evidence is
  * not named: its nodes join the enclosing module.
  */
-import type { AttributeProto, FunctionProto, ModelProto, NodeProto } from '../onnx/types.js';
+import type { AttributeProto, FunctionProto, GraphProto, ModelProto, NodeProto } from '../onnx/types.js';
 import { parameterOwner } from '../modules/scopes.js';
 
 export interface InlinedFunctions {
@@ -25,12 +25,11 @@ export interface InlinedFunctions {
 
 const key = (domain: string | undefined, name: string | undefined) => `${domain ?? ''}\u0000${name ?? ''}`;
 
-/** The model with its local functions inlined into the main graph, or undefined when it calls none. */
+/** The model with its local functions inlined (in subgraphs too), or undefined when it calls none. */
 export function inlineLocalFunctions(model: ModelProto): InlinedFunctions | undefined {
   const functions = new Map((model.functions ?? []).map((f) => [key(f.domain, f.name), f]));
   const graph = model.graph;
-  if (!graph || functions.size === 0 || !graph.node?.some((n) => functions.has(key(n.domain, n.opType))))
-    return undefined;
+  if (!graph || functions.size === 0) return undefined;
   const state: InlineState = {
     functions,
     parameters: new Set((graph.initializer ?? []).map((t) => t.name ?? '')),
@@ -39,22 +38,57 @@ export function inlineLocalFunctions(model: ModelProto): InlinedFunctions | unde
     calls: new Map(),
     counter: 0,
   };
-  const nodes: NodeProto[] = [];
-  for (const node of graph.node) {
-    const fn = functions.get(key(node.domain, node.opType));
-    if (!fn) nodes.push(node);
-    else nodes.push(...emit(state, inlineCall(state, node, fn, scopeOf(node.name)), '', new Map()));
-  }
-  const used = new Set(nodes.map((n) => key(n.domain, n.opType)));
+  const inlined = inlineGraph(state, graph);
+  if (inlined === graph) return undefined;
+  const used = new Set<string>();
+  const collect = (g: GraphProto) => {
+    for (const n of g.node ?? []) {
+      used.add(key(n.domain, n.opType));
+      for (const a of n.attribute ?? []) if (a.g) collect(a.g);
+    }
+  };
+  collect(inlined);
   return {
     model: {
       ...model,
-      graph: { ...graph, node: nodes },
+      graph: inlined,
       functions: (model.functions ?? []).filter((f) => used.has(key(f.domain, f.name))),
     },
     classes: state.classes,
   };
 }
+
+/** The graph with every call of a local function replaced by its body (the same object when none). */
+function inlineGraph(state: InlineState, graph: GraphProto): GraphProto {
+  let changed = false;
+  const nodes: NodeProto[] = [];
+  for (const node of graph.node ?? []) {
+    const fn = state.functions.get(key(node.domain, node.opType));
+    const replaced = fn ? emit(state, inlineCall(state, node, fn, scopeOf(node.name)), '', new Map()) : undefined;
+    const kept = replaced ? undefined : inlineSubgraphs(state, node);
+    if (replaced || kept !== node) changed = true;
+    nodes.push(...(replaced ?? [kept!]));
+  }
+  return changed ? { ...graph, node: nodes } : graph;
+}
+
+/** An If/Loop/Scan whose subgraphs call functions (dynamo's torch.cond branches do), with them inlined. */
+function inlineSubgraphs(state: InlineState, node: NodeProto): NodeProto {
+  let changed = false;
+  const attribute = (node.attribute ?? []).map((a) => {
+    const g = a.g && inlineGraph(state, a.g);
+    if (!g || g === a.g) return a;
+    changed = true;
+    return { ...a, g };
+  });
+  return changed ? { ...node, attribute } : node;
+}
+
+/**
+ * Functions the dynamo exporter makes of a torch.cond branch or a scan body: graphs, not modules,
+ * so their calls are transparent.
+ */
+const isSubgraphFunction = (call: NodeProto) => call.domain === 'pkg.torch.__subgraph__';
 
 interface InlineState {
   readonly functions: ReadonlyMap<string, FunctionProto>;
@@ -115,6 +149,7 @@ function inlineCall(state: InlineState, call: NodeProto, fn: FunctionProto, scop
     if (nestedFn) body.push({ node, nested: inlineCall(state, node, nestedFn, scopeOf(node.name)) });
     else body.push({ node, owner: ownerOfInputs(state, node) });
   }
+  if (isSubgraphFunction(call)) return { module: undefined, body };
   const owners = body.flatMap((b) => (b.owner !== undefined ? [b.owner] : []));
   const nested = body.flatMap((b) => (b.nested?.module ? [b.nested.module] : []));
   const scoped = scope === undefined ? undefined : withoutCallSuffixes(state, scope);
