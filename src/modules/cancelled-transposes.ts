@@ -9,7 +9,7 @@
  * reported, never returned.
  *
  * Two permutes that cancel between modules other than recurrent ones leave no trace in the graph:
- * that case is not detected here (only a comparison with PyTorch shows it).
+ * that case is not detected here (only a comparison with PyTorch's hooks, `neurotap compare`, shows it).
  */
 import type { GraphIndex } from '../graph/graph-index.js';
 import type { NodeProto } from '../onnx/types.js';
