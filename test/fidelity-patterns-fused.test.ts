@@ -40,6 +40,21 @@ describe('BatchNorm folded into a Conv owned by another module', () => {
       assert.equal(mismatch(acts.get(key)!, fx.golden.get(key)!), undefined, key);
   });
 
+  it('resnet18: downsample (Sequential(conv, bn)) ends in a fused value too, and what relu receives from bn1 is reported', async () => {
+    const model = await loadModel(fixture('resnet18').path);
+    assert.match(model.module('layer2.0.downsample')!.notObservable!.reason, /cannot tell whether that BatchNorm ran/);
+    assert.equal(model.module('layer2.0')!.notObservable, undefined);
+    const plan = model.plan({ layers: ['relu', 'layer1.0.relu'], inputs: true });
+    assert.deepEqual(
+      plan.notObservable.map((u) => u.key),
+      ['in:relu', 'in:layer1.0.relu:1'],
+    );
+    assert.deepEqual(
+      plan.targets.filter((t) => t.kind === 'input').map((t) => t.key),
+      ['in:layer1.0.relu:2#0'],
+    );
+  });
+
   it('the advice works: exported with TrainingMode.PRESERVE, every module equals PyTorch', async () => {
     const fx = fixture('fused-bn-preserve');
     const model = await loadModel(fx.path);
