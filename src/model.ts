@@ -49,8 +49,11 @@ interface CaptureSession {
   ragged: CaptureGraph['ragged'];
 }
 
+/** More intra-op threads than this is a typo (each thread takes a stack; 100000 of them hang). */
+export const MAX_THREADS = 1024;
+
 export interface LoadOptions {
-  /** Intra-op threads for ONNX Runtime (default: its own choice). */
+  /** Intra-op threads for ONNX Runtime, 1 to MAX_THREADS (default: its own choice). */
   threads?: number;
   /** Execution providers in order of preference, e.g. ['cuda', 'cpu'] with a CUDA build of onnxruntime-node. */
   executionProviders?: string[];
@@ -113,6 +116,7 @@ export class NeurotapModel {
     options: LoadOptions = {},
     source: ModelSource = {},
   ): NeurotapModel {
+    checkThreads(options.threads);
     const proto = decodeModel(bytes);
     if (!proto.graph?.node?.length || proto.irVersion === undefined) {
       throw new NeurotapError(
@@ -362,6 +366,13 @@ export class NeurotapModel {
       });
     }
   }
+}
+
+function checkThreads(threads: number | undefined): void {
+  if (threads === undefined || (Number.isSafeInteger(threads) && threads >= 1 && threads <= MAX_THREADS)) return;
+  throw new NeurotapError('E_BAD_ARGUMENT', `Expected threads from 1 to ${MAX_THREADS}; got ${threads}.`, {
+    hint: 'Leave it out for ONNX Runtime to choose; at most the number of cores helps.',
+  });
 }
 
 function sessionOptions(options: LoadOptions, externalDataFolder: string | undefined): InferenceSession.SessionOptions {

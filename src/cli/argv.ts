@@ -122,11 +122,14 @@ function checkPositionals(flags: ScannedFlags, defs: ArgsDef, command: string, h
   }
 }
 
-export function parseInteger(text: string, flag: string, min: number): number {
+/** An integer flag within [min, max]: every numeric flag has a sane range, so none can ask for 2^40 of anything. */
+export function parseInteger(text: string, flag: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(text);
-  if (!/^-?\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min) {
-    throw new NeurotapError('E_BAD_ARGUMENT', `Expected --${flag} to be an integer >= ${min}; got '${text}'.`, {
+  if (!/^-?\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new NeurotapError('E_BAD_ARGUMENT', `Expected --${flag} to be an integer ${range}; got '${text}'.`, {
       hint: `E.g. --${flag} ${Math.max(min, 1)}.`,
+      details: { flag, min, max, given: text },
     });
   }
   return n;

@@ -5,6 +5,7 @@
  */
 import { NeurotapError } from '../errors.js';
 import type { NeurotapModel } from '../model.js';
+import { MAX_BATCH_SIZE } from '../dataset/chunks.js';
 import type { DataSource } from '../dataset/types.js';
 import { isSet, lastValue, parseInteger, type ScannedFlags } from './argv.js';
 import { executionProvidersOf, reductionOf, threadsOf } from './flags.js';
@@ -15,13 +16,13 @@ export const DEFAULT_BATCH_SIZE = 32;
 
 export function batchSizeOf(flags: ScannedFlags): number {
   const text = lastValue(flags, 'batch-size');
-  return text === undefined ? DEFAULT_BATCH_SIZE : parseInteger(text, 'batch-size', 1);
+  return text === undefined ? DEFAULT_BATCH_SIZE : parseInteger(text, 'batch-size', 1, MAX_BATCH_SIZE);
 }
 
 /** `--chunk-size N` (the library checks that it is a multiple of the batch size); undefined: the default. */
 export function chunkSizeOf(flags: ScannedFlags): number | undefined {
   const text = lastValue(flags, 'chunk-size');
-  return text === undefined ? undefined : parseInteger(text, 'chunk-size', 1);
+  return text === undefined ? undefined : parseInteger(text, 'chunk-size', 1, MAX_BATCH_SIZE * 64);
 }
 
 export async function openModelFromFlags(path: string, flags: ScannedFlags): Promise<NeurotapModel> {

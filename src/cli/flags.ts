@@ -5,6 +5,7 @@
  */
 import type { ArgsDef } from 'citty';
 import { NeurotapError } from '../errors.js';
+import { MAX_THREADS } from '../model.js';
 import { checkShard } from '../dataset/chunks.js';
 import type { Shard } from '../dataset/types.js';
 import type { Reduction } from '../graph/rewrite.js';
@@ -60,7 +61,7 @@ export const FLAGS = {
 /** `--threads N`; undefined: ONNX Runtime's default. */
 export function threadsOf(flags: ScannedFlags): number | undefined {
   const text = lastValue(flags, 'threads');
-  return text === undefined ? undefined : parseInteger(text, 'threads', 1);
+  return text === undefined ? undefined : parseInteger(text, 'threads', 1, MAX_THREADS);
 }
 
 /** `--ep cuda,cpu` as a list; undefined: the CPU provider. */
@@ -73,7 +74,7 @@ export function executionProvidersOf(flags: ScannedFlags): string[] | undefined 
 
 /** `--seed N` for --random (default 0). */
 export function seedOf(flags: ScannedFlags): number {
-  return parseInteger(lastValue(flags, 'seed') ?? '0', 'seed', 0);
+  return parseInteger(lastValue(flags, 'seed') ?? '0', 'seed', 0, 2 ** 32 - 1);
 }
 
 /** `--dim NAME=SIZE` values; the last `=` splits, so names may contain one. */

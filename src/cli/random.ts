@@ -4,7 +4,8 @@
  */
 import { NeurotapError } from '../errors.js';
 import type { NeurotapModel } from '../model.js';
-import type { HostTensor } from '../tensor.js';
+import type { DType, HostTensor } from '../tensor.js';
+import { elementBytes } from '../formats/elements.js';
 import { randomTensor, seededUniform } from '../viewer-core/random-input.js';
 import { evaluateDim, isBatchName, symbolsOf } from '../graph/symbolic-dims.js';
 import { declaredValue, type DeclaredValue } from './model-info.js';
@@ -70,13 +71,54 @@ export function randomFeeds(
   dims: ReadonlyMap<string, number>,
   seed: number,
 ): Record<string, HostTensor> {
-  const inputs = names.map((n) => declaredValue(model, n));
-  const sizes = resolveSizes(inputs, dims);
   const uniform = seededUniform(seed);
   const feeds: Record<string, HostTensor> = {};
-  for (const v of inputs) {
-    const shape = v.shape!.map((d) => (typeof d === 'number' ? d : evaluateDim(d, sizes)));
-    feeds[v.name] = randomTensor(v, shape, uniform);
-  }
+  for (const { value, shape } of randomShapes(model, names, dims))
+    feeds[value.name] = randomTensor(value, shape, uniform);
   return feeds;
+}
+
+/** At most this many bytes of random inputs (a declared [1, 3, 20000, 20000] is 4.8 GB). */
+export const MAX_RANDOM_BYTES = 2 ** 30;
+
+/**
+ * The shapes randomFeeds makes, checked before anything is allocated: every size a non-negative
+ * integer (a model may declare -5 or 2^40) and all inputs together at most MAX_RANDOM_BYTES.
+ */
+export function randomShapes(
+  model: NeurotapModel,
+  names: readonly string[],
+  dims: ReadonlyMap<string, number>,
+): RandomShape[] {
+  const shapes = declaredRandomShapes(model, names, dims);
+  const total = shapes.reduce((n, s) => n + s.bytes, 0);
+  if (total > MAX_RANDOM_BYTES)
+    throw new NeurotapError(
+      'E_BAD_ARGUMENT',
+      `--random would make ${total} bytes of inputs (${shapes.map((s) => `${s.value.name} [${s.shape.join(', ')}]`).join(', ')}); at most ${MAX_RANDOM_BYTES}.`,
+      { hint: 'Give smaller sizes with --dim NAME=SIZE, or pass the inputs as files with --input.' },
+    );
+  return shapes;
+}
+
+interface RandomShape {
+  value: DeclaredValue;
+  shape: number[];
+  bytes: number;
+}
+
+/** The declared shapes at these sizes, each a list of non-negative integers, with their bytes. */
+export function declaredRandomShapes(
+  model: NeurotapModel,
+  names: readonly string[],
+  dims: ReadonlyMap<string, number>,
+): RandomShape[] {
+  const inputs = names.map((n) => declaredValue(model, n));
+  const sizes = resolveSizes(inputs, dims);
+  return inputs.map((value) => {
+    const shape = value.shape!.map((d) => (typeof d === 'number' ? d : evaluateDim(d, sizes)));
+    const bad = shape.find((d) => !Number.isSafeInteger(d) || d < 0);
+    if (bad !== undefined) throw shapeError(value, `its shape [${shape.join(', ')}] has the size ${bad}`);
+    return { value, shape, bytes: shape.reduce((n, d) => n * d, 1) * Math.max(1, elementBytes(value.dtype as DType)) };
+  });
 }

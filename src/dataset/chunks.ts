@@ -15,13 +15,44 @@ export const TARGET_CHUNK_BYTES = 1 << 20;
 /** ...in chunks of at most this many items (unless one batch is larger). */
 export const MAX_DEFAULT_CHUNK_ITEMS = 4096;
 
+/** More items per run than this is a typo: no model run needs a million items at once. */
+export const MAX_BATCH_SIZE = 1 << 20;
+/** A stored chunk (of the largest key) is held in memory whole: at most this many bytes. */
+export const MAX_CHUNK_BYTES = 2 ** 30;
+
 export function checkBatchSize(batchSize: number): number {
-  if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
-    throw new NeurotapError('E_BAD_ARGUMENT', `Expected batchSize to be a positive integer; got ${batchSize}.`, {
-      hint: 'E.g. batchSize: 32.',
-    });
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
+    throw new NeurotapError(
+      'E_BAD_ARGUMENT',
+      `Expected batchSize to be an integer from 1 to ${MAX_BATCH_SIZE}; got ${batchSize}.`,
+      { hint: 'E.g. batchSize: 32.', details: { batchSize, max: MAX_BATCH_SIZE } },
+    );
   }
   return batchSize;
+}
+
+/**
+ * A chunk is assembled in memory and stored whole (zarr pads the last one to full size): its
+ * bytes for the largest key must stay within MAX_CHUNK_BYTES, whatever chunkSize was asked for.
+ */
+export function checkChunkBytes(chunkSize: number, layout: DatasetLayout): void {
+  const largest = layout.keys.reduce(
+    (best, k) => {
+      const bytes = sizeOf(k.shape) * elementBytes(k.dtype);
+      return bytes > best.bytes ? { key: k.key, bytes } : best;
+    },
+    { key: '', bytes: 0 },
+  );
+  const total = chunkSize * largest.bytes;
+  if (total <= MAX_CHUNK_BYTES) return;
+  throw new NeurotapError(
+    'E_BAD_ARGUMENT',
+    `A chunk of ${chunkSize} items would hold ${total} bytes of '${largest.key}' (${largest.bytes} per item); at most ${MAX_CHUNK_BYTES} fit.`,
+    {
+      hint: `Use a chunk size (and batch size) of at most ${Math.max(1, Math.floor(MAX_CHUNK_BYTES / largest.bytes))} items, or leave --chunk-size out for the default (about 1 MiB).`,
+      details: { chunkSize, key: largest.key, itemBytes: largest.bytes, maxBytes: MAX_CHUNK_BYTES },
+    },
+  );
 }
 
 /** Checks that a chunk is a whole number of batches, so batches never straddle chunks. */

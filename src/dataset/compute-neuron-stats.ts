@@ -87,7 +87,9 @@ export async function computeNeuronStats(
         // A scalar per item is one neuron: view [n] as [n, 1].
         const shaped = layout.shape.length === 0 ? { ...layout, shape: [1] } : layout;
         const axis = neuronAxis(shaped, options.axis);
-        entry = { layout: shaped, axis, acc: new NeuronAccumulator(shaped.shape, axis, topK) };
+        // Never more kept items than the data set has: topK 1e9 must not allocate 1e9 per neuron.
+        const kept = Math.min(topK, source.count);
+        entry = { layout: shaped, axis, acc: new NeuronAccumulator(shaped.shape, axis, kept) };
         accumulators.set(layout.key, entry);
       }
       entry.acc.add(batch.activations.get(layout.key)!, batch.itemIds);

@@ -11,7 +11,7 @@ import { FLAGS } from '../flags.js';
 import { formatColumns, formatShape, stylesFor } from '../format.js';
 import { symbolsOf } from '../../graph/symbolic-dims.js';
 import { declaredInputs, declaredOutputs, openModel, type DeclaredValue } from '../model-info.js';
-import { randomFeeds } from '../random.js';
+import { declaredRandomShapes, randomFeeds } from '../random.js';
 
 const args = {
   model: FLAGS.model,
@@ -33,7 +33,7 @@ export default flagCommand(
   async (path, flags) => {
     const model = await openModel(path!);
     const probe = lastValue(flags, 'probe');
-    const skip = probe === 'false' || (probe === undefined && weightBytes(model) > PROBE_WEIGHT_LIMIT);
+    const skip = probe === 'false' || (probe === undefined && tooHeavyToProbe(model) !== undefined);
     const result = skip ? undefined : await probeShapes(model);
     if (result instanceof Error) {
       // Asked for explicitly, a probe that cannot run is the command's failure; by default, a note.
@@ -79,8 +79,29 @@ function unobservableKeys(model: NeurotapModel): Map<string, { key: string; reas
   return byModule;
 }
 
-/** Above this, a forward pass just to learn shapes costs too much for a listing: --probe forces it. */
+/** Above these, a forward pass just to learn shapes costs too much for a listing: --probe forces it. */
 const PROBE_WEIGHT_LIMIT = 2 ** 30;
+const PROBE_INPUT_LIMIT = 2 ** 26;
+
+/** Why the default probe is skipped (weights, or inputs at symbolic sizes 1, too large), or undefined. */
+function tooHeavyToProbe(model: NeurotapModel): string | undefined {
+  if (weightBytes(model) > PROBE_WEIGHT_LIMIT) return 'over 1 GiB of weights';
+  let bytes: number;
+  try {
+    bytes = declaredRandomShapes(model, model.inputNames, probeSizes(model)).reduce((n, s) => n + s.bytes, 0);
+  } catch {
+    return undefined; // the probe fails with this error itself, reported as a note
+  }
+  return bytes > PROBE_INPUT_LIMIT ? `inputs of ${bytes} bytes, over 64 MiB` : undefined;
+}
+
+/** Every symbolic dimension of the inputs set to 1: what the probe runs at. */
+function probeSizes(model: NeurotapModel): Map<string, number> {
+  const sizes = new Map<string, number>();
+  for (const v of declaredInputs(model))
+    for (const d of v.shape ?? []) if (typeof d === 'string') for (const sym of symbolsOf(d)) sizes.set(sym, 1);
+  return sizes;
+}
 
 /** Bytes of weights, embedded or in external files, from the tensor headers alone. */
 function weightBytes(model: NeurotapModel): number {
@@ -102,10 +123,8 @@ type ProbedShapes = Map<string, number[][][]>;
  */
 async function probeShapes(model: NeurotapModel): Promise<ProbedShapes | Error> {
   try {
-    const sizes = new Map<string, number>();
-    for (const v of declaredInputs(model))
-      for (const d of v.shape ?? []) if (typeof d === 'string') for (const sym of symbolsOf(d)) sizes.set(sym, 1);
-    const acts = await model.capture(randomFeeds(model, model.inputNames, sizes, 0) as never, { layers: 'modules' });
+    const feeds = randomFeeds(model, model.inputNames, probeSizes(model), 0);
+    const acts = await model.capture(feeds as never, { layers: 'modules' });
     const shapes: ProbedShapes = new Map();
     for (const t of acts.targets) {
       if (t.kind !== 'output' || !t.module) continue;
@@ -166,11 +185,11 @@ function layersText(model: NeurotapModel, path: string, probed: ProbedShapes | u
     ...declaredInputs(model).map((v) => ['input', ...valueLine(v)]),
     ...declaredOutputs(model).map((v) => ['output', ...valueLine(v)]),
   ]).map((line) => s.dim(line.slice(0, 6)) + line.slice(6));
-  const heavy = weightBytes(model) > PROBE_WEIGHT_LIMIT;
+  const heavy = tooHeavyToProbe(model);
   const shapesFrom = probed
     ? 'shapes from a probe run with random inputs, symbolic sizes 1'
     : heavy
-      ? 'declared shapes (over 1 GiB of weights: --probe runs the model to measure them)'
+      ? `declared shapes (${heavy}: --probe runs the model to measure them)`
       : 'declared shapes';
   const summary = `${modules.length} modules, ${modules.filter((m) => m.leaf).length} leaves, ${hidden} not observable; names from ${model.moduleMap.source}; ${shapesFrom}`;
   const rows = treeOrder(model).map(({ name, depth }) => {

@@ -74,7 +74,7 @@ async function stats(modelPath: string, flags: ScannedFlags): Promise<void> {
   const out = lastValue(flags, 'out');
   const format = outputFormat(out);
   const axis = parseAxis(flags);
-  const topK = parseInteger(lastValue(flags, 'top-k') ?? '5', 'top-k', 0);
+  const topK = parseInteger(lastValue(flags, 'top-k') ?? '5', 'top-k', 0, 10_000);
   const model = await openModelFromFlags(modelPath, flags);
   const source = await openSourceFromFlags(model, flags, imageFlags(flags)).catch(async (err) => {
     await model.release();

@@ -18,7 +18,7 @@ import { basename, extname, join } from 'node:path';
 import { NeurotapError } from '../../errors.js';
 import type { NeurotapModel } from '../../model.js';
 import { ChunkAssembler } from '../../dataset/chunk-assembler.js';
-import { chunkRange, defaultChunkSize, largestItemBytes } from '../../dataset/chunks.js';
+import { checkChunkBytes, chunkRange, defaultChunkSize, largestItemBytes } from '../../dataset/chunks.js';
 import { extractDataset, plannedChunks, probeLayout, sizesOf } from '../../dataset/extract.js';
 import {
   buildManifest,
@@ -174,11 +174,9 @@ async function pump(
 /** The options with `chunkSize` resolved: as given (checked), else the default for this layout. */
 function withChunkSize(options: WriteDatasetOptions, layout: DatasetLayout, items: number): WriteDatasetOptions {
   const { batchSize } = sizesOf(options);
-  return {
-    ...options,
-    batchSize,
-    chunkSize: options.chunkSize ?? defaultChunkSize(largestItemBytes(layout), items, batchSize),
-  };
+  const chunkSize = options.chunkSize ?? defaultChunkSize(largestItemBytes(layout), items, batchSize);
+  checkChunkBytes(chunkSize, layout);
+  return { ...options, batchSize, chunkSize };
 }
 
 async function writeZarr(
