@@ -291,3 +291,23 @@ describe('dynamo export of torch.cond (pattern 10)', () => {
     });
   }
 });
+
+describe('string inputs (the conformance corpus has them)', () => {
+  it('a string input takes a string[] feed', async () => {
+    const proto: ModelProto = {
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 13 }],
+      graph: {
+        name: 'strings',
+        node: [
+          { opType: 'Cast', name: 'cast', input: ['s'], output: ['f'], attribute: [{ name: 'to', type: 2, i: 1 }] },
+        ],
+        input: [tensor('s', 8, [2])],
+        output: [tensor('f', 1, [2])],
+      },
+    };
+    const model = await loadModel(encodeModel(proto));
+    const acts = await model.capture({ s: { type: 'string', dims: [2], data: ['1.5', '-2'] } }, { layers: 'values' });
+    assert.deepEqual([...(acts.get('f')!.data as Float32Array)], [1.5, -2]);
+  });
+});

@@ -73,9 +73,11 @@ function toTensor(index: GraphIndex, runtime: Runtime, name: string, feed: Feed)
   }
   const type = index.types.get(name);
   const expected = ONNX_DTYPE[declaredElemType(type) ?? 0];
-  if (Array.isArray(feed.data))
+  // A string input takes a string[] as it is (what ONNX Runtime's JS API wants for strings).
+  const strings = expected === 'string' && Array.isArray(feed.data) && feed.data.every((s) => typeof s === 'string');
+  if (Array.isArray(feed.data) && !strings)
     return toTensor(index, runtime, name, { ...feed, data: fromArray(name, feed.data, expected) });
-  if (!ArrayBuffer.isView(feed.data) && !(feed instanceof runtime.Tensor)) {
+  if (!strings && !ArrayBuffer.isView(feed.data) && !(feed instanceof runtime.Tensor)) {
     const what = (feed.data as object | null)?.constructor?.name ?? String(feed.data);
     throw new NeurotapError(
       'E_INPUT_DTYPE',
@@ -86,7 +88,9 @@ function toTensor(index: GraphIndex, runtime: Runtime, name: string, feed: Feed)
       },
     );
   }
-  const given = ('type' in feed && feed.type ? feed.type : dtypeOfArray(feed.data as PlainTensor['data'])) as DType;
+  const given = (
+    strings ? 'string' : 'type' in feed && feed.type ? feed.type : dtypeOfArray(feed.data as PlainTensor['data'])
+  ) as DType;
   const dims = [...feed.dims];
   if (expected && expected !== given) {
     throw new NeurotapError('E_INPUT_DTYPE', `Input '${name}' expects ${expected}, got ${given}.`, {
