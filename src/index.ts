@@ -22,6 +22,7 @@ export {
   clamp,
   replace,
   patchFrom,
+  type EditCallback,
   type EditOp,
   type EditTensor,
   type PatchSource,

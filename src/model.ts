@@ -34,6 +34,7 @@ import {
   type Unobservable,
 } from './capture/select.js';
 import { planEdits, type EditOptions, type EditPlan } from './capture/edits.js';
+import { cutSessions, runCut, type CutSessions } from './capture/cut-run.js';
 import { inferElemType, unreturnableType } from './graph/elem-type.js';
 import { dropFusedTargets, loadCaptureBase, type CaptureBase } from './capture/runtime-optimized.js';
 import { inlineLocalFunctions } from './graph/inline-functions.js';
@@ -47,6 +48,8 @@ interface CaptureSession {
   session: InferenceSession;
   outputOf: ReadonlyMap<string, string>;
   ragged: CaptureGraph['ragged'];
+  /** With callback edits: the graph cut before each callback, one session per segment. */
+  cut?: CutSessions;
 }
 
 /** More intra-op threads than this is a typo (each thread takes a stack; 100000 of them hang). */
@@ -183,14 +186,18 @@ export class NeurotapModel {
     const prepared = prepareFeeds(this.index, this.runtime, feeds);
     const dequantize = options.dequantize === true;
     const keepOutputs = options.stop !== true;
-    const requests = this.#requestsFor(selection, dequantize, edits);
-    const { session, outputOf, ragged } = await this.#session(requests, keepOutputs, edits);
+    const requests = [
+      ...this.#requestsFor(selection, dequantize, edits),
+      ...(edits?.callbacks ?? []).map((c) => c.unedited),
+    ];
+    const { session, outputOf, ragged, cut } = await this.#session(requests, keepOutputs, edits);
     const modelOutputs = keepOutputs ? this.#returnableOutputs() : [];
     const runFeeds = edits ? { ...prepared, ...edits.feeds(this.runtime) } : prepared;
     const metas = [...ragged.values()].map((m) => m.meta);
-    const fetched = await this.#runSession(session, runFeeds, [
-      ...new Set([...modelOutputs, ...outputOf.values(), ...metas]),
-    ]);
+    const run = (s: InferenceSession, f: Record<string, Tensor>, o: string[]) => this.#runSession(s, f, o);
+    const fetched = cut
+      ? await runCut(this.index, cut, edits!.callbacks, runFeeds, this.runtime, run)
+      : await run(session, runFeeds, [...new Set([...modelOutputs, ...outputOf.values(), ...metas])]);
     const read = (t: CaptureTarget) =>
       this.#isFeed(t)
         ? prepared[t.value]
@@ -287,7 +294,9 @@ export class NeurotapModel {
     // A session that failed to build has nothing to release.
     for (const s of sessions)
       await s.then(
-        (c) => c.session.release(),
+        async (c) => {
+          for (const session of c.cut ? c.cut.segments.map((g) => g.session) : [c.session]) await session.release();
+        },
         () => undefined,
       );
   }
@@ -295,7 +304,8 @@ export class NeurotapModel {
   /** One session per capture graph (requested values, reductions, early stop), reused by later captures. */
   #session(requests: readonly ExposeRequest[], keepOutputs: boolean, edits?: EditPlan): Promise<CaptureSession> {
     const keys = [...new Set(requests.map(requestKey))].sort().join('\u0001');
-    const key = `${keepOutputs}\u0001${edits?.signature ?? ''}\u0003${keys}`;
+    const callbacks = edits?.callbacks.map((c) => c.target.key).join('\u0002') ?? '';
+    const key = `${keepOutputs}\u0001${edits?.signature ?? ''}\u0003${callbacks}\u0003${keys}`;
     let session = this.#sessions.get(key);
     if (!session) {
       session = this.#createSession(requests, keepOutputs, edits);
@@ -316,12 +326,16 @@ export class NeurotapModel {
     // Edits name nodes of the model's own graph, so they run on it (a QDQ model's float emulation).
     const base = plain ? undefined : edits ? { proto: this.proto, index: this.index } : await this.#captureBase();
     const graph = base ? buildCaptureGraph(base.proto, base.index, requests, keepOutputs, edits?.edits) : undefined;
-    const bytes = graph ? encodeModel(graph.model) : this.bytes;
     const options = sessionOptions(this.options, external.length ? this.source.externalDataFolder : undefined);
     // ONNX Runtime already optimised that graph: optimising again would not change it, extra outputs aside.
     if (base?.optimized) options.graphOptimizationLevel = 'disabled';
+    const create = (model: Uint8Array) => this.runtime.InferenceSession.create(model, options);
     try {
-      const session = await this.runtime.InferenceSession.create(bytes, options);
+      if (graph && edits?.callbacks.length) {
+        const cut = await cutSessions(this.index, graph, edits.callbacks, (m) => create(encodeModel(m)));
+        return { session: cut.segments[0].session, outputOf: graph.outputOf, ragged: graph.ragged, cut };
+      }
+      const session = await create(graph ? encodeModel(graph.model) : this.bytes);
       return { session, outputOf: graph?.outputOf ?? new Map(), ragged: graph?.ragged ?? new Map() };
     } catch (cause) {
       // An execution provider that cannot load its libraries (CUDA, cuDNN) is not the model's fault.

@@ -21,7 +21,8 @@ import {
   zero,
   type Runtime,
 } from '../src/node/index.js';
-import { FIXTURES, mismatch } from './helpers/fixtures.js';
+import type { Tensor } from '../src/runtime/runtime.js';
+import { FIXTURES, fixture, mismatch } from './helpers/fixtures.js';
 import { editFixture, editsOf, goldenKeys } from './helpers/edits.js';
 
 const TIGHT = [1e-5, 1e-5] as const;
@@ -196,6 +197,68 @@ describe('edit semantics', () => {
       run({ out: patchFrom(new Map()) }),
       (e) => isNeurotapError(e, 'E_BAD_ARGUMENT') && /'out'/.test(e.message),
     );
+    await model.release();
+  });
+});
+
+describe('callback edits (the graph cut at the value, JS in between)', () => {
+  const fx = editFixture('edits-gpt');
+  const times = (t: Tensor, f: number) => ({
+    data: Float32Array.from(t.data as Float32Array, (v) => v * f),
+    dims: t.dims,
+  });
+
+  it('a callback and the declarative edit agree, downstream and in the logits', async () => {
+    const model = await loadModel(fx.path);
+    const layers = ['h.0', 'h.4', 'h.11'];
+    const declarative = await model.capture(fx.inputs, { layers, edit: { 'h.0': scale(0.5), 'h.7.mlp': zero() } });
+    const seen: string[] = [];
+    const callback = await model.capture(fx.inputs, {
+      layers,
+      edit: {
+        'h.0': (output, call) => (seen.push(`${call.key}:${output.dims}`), times(output, 0.5)),
+        'h.7.mlp': (output) => times(output, 0),
+      },
+    });
+    assert.deepEqual(seen, ['h.0:2,8,16']);
+    for (const key of layers)
+      assert.deepEqual(callback.get(key)!.data, declarative.get(key)!.data, `${key}: callback vs declarative`);
+    assert.deepEqual(callback.outputs.logits.data, declarative.outputs.logits.data);
+    await model.release();
+  });
+
+  it('callbacks mixed with declarative edits equal PyTorch; a callback returning nothing keeps the output', async () => {
+    const model = await loadModel(fx.path);
+    const c = fx.cases.find((x) => x.name === 'together')!;
+    const edit = await editsOf(model, fx, c);
+    const steer = fx.tensor(c, 'h.0').data as Float32Array;
+    const keys = goldenKeys(fx, c).filter((k) => !k.startsWith('__'));
+    const acts = await model.capture(fx.inputs, {
+      layers: keys,
+      edit: {
+        ...edit,
+        'h.0': (output) => ({
+          data: (output.data as Float32Array).map((v, i) => v + 4 * steer[i % 16]),
+          dims: output.dims,
+        }),
+        'h.5.mlp': () => undefined,
+      },
+    });
+    for (const key of keys)
+      assert.equal(mismatch(acts.get(key)!, fx.golden.get(`together/${key}`)!, ...TIGHT), undefined, key);
+    assert.equal(mismatch(acts.outputs.logits, fx.golden.get('together/__output__#0')!, ...TIGHT), undefined);
+    await model.release();
+  });
+
+  it('a callback inside a Loop body is a typed error pointing to declarative edits', async () => {
+    const model = await loadModel(`${FIXTURES}/control-flow/model.onnx`);
+    const feeds = Object.fromEntries(fixture('control-flow').inputs);
+    await assert.rejects(
+      model.capture(feeds, { edit: { 'b.0': (o) => o } }),
+      (e) => isNeurotapError(e, 'E_BAD_ARGUMENT') && /declarative/.test(e.hint!),
+    );
+    const declarative = await model.capture(feeds, { layers: ['b.0', 'head'], edit: { 'b.0': zero() } });
+    assert.ok((declarative.get('b.0:3')!.data as Float32Array).every((v) => v === 0));
     await model.release();
   });
 });

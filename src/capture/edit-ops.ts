@@ -26,7 +26,17 @@ export type EditOp =
   | { readonly op: 'add'; readonly tensor: EditTensor; readonly scale: number }
   | { readonly op: 'clamp'; readonly min?: number; readonly max?: number }
   | { readonly op: 'replace'; readonly tensor: EditTensor }
-  | { readonly op: 'patch'; readonly from: PatchSource };
+  | { readonly op: 'patch'; readonly from: PatchSource }
+  | { readonly op: 'call'; readonly fn: EditCallback };
+
+/**
+ * A JS edit: called with the output during the run (the graph is cut there), it returns the tensor
+ * that replaces the output, or nothing to keep it. Values inside If/Loop bodies cannot be cut.
+ */
+export type EditCallback = (
+  output: Tensor,
+  call: { readonly key: string; readonly module: string | undefined; readonly call: number },
+) => EditTensor | undefined | void | Promise<EditTensor | undefined | void>;
 
 /** `torch.zeros_like(output)`: ablation. */
 export const zero = (): EditOp => ({ op: 'zero' });

@@ -13,13 +13,13 @@ import { valueContext } from '../graph/rewrite.js';
 import type { ModuleMap } from '../modules/module-map.js';
 import type { Runtime, Tensor } from '../runtime/runtime.js';
 import { ONNX_DTYPE, sizeOf } from '../tensor.js';
-import type { EditOp, EditTensor } from './edit-ops.js';
+import type { EditCallback, EditOp, EditTensor } from './edit-ops.js';
 import { nearestNames } from './glob.js';
 import { intermediateValues, selectTargets, type CaptureTarget } from './select.js';
 
 export interface EditOptions {
   /** Edits applied during the run, by capture key, as forward hooks returning a new output would. */
-  edit?: Readonly<Record<string, EditOp>>;
+  edit?: Readonly<Record<string, EditOp | EditCallback>>;
   /**
    * Keys that stay patchable (`replace`/`patchFrom`) in one session: a sweep that patches a
    * different one of them each run feeds tensors instead of building a graph per key.
@@ -42,11 +42,22 @@ export interface EditPlan {
   readonly signature: string;
   /** The module depth a target reads its value at (undefined when no edit touches it). */
   depthFor(t: CaptureTarget): number | undefined;
-  /** The tensors feeding the edits' graph inputs for one run. */
+  /** The tensors feeding the edits' graph inputs for one run (callbacks' are fed as they return). */
   feeds(runtime: Runtime): Record<string, Tensor>;
+  /** The JS callbacks, in execution order: the graph is cut before each. */
+  readonly callbacks: readonly CallbackSlot[];
 }
 
-type Layout = Omit<EditPlan, 'feeds'> & { readonly slots: readonly Slot[] };
+export interface CallbackSlot {
+  readonly target: CaptureTarget;
+  /** Reads the value as the callback sees it: deeper edits applied, its own not yet. */
+  readonly unedited: { readonly value: string; readonly reduce: 'none'; readonly editDepth: number };
+  readonly fn: EditCallback;
+  /** The feeds that make the slot return `result` (the tensor the callback returned, or the output it kept). */
+  feeds(result: EditTensor, runtime: Runtime): Record<string, Tensor>;
+}
+
+type Layout = Omit<EditPlan, 'feeds' | 'callbacks'> & { readonly slots: readonly Slot[] };
 
 /** Layouts by model and edit structure: a sweep plans its keys once, not once per run. */
 const layouts = new WeakMap<ModuleMap, Map<string, Layout>>();
@@ -61,6 +72,10 @@ export function planEdits(map: ModuleMap, index: GraphIndex, options: EditOption
   const opOf = new Map(ops);
   return {
     ...layout,
+    callbacks: layout.slots.flatMap((s) => {
+      const op = s.from === undefined ? undefined : opOf.get(s.from);
+      return op?.op === 'call' ? [callbackSlot(index, s, op.fn)] : [];
+    }),
     feeds: (runtime) =>
       Object.assign(
         {},
@@ -205,7 +220,7 @@ function readersInside(map: ModuleMap, index: GraphIndex, t: CaptureTarget): num
 }
 
 function kindOf(op: EditOp): GraphEditKind {
-  return op.op === 'patch' ? 'replace' : op.op;
+  return op.op === 'patch' || op.op === 'call' ? 'replace' : op.op;
 }
 
 function paramsOf(kind: GraphEditKind, op: EditOp | undefined): EditParam[] {
@@ -225,11 +240,36 @@ function paramsOf(kind: GraphEditKind, op: EditOp | undefined): EditParam[] {
   }
 }
 
-function checkOp(key: string, op: EditOp): EditOp {
-  const known = ['zero', 'scale', 'add', 'clamp', 'replace', 'patch'];
+function callbackSlot(index: GraphIndex, s: Slot, fn: EditCallback): CallbackSlot {
+  const t = s.target;
+  if (valueContext(index, t.value).length > 0 || (t.siteContext?.length ?? 0) > 0) {
+    throw new NeurotapError(
+      'E_BAD_ARGUMENT',
+      `'${t.key}' is computed inside an If branch or a Loop body, where the graph cannot be cut for a JS callback.`,
+      { hint: 'Use a declarative edit there: zero(), scale(), add(), clamp(), replace() or patchFrom().' },
+    );
+  }
+  return {
+    target: t,
+    // Between this edit's depth and the next deeper one: what the module's own hook receives.
+    unedited: { value: t.value, reduce: 'none', editDepth: s.depth + 0.5 },
+    fn,
+    feeds: (result, runtime) => {
+      const p = s.edit.params;
+      return {
+        [p.mask!]: new runtime.Tensor('bool', new Uint8Array([1]), []),
+        [p.replacement!]: typed(s, result.data as ArrayLike<number>, result.dims, runtime),
+      };
+    },
+  };
+}
+
+function checkOp(key: string, given: EditOp | EditCallback): EditOp {
+  const op: EditOp = typeof given === 'function' ? { op: 'call', fn: given } : given;
+  const known = ['zero', 'scale', 'add', 'clamp', 'replace', 'patch', 'call'];
   if (typeof op !== 'object' || op === null || !known.includes((op as EditOp).op)) {
     throw new NeurotapError('E_BAD_ARGUMENT', `The edit for '${key}' is not an edit operation: ${String(op)}.`, {
-      hint: 'Use zero(), scale(f), add(t), clamp({ min, max }), replace(t) or patchFrom(cache).',
+      hint: 'Use zero(), scale(f), add(t), clamp({ min, max }), replace(t), patchFrom(cache) or a function.',
     });
   }
   return op;
@@ -261,6 +301,8 @@ function slotFeeds(s: Slot, op: EditOp | undefined, runtime: Runtime): Record<st
     case 'clamp':
       if (p.min) out[p.min] = scalar(op.min!);
       if (p.max) out[p.max] = scalar(op.max!);
+      break;
+    case 'call':
       break;
     case 'replace':
     case 'patch': {
