@@ -11,6 +11,7 @@ import { NeurotapError } from './errors.js';
 import {
   buildCaptureGraph,
   requestKey,
+  valueContext,
   type CaptureGraph,
   type ExposeRequest,
   type Reduction,
@@ -174,8 +175,12 @@ export class NeurotapModel {
       return await this.#runSession(session, prepareFeeds(this.index, this.runtime, feeds), this.#returnableOutputs());
     }
     const hooks = this.#hooks.begin();
-    const acts = await this.capture(feeds, hooks.options);
-    await hooks.fire(acts, this.moduleMap);
+    // Forward hooks that may return a tensor run during the run, where the graph is cut for them.
+    const isTop = (t: CaptureTarget) => valueContext(this.index, t.value).length === 0 && !t.siteContext?.length;
+    const live = hooks.live(this.plan(hooks.options).targets, this.moduleMap, isTop);
+    const acts = await this.capture(feeds, live ? { ...hooks.options, edit: live.edit } : hooks.options);
+    if (live) await live.finish(acts);
+    else await hooks.fire(acts, this.moduleMap);
     return { ...acts.outputs };
   }
 
@@ -196,7 +201,7 @@ export class NeurotapModel {
     const metas = [...ragged.values()].map((m) => m.meta);
     const run = (s: InferenceSession, f: Record<string, Tensor>, o: string[]) => this.#runSession(s, f, o);
     const fetched = cut
-      ? await runCut(this.index, cut, edits!.callbacks, runFeeds, this.runtime, run)
+      ? await runCut(this.index, cut, edits!.callbacks, runFeeds, outputOf, this.runtime, run)
       : await run(session, runFeeds, [...new Set([...modelOutputs, ...outputOf.values(), ...metas])]);
     const read = (t: CaptureTarget) =>
       this.#isFeed(t)

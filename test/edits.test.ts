@@ -250,6 +250,30 @@ describe('callback edits (the graph cut at the value, JS in between)', () => {
     await model.release();
   });
 
+  it('a forward hook returning a tensor replaces the output, chained as PyTorch chains hooks', async () => {
+    const model = await loadModel(fx.path);
+    const declarative = await model.capture(fx.inputs, {
+      layers: ['h.3.mlp'],
+      inputs: true,
+      edit: { 'h.0': scale(0.25) },
+    });
+    const seen: string[] = [];
+    const inputs: Tensor[] = [];
+    {
+      using _a = model.registerForwardHook('h.0', (_m, _i, out) => times(out as Tensor, 0.5));
+      using _b = model.registerForwardHook('h.0', (_m, _i, out) => times(out as Tensor, 0.5));
+      using _c = model.registerForwardPreHook('h.3.mlp', (m, i) => (seen.push(`pre ${m.name}`), inputs.push(...i)));
+      using _d = model.registerForwardHook('h.3.mlp', (m) => void seen.push(`fwd ${m.name}`));
+      const out = await model.run(fx.inputs);
+      assert.deepEqual(out.logits.data, declarative.outputs.logits.data);
+    }
+    assert.deepEqual(seen, ['pre h.3.mlp', 'fwd h.3.mlp']);
+    assert.deepEqual(inputs[0].data, declarative.get('in:h.3.mlp#0')!.data, "the hook's input follows the edit");
+    const plain = await model.run(fx.inputs);
+    assert.notDeepEqual(plain.logits.data, declarative.outputs.logits.data, 'hooks removed');
+    await model.release();
+  });
+
   it('a callback inside a Loop body is a typed error pointing to declarative edits', async () => {
     const model = await loadModel(`${FIXTURES}/control-flow/model.onnx`);
     const feeds = Object.fromEntries(fixture('control-flow').inputs);
@@ -257,6 +281,13 @@ describe('callback edits (the graph cut at the value, JS in between)', () => {
       model.capture(feeds, { edit: { 'b.0': (o) => o } }),
       (e) => isNeurotapError(e, 'E_BAD_ARGUMENT') && /declarative/.test(e.hint!),
     );
+    {
+      using _hook = model.registerForwardHook('b.0', (_m, _i, out) => times(out as Tensor, 2));
+      await assert.rejects(
+        model.run(feeds),
+        (e) => isNeurotapError(e, 'E_BAD_ARGUMENT') && /Loop body/.test(e.message),
+      );
+    }
     const declarative = await model.capture(feeds, { layers: ['b.0', 'head'], edit: { 'b.0': zero() } });
     assert.ok((declarative.get('b.0:3')!.data as Float32Array).every((v) => v === 0));
     await model.release();

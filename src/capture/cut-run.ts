@@ -19,7 +19,9 @@ export interface CutSessions {
 
 /** Callbacks in execution order (the order of the nodes computing their values). */
 export function inRunOrder(index: GraphIndex, callbacks: readonly CallbackSlot[]): CallbackSlot[] {
-  return [...callbacks].sort((a, b) => index.producer.get(a.target.value)! - index.producer.get(b.target.value)!);
+  // On a value nested modules share, the inner module's hook comes first (its edit applies first).
+  const at = (c: CallbackSlot) => index.producer.get(c.target.value)!;
+  return [...callbacks].sort((a, b) => at(a) - at(b) || b.unedited.editDepth - a.unedited.editDepth);
 }
 
 export async function cutSessions(
@@ -28,11 +30,14 @@ export async function cutSessions(
   callbacks: readonly CallbackSlot[],
   create: (model: ModelProto) => Promise<InferenceSession>,
 ): Promise<CutSessions> {
-  const cutAt = inRunOrder(index, callbacks).map((c) => graph.outputOf.get(requestKey(c.unedited))!);
+  const ordered = inRunOrder(index, callbacks);
+  const cutAt = ordered.map((c) => graph.outputOf.get(requestKey(c.unedited))!);
+  const exposed = (v: string) => graph.outputOf.get(requestKey({ value: v, reduce: 'none' })) ?? v;
+  const cuts = ordered.map((c, k) => ({ value: cutAt[k], reads: (c.fn.reads ?? []).map(exposed) }));
   const typeOf = (v: string): TypeProto =>
     index.types.get(v) ?? { tensorType: { elemType: inferElemType(index, v) ?? 1 } };
   const segments = [];
-  for (const s of cutGraph(graph.model, cutAt, typeOf))
+  for (const s of cutGraph(graph.model, cuts, typeOf))
     segments.push({ session: await create(s.model), inputs: s.inputs, outputs: s.outputs });
   return { segments, cutAt };
 }
@@ -42,11 +47,13 @@ export async function runCut(
   cut: CutSessions,
   callbacks: readonly CallbackSlot[],
   feeds: Record<string, Tensor>,
+  outputOf: ReadonlyMap<string, string>,
   runtime: Runtime,
   run: (session: InferenceSession, feeds: Record<string, Tensor>, fetches: string[]) => Promise<Record<string, Tensor>>,
 ): Promise<Record<string, Tensor>> {
   const ordered = inRunOrder(index, callbacks);
   const values: Record<string, Tensor> = { ...feeds };
+  const read = (value: string) => values[outputOf.get(requestKey({ value, reduce: 'none' })) ?? value];
   let next = 0;
   for (const segment of cut.segments) {
     const given = Object.fromEntries(segment.inputs.map((name) => [name, values[name]]));
@@ -54,8 +61,8 @@ export async function runCut(
     for (; next < ordered.length && cut.cutAt[next] in values; next++) {
       const c = ordered[next];
       const output = values[cut.cutAt[next]];
-      const result =
-        (await c.fn(output, { key: c.target.key, module: c.target.module, call: c.target.call })) ?? output;
+      const call = { key: c.target.key, module: c.target.module, call: c.target.call, read };
+      const result = (await c.fn(output, call)) ?? output;
       Object.assign(values, c.feeds(result, runtime));
     }
   }

@@ -33,10 +33,19 @@ export type EditOp =
  * A JS edit: called with the output during the run (the graph is cut there), it returns the tensor
  * that replaces the output, or nothing to keep it. Values inside If/Loop bodies cannot be cut.
  */
-export type EditCallback = (
+export type EditCallback = ((
   output: Tensor,
-  call: { readonly key: string; readonly module: string | undefined; readonly call: number },
-) => EditTensor | undefined | void | Promise<EditTensor | undefined | void>;
+  call: {
+    readonly key: string;
+    readonly module: string | undefined;
+    readonly call: number;
+    /** A graph value the run has computed so far (what forward hooks read their inputs with). */
+    read(value: string): Tensor | undefined;
+  },
+) => EditTensor | undefined | void | Promise<EditTensor | undefined | void>) & {
+  /** Graph values the callback reads with `call.read`: the segment before it computes them too. */
+  readonly reads?: readonly string[];
+};
 
 /** `torch.zeros_like(output)`: ablation. */
 export const zero = (): EditOp => ({ op: 'zero' });

@@ -1,7 +1,8 @@
 /**
  * Forward hooks in the PyTorch sense, fired from a capture: `hook(module, inputs, output)` once per
  * call, in execution order. Handles remove themselves with `remove()` or at the end of a `using` block.
- * A hook may return a promise: it is awaited before the next hook fires, and its rejection rejects
+ * A forward hook that returns a tensor replaces the module's output (src/capture/cut-run.ts cuts the
+ * graph there). A hook may return a promise: it is awaited before the next hook fires, and its rejection rejects
  * `run`. A hook registered while a run fires its hooks first fires in the next run (the capture of
  * this run was planned without it), so hooks that register hooks cannot loop.
  *
@@ -15,6 +16,7 @@ import type { GraphIndex } from '../graph/graph-index.js';
 import type { ModuleInfo, ModuleMap } from '../modules/module-map.js';
 import type { Tensor } from '../runtime/runtime.js';
 import type { ActivationCache } from './activation-cache.js';
+import type { EditCallback, EditTensor } from './edit-ops.js';
 import { isGlob } from './glob.js';
 import { type CaptureTarget, type SelectOptions, selectTargets } from './select.js';
 
@@ -24,7 +26,10 @@ export interface HookModule extends ModuleInfo {
   /** Which call this is (1-based). */
   readonly call: number;
 }
-/** What a hook returns is ignored, except that a promise is awaited before the next hook fires. */
+/**
+ * A forward hook returning a tensor (or a promise of one) replaces the output, as in PyTorch, where
+ * the graph can be cut there; any other return value is ignored (a promise is awaited first).
+ */
 export type ForwardHook = (module: HookModule, inputs: Tensor[], output: HookOutput) => unknown;
 export type ForwardPreHook = (module: HookModule, inputs: Tensor[]) => unknown;
 
@@ -57,10 +62,14 @@ export class HookRegistry {
    * The hooks registered now, for one run: what the capture must return for them, and firing
    * them. A hook registered after this fires in the next run (this run's capture never saw it).
    */
-  begin(): { options: SelectOptions; fire(acts: ActivationCache, map: ModuleMap): Promise<void> } {
+  begin(): HookRun {
     const entries = [...this.#entries];
     const modules = [...new Set(entries.map((e) => e.module))];
-    return { options: { layers: modules, inputs: true }, fire: (acts, map) => this.#fire(entries, acts, map) };
+    return {
+      options: { layers: modules, inputs: true },
+      fire: (acts, map) => this.#fire(entries, acts, map),
+      live: (targets, map, topLevel) => this.#live(entries, targets, map, topLevel),
+    };
   }
 
   /**
@@ -68,31 +77,129 @@ export class HookRegistry {
    * first), its forward hooks when it ends (inner modules first), calls in execution order.
    */
   async #fire(entries: readonly Entry[], acts: ActivationCache, map: ModuleMap): Promise<void> {
-    const hooked = new Set(entries.map((e) => e.module));
-    const calls = new Map<string, CallRecord>();
-    for (const t of acts.targets) {
-      if (!t.module || !hooked.has(t.module)) continue;
-      const id = `${t.module}\u0000${t.call}`;
-      const entry = calls.get(id) ?? calls.set(id, callRecord(map, t)).get(id)!;
-      if (t.kind === 'input') entry.inputs.push(acts.get(t.key)!);
-      else entry.outputs.push(t);
-    }
-    const events = [...calls.values()].flatMap((c) => [
-      { c, kind: 'pre' as const, at: [c.start, c.depth, c.call] },
-      { c, kind: 'forward' as const, at: [c.end, -c.depth, c.call] },
-    ]);
-    events.sort((a, b) => a.at[0] - b.at[0] || a.at[1] - b.at[1] || a.at[2] - b.at[2] || (a.kind === 'pre' ? -1 : 1));
-    for (const { c, kind } of events) {
-      const moduleView: HookModule = { ...c.info, call: c.call };
-      const output = kind === 'forward' ? nestOutputs(acts, c.outputs) : undefined;
-      for (const e of entries) {
-        // A hook removed by an earlier hook of this run no longer fires, as in PyTorch.
-        if (e.module !== c.info.name || e.kind !== kind || !this.#entries.has(e)) continue;
-        if (kind === 'pre') await (e.fn as ForwardPreHook)(moduleView, c.inputs);
-        else if (output !== undefined) await (e.fn as ForwardHook)(moduleView, c.inputs, output);
+    const read = (t: CaptureTarget) => acts.get(t.key)!;
+    for (const event of events(entries, acts.targets, map)) {
+      const output = event.kind === 'forward' ? nestOutputs(read, event.c.outputs) : undefined;
+      if ((await this.#fireEvent(entries, event, read, output)) !== output) {
+        throw new NeurotapError(
+          'E_BAD_ARGUMENT',
+          `The forward hook on '${event.c.info.name}' returned a tensor, but this output cannot be replaced (a tuple, or a value inside an If branch or a Loop body).`,
+          { hint: 'Edit it declaratively: capture(feeds, { edit: { key: zero() | scale() | add() | ... } }).' },
+        );
       }
     }
   }
+
+  /**
+   * Hooks that may replace outputs: when every hooked call is a top-level single-tensor call, the
+   * forward hooks become callback edits (the graph is cut at each) and every hook fires in
+   * PyTorch's order as the run reaches it; `finish` fires what comes after the last cut.
+   */
+  #live(
+    entries: readonly Entry[],
+    targets: readonly CaptureTarget[],
+    map: ModuleMap,
+    topLevel: (t: CaptureTarget) => boolean,
+  ): LiveHooks | undefined {
+    const list = events(entries, targets, map);
+    const hasForward = (name: string) => entries.some((e) => e.module === name && e.kind === 'forward');
+    const forward = list.filter((e) => e.kind === 'forward' && hasForward(e.c.info.name));
+    if (forward.length === 0 || !targets.every(topLevel)) return undefined;
+    if (forward.some((e) => e.c.outputs.length !== 1 || e.c.outputs[0].tuple !== '')) return undefined;
+    // Forward-hooked calls fire in their own callbacks; everything else fires when the run gets there.
+    const fired = new Set<number>();
+    const own = new Set(forward.map((e) => list.indexOf(e)));
+    const fireUntil = async (stop: number, read: (t: CaptureTarget) => Tensor) => {
+      for (let i = 0; i < stop; i++) {
+        if (fired.has(i) || own.has(i)) continue;
+        fired.add(i);
+        const e = list[i];
+        await this.#fireEvent(entries, e, read, e.kind === 'forward' ? nestOutputs(read, e.c.outputs) : undefined);
+      }
+    };
+    const edit: Record<string, EditCallback> = {};
+    for (const e of forward) {
+      const at = list.indexOf(e);
+      const callback = async (output: Tensor, call: Parameters<EditCallback>[1]) => {
+        const read = (t: CaptureTarget) => call.read(t.value)!;
+        await fireUntil(at, read);
+        fired.add(at);
+        const result = await this.#fireEvent(entries, e, read, output);
+        return result === output ? undefined : (result as EditTensor);
+      };
+      // The inputs of every hook fired up to this one: the segment before the cut computes them.
+      const reads = list.slice(0, at + 1).flatMap((x) => x.c.inputs.map((t) => t.value));
+      edit[e.c.outputs[0].key] = Object.assign(callback, { reads });
+    }
+    return { edit, finish: (acts) => fireUntil(list.length, (t) => acts.get(t.key)!) };
+  }
+
+  /** Calls the event's hooks; forward hooks chain as in PyTorch (a returned tensor is what the next one sees). */
+  async #fireEvent(
+    entries: readonly Entry[],
+    { c, kind }: HookEvent,
+    read: (t: CaptureTarget) => Tensor,
+    output: HookOutput | undefined,
+  ): Promise<HookOutput | undefined> {
+    const moduleView: HookModule = { ...c.info, call: c.call };
+    const inputs = c.inputs.map(read);
+    let result = output;
+    for (const e of entries) {
+      // A hook removed by an earlier hook of this run no longer fires, as in PyTorch.
+      if (e.module !== c.info.name || e.kind !== kind || !this.#entries.has(e)) continue;
+      if (kind === 'pre') await (e.fn as ForwardPreHook)(moduleView, inputs);
+      else if (result !== undefined) {
+        const returned = await (e.fn as ForwardHook)(moduleView, inputs, result);
+        // A tensor (or tuple) replaces the output; other values (`arr.push(...)` in an arrow) do not.
+        if (isTensorLike(returned)) result = returned as HookOutput;
+      }
+    }
+    return result;
+  }
+}
+
+export interface HookRun {
+  options: SelectOptions;
+  fire(acts: ActivationCache, map: ModuleMap): Promise<void>;
+  /** The forward hooks as callback edits, when every hooked call can be cut (see `#live`). */
+  live(
+    targets: readonly CaptureTarget[],
+    map: ModuleMap,
+    topLevel: (t: CaptureTarget) => boolean,
+  ): LiveHooks | undefined;
+}
+
+export interface LiveHooks {
+  edit: Record<string, EditCallback>;
+  finish(acts: ActivationCache): Promise<void>;
+}
+
+interface HookEvent {
+  readonly c: CallRecord;
+  readonly kind: 'pre' | 'forward';
+}
+
+/** The hook events of these targets in PyTorch's order. */
+function events(entries: readonly Entry[], targets: readonly CaptureTarget[], map: ModuleMap): HookEvent[] {
+  const hooked = new Set(entries.map((e) => e.module));
+  const calls = new Map<string, CallRecord>();
+  for (const t of targets) {
+    if (!t.module || !hooked.has(t.module)) continue;
+    const id = `${t.module}\u0000${t.call}`;
+    const entry = calls.get(id) ?? calls.set(id, callRecord(map, t)).get(id)!;
+    if (t.kind === 'input') entry.inputs.push(t);
+    else entry.outputs.push(t);
+  }
+  const list = [...calls.values()].flatMap((c) => [
+    { c, kind: 'pre' as const, at: [c.start, c.depth, c.call] },
+    { c, kind: 'forward' as const, at: [c.end, -c.depth, c.call] },
+  ]);
+  list.sort((a, b) => a.at[0] - b.at[0] || a.at[1] - b.at[1] || a.at[2] - b.at[2] || (a.kind === 'pre' ? -1 : 1));
+  return list;
+}
+
+function isTensorLike(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && (Array.isArray(value) || ('dims' in value && 'data' in value));
 }
 
 interface CallRecord {
@@ -102,7 +209,7 @@ interface CallRecord {
   start: number;
   end: number;
   depth: number;
-  inputs: Tensor[];
+  inputs: CaptureTarget[];
   outputs: CaptureTarget[];
 }
 
@@ -115,15 +222,15 @@ function callRecord(map: ModuleMap, t: CaptureTarget): CallRecord {
 }
 
 /** One tensor, or nested arrays following the targets' tuple suffixes (`#1#0`). */
-function nestOutputs(acts: ActivationCache, targets: readonly CaptureTarget[]): HookOutput | undefined {
+function nestOutputs(read: (t: CaptureTarget) => Tensor, targets: readonly CaptureTarget[]): HookOutput | undefined {
   if (targets.length === 0) return undefined;
-  if (targets.length === 1 && targets[0].tuple === '') return acts.get(targets[0].key)!;
+  if (targets.length === 1 && targets[0].tuple === '') return read(targets[0]);
   const root: HookOutput[] = [];
   for (const t of targets) {
     const path = t.tuple.split('#').slice(1).map(Number);
     let level = root;
     for (const p of path.slice(0, -1)) level = (level[p] ??= []) as HookOutput[];
-    level[path[path.length - 1]] = acts.get(t.key)!;
+    level[path[path.length - 1]] = read(t);
   }
   return root;
 }

@@ -1,12 +1,19 @@
 /**
  * Cuts a graph at values, so JS can run between the pieces (a callback edit, a hook returning a
- * tensor): segment k computes what cut value k needs and nothing else, and returns cut value k and
- * every value it computed that a later segment reads; the last segment computes the rest. Nothing
+ * tensor): segment k computes what cut value k (and the values JS reads with it) needs and nothing
+ * else, and returns them and every value it computed that a later segment reads; the last segment
+ * computes the rest. Nothing
  * runs twice. Only top-level values can be cut: a value inside an If branch or a Loop body exists
  * once per iteration, inside one node.
  */
 import type { GraphProto, ModelProto, TypeProto, ValueInfoProto } from '../onnx/types.js';
 import { nodeReads } from './graph-index.js';
+
+/** A value to cut before, and the values JS reads there too (computed by the same segment). */
+export interface Cut {
+  readonly value: string;
+  readonly reads: readonly string[];
+}
 
 export interface Segment {
   readonly model: ModelProto;
@@ -15,7 +22,7 @@ export interface Segment {
 }
 
 /** Segments in run order (cuts in execution order, then the rest); `typeOf` types the values crossing a cut. */
-export function cutGraph(model: ModelProto, cuts: readonly string[], typeOf: (value: string) => TypeProto): Segment[] {
+export function cutGraph(model: ModelProto, cuts: readonly Cut[], typeOf: (value: string) => TypeProto): Segment[] {
   const graph = model.graph ?? {};
   const nodes = graph.node ?? [];
   const reads = nodes.map(nodeReads);
@@ -26,7 +33,7 @@ export function cutGraph(model: ModelProto, cuts: readonly string[], typeOf: (va
   const owner = new Array<number>(nodes.length).fill(cuts.length);
   const assigned = new Set<number>();
   cuts.forEach((cut, s) => {
-    const stack = [cut];
+    const stack = [cut.value, ...cut.reads];
     while (stack.length) {
       const p = producer.get(stack.pop()!);
       if (p === undefined || assigned.has(p)) continue;
@@ -47,7 +54,9 @@ export function cutGraph(model: ModelProto, cuts: readonly string[], typeOf: (va
     if (members.length === 0) continue;
     const produced = new Set(members.flatMap((i) => nodes[i].output ?? []));
     const outputs = [...produced].filter(
-      (v) => v && ((lastReader.get(v) ?? -1) > s || graphOutputs.has(v) || v === cuts[s]),
+      (v) =>
+        v &&
+        ((lastReader.get(v) ?? -1) > s || graphOutputs.has(v) || v === cuts[s]?.value || cuts[s]?.reads.includes(v)),
     );
     segments.push(segmentModel(model, graph, members, produced, outputs, reads, typeOf));
   }
