@@ -16,7 +16,7 @@ import {
   type ExposeRequest,
   type Reduction,
 } from './graph/rewrite.js';
-import { declaredShape, indexGraph, type GraphIndex } from './graph/graph-index.js';
+import { declaredElemType, declaredShape, indexGraph, type GraphIndex } from './graph/graph-index.js';
 import { ActivationCache } from './capture/activation-cache.js';
 import { prepareFeeds, type Feeds } from './capture/feeds.js';
 import { branchConditions, resolveCalls } from './capture/resolve-calls.js';
@@ -39,11 +39,13 @@ import { cutSessions, runCut, type CutSessions } from './capture/cut-run.js';
 import { inferElemType, unreturnableType } from './graph/elem-type.js';
 import { dropFusedTargets, loadCaptureBase, type CaptureBase } from './capture/runtime-optimized.js';
 import { inlineLocalFunctions } from './graph/inline-functions.js';
+import { firstDataNodes } from './modules/call-order.js';
 import { buildModuleMap, type ModuleInfo, type ModuleMap } from './modules/module-map.js';
 import { withNumberedGaps } from './modules/numbered-gaps.js';
 import { decodeModel, encodeModel } from './onnx/codec.js';
 import type { ModelProto } from './onnx/types.js';
 import type { InferenceSession, ModelSource, Runtime, Tensor } from './runtime/runtime.js';
+import { ONNX_DTYPE, type DType } from './tensor.js';
 
 interface CaptureSession {
   session: InferenceSession;
@@ -87,15 +89,26 @@ export interface ModuleSummary {
   notObservable?: { reason: string; hint: string };
 }
 
+/** A graph input, output or value as the graph declares it (nothing is run). */
+export interface ValueInfo {
+  readonly name: string;
+  /** 'unknown' where the graph declares no element type, or one JavaScript cannot hold. */
+  readonly dtype: DType | 'unknown';
+  /** Numbers for fixed sizes, names (or expressions such as `s16 + s17`) for symbolic ones; null when undeclared. */
+  readonly shape: (number | string)[] | null;
+}
+
 export class NeurotapModel {
-  readonly index: GraphIndex;
-  readonly moduleMap: ModuleMap;
+  // The parsed graph and its module map are internals: the API is inputs, outputs, valueInfo, modules().
+  private readonly index: GraphIndex;
+  private readonly moduleMap: ModuleMap;
+  #callOrder: ReadonlyMap<string, number> | undefined;
   readonly #sessions = new Map<string, Promise<CaptureSession>>();
   readonly #hooks = new HookRegistry();
   #base: Promise<CaptureBase> | undefined;
 
   private constructor(
-    readonly proto: ModelProto,
+    private readonly proto: ModelProto,
     readonly bytes: Uint8Array,
     private readonly runtime: Runtime,
     private readonly options: LoadOptions,
@@ -143,6 +156,51 @@ export class NeurotapModel {
 
   get outputNames(): readonly string[] {
     return this.index.outputs;
+  }
+
+  /** The graph's inputs: name, dtype and declared shape. */
+  get inputs(): ValueInfo[] {
+    return this.index.inputs.map((name) => this.valueInfo(name));
+  }
+
+  /** The graph's outputs: name, dtype and declared shape. */
+  get outputs(): ValueInfo[] {
+    return this.index.outputs.map((name) => this.valueInfo(name));
+  }
+
+  /** What the graph declares about any value (input, output, or intermediate); dtype 'unknown' and shape null when nothing. */
+  valueInfo(name: string): ValueInfo {
+    const type = this.index.types.get(name);
+    return { name, dtype: ONNX_DTYPE[declaredElemType(type) ?? 0] ?? 'unknown', shape: declaredShape(type) ?? null };
+  }
+
+  /** Position in the graph (topological order) of the node producing `value`; undefined for inputs and weights. */
+  valuePosition(value: string): number | undefined {
+    return this.index.producer.get(value);
+  }
+
+  /** Where the module names come from: the dynamo exporter's metadata, or the ONNX node names. */
+  get moduleNameSource(): ModuleMap['source'] {
+    return this.moduleMap.source;
+  }
+
+  /** Bytes of weights, embedded or in external files, from the tensor headers alone. */
+  weightBytes(): number {
+    let bytes = 0;
+    for (const t of this.proto.graph?.initializer ?? []) {
+      const external = t.externalData?.find((e) => e.key === 'length')?.value;
+      bytes += external !== undefined ? Number(external) : (t.rawData?.length ?? 0);
+    }
+    return bytes;
+  }
+
+  /**
+   * For each module, the position in the graph of the first node of its calls that computes from
+   * data (constants and weight-only nodes may sit anywhere): sorting by it gives call order.
+   */
+  callOrder(): ReadonlyMap<string, number> {
+    this.#callOrder ??= firstDataNodes(this.moduleMap, this.index);
+    return this.#callOrder;
   }
 
   /** The module tree, like PyTorch's `named_modules()` (the root excluded), in execution order. */

@@ -13,7 +13,7 @@ import { chromium } from 'playwright-core';
 import { compareCaches, compareModels } from '../src/compare/compare.js';
 import { float32ToFloat16Bits } from '../src/compare/cast-feeds.js';
 import { compareValues } from '../src/compare/metrics.js';
-import { loadModel } from '../src/node/index.js';
+import { decodeModel, loadModel } from '../src/node/index.js';
 import type { HostTensor } from '../src/tensor.js';
 import { fixture, FIXTURES, REAL_MODELS } from './helpers/fixtures.js';
 
@@ -24,7 +24,7 @@ const fx = (...parts: string[]) => join(FIXTURES, ...parts);
 /** The bytes of an ONNX file with one float of one initializer changed (initializers are views into the bytes). */
 async function perturbed(path: string, initializer: string, delta: number): Promise<Uint8Array> {
   const model = await loadModel(path);
-  const t = model.proto.graph!.initializer!.find((i) => i.name === initializer);
+  const t = decodeModel(model.bytes).graph!.initializer!.find((i) => i.name === initializer);
   assert.ok(t?.rawData, `${initializer} in ${path}`);
   const bytes = model.bytes.slice();
   const view = new DataView(bytes.buffer, bytes.byteOffset + (t.rawData.byteOffset - model.bytes.byteOffset), 4);

@@ -93,7 +93,7 @@ describe('module map', () => {
 
   it('reads the dynamo exporter metadata (Llama, 2 layers)', async () => {
     const model = await loadModel(real('smollm-2layer-dynamo.onnx'));
-    assert.equal(model.moduleMap.source, 'dynamo-metadata');
+    assert.equal(model.moduleNameSource, 'dynamo-metadata');
     const byName = new Map(model.modules().map((m) => [m.name, m]));
     assert.equal(byName.get('model.layers.0.self_attn.q_proj')!.type, 'Linear');
     assert.equal(byName.get('model.layers.1.mlp.act_fn')!.type, 'SiLU');

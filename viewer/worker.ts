@@ -5,7 +5,6 @@
  */
 import { isNeurotapError, loadModel, type HostTensor, type NeurotapModel, type PlainTensor } from '../src/web.js';
 import { captureLayers } from '../src/viewer-core/layer-data.js';
-import { declaredInputs, declaredOutputs } from '../src/viewer-core/declared.js';
 import { modulesInCallOrder } from '../src/viewer-core/module-tree.js';
 import { randomInputs } from '../src/viewer-core/random-input.js';
 import type { ErrorInfo, ModelInfo, ModelSourceMessage, Reply, Request, RunResult } from './protocol.js';
@@ -20,9 +19,9 @@ async function load(source: ModelSourceMessage, wasmPaths: string): Promise<Mode
   return {
     name,
     bytes: next.bytes.length,
-    inputs: declaredInputs(next),
-    outputs: declaredOutputs(next),
-    source: next.moduleMap.source,
+    inputs: next.inputs,
+    outputs: next.outputs,
+    source: next.moduleNameSource,
     modules: modulesInCallOrder(next),
   };
 }
@@ -49,7 +48,7 @@ async function run(feeds: Record<string, HostTensor>, layers: string[]): Promise
 
 async function handle(request: Request): Promise<unknown> {
   if (request.op === 'load') return load(request.source, request.wasmPaths);
-  if (request.op === 'random') return randomInputs(declaredInputs(current()), request.seed);
+  if (request.op === 'random') return randomInputs(current().inputs, request.seed);
   return run(request.feeds, request.layers);
 }
 

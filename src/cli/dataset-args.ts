@@ -10,7 +10,7 @@ import type { DataSource } from '../dataset/types.js';
 import { isSet, lastValue, parseInteger, type ScannedFlags } from './argv.js';
 import { executionProvidersOf, reductionOf, threadsOf } from './flags.js';
 import { imageOptions, type ImageFlags } from './inputs.js';
-import { declaredInputs, openModel } from './model-info.js';
+import { openModel } from './model-info.js';
 
 export const DEFAULT_BATCH_SIZE = 32;
 
@@ -50,9 +50,7 @@ export async function openSourceFromFlags(
 ): Promise<DataSource> {
   const path = lastValue(flags, 'inputs');
   if (path === undefined) {
-    const expected = declaredInputs(model)
-      .map((v) => `${v.name}: ${v.dtype} [${v.shape?.join(', ') ?? '?'}]`)
-      .join('; ');
+    const expected = model.inputs.map((v) => `${v.name}: ${v.dtype} [${v.shape?.join(', ') ?? '?'}]`).join('; ');
     throw new NeurotapError(
       'E_BAD_ARGUMENT',
       `This command needs a data set: --inputs <dir | glob | list.txt | .npy | .npz | .jsonl> (the model takes ${expected}).`,

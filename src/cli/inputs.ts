@@ -12,7 +12,6 @@ import { parseNpy } from '../formats/npy.js';
 import { parseNpz } from '../formats/npz.js';
 import type { NeurotapModel } from '../model.js';
 import type { HostTensor } from '../tensor.js';
-import { declaredValue } from './model-info.js';
 
 /** citty definitions of the image preprocessing flags, for every command that reads images. */
 export const IMAGE_ARGS = {
@@ -92,7 +91,7 @@ function kindOf(bytes: Uint8Array): FileKind {
  * ([N, C, H, W] or [N, H, W, C] with C of 1 or 3): channels, size and layout.
  */
 export function imageOptions(model: NeurotapModel, input: string, flags: ImageFlags): ImageTensorOptions {
-  const shape = declaredValue(model, input).shape;
+  const shape = model.valueInfo(input).shape;
   let channels: 1 | 3 = flags.grayscale ? 1 : 3;
   const torchvision = flags.resize !== undefined || flags.centerCrop !== undefined;
   let size = torchvision ? undefined : flags.size;
@@ -147,7 +146,7 @@ function fitDtype(
   path: string,
   note: (text: string) => void,
 ): HostTensor {
-  if (tensor.type !== 'float64' || declaredValue(model, input).dtype !== 'float32') return tensor;
+  if (tensor.type !== 'float64' || model.valueInfo(input).dtype !== 'float32') return tensor;
   note(`${path} -> '${input}': converted float64 to float32 (the input's type).`);
   return { type: 'float32', dims: tensor.dims, data: Float32Array.from(tensor.data as Float64Array) };
 }
@@ -208,7 +207,7 @@ async function loadOne(
 
 /** A preprocessed image whose height or width the model fixes otherwise: say which flag makes it fit. */
 function checkImageSize(model: NeurotapModel, input: string, tensor: HostTensor, path: string, nhwc: boolean): void {
-  const shape = declaredValue(model, input).shape;
+  const shape = model.valueInfo(input).shape;
   if (shape?.length !== 4) return;
   const [h, w] = nhwc ? [1, 2] : [2, 3];
   const fits = (axis: number) => typeof shape[axis] !== 'number' || shape[axis] === tensor.dims[axis];

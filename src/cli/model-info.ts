@@ -4,8 +4,6 @@
  */
 import type { NeurotapModel } from '../model.js';
 
-export { declaredInputs, declaredOutputs, declaredValue, type DeclaredValue } from '../viewer-core/declared.js';
-
 /** Opens a model without loading onnxruntime before the command actually needs it. */
 export async function openModel(path: string, threads?: number, requested?: string[]): Promise<NeurotapModel> {
   const { loadModel, resolveExecutionProviders } = await import('../node/index.js');

@@ -3,21 +3,20 @@
  * data. Seeded, so two runs with the same flags capture the same activations.
  */
 import { NeurotapError } from '../errors.js';
-import type { NeurotapModel } from '../model.js';
+import type { NeurotapModel, ValueInfo } from '../model.js';
 import type { DType, HostTensor } from '../tensor.js';
 import { elementBytes } from '../formats/elements.js';
 import { randomTensor, seededUniform } from '../viewer-core/random-input.js';
 import { evaluateDim, isBatchName, symbolsOf } from '../graph/symbolic-dims.js';
-import { declaredValue, type DeclaredValue } from './model-info.js';
 
-function shapeError(v: DeclaredValue, why: string): NeurotapError {
+function shapeError(v: ValueInfo, why: string): NeurotapError {
   return new NeurotapError('E_BAD_ARGUMENT', `--random cannot make input '${v.name}': ${why}.`, {
     hint: `Pass it as a file instead: --input ${v.name}=FILE.npy.`,
   });
 }
 
 /** Sizes for every symbolic dimension: --dim values, 1 for batch-like names, else an error listing what is missing. */
-function resolveSizes(inputs: readonly DeclaredValue[], given: ReadonlyMap<string, number>): Map<string, number> {
+function resolveSizes(inputs: readonly ValueInfo[], given: ReadonlyMap<string, number>): Map<string, number> {
   const sizes = new Map(given);
   const symbols = new Set<string>();
   for (const v of inputs) {
@@ -57,7 +56,7 @@ function resolveSizes(inputs: readonly DeclaredValue[], given: ReadonlyMap<strin
   return sizes;
 }
 
-function shapesOf(inputs: readonly DeclaredValue[]): string {
+function shapesOf(inputs: readonly ValueInfo[]): string {
   return inputs.map((v) => `${v.name} [${v.shape!.join(', ')}]`).join(', ');
 }
 
@@ -102,7 +101,7 @@ export function randomShapes(
 }
 
 interface RandomShape {
-  value: DeclaredValue;
+  value: ValueInfo;
   shape: number[];
   bytes: number;
 }
@@ -113,7 +112,7 @@ export function declaredRandomShapes(
   names: readonly string[],
   dims: ReadonlyMap<string, number>,
 ): RandomShape[] {
-  const inputs = names.map((n) => declaredValue(model, n));
+  const inputs = names.map((n) => model.valueInfo(n));
   const sizes = resolveSizes(inputs, dims);
   return inputs.map((value) => {
     const shape = value.shape!.map((d) => (typeof d === 'number' ? d : evaluateDim(d, sizes)));

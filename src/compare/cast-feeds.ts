@@ -2,9 +2,9 @@
  * One set of feeds for two exports of a model: a float feed is cast to each model's declared float
  * type (an fp16 export takes the same float32 `.npy` as its fp32 twin). Nothing else is converted.
  */
-import { declaredElemType, type GraphIndex } from '../graph/graph-index.js';
+import type { NeurotapModel } from '../model.js';
 import { toFloat32 } from '../tensor-summary.js';
-import { ONNX_DTYPE, type DType, type HostTensor } from '../tensor.js';
+import type { DType, HostTensor } from '../tensor.js';
 
 const FLOATS: readonly DType[] = ['float32', 'float64', 'float16'];
 
@@ -48,12 +48,13 @@ function castFloat(t: HostTensor, to: DType): HostTensor {
 
 /** The feeds with each float tensor in the float type the model declares for that input. */
 export function castFeedsTo(
-  index: GraphIndex,
+  model: NeurotapModel,
   feeds: Readonly<Record<string, HostTensor>>,
 ): Record<string, HostTensor> {
   const out: Record<string, HostTensor> = {};
   for (const [name, feed] of Object.entries(feeds)) {
-    const declared = ONNX_DTYPE[declaredElemType(index.types.get(name)) ?? 0];
+    const { dtype } = model.valueInfo(name);
+    const declared = dtype === 'unknown' ? undefined : dtype;
     const cast = declared && declared !== feed.type && FLOATS.includes(feed.type) && FLOATS.includes(declared);
     out[name] = cast ? castFloat(feed, declared) : feed;
   }

@@ -157,7 +157,7 @@ export function explainFromModel(model: NeurotapModel, cache: ActivationCache, n
  * (An ActivationCache lists the calls of one module together.)
  */
 export function inExecutionOrder(model: NeurotapModel, cache: ActivationCache): Map<string, HostTensor> {
-  const position = (value: string) => model.index.producer.get(value) ?? -1;
+  const position = (value: string) => model.valuePosition(value) ?? -1;
   const depth = (module: string | undefined) => (module === undefined ? 0 : module.split('.').length);
   const targets = cache.targets
     .map((t, order) => ({ t, order }))
@@ -184,8 +184,8 @@ export async function compareModels(
 ): Promise<Comparison> {
   toleranceOf(options);
   const capture = { layers: options.layers ?? 'modules', dequantize: true, inputs: options.inputs === true };
-  const a = await modelA.capture(castFeedsTo(modelA.index, feeds), capture);
-  const b = await modelB.capture(castFeedsTo(modelB.index, feeds), capture);
+  const a = await modelA.capture(castFeedsTo(modelA, feeds), capture);
+  const b = await modelB.capture(castFeedsTo(modelB, feeds), capture);
   return compareCaches(inExecutionOrder(modelA, a), inExecutionOrder(modelB, b), {
     ...options,
     missingInB: explainFromModel(modelB, b, 'B'),

@@ -4,12 +4,12 @@
  * one-item files, and stacking items into a batch. Any other mismatch is reported, never guessed.
  */
 import { NeurotapError } from '../errors.js';
-import { declaredElemType, declaredShape } from '../graph/graph-index.js';
 import type { NeurotapModel } from '../model.js';
-import { ONNX_DTYPE, sizeOf, type DType, type HostTensor, type TypedArray } from '../tensor.js';
+import { sizeOf, type DType, type HostTensor, type TypedArray } from '../tensor.js';
 
 export function inputDtype(model: NeurotapModel, input: string): DType | undefined {
-  return ONNX_DTYPE[declaredElemType(model.index.types.get(input)) ?? 0];
+  const { dtype } = model.valueInfo(input);
+  return dtype === 'unknown' ? undefined : dtype;
 }
 
 /** Arrays keyed by input name: a lone array feeds the model's only input. */
@@ -40,7 +40,7 @@ export function castToInput(model: NeurotapModel, input: string, t: HostTensor):
 
 /** A one-item tensor with its item axis: files may hold [1, C, H, W] or [C, H, W] for an input of rank 4. */
 export function asOneItem(model: NeurotapModel, input: string, t: HostTensor, where: string): HostTensor {
-  const rank = declaredShape(model.index.types.get(input))?.length;
+  const rank = model.valueInfo(input).shape?.length;
   if (rank === undefined || t.dims.length === rank - 1) return { ...t, dims: [1, ...t.dims] };
   if (t.dims.length === rank && t.dims[0] === 1) return t;
   throw new NeurotapError(

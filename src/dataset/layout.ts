@@ -4,7 +4,6 @@
  * axis that runs over items; batches are then moved to put that axis first.
  */
 import { NeurotapError } from '../errors.js';
-import { declaredShape } from '../graph/graph-index.js';
 import type { NeurotapModel } from '../model.js';
 import { sizeOf, type HostTensor, type TypedArray } from '../tensor.js';
 import type { DatasetLayout, KeyLayout } from './types.js';
@@ -27,7 +26,7 @@ export function inferLayout(
   origins: ReadonlyMap<string, KeyOrigin>,
   n: number,
 ): DatasetLayout {
-  const batchSymbol = declaredShape(model.index.types.get(model.inputNames[0]))?.[0];
+  const batchSymbol = model.valueInfo(model.inputNames[0]).shape?.[0];
   const keys: Omit<KeyLayout, 'array'>[] = [];
   const skipped: { key: string; reason: string }[] = [];
   for (const [key, t] of tensors) {
@@ -36,7 +35,7 @@ export function inferLayout(
       skipped.push({ key, reason: 'string tensors cannot be stored as numeric arrays' });
       continue;
     }
-    const declared = origin ? declaredShape(model.index.types.get(origin.value)) : undefined;
+    const declared = origin ? (model.valueInfo(origin.value).shape ?? undefined) : undefined;
     const axis = sampleAxisOf(t.dims, declared, typeof batchSymbol === 'string' ? batchSymbol : undefined, n);
     if (axis === undefined) {
       skipped.push({ key, reason: `no axis of its shape [${t.dims.join(', ')}] has the batch size ${n}` });

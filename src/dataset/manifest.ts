@@ -7,7 +7,6 @@
 import { NeurotapError } from '../errors.js';
 import type { Reduction } from '../graph/rewrite.js';
 import type { NeurotapModel } from '../model.js';
-import { declaredShape } from '../graph/graph-index.js';
 import { inputDtype } from './fit.js';
 import type { DataSource, DatasetLayout, ExtractDatasetOptions, KeyLayout, SourceDescription } from './types.js';
 
@@ -64,7 +63,7 @@ export function manifestIdentity(c: ManifestContext): Omit<DatasetManifest, 'key
       inputs: c.model.inputNames.map((name) => ({
         name,
         dtype: inputDtype(c.model, name) ?? 'unknown',
-        shape: declaredShape(c.model.index.types.get(name)) ?? null,
+        shape: c.model.valueInfo(name).shape,
       })),
     },
     source: source.describe(),

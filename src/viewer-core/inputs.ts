@@ -3,14 +3,14 @@
  * wants, and .npy files for one input.
  *
  * ```ts
- * const layout = imageLayout(declaredInputs(model)[0]); // { channels: 1, height: 8, width: 8, layout: 'nchw' }
+ * const layout = imageLayout(model.inputs[0]); // { channels: 1, height: 8, width: 8, layout: 'nchw' }
  * const tensor = pixelsToTensor(rgba, layout);          // [1, 1, 8, 8] float32 in [0, 1]
  * ```
  */
 import { NeurotapError } from '../errors.js';
 import { parseNpy } from '../formats/npy.js';
+import type { ValueInfo } from '../model.js';
 import type { HostTensor } from '../tensor.js';
-import type { DeclaredValue } from './declared.js';
 
 export interface ImageLayout {
   readonly input: string;
@@ -21,7 +21,7 @@ export interface ImageLayout {
 }
 
 /** How pixels feed an input declared float [N, C, H, W] or [N, H, W, C] with C of 1 or 3 and fixed H, W; else undefined. */
-export function imageLayout(input: DeclaredValue): ImageLayout | undefined {
+export function imageLayout(input: ValueInfo): ImageLayout | undefined {
   const shape = input.shape;
   if (!input.dtype.startsWith('float') || shape?.length !== 4) return undefined;
   const isChannels = (d: number | string) => d === 1 || d === 3;
@@ -80,7 +80,7 @@ export function boxDownsample(
 }
 
 /** An .npy file for one input; float64 data for a float32 input is converted, as numpy writes float64 by default. */
-export function npyFeed(bytes: Uint8Array, input: DeclaredValue): HostTensor {
+export function npyFeed(bytes: Uint8Array, input: ValueInfo): HostTensor {
   const tensor = parseNpy(bytes);
   if (tensor.type !== 'float64' || input.dtype !== 'float32') return tensor;
   return { type: 'float32', dims: tensor.dims, data: Float32Array.from(tensor.data as Float64Array) };

@@ -8,25 +8,9 @@
  */
 import type { ModuleSummary, NeurotapModel } from '../model.js';
 
-/** Nodes that compute from data; constants and weight-only nodes may sit anywhere in the graph. */
-function readsData(model: NeurotapModel, node: number): boolean {
-  const n = model.index.nodes[node];
-  return n.opType !== 'Constant' && (n.input ?? []).some((v) => v !== '' && !model.index.initializers.has(v));
-}
-
-function firstNodes(model: NeurotapModel): Map<string, number> {
-  const first = new Map<string, number>();
-  for (const m of model.moduleMap.modules) {
-    let min = Infinity;
-    for (const call of m.calls) for (const node of call.nodes) if (node < min && readsData(model, node)) min = node;
-    first.set(m.name, min);
-  }
-  return first;
-}
-
 /** `model.modules()`, modules and their children sorted by the first node they run. */
 export function modulesInCallOrder(model: NeurotapModel): ModuleSummary[] {
-  const first = firstNodes(model);
+  const first = model.callOrder();
   const byCall = (a: string, b: string) => (first.get(a) ?? Infinity) - (first.get(b) ?? Infinity);
   return model
     .modules()

@@ -4,14 +4,14 @@
  * boolean inputs (token ids and masks stay in range). Symbolic sizes: batch-like names 1, others 16.
  *
  * ```ts
- * const feeds = randomInputs(declaredInputs(model), 0);
+ * const feeds = randomInputs(model.inputs, 0);
  * ```
  */
 import { isBatchName, symbolsOf, evaluateDim } from '../graph/symbolic-dims.js';
 import { NeurotapError } from '../errors.js';
 import { ELEMENT, type NumericDType } from '../formats/elements.js';
+import type { ValueInfo } from '../model.js';
 import { sizeOf, type HostTensor } from '../tensor.js';
-import type { DeclaredValue } from './declared.js';
 
 /** Size given to symbolic dimensions that are not a batch (sequence lengths, mostly). */
 export const DEFAULT_SYMBOL_SIZE = 16;
@@ -43,7 +43,7 @@ function normals(out: Float32Array | Float64Array, uniform: () => number): void 
   }
 }
 
-function concreteShape(input: DeclaredValue): number[] {
+function concreteShape(input: ValueInfo): number[] {
   if (!input.shape) {
     throw new NeurotapError(
       'E_BAD_ARGUMENT',
@@ -61,7 +61,7 @@ function concreteShape(input: DeclaredValue): number[] {
  * One random input: standard normal for float32/float64, zeros for integer, bool and 16-bit float
  * inputs (token ids, masks and indices stay in range). Throws for non-numeric inputs.
  */
-export function randomTensor(input: DeclaredValue, dims: number[], uniform: () => number): HostTensor {
+export function randomTensor(input: ValueInfo, dims: number[], uniform: () => number): HostTensor {
   const type = input.dtype as NumericDType;
   if (!(type in ELEMENT))
     throw new NeurotapError(
@@ -74,7 +74,7 @@ export function randomTensor(input: DeclaredValue, dims: number[], uniform: () =
   return { type, dims, data };
 }
 
-export function randomInputs(inputs: readonly DeclaredValue[], seed: number): Record<string, HostTensor> {
+export function randomInputs(inputs: readonly ValueInfo[], seed: number): Record<string, HostTensor> {
   const uniform = seededUniform(seed);
   return Object.fromEntries(inputs.map((input) => [input.name, randomTensor(input, concreteShape(input), uniform)]));
 }

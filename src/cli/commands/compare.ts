@@ -152,7 +152,7 @@ async function compare(pathA: string, pathB: string, flags: ScannedFlags): Promi
     } else {
       const reference = await readReference(pathB);
       const inputs = [...reference.keys()].some((k) => k.startsWith('in:'));
-      const acts = await modelA.capture(castFeedsTo(modelA.index, feeds), { layers, dequantize: true, inputs });
+      const acts = await modelA.capture(castFeedsTo(modelA, feeds), { layers, dequantize: true, inputs });
       result = compareCaches(inExecutionOrder(modelA, acts), reference, {
         ...options,
         missingInA: explainFromModel(modelA, acts, 'A'),

@@ -14,7 +14,7 @@ import { flagCommand, isSet, lastValue, parseNumberList, type ScannedFlags } fro
 import { dimSizesOf, executionProvidersOf, FLAGS, reductionOf, seedOf, threadsOf } from '../flags.js';
 import { extractJson, extractText } from '../extract-view.js';
 import { IMAGE_ARGS, loadInputFiles, parseInputFlag, type ImageFlags } from '../inputs.js';
-import { declaredInputs, openModel } from '../model-info.js';
+import { openModel } from '../model-info.js';
 import { randomFeeds } from '../random.js';
 import { EDIT_FLAG, editsOf } from '../edit-flags.js';
 import { note } from '../print-error.js';
@@ -159,9 +159,7 @@ async function buildFeeds(
   const inputFlags = (flags.values.get('input') ?? []).map((text) => parseInputFlag(text, model.inputNames));
   const random = isSet(flags, 'random');
   if (inputFlags.length === 0 && !random) {
-    const expected = declaredInputs(model)
-      .map((v) => `${v.name}: ${v.dtype} [${v.shape?.join(', ') ?? '?'}]`)
-      .join('; ');
+    const expected = model.inputs.map((v) => `${v.name}: ${v.dtype} [${v.shape?.join(', ') ?? '?'}]`).join('; ');
     throw new NeurotapError(
       'E_BAD_ARGUMENT',
       `extract needs input data: --input FILE, --input NAME=FILE, or --random (the model takes ${expected}).`,

@@ -4,13 +4,12 @@
  */
 import type { ArgsDef } from 'citty';
 import { NeurotapError, isNeurotapError } from '../../errors.js';
-import { declaredShape } from '../../graph/graph-index.js';
-import type { NeurotapModel } from '../../model.js';
+import type { NeurotapModel, ValueInfo } from '../../model.js';
 import { flagCommand, isSet, lastValue } from '../argv.js';
 import { FLAGS } from '../flags.js';
 import { formatColumns, formatShape, stylesFor } from '../format.js';
 import { symbolsOf } from '../../graph/symbolic-dims.js';
-import { declaredInputs, declaredOutputs, openModel, type DeclaredValue } from '../model-info.js';
+import { openModel } from '../model-info.js';
 import { declaredRandomShapes, randomFeeds } from '../random.js';
 
 const args = {
@@ -50,9 +49,9 @@ function layersJson(model: NeurotapModel, probed: ProbedShapes | undefined): str
   const unobservable = unobservableKeys(model);
   return JSON.stringify(
     {
-      inputs: declaredInputs(model),
-      outputs: declaredOutputs(model),
-      source: model.moduleMap.source,
+      inputs: model.inputs,
+      outputs: model.outputs,
+      source: model.moduleNameSource,
       probed: probed ? { sizes: 'every symbolic dimension set to 1, random inputs' } : null,
       modules: model.modules().map((m) => ({
         ...m,
@@ -85,7 +84,7 @@ const PROBE_INPUT_LIMIT = 2 ** 26;
 
 /** Why the default probe is skipped (weights, or inputs at symbolic sizes 1, too large), or undefined. */
 function tooHeavyToProbe(model: NeurotapModel): string | undefined {
-  if (weightBytes(model) > PROBE_WEIGHT_LIMIT) return 'over 1 GiB of weights';
+  if (model.weightBytes() > PROBE_WEIGHT_LIMIT) return 'over 1 GiB of weights';
   let bytes: number;
   try {
     bytes = declaredRandomShapes(model, model.inputNames, probeSizes(model)).reduce((n, s) => n + s.bytes, 0);
@@ -98,19 +97,9 @@ function tooHeavyToProbe(model: NeurotapModel): string | undefined {
 /** Every symbolic dimension of the inputs set to 1: what the probe runs at. */
 function probeSizes(model: NeurotapModel): Map<string, number> {
   const sizes = new Map<string, number>();
-  for (const v of declaredInputs(model))
+  for (const v of model.inputs)
     for (const d of v.shape ?? []) if (typeof d === 'string') for (const sym of symbolsOf(d)) sizes.set(sym, 1);
   return sizes;
-}
-
-/** Bytes of weights, embedded or in external files, from the tensor headers alone. */
-function weightBytes(model: NeurotapModel): number {
-  let bytes = 0;
-  for (const t of model.proto.graph?.initializer ?? []) {
-    const external = t.externalData?.find((e) => e.key === 'length')?.value;
-    bytes += external !== undefined ? Number(external) : (t.rawData?.length ?? 0);
-  }
-  return bytes;
 }
 
 /** Output shapes measured per module call (tuple elements in order), keyed by module name. */
@@ -155,7 +144,10 @@ function treeOrder(model: NeurotapModel): { name: string; depth: number }[] {
     order.push({ name, depth });
     for (const child of model.module(name)?.children ?? []) visit(child, depth + 1);
   };
-  for (const m of model.moduleMap.modules) if (m.parent === undefined || !model.module(m.parent)) visit(m.name, 0);
+  for (const { name } of model.modules()) {
+    const parent = model.module(name)?.parent;
+    if (parent === undefined || !model.module(parent)) visit(name, 0);
+  }
   return order;
 }
 
@@ -167,12 +159,12 @@ function callShapes(model: NeurotapModel, name: string, probed: ProbedShapes | u
     return [...new Set(measured.filter(Boolean).map((call) => tuple(call.map((d) => formatShape(d)))))].join(' | ');
   const calls = model.module(name)?.calls ?? [];
   const perCall = calls.map((call) =>
-    tuple(call.outputs.map((v) => formatShape(declaredShape(model.index.types.get(v))))),
+    tuple(call.outputs.map((v) => formatShape(model.valueInfo(v).shape ?? undefined))),
   );
   return [...new Set(perCall)].join(' | ');
 }
 
-function valueLine(v: DeclaredValue): string[] {
+function valueLine(v: ValueInfo): string[] {
   return [v.name, v.dtype, formatShape(v.shape ?? undefined)];
 }
 
@@ -182,8 +174,8 @@ function layersText(model: NeurotapModel, path: string, probed: ProbedShapes | u
   const unobservable = unobservableKeys(model);
   const hidden = modules.filter((m) => m.notObservable || unobservable.has(m.name)).length;
   const header = formatColumns([
-    ...declaredInputs(model).map((v) => ['input', ...valueLine(v)]),
-    ...declaredOutputs(model).map((v) => ['output', ...valueLine(v)]),
+    ...model.inputs.map((v) => ['input', ...valueLine(v)]),
+    ...model.outputs.map((v) => ['output', ...valueLine(v)]),
   ]).map((line) => s.dim(line.slice(0, 6)) + line.slice(6));
   const heavy = tooHeavyToProbe(model);
   const shapesFrom = probed
@@ -191,7 +183,7 @@ function layersText(model: NeurotapModel, path: string, probed: ProbedShapes | u
     : heavy
       ? `declared shapes (${heavy}: --probe runs the model to measure them)`
       : 'declared shapes';
-  const summary = `${modules.length} modules, ${modules.filter((m) => m.leaf).length} leaves, ${hidden} not observable; names from ${model.moduleMap.source}; ${shapesFrom}`;
+  const summary = `${modules.length} modules, ${modules.filter((m) => m.leaf).length} leaves, ${hidden} not observable; names from ${model.moduleNameSource}; ${shapesFrom}`;
   const rows = treeOrder(model).map(({ name, depth }) => {
     const info = model.module(name)!;
     const keys = unobservable.get(name);

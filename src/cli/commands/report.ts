@@ -18,7 +18,7 @@ import { flagCommand, isSet, lastValue, type ScannedFlags } from '../argv.js';
 import { dimSizesOf, FLAGS, seedOf, threadsOf } from '../flags.js';
 import { IMAGE_ARGS, loadInputFiles, parseInputFlag } from '../inputs.js';
 import { imageFlags } from './extract.js';
-import { declaredValue, openModel } from '../model-info.js';
+import { openModel } from '../model-info.js';
 import { randomFeeds } from '../random.js';
 import { note } from '../print-error.js';
 import { renderReport, type ReportInputValue } from '../report-html.js';
@@ -109,7 +109,7 @@ async function buildInputs(model: NeurotapModel, flags: ScannedFlags, json: bool
 async function describeInputs(model: NeurotapModel, inputs: Inputs): Promise<ReportInputValue[]> {
   const out: ReportInputValue[] = [];
   for (const [name, t] of Object.entries(inputs.feeds)) {
-    const layout = imageLayout(declaredValue(model, name));
+    const layout = imageLayout(model.valueInfo(name));
     const image = layout && !Array.isArray(t.data) ? await inputImage(t.data as ArrayLike<number>, layout) : undefined;
     out.push({ name, type: t.type, dims: t.dims, origin: inputs.origin.get(name) ?? '', ...(image ? { image } : {}) });
   }
@@ -139,7 +139,7 @@ async function report(modelPath: string, flags: ScannedFlags): Promise<void> {
     const html = await renderReport({
       model: basename(modelPath),
       version: packageVersion(),
-      source: model.moduleMap.source,
+      source: model.moduleNameSource,
       modules,
       inputs: await describeInputs(model, inputs),
       layers,
