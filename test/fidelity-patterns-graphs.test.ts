@@ -265,7 +265,7 @@ describe('dynamo export of torch.cond (pattern 10)', () => {
     it(`${name}: names the modules inside the If from parameter names and the branch structure`, async () => {
       const fx = fixture(name);
       const model = await loadModel(fx.path);
-      assert.equal(model.moduleMap.source, 'dynamo-metadata');
+      assert.equal(model.moduleNameSource, 'dynamo-metadata');
       assert.deepEqual(
         model
           .modules()
