@@ -272,3 +272,26 @@ def make_edits_gpt():
     ]
     save_edit_cases("edits-gpt", model, OrderedDict(ids=ids), cases, tensors, OrderedDict(ids=clean_ids),
                     keep=re.compile(r"^(h\.\d+(\.attn|\.mlp)?|h\.1\.mlp\.2|ln_f|lm_head|__output__#\d+)$"))
+
+
+@maker("edits-control-flow")
+def make_edits_control_flow():
+    from make_fixtures import ControlFlow
+
+    seed_everything(9)
+    model = ControlFlow().eval()
+    x = torch.randn(2, 8).abs()  # positive sum: the `a` branch runs
+    steps = torch.tensor(3)
+    kwargs = {"input_names": ["x", "steps"], "output_names": ["output"],
+              "dynamic_axes": {"x": {0: "batch"}, "output": {0: "batch"}}, "opset_version": OPSET}
+    save_fixture("edits-control-flow", model, OrderedDict(x=x, steps=steps), kwargs,
+                 notes="torch.jit.script If (a or c) and Loop (b, 3 calls): edits inside the branch and the body",
+                 export_model=torch.jit.script(model))
+    g = torch.Generator().manual_seed(10)
+    tensors = {"branch/a": torch.randn(8, generator=g), "both/a": torch.randn(8, generator=g)}
+    cases = [
+        {"name": "branch", "edits": [{"key": "a", "op": "add", "scale": 1.0}]},
+        {"name": "body", "edits": [{"key": "b.0", "op": "scale", "factor": 0.5}]},
+        {"name": "both", "edits": [{"key": "a", "op": "add", "scale": 2.0}, {"key": "b.1", "op": "clamp", "max": 0.2}]},
+    ]
+    save_edit_cases("edits-control-flow", model, OrderedDict(x=x, steps=steps), cases, tensors)

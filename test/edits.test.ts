@@ -26,7 +26,7 @@ import { FIXTURES, fixture, mismatch } from './helpers/fixtures.js';
 import { editFixture, editsOf, goldenKeys } from './helpers/edits.js';
 
 const TIGHT = [1e-5, 1e-5] as const;
-const FIXTURE_NAMES = ['edits-mlp', 'edits-cnn', 'edits-twice', 'edits-gpt'];
+const FIXTURE_NAMES = ['edits-mlp', 'edits-cnn', 'edits-twice', 'edits-gpt', 'edits-control-flow'];
 
 describe('edits equal PyTorch forward hooks that return the edited output', () => {
   for (const name of FIXTURE_NAMES) {
@@ -79,6 +79,17 @@ describe('edit semantics', () => {
     assert.deepEqual(edited.get('1')!.data, plain.get('1')!.data);
     assert.ok((edited.get('2')!.data as Float32Array).every((v) => v === 0));
     assert.notDeepEqual(edited.outputs.output.data, plain.outputs.output.data);
+    await model.release();
+  });
+
+  it('early stop keeps the edits upstream of the requested layers', async () => {
+    const fx = editFixture('edits-gpt');
+    const model = await loadModel(fx.path);
+    const edit = { 'h.0.attn': zero(), 'h.1': scale(2) };
+    const full = await model.capture(fx.inputs, { layers: ['h.2'], edit });
+    const stopped = await model.capture(fx.inputs, { layers: ['h.2'], edit, stop: true });
+    assert.deepEqual(stopped.get('h.2')!.data, full.get('h.2')!.data);
+    assert.deepEqual(Object.keys(stopped.outputs), []);
     await model.release();
   });
 
