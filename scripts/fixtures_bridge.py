@@ -85,3 +85,97 @@ def make_compare_fp16():
     os.makedirs(folder, exist_ok=True)
     onnx.save(model, os.path.join(folder, "seed-cnn-fp16.onnx"))
     print("compare-fp16: fixtures/compare/seed-cnn-fp16.onnx")
+
+
+# --------------------------------------------------------------------------------------------
+# neurotap_torch.py: dumps and marked exports of our fixture models
+# --------------------------------------------------------------------------------------------
+
+BRIDGE_SOURCES = ["seed-mlp", "twice", "rnn", "rnn-deep", "transformer", "attention", "fused-bn",
+                  "fused-transpose", "bridge-cases"]
+
+
+class Down(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 8, 3, stride=2, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+
+    def forward(self, x):
+        return torch.relu(self.bn(self.conv(x)))
+
+
+class BridgeCases(nn.Module):
+    """What a default export cannot show: a Conv before its BatchNorm, a U-Net skip (the encoder
+    output read by the decoder's concatenation), and ``_, h = gru(x)`` (the unused output sequence)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 4, 3, padding=1)
+        self.stem_bn = nn.BatchNorm2d(4)
+        self.down = Down()
+        self.up = nn.ConvTranspose2d(8, 4, 2, stride=2)
+        self.fuse = nn.Conv2d(8, 4, 1)
+        self.gru = nn.GRU(4, 6, batch_first=True)
+        self.head = nn.Linear(6, 2)
+
+    def forward(self, x):
+        skip = self.stem_bn(self.stem(x))
+        y = self.fuse(torch.cat([self.up(self.down(skip)), skip], dim=1))
+        _, h = self.gru(y.mean(3).transpose(1, 2))
+        return self.head(h[-1])
+
+
+@maker("bridge-cases")
+def make_bridge_cases():
+    from make_fixtures import randomize_batchnorm
+
+    seed_everything(0)
+    model = BridgeCases()
+    randomize_batchnorm(model)
+    save_fixture("bridge-cases", model.eval(), OrderedDict(x=torch.randn(2, 3, 8, 8)), simple_kwargs(),
+                 notes="Conv before BatchNorm, U-Net skip, `_, h = gru(x)`: default export (BatchNorm folded).")
+
+
+def _capture_maker(name):
+    """Runs the maker of fixture ``name`` with save_fixture stubbed: returns its model, inputs and kwargs."""
+    import importlib
+    import make_fixtures
+
+    seen = {}
+
+    def stub(fixture, model, inputs, export_kwargs, notes="", extra=None, export_model=None):
+        seen[fixture] = (model, inputs, export_kwargs)
+        return OrderedDict(), ()
+
+    fn = make_fixtures.MAKERS[name]
+    module = importlib.import_module(fn.__module__) if fn.__module__ != "__main__" else make_fixtures
+    original = module.save_fixture
+    module.save_fixture = stub
+    try:
+        fn()
+    finally:
+        module.save_fixture = original
+    return seen[name]
+
+
+@maker("bridge")
+def make_bridge():
+    """``fixtures/bridge/<source>/``: ``neurotap_torch.export`` of the source fixture's model as
+    ``model.onnx`` and ``neurotap_torch.dump(..., inputs=True)`` on its ``input.npz`` as ``dump.npz``."""
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(FIXTURES), "python"))
+    import neurotap_torch
+
+    for source in BRIDGE_SOURCES:
+        model, inputs, kwargs = _capture_maker(source)
+        model.eval()
+        args = tuple(inputs.values())
+        folder = os.path.join(FIXTURES, "bridge", source)
+        os.makedirs(folder, exist_ok=True)
+        export_kwargs = {k: v for k, v in kwargs.items() if k != "training"}
+        export_kwargs.setdefault("input_names", list(inputs.keys()))
+        neurotap_torch.export(model, args, os.path.join(folder, "model.onnx"), **export_kwargs)
+        neurotap_torch.dump(model, args, os.path.join(folder, "dump.npz"), inputs=True)
+        print(f"bridge/{source}: export + dump")

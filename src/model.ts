@@ -116,7 +116,7 @@ export class NeurotapModel {
     functionClasses: ReadonlyMap<string, string> = new Map(),
   ) {
     this.index = indexGraph(proto.graph!);
-    const map = buildModuleMap(this.index);
+    const map = buildModuleMap(this.index, proto.metadataProps);
     // Parameter names cannot name a child without parameters; a numbered container's gap shows it.
     this.moduleMap = map.source === 'dynamo-metadata' || map.source === 'parameter-names' ? withNumberedGaps(map) : map;
     // A module exported as a local function: the function's domain and name are its class.

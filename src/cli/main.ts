@@ -23,6 +23,7 @@ const subCommands = {
   stats: () => import('./commands/stats.js').then((m) => m.default),
   verify: () => import('./commands/verify.js').then((m) => m.default),
   compare: () => import('./commands/compare.js').then((m) => m.default),
+  'torch-helper': () => import('./commands/torch-helper.js').then((m) => m.default),
 } satisfies Record<string, () => Promise<FlagCommand>>;
 
 export const root = defineCommand({

@@ -8,10 +8,12 @@
  * ```
  */
 import type { ContextStep, GraphIndex } from '../graph/graph-index.js';
+import type { StringStringEntryProto } from '../onnx/types.js';
 import { orderCallOutputs } from './call-outputs.js';
 import { markCancelledTransposes } from './cancelled-transposes.js';
 import { markFoldedBatchNorm } from './folded-batchnorm.js';
 import { inferModuleType } from './module-types.js';
+import { moduleMapFromExport } from './neurotap-export.js';
 import {
   CONSUMER_SCOPE,
   parameterModulesOf,
@@ -62,12 +64,13 @@ export interface ModuleInfo {
 }
 
 export interface ModuleMap {
-  readonly source: ScopeSource;
+  /** 'neurotap-export': read from the markers of `neurotap_torch.export` (see neurotap-export.ts). */
+  readonly source: ScopeSource | 'neurotap-export';
   readonly modules: readonly ModuleInfo[];
   get(name: string): ModuleInfo | undefined;
 }
 
-export function buildModuleMap(index: GraphIndex): ModuleMap {
+export function buildModuleMap(index: GraphIndex, metadata: readonly StringStringEntryProto[] = []): ModuleMap {
   const params = parameterModulesOf(index);
   const scopes = readNodeScopes(index, params);
   const paths = resolveUnknownScopes(index, scopes.paths);
@@ -83,7 +86,8 @@ export function buildModuleMap(index: GraphIndex): ModuleMap {
   markFoldedBatchNorm(index, modules.values());
   markCancelledTransposes(index, [...modules.values()]);
   const list = [...modules.values()];
-  return { source: scopes.source, modules: list, get: (name) => modules.get(name) };
+  const map: ModuleMap = { source: scopes.source, modules: list, get: (name) => modules.get(name) };
+  return moduleMapFromExport(index, map, metadata) ?? map;
 }
 
 function stepKey(path: readonly ScopeStep[], depth: number): string {

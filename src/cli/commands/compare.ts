@@ -123,7 +123,11 @@ async function readReference(path: string): Promise<Map<string, HostTensor>> {
   const bytes = await readFileBytes(path, 'reference');
   const ext = extname(path).toLowerCase();
   if (ext === '.safetensors') return parseSafetensors(bytes).tensors;
-  if (ext === '.npz') return parseNpz(bytes);
+  if (ext === '.npz') {
+    const tensors = parseNpz(bytes);
+    tensors.delete('__metadata__'); // neurotap_torch.dump's module tree, as JSON bytes
+    return tensors;
+  }
   throw new NeurotapError('E_BAD_ARGUMENT', `Expected B to be .onnx, .safetensors or .npz; got ${path}.`, {
     hint: HINT,
   });
