@@ -194,6 +194,13 @@ def _npy_bytes(t: torch.Tensor) -> bytes:
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode("latin1") + _raw(t)
 
 
+def _zip_entry(name: str) -> zipfile.ZipInfo:
+    """A fixed timestamp, so that the same tensors give the same bytes."""
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.external_attr = 0o644 << 16
+    return info
+
+
 def _npz_bytes(tensors: dict, metadata: dict) -> bytes:
     import io
 
@@ -201,9 +208,9 @@ def _npz_bytes(tensors: dict, metadata: dict) -> bytes:
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
         for key, t in tensors.items():
             _check_dtype(key, t)
-            zf.writestr(key + ".npy", _npy_bytes(t))
+            zf.writestr(_zip_entry(key + ".npy"), _npy_bytes(t))
         meta = torch.tensor(list(json.dumps(metadata).encode("utf-8")), dtype=torch.uint8)
-        zf.writestr("__metadata__.npy", _npy_bytes(meta))
+        zf.writestr(_zip_entry("__metadata__.npy"), _npy_bytes(meta))
     return buf.getvalue()
 
 

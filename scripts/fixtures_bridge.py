@@ -92,7 +92,7 @@ def make_compare_fp16():
 # --------------------------------------------------------------------------------------------
 
 BRIDGE_SOURCES = ["seed-mlp", "twice", "rnn", "rnn-deep", "transformer", "attention", "fused-bn",
-                  "fused-transpose", "bridge-cases"]
+                  "fused-transpose"]
 
 
 class Down(nn.Module):
@@ -116,25 +116,23 @@ class BridgeCases(nn.Module):
         self.down = Down()
         self.up = nn.ConvTranspose2d(8, 4, 2, stride=2)
         self.fuse = nn.Conv2d(8, 4, 1)
-        self.gru = nn.GRU(4, 6, batch_first=True)
+        self.gru = nn.GRU(8, 6, batch_first=True)
         self.head = nn.Linear(6, 2)
 
     def forward(self, x):
         skip = self.stem_bn(self.stem(x))
         y = self.fuse(torch.cat([self.up(self.down(skip)), skip], dim=1))
-        _, h = self.gru(y.mean(3).transpose(1, 2))
+        _, h = self.gru(y.mean(3))  # [N, C, W]: C as time, W as features
         return self.head(h[-1])
 
 
-@maker("bridge-cases")
-def make_bridge_cases():
+def _bridge_cases():
     from make_fixtures import randomize_batchnorm
 
     seed_everything(0)
     model = BridgeCases()
     randomize_batchnorm(model)
-    save_fixture("bridge-cases", model.eval(), OrderedDict(x=torch.randn(2, 3, 8, 8)), simple_kwargs(),
-                 notes="Conv before BatchNorm, U-Net skip, `_, h = gru(x)`: default export (BatchNorm folded).")
+    return model.eval(), OrderedDict(x=torch.randn(2, 3, 8, 8)), simple_kwargs()
 
 
 def _capture_maker(name):
@@ -168,8 +166,10 @@ def make_bridge():
     sys.path.insert(0, os.path.join(os.path.dirname(FIXTURES), "python"))
     import neurotap_torch
 
-    for source in BRIDGE_SOURCES:
-        model, inputs, kwargs = _capture_maker(source)
+    from make_fixtures import save_npz, to_numpy
+
+    for source in BRIDGE_SOURCES + ["bridge-cases"]:
+        model, inputs, kwargs = _bridge_cases() if source == "bridge-cases" else _capture_maker(source)
         model.eval()
         args = tuple(inputs.values())
         folder = os.path.join(FIXTURES, "bridge", source)
@@ -178,4 +178,7 @@ def make_bridge():
         export_kwargs.setdefault("input_names", list(inputs.keys()))
         neurotap_torch.export(model, args, os.path.join(folder, "model.onnx"), **export_kwargs)
         neurotap_torch.dump(model, args, os.path.join(folder, "dump.npz"), inputs=True)
+        if source == "bridge-cases":  # no fixture folder of its own: its default export and input here
+            torch.onnx.export(model, args, os.path.join(folder, "default.onnx"), **kwargs)
+            save_npz(os.path.join(folder, "input.npz"), OrderedDict((k, to_numpy(v)) for k, v in inputs.items()))
         print(f"bridge/{source}: export + dump")
