@@ -75,7 +75,7 @@ describe('neurotap_torch.export', () => {
   for (const source of [...SOURCES, CASES]) {
     it(`${source}: every key of the dump is captured from the export, equal to it (rtol 1e-4)`, async () => {
       const model = await loadModel(bridge(source, 'model.onnx'));
-      assert.equal(model.moduleMap.source, 'neurotap-export');
+      assert.equal(model.moduleNameSource, 'neurotap-export');
       const feeds = feedsOf(source);
       const acts = await model.capture(feeds, { layers: 'modules', inputs: true });
       const c = compareCaches(inExecutionOrder(model, acts), readDump(bridge(source, 'dump.npz')), {
