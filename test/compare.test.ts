@@ -200,6 +200,40 @@ describe('neurotap compare', () => {
     assert.match(conv1.reason, /^not observable in A: .*BatchNorm/);
   });
 
+  it('finds every key of a neurotap_torch dump in the marked export, within 1e-4, on two execution providers', async () => {
+    const dir = fx('bridge', 'fused-bn');
+    const r = await run(
+      'compare',
+      join(dir, 'model.onnx'),
+      join(dir, 'dump.npz'),
+      '--input',
+      fx('fused-bn', 'input.npz'),
+      '--rtol',
+      '1e-4',
+      '--atol',
+      '1e-5',
+      '--json',
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const c = JSON.parse(r.stdout);
+    assert.equal(c.keys.length, 24); // 12 modules: outputs and inputs
+    assert.deepEqual(c.unmatched, { a: [], b: [] });
+    const eps = await run(
+      'compare',
+      join(dir, 'model.onnx'),
+      join(dir, 'model.onnx'),
+      '--input',
+      fx('fused-bn', 'input.npz'),
+      '--ep-a',
+      'cpu',
+      '--ep-b',
+      'cpu',
+      '--json',
+    );
+    assert.equal(eps.code, 0, eps.stderr);
+    assert.ok(JSON.parse(eps.stdout).keys.every((k: { maxAbs: number }) => k.maxAbs === 0));
+  });
+
   it('writes a self-contained report whose SQNR chart Chromium draws', {
     skip: existsSync(CHROMIUM) || process.env.CI ? false : 'no Chromium',
     timeout: 60_000,
