@@ -26,7 +26,7 @@ describe('conformance comparison', () => {
 });
 
 describe('conformance run', () => {
-  it('skips bfloat16, float8 and int4 cases with a reason and still prints the summary', () => {
+  it('skips bfloat16, float8 and int4 cases with a reason, runs string inputs, and still prints the summary', () => {
     const script = join(import.meta.dirname, '..', 'scripts', 'conformance.ts');
     const out = execFileSync(
       process.execPath,
@@ -38,15 +38,16 @@ describe('conformance run', () => {
       results: { name: string; outcome: string; reason?: string }[];
     };
     assert.deepEqual(report.summary, {
-      total: 4,
+      total: 5,
       nonTensorIo: 0,
       notRunnableByOrt: 3,
-      runnable: 1,
-      passing: 1,
+      runnable: 2,
+      passing: 2,
       failing: 0,
     });
     const byName = new Map(report.results.map((r) => [r.name, r]));
     assert.equal(byName.get('test_div_by_zero_inf')?.outcome, 'pass');
+    assert.equal(byName.get('test_cast_STRING_to_FLOAT')?.outcome, 'pass'); // string[] feeds reach ORT
     assert.match(byName.get('test_cast_BFLOAT16_to_FLOAT')!.reason!, /bfloat16/);
     assert.match(byName.get('test_cast_FLOAT_to_INT4')!.reason!, /int4/);
     assert.match(byName.get('test_cast_FLOAT_to_FLOAT8E4M3FN')!.reason!, /float8e4m3fn/);
