@@ -17,6 +17,7 @@ const INVISIBLE: Record<string, RegExp> = {
   // BatchNorm folded into the Conv before it: neither its nodes nor its parameters survive.
   resnet18: /(^|\.)(bn\d|downsample\.1)$/,
   'fused-bn': /(^|\.)bn$|^seq\.1$/,
+  'opaque-first-input': /^bn$/,
 };
 
 describe('fidelity against PyTorch forward hooks', () => {

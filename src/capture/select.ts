@@ -270,17 +270,19 @@ function addInputTargets(
   base: string,
   selection: Selection,
 ): void {
-  const clean = call.inputs.filter((v) => !call.opaqueInputs.includes(v));
-  if (clean.length === 0 && call.inputs.length > 0) {
-    selection.notObservable.push({
-      key: `in:${base}`,
-      module: info.name,
-      reason:
-        'the export optimised across the module boundary, so the value entering this call differs from what the module received',
-      hint: "Capture the previous module's output instead.",
-    });
-  }
-  clean.forEach((value, i) =>
+  // `#i` is the position among the call's inputs, opaque ones included: dropping one must not shift the
+  // next input onto its key.
+  call.inputs.forEach((value, i) => {
+    if (call.opaqueInputs.includes(value)) {
+      selection.notObservable.push({
+        key: call.inputs.length > 1 ? `in:${base}#${i}` : `in:${base}`,
+        module: info.name,
+        reason:
+          'the export optimised across the module boundary, so the value entering this call differs from what the module received',
+        hint: "Capture the previous module's output instead.",
+      });
+      return;
+    }
     selection.targets.push({
       key: `in:${base}#${i}`,
       value,
@@ -291,8 +293,8 @@ function addInputTargets(
       site: call.index,
       tuple: `#${i}`,
       siteContext: call.context,
-    }),
-  );
+    });
+  });
 }
 
 function unknownLayers(names: string[], map: ModuleMap, allValues: ReadonlySet<string>): NeurotapError {
