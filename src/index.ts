@@ -5,6 +5,9 @@
 export { NeurotapError, isNeurotapError, type ErrorCode } from './errors.js';
 export { NeurotapModel, type LoadOptions, type CaptureOptions, type ModuleSummary } from './model.js';
 export { ActivationCache } from './capture/activation-cache.js';
+export type { ValueName } from './capture/value-names.js';
+export type { RenameMap } from './capture/rename.js';
+export type { SavedTensors } from './runtime/runtime.js';
 export type {
   CaptureTarget,
   LayerPreset,

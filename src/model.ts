@@ -7,6 +7,8 @@
  * const acts = await model.capture({ x }, { layers: 'leaves' });
  * ```
  */
+import { valueNames, type ValueName } from './capture/value-names.js';
+import { isRenameMap, renamer } from './capture/rename.js';
 import { NeurotapError } from './errors.js';
 import {
   buildCaptureGraph,
@@ -221,6 +223,14 @@ export class NeurotapModel {
     return this.moduleMap.get(name);
   }
 
+  /**
+   * The values computed between modules (torchvision's get_graph_node_names): `layer1.0/add` for the
+   * ONNX value `/layer1/layer1.0/Add_output_0`; each name works in `layers`.
+   */
+  valueNames(): ValueName[] {
+    return valueNames(this.moduleMap, this.index);
+  }
+
   /** Which keys a capture with these options would return, and which modules it cannot observe. */
   plan(options: CaptureOptions = {}): Selection {
     return selectTargets(this.moduleMap, this.index, options);
@@ -236,14 +246,40 @@ export class NeurotapModel {
     // Forward hooks that may return a tensor run during the run, where the graph is cut for them.
     const isTop = (t: CaptureTarget) => valueContext(this.index, t.value).length === 0 && !t.siteContext?.length;
     const live = hooks.live(this.plan(hooks.options).targets, this.moduleMap, isTop);
-    const acts = await this.capture(feeds, live ? { ...hooks.options, edit: live.edit } : hooks.options);
+    const acts = await this.#captureOnce(feeds, live ? { ...hooks.options, edit: live.edit } : hooks.options);
     if (live) await live.finish(acts);
     else await hooks.fire(acts, this.moduleMap);
     return { ...acts.outputs };
   }
 
-  /** Runs the model once and returns the activations of the selected layers (default: every leaf module). */
+  /**
+   * Runs the model once and returns the activations of the selected layers (default: every leaf
+   * module). Registered hooks fire during the same run, as they would in PyTorch's forward pass.
+   */
   async capture(feeds: Feeds, options: CaptureOptions = {}): Promise<ActivationCache> {
+    const rename = isRenameMap(options.layers) ? renamer(options.layers) : undefined;
+    const specs = isRenameMap(options.layers) ? Object.keys(options.layers) : [options.layers ?? 'leaves'].flat();
+    // Keys are numbered per call after the run, so a rename applies to the finished capture.
+    if (this.#hooks.size === 0) {
+      const acts = await this.#captureOnce(feeds, { ...options, layers: specs });
+      return rename ? acts.renamed(rename) : acts;
+    }
+    if (options.stackCalls || (options.reduce !== undefined && options.reduce !== 'none')) {
+      // One run cannot hand the hooks whole per-call tensors and the caller stacked or reduced ones.
+      throw new NeurotapError('E_BAD_ARGUMENT', 'Forward hooks are registered, and this capture stacks or reduces.', {
+        hint: 'Hooks receive what the module returned, per call: remove them (handle.remove()) for this capture, or capture without stackCalls/reduce.',
+      });
+    }
+    const own = this.plan({ ...options, layers: specs });
+    const hooks = this.#hooks.begin();
+    const hooked = hooks.options.layers as string[];
+    const acts = await this.#captureOnce(feeds, { ...options, layers: [...specs, ...hooked], inputs: true });
+    await hooks.fire(acts, this.moduleMap);
+    const asked = acts.only(new Set([...own.targets.map((t) => t.key), ...own.notObservable.map((u) => u.key)]));
+    return rename ? asked.renamed(rename) : asked;
+  }
+
+  async #captureOnce(feeds: Feeds, options: CaptureOptions): Promise<ActivationCache> {
     const edits = planEdits(this.moduleMap, this.index, options);
     const selection = await this.#selection(options, edits);
     const prepared = prepareFeeds(this.index, this.runtime, feeds);
@@ -281,6 +317,7 @@ export class NeurotapModel {
       resolved.targets,
       [...selection.notObservable, ...resolved.notCalled, ...(keepOutputs ? this.#unreturnableOutputs() : [])],
       outputs,
+      this.source.saveTensors,
     );
   }
 

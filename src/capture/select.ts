@@ -2,6 +2,8 @@
  * Turns a `layers` request (names, globs, RegExps, type filters, presets) into capture targets:
  * for each selected module and call, the graph value holding what its forward hook would see.
  */
+import { valueNames } from './value-names.js';
+import { isRenameMap, renamer, type RenameMap } from './rename.js';
 import { NeurotapError } from '../errors.js';
 import type { ContextStep, GraphIndex } from '../graph/graph-index.js';
 import type { ModuleInfo, ModuleMap } from '../modules/module-map.js';
@@ -16,7 +18,8 @@ export type LayerPreset = 'leaves' | 'modules' | 'values';
 export type LayerSpec = string | RegExp | { type: string | RegExp };
 
 export interface SelectOptions {
-  layers?: LayerSpec | readonly LayerSpec[];
+  /** What to capture; a `{ name: 'new name' }` object selects exact names and renames their keys (torchvision's return_nodes). */
+  layers?: LayerSpec | readonly LayerSpec[] | RenameMap;
   /** Also capture what each selected module receives (its forward pre-hook's `input`). */
   inputs?: boolean;
   /**
@@ -59,13 +62,32 @@ export interface Selection {
 const PRESETS = new Set<string>(['leaves', 'modules', 'values']);
 
 export function selectTargets(map: ModuleMap, index: GraphIndex, options: SelectOptions = {}): Selection {
-  const specs = normalizeSpecs(options.layers);
+  if (!isRenameMap(options.layers)) return selectSpecs(map, index, options);
+  const rename = renamer(options.layers);
+  const selection = selectSpecs(map, index, { ...options, layers: Object.keys(options.layers) });
+  return {
+    targets: selection.targets.map((t) => ({ ...t, key: rename(t.key) })),
+    notObservable: selection.notObservable.map((u) => ({ ...u, key: rename(u.key) })),
+  };
+}
+
+function selectSpecs(map: ModuleMap, index: GraphIndex, options: SelectOptions): Selection {
+  const specs = normalizeSpecs(options.layers as LayerSpec | readonly LayerSpec[] | undefined);
   const modules = new Set<ModuleInfo>();
   const values = new Set<string>();
   const unknown: string[] = [];
   const allValues = intermediateValues(index);
   const empty: LayerSpec[] = [];
+  // `layer1.0/add` names a value between modules; its key stays that name.
+  const named = new Map(valueNames(map, index).map((v) => [v.name, v.value]));
+  const keyOf = new Map<string, string>();
   for (const spec of specs) {
+    const value = typeof spec === 'string' && !map.get(spec) && !allValues.has(spec) ? named.get(spec) : undefined;
+    if (value !== undefined) {
+      values.add(value);
+      keyOf.set(value, spec as string);
+      continue;
+    }
     const matched = matchSpec(spec, map, allValues, modules, values);
     if (matched || (typeof spec === 'string' && PRESETS.has(spec))) continue;
     if (typeof spec === 'string' && !isGlob(spec)) unknown.push(spec);
@@ -80,7 +102,7 @@ export function selectTargets(map: ModuleMap, index: GraphIndex, options: Select
   for (const value of allValues) {
     if (values.has(value))
       selection.targets.push({
-        key: value,
+        key: keyOf.get(value) ?? value,
         value,
         module: undefined,
         call: 1,
@@ -148,7 +170,7 @@ function reductionLookup(reduce: SelectOptions['reduce']): (name: string) => Red
   return (name) => rules.find((rule) => rule.re.test(name))?.r ?? 'none';
 }
 
-function normalizeSpecs(layers: SelectOptions['layers']): LayerSpec[] {
+function normalizeSpecs(layers: LayerSpec | readonly LayerSpec[] | undefined): LayerSpec[] {
   if (layers === undefined) return ['leaves'];
   const list = Array.isArray(layers) ? [...layers] : [layers as LayerSpec];
   return list.flatMap((spec) =>

@@ -8,7 +8,7 @@ import type { NeurotapModel } from '../model.js';
 import { MAX_BATCH_SIZE } from '../dataset/chunks.js';
 import type { DataSource } from '../dataset/types.js';
 import { isSet, lastValue, parseInteger, type ScannedFlags } from './argv.js';
-import { executionProvidersOf, reductionOf, threadsOf } from './flags.js';
+import { executionProvidersOf, layerSpecsOf, reductionOf, threadsOf } from './flags.js';
 import { imageOptions, type ImageFlags } from './inputs.js';
 import { openModel } from './model-info.js';
 
@@ -33,7 +33,7 @@ export async function openModelFromFlags(path: string, flags: ScannedFlags): Pro
 export function selectionOf(flags: ScannedFlags) {
   const reduce = reductionOf(flags);
   return {
-    layers: flags.values.get('layers') ?? ['leaves'],
+    layers: layerSpecsOf(flags, 'leaves'),
     inputs: isSet(flags, 'inputs-of-modules'),
     dequantize: isSet(flags, 'dequantize'),
     // --stop skips the model outputs, so the graph ends at the last selected layer.

@@ -9,6 +9,7 @@ import { MAX_THREADS } from '../model.js';
 import { checkShard } from '../dataset/chunks.js';
 import type { Shard } from '../dataset/types.js';
 import type { Reduction } from '../graph/rewrite.js';
+import type { LayerSpec } from '../capture/select.js';
 import { lastValue, parseInteger, type ScannedFlags } from './argv.js';
 
 export const FLAGS = {
@@ -41,7 +42,7 @@ export const FLAGS = {
     alias: 'l',
     valueHint: 'SPEC',
     description:
-      'Module names, globs (layer1.*) or presets leaves|modules|values, comma-separated (repeatable; default leaves)',
+      'Module names, globs (layer1.*), type:Conv2d, /regexp/, or presets leaves|modules|values, comma-separated (repeatable; default leaves)',
   },
   reduce: {
     type: 'string',
@@ -127,4 +128,48 @@ export function shardOf(flags: ScannedFlags): Shard | undefined {
     });
   }
   return checkShard({ index: Number(match[1]), count: Number(match[2]) });
+}
+
+/**
+ * `--layers` values as the library's specs: `type:Conv2d` is `{ type: 'Conv2d' }`, `/re/flags` a RegExp
+ * (matched against module names, commas inside it kept), anything else a name, glob or preset.
+ */
+export function layerSpecsOf(flags: ScannedFlags, fallback: string): LayerSpec[] {
+  const texts = flags.values.get('layers') ?? [fallback];
+  return texts.flatMap((text) => splitSpecs(text)).map(toSpec);
+}
+
+/** Commas separate specs, except inside a /regexp/. */
+function splitSpecs(text: string): string[] {
+  const out: string[] = [];
+  let current = '';
+  let inRegExp = false;
+  for (const c of text) {
+    if (c === '/' && (current === '' || inRegExp)) inRegExp = current === '' ? true : !inRegExp;
+    if (c === ',' && !inRegExp) {
+      out.push(current);
+      current = '';
+      continue;
+    }
+    current += c;
+  }
+  return [...out, current].map((s) => s.trim()).filter(Boolean);
+}
+
+function toSpec(text: string): LayerSpec {
+  if (text.startsWith('type:')) return { type: text.slice('type:'.length) };
+  const re = /^\/(.+)\/([dgimsuvy]*)$/.exec(text);
+  if (!re) return text;
+  try {
+    return new RegExp(re[1], re[2]);
+  } catch (cause) {
+    throw new NeurotapError(
+      'E_BAD_ARGUMENT',
+      `--layers ${text} is not a valid regular expression: ${(cause as Error).message}.`,
+      {
+        hint: "E.g. --layers '/^layer[12]\\.0\\./' (JavaScript syntax, matched against module names).",
+        cause,
+      },
+    );
+  }
 }

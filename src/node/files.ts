@@ -164,9 +164,23 @@ async function outputFormat(path: string): Promise<TensorFileFormat> {
   );
 }
 
-/** The .npy file name for a tensor key: path separators would create subdirectories, so they become "__". */
-function npyFileName(key: string): string {
-  return `${key.replace(/[\\/]/g, '__')}.npy`;
+/** Characters no file name may hold on some OS (Windows forbids `<>:"|?*`, every OS a separator), and `%` itself. */
+const UNSAFE_IN_NAMES = /[%<>:"|?*\\/\u0000-\u001f]/g;
+/** Names Windows reserves whatever the extension (`CON.npy` is the console). */
+const RESERVED = /^(con|prn|aux|nul|com\d|lpt\d)$/i;
+
+/**
+ * The .npy file name for a tensor key, valid on every OS: unsafe characters percent-encoded
+ * (`proj:2` -> `proj%3A2.npy`, `/fc/Add_output_0` -> `%2Ffc%2FAdd_output_0.npy`); index.json keeps the key.
+ */
+export function npyFileName(key: string): string {
+  const encoded = key.replace(
+    UNSAFE_IN_NAMES,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`,
+  );
+  // A trailing dot or space is dropped by Windows; a reserved name is a device.
+  const safe = RESERVED.test(encoded) || /[. ]$/.test(encoded) || encoded === '' ? `${encoded}%` : encoded;
+  return `${safe}.npy`;
 }
 
 function planDirectory(entries: Map<string, HostTensor>): Record<string, string> {

@@ -4,6 +4,7 @@
  * Tensors must be built with the runtime that made the session (ORT checks `instanceof`).
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
+import type { HostTensor } from '../tensor.js';
 
 export interface Runtime {
   readonly InferenceSession: {
@@ -16,7 +17,18 @@ export interface Runtime {
 export type { InferenceSession, Tensor };
 
 /** Where the model's external-data files live: a folder in Node, absent in a browser. */
+/** What `acts.save(path)` wrote: the format the path asked for and the files. */
+export interface SavedTensors {
+  readonly format: 'npz' | 'safetensors' | 'npy-directory';
+  readonly files: string[];
+}
+
+/** Writes tensors to a path (the Node entry's writer). */
+export type TensorSaver = (path: string, tensors: Map<string, HostTensor>) => Promise<SavedTensors>;
+
 export interface ModelSource {
+  /** Writes captured tensors to files, where the entry can (Node): `acts.save(path)`. */
+  readonly saveTensors?: TensorSaver;
   /** Folder that external-data locations are relative to (ONNX Runtime reads the files from there). */
   readonly externalDataFolder?: string;
   /** Checks that an external-data file named by an initializer exists; throws E_EXTERNAL_DATA_MISSING if not. */

@@ -6,12 +6,11 @@ import { requireObservable } from '../not-observable.js';
 import { stat } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import type { ArgsDef } from 'citty';
-import type { ActivationCache } from '../../capture/activation-cache.js';
 import { NeurotapError } from '../../errors.js';
 import type { NeurotapModel } from '../../model.js';
 import type { HostTensor, PlainTensor } from '../../tensor.js';
 import { flagCommand, isSet, lastValue, parseNumberList, type ScannedFlags } from '../argv.js';
-import { dimSizesOf, executionProvidersOf, FLAGS, reductionOf, seedOf, threadsOf } from '../flags.js';
+import { dimSizesOf, executionProvidersOf, FLAGS, layerSpecsOf, reductionOf, seedOf, threadsOf } from '../flags.js';
 import { extractJson, extractText } from '../extract-view.js';
 import { IMAGE_ARGS, loadInputFiles, parseInputFlag, type ImageFlags } from '../inputs.js';
 import { openModel } from '../model-info.js';
@@ -187,14 +186,6 @@ async function buildFeeds(
   return { ...feeds, ...made };
 }
 
-/** Activations under their cache keys, then the model outputs as `output:NAME`. */
-function tensorsToWrite(acts: ActivationCache): Map<string, HostTensor> {
-  // ORT Tensors expose type, dims and data, which is all a HostTensor is.
-  const entries = new Map<string, HostTensor>([...acts].map(([key, t]) => [key, t as unknown as HostTensor]));
-  for (const [name, t] of Object.entries(acts.outputs)) entries.set(`output:${name}`, t as unknown as HostTensor);
-  return entries;
-}
-
 async function extract(modelPath: string, flags: ScannedFlags): Promise<void> {
   const json = isSet(flags, 'json');
   imageFlags(flags); // bad image flags fail before anything is loaded
@@ -203,7 +194,7 @@ async function extract(modelPath: string, flags: ScannedFlags): Promise<void> {
   const model = await openModel(modelPath, threadsOf(flags), executionProvidersOf(flags));
   try {
     const options = {
-      layers: flags.values.get('layers') ?? ['leaves'],
+      layers: layerSpecsOf(flags, 'leaves'),
       inputs: isSet(flags, 'inputs-of-modules'),
       reduce: reductionOf(flags),
       stop: isSet(flags, 'stop'),
@@ -218,7 +209,7 @@ async function extract(modelPath: string, flags: ScannedFlags): Promise<void> {
     const acts = await model.capture(feeds as Record<string, PlainTensor>, options);
     requireObservable(acts.size, acts.notObservable); // e.g. only If branches that did not run
     const { writeTensors } = await import('../../node/files.js');
-    const written = out === undefined ? null : await writeTensors(out, tensorsToWrite(acts));
+    const written = out === undefined ? null : await writeTensors(out, acts.tensors());
     const result = { model: modelPath, feeds, acts, written };
     process.stdout.write(`${json ? extractJson(result) : extractText(result).join('\n')}\n`);
   } finally {

@@ -15,6 +15,11 @@ import { declaredRandomShapes, randomFeeds } from '../random.js';
 const args = {
   model: FLAGS.model,
   json: { type: 'boolean', description: 'Print one JSON object instead of the tree' },
+  values: {
+    type: 'boolean',
+    description:
+      "List the values computed between modules instead (torchvision's get_graph_node_names): layer1.0/add, flatten; each works in --layers",
+  },
   probe: {
     type: 'boolean',
     description:
@@ -31,6 +36,7 @@ export default flagCommand(
   'Give one model: neurotap layers MODEL.',
   async (path, flags) => {
     const model = await openModel(path!);
+    if (isSet(flags, 'values')) return printValueNames(model, isSet(flags, 'json'));
     const probe = lastValue(flags, 'probe');
     const skip = probe === 'false' || (probe === undefined && tooHeavyToProbe(model) !== undefined);
     const result = skip ? undefined : await probeShapes(model);
@@ -200,4 +206,15 @@ function layersText(model: NeurotapModel, path: string, probed: ProbedShapes | u
   });
   const table = formatColumns([['name', 'type', 'calls', 'output', ''].map(s.bold), ...rows], [2]);
   return [`${s.dim('model'.padEnd(6))}  ${path}`, ...header, s.dim(summary), '', ...table];
+}
+
+function printValueNames(model: NeurotapModel, json: boolean): void {
+  const values = model.valueNames();
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ values }, null, 2)}\n`);
+    return;
+  }
+  const s = stylesFor(process.stdout);
+  const rows = values.map((v) => [v.name, v.op, s.dim(v.value)]);
+  process.stdout.write(`${formatColumns([['name', 'op', 'ONNX value'].map(s.bold), ...rows]).join('\n')}\n`);
 }

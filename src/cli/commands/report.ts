@@ -15,7 +15,7 @@ import { captureLayers } from '../../viewer-core/layer-data.js';
 import { imageLayout } from '../../viewer-core/inputs.js';
 import { inTreeOrder, modulesInCallOrder } from '../../viewer-core/module-tree.js';
 import { flagCommand, isSet, lastValue, type ScannedFlags } from '../argv.js';
-import { dimSizesOf, FLAGS, seedOf, threadsOf } from '../flags.js';
+import { dimSizesOf, FLAGS, layerSpecsOf, seedOf, threadsOf } from '../flags.js';
 import { IMAGE_ARGS, loadInputFiles, parseInputFlag } from '../inputs.js';
 import { imageFlags } from './extract.js';
 import { openModel } from '../model-info.js';
@@ -121,7 +121,7 @@ async function report(modelPath: string, flags: ScannedFlags): Promise<void> {
   const out = await checkOut(lastValue(flags, 'out'));
   const model = await openModel(modelPath, threadsOf(flags));
   try {
-    const options = { layers: flags.values.get('layers') ?? ['leaves'] };
+    const options = { layers: layerSpecsOf(flags, 'leaves') };
     const plan = model.plan(options); // an unknown layer fails before any input is read
     requireObservable(plan.targets.length, plan.notObservable);
     const inputs = await buildInputs(model, flags, json);
