@@ -310,8 +310,8 @@ describe('files and images (node)', () => {
     const written = await writeTensors(`${join(dir, 'acts')}/`, entries);
     assert.equal(written.format, 'npy-directory');
     const index = JSON.parse(await readFile(join(dir, 'acts', 'index.json'), 'utf8'));
-    assert.deepEqual(index, { conv1: 'conv1.npy', 'layer1/0.relu': 'layer1__0.relu.npy' });
-    assertTensor(parseNpy(await readFileBytes(join(dir, 'acts', 'layer1__0.relu.npy'), 'output')), SAMPLES[9][1]);
+    assert.deepEqual(index, { conv1: 'conv1.npy', 'layer1/0.relu': 'layer1%2F0.relu.npy' });
+    assertTensor(parseNpy(await readFileBytes(join(dir, 'acts', 'layer1%2F0.relu.npy'), 'output')), SAMPLES[9][1]);
     assert.deepEqual(
       (await readdir(join(dir, 'acts'))).filter((f) => f.endsWith('.tmp')),
       [],
