@@ -77,6 +77,7 @@ const MODEL_MEMBERS: Record<keyof NeurotapModel, true> = {
   release: true,
   run: true,
   valueInfo: true,
+  valueNames: true,
   valuePosition: true,
   weightBytes: true,
 };
