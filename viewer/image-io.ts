@@ -1,6 +1,7 @@
 /** Images in and out of the page: decoding an uploaded file to pixels, and drawing an input tensor. */
 import type { HostTensor } from '../src/web.js';
-import { tensorPixels, type ImageLayout } from '../src/viewer-core/inputs.js';
+import type { ImageLayout } from '../src/input-fit.js';
+import { tensorPixels } from '../src/viewer-core/inputs.js';
 import { el } from './dom.js';
 
 /** The file decoded and resized to width x height, as RGBA bytes. */

@@ -4,7 +4,8 @@
  */
 import type { HostTensor } from '../src/web.js';
 import { formatDims } from '../src/viewer-core/format.js';
-import { imageLayout, npyFeed, pixelsToTensor, type ImageLayout } from '../src/viewer-core/inputs.js';
+import { imageLayout, type ImageLayout } from '../src/input-fit.js';
+import { npyFeed, pixelsToTensor } from '../src/viewer-core/inputs.js';
 import { layerData } from '../src/viewer-core/layer-data.js';
 import { el } from './dom.js';
 import { DrawPad } from './draw-pad.js';

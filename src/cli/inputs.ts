@@ -10,6 +10,7 @@ import { readFileBytes } from '../node/files.js';
 import { IMAGENET_MEAN, IMAGENET_STD, loadImageTensor, type ImageTensorOptions } from '../node/image.js';
 import { parseNpy } from '../formats/npy.js';
 import { parseNpz } from '../formats/npz.js';
+import { castToInputDtype, channelLayout } from '../input-fit.js';
 import type { NeurotapModel } from '../model.js';
 import type { HostTensor } from '../tensor.js';
 
@@ -95,10 +96,8 @@ export function imageOptions(model: NeurotapModel, input: string, flags: ImageFl
   let channels: 1 | 3 = flags.grayscale ? 1 : 3;
   const torchvision = flags.resize !== undefined || flags.centerCrop !== undefined;
   let size = torchvision ? undefined : flags.size;
-  let layout: 'nchw' | 'nhwc' = 'nchw';
+  const layout = channelLayout(shape) ?? 'nchw';
   if (shape?.length === 4) {
-    const isChannels = (d: number | string) => d === 1 || d === 3;
-    layout = isChannels(shape[3]) && !isChannels(shape[1]) ? 'nhwc' : 'nchw';
     const [c, h, w] = layout === 'nhwc' ? [shape[3], shape[1], shape[2]] : [shape[1], shape[2], shape[3]];
     if (!flags.grayscale && (c === 1 || c === 3)) channels = c;
     if (!torchvision && size === undefined && typeof h === 'number' && typeof w === 'number') size = [h, w];
@@ -146,9 +145,9 @@ function fitDtype(
   path: string,
   note: (text: string) => void,
 ): HostTensor {
-  if (tensor.type !== 'float64' || model.valueInfo(input).dtype !== 'float32') return tensor;
-  note(`${path} -> '${input}': converted float64 to float32 (the input's type).`);
-  return { type: 'float32', dims: tensor.dims, data: Float32Array.from(tensor.data as Float64Array) };
+  const fitted = castToInputDtype(model.valueInfo(input), tensor);
+  if (fitted !== tensor) note(`${path} -> '${input}': converted float64 to float32 (the input's type).`);
+  return fitted;
 }
 
 function soleInput(model: NeurotapModel, path: string): string {

@@ -10,7 +10,8 @@ import { histogramBars } from '../viewer-core/histogram.js';
 import type { LayerData } from '../viewer-core/layer-data.js';
 import type { Raster } from '../viewer-core/matrix-grid.js';
 import { viewOf } from '../viewer-core/layer-view.js';
-import { tensorPixels, type ImageLayout } from '../viewer-core/inputs.js';
+import type { ImageLayout } from '../input-fit.js';
+import { tensorPixels } from '../viewer-core/inputs.js';
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

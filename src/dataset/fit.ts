@@ -4,6 +4,7 @@
  * one-item files, and stacking items into a batch. Any other mismatch is reported, never guessed.
  */
 import { NeurotapError } from '../errors.js';
+import { castToInputDtype } from '../input-fit.js';
 import type { NeurotapModel } from '../model.js';
 import { sizeOf, type DType, type HostTensor, type TypedArray } from '../tensor.js';
 
@@ -34,8 +35,7 @@ export function nameArrays(
 
 /** float64 data for a float32 input becomes float32; everything else passes unchanged for the model to check. */
 export function castToInput(model: NeurotapModel, input: string, t: HostTensor): HostTensor {
-  if (t.type !== 'float64' || inputDtype(model, input) !== 'float32') return t;
-  return { type: 'float32', dims: t.dims, data: Float32Array.from(t.data as Float64Array) };
+  return castToInputDtype(model.valueInfo(input), t);
 }
 
 /** A one-item tensor with its item axis: files may hold [1, C, H, W] or [C, H, W] for an input of rank 4. */

@@ -9,28 +9,9 @@
  */
 import { NeurotapError } from '../errors.js';
 import { parseNpy } from '../formats/npy.js';
+import { castToInputDtype, type ImageLayout } from '../input-fit.js';
 import type { ValueInfo } from '../model.js';
 import type { HostTensor } from '../tensor.js';
-
-export interface ImageLayout {
-  readonly input: string;
-  readonly channels: 1 | 3;
-  readonly height: number;
-  readonly width: number;
-  readonly layout: 'nchw' | 'nhwc';
-}
-
-/** How pixels feed an input declared float [N, C, H, W] or [N, H, W, C] with C of 1 or 3 and fixed H, W; else undefined. */
-export function imageLayout(input: ValueInfo): ImageLayout | undefined {
-  const shape = input.shape;
-  if (!input.dtype.startsWith('float') || shape?.length !== 4) return undefined;
-  const isChannels = (d: number | string) => d === 1 || d === 3;
-  const layout = isChannels(shape[1]) ? 'nchw' : isChannels(shape[3]) ? 'nhwc' : undefined;
-  if (!layout) return undefined;
-  const [c, h, w] = layout === 'nhwc' ? [shape[3], shape[1], shape[2]] : [shape[1], shape[2], shape[3]];
-  if (typeof h !== 'number' || typeof w !== 'number') return undefined;
-  return { input: input.name, channels: c as 1 | 3, height: h, width: w, layout };
-}
 
 /**
  * RGBA pixels (already resized to the layout's width x height) as a float32 tensor in [0, 1],
@@ -81,9 +62,7 @@ export function boxDownsample(
 
 /** An .npy file for one input; float64 data for a float32 input is converted, as numpy writes float64 by default. */
 export function npyFeed(bytes: Uint8Array, input: ValueInfo): HostTensor {
-  const tensor = parseNpy(bytes);
-  if (tensor.type !== 'float64' || input.dtype !== 'float32') return tensor;
-  return { type: 'float32', dims: tensor.dims, data: Float32Array.from(tensor.data as Float64Array) };
+  return castToInputDtype(input, parseNpy(bytes));
 }
 
 /** The value range to show: [0, 1] when the values fit in it, else their own min..max. */

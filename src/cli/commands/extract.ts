@@ -4,7 +4,7 @@
  */
 import { requireObservable } from '../not-observable.js';
 import { stat } from 'node:fs/promises';
-import { dirname, extname, resolve } from 'node:path';
+import { extname } from 'node:path';
 import type { ArgsDef } from 'citty';
 import { NeurotapError } from '../../errors.js';
 import type { NeurotapModel } from '../../model.js';
@@ -14,6 +14,7 @@ import { dimSizesOf, executionProvidersOf, FLAGS, layerSpecsOf, reductionOf, see
 import { extractJson, extractText } from '../extract-view.js';
 import { IMAGE_ARGS, loadInputFiles, parseInputFlag, type ImageFlags } from '../inputs.js';
 import { openModel } from '../model-info.js';
+import { checkParentDirectory } from '../output-path.js';
 import { randomFeeds } from '../random.js';
 import { EDIT_FLAG, editsOf } from '../edit-flags.js';
 import { note } from '../print-error.js';
@@ -132,22 +133,7 @@ async function checkOutputPath(path: string): Promise<void> {
       },
     );
   }
-  const parent = dirname(resolve(path));
-  if (
-    !(await stat(parent).then(
-      (s) => s.isDirectory(),
-      () => false,
-    ))
-  ) {
-    throw new NeurotapError(
-      'E_OUTPUT_PATH',
-      `Expected to write ${path}; could not: its directory ${parent} does not exist.`,
-      {
-        hint: 'Create the directory first, or write somewhere that exists.',
-        details: { path },
-      },
-    );
-  }
+  await checkParentDirectory(path);
 }
 
 async function buildFeeds(

@@ -4,21 +4,21 @@
  */
 import { requireObservable } from '../not-observable.js';
 import { packageVersion } from '../../node/package-version.js';
-import { stat } from 'node:fs/promises';
-import { basename, dirname, extname, resolve } from 'node:path';
+import { basename, extname } from 'node:path';
 import type { ArgsDef } from 'citty';
 import { NeurotapError } from '../../errors.js';
 import { writeFileAtomic } from '../../node/files.js';
 import type { NeurotapModel } from '../../model.js';
 import type { HostTensor, PlainTensor } from '../../tensor.js';
 import { captureLayers } from '../../viewer-core/layer-data.js';
-import { imageLayout } from '../../viewer-core/inputs.js';
+import { imageLayout } from '../../input-fit.js';
 import { inTreeOrder, modulesInCallOrder } from '../../viewer-core/module-tree.js';
 import { flagCommand, isSet, lastValue, type ScannedFlags } from '../argv.js';
 import { dimSizesOf, FLAGS, layerSpecsOf, seedOf, threadsOf } from '../flags.js';
 import { IMAGE_ARGS, loadInputFiles, parseInputFlag } from '../inputs.js';
 import { imageFlags } from './extract.js';
 import { openModel } from '../model-info.js';
+import { checkParentDirectory } from '../output-path.js';
 import { randomFeeds } from '../random.js';
 import { note } from '../print-error.js';
 import { renderReport, type ReportInputValue } from '../report-html.js';
@@ -60,19 +60,7 @@ async function checkOut(out: string | undefined): Promise<string> {
       hint: 'E.g. --out report.html.',
     });
   }
-  const parent = dirname(resolve(out));
-  if (
-    !(await stat(parent).then(
-      (s) => s.isDirectory(),
-      () => false,
-    ))
-  ) {
-    throw new NeurotapError(
-      'E_OUTPUT_PATH',
-      `Expected to write ${out}; could not: its directory ${parent} does not exist.`,
-      { hint: 'Create the directory first.', details: { path: out } },
-    );
-  }
+  await checkParentDirectory(out);
   return out;
 }
 
