@@ -285,10 +285,7 @@ export class NeurotapModel {
     const prepared = prepareFeeds(this.index, this.runtime, feeds);
     const dequantize = options.dequantize === true;
     const keepOutputs = options.stop !== true;
-    const requests = [
-      ...this.#requestsFor(selection, dequantize, edits),
-      ...(edits?.callbacks ?? []).map((c) => c.unedited),
-    ];
+    const requests = this.#requestsFor(selection, dequantize, edits);
     const { session, outputOf, ragged, cut } = await this.#session(requests, keepOutputs, edits);
     const modelOutputs = keepOutputs ? this.#returnableOutputs() : [];
     const runFeeds = edits ? { ...prepared, ...edits.feeds(this.runtime) } : prepared;
@@ -372,7 +369,9 @@ export class NeurotapModel {
     const targets = selection.targets
       .filter((t) => !this.#isFeed(t))
       .map((t) => ({ value: t.value, reduce: t.reduce, dequantize, editDepth: edits?.depthFor(t) }));
-    return [...targets, ...conditions];
+    // What each JS callback edit receives (the graph is cut there).
+    const callbacks = (edits?.callbacks ?? []).map((c) => c.unedited);
+    return [...targets, ...callbacks, ...conditions];
   }
 
   /** Calls `hook(module, inputs, output)` after each call of the module during `run`; dispose the handle to remove it. */
