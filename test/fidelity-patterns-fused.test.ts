@@ -112,10 +112,10 @@ describe('QDQ-quantized model: captured from the graph ONNX Runtime runs', () =>
     sameBits(acts.get('relu1')!, q.get('/relu1/Relu_output_0_quantized')!);
     assert.equal(acts.get('/relu1/Relu_output_0_quantized')!.type, 'uint8');
     assert.deepEqual(acts.get('conv3')!.dims, [4, 32, 8, 8]);
-    // The QDQ pairs do not hide what a module is.
+    // The QDQ pairs do not hide what a module is; a layer whose weights are stored as int8 says so.
     assert.deepEqual(
       ['conv1', 'relu1', 'pool', 'fc'].map((name) => model.module(name)!.type),
-      ['Conv2d', 'ReLU', 'MaxPool2d', 'Linear'],
+      ['Conv2d (int8)', 'ReLU', 'MaxPool2d', 'Linear (int8)'],
     );
     assert.match(
       acts.whyNotObservable('/conv1/Conv_output_0')!.reason,

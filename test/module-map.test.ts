@@ -208,3 +208,31 @@ describe('dynamo metadata without call numbers', () => {
     assert.deepEqual([...(acts.get('proj:2')!.data as Float32Array)], [6, -8.5]);
   });
 });
+
+describe('module types a person reads', () => {
+  const typesOf = async (path: string) => new Map((await loadModel(path)).modules().map((m) => [m.name, m.type]));
+  const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
+
+  it('a recurrent layer is named by its op, whatever plumbing the export put around it', async () => {
+    // Silero VAD's decoder.rnn is Size+Equal+Not+If+LSTM in the graph; the transposed stacks add an Expand.
+    const silero = await typesOf(
+      join(import.meta.dirname, '..', 'node_modules', '@ricky0123', 'vad-web', 'dist', 'silero_vad_v5.onnx'),
+    );
+    assert.equal(silero.get('decoder.rnn'), 'LSTM');
+    const transposed = await typesOf(join(FIXTURES, 'fused-transpose', 'model.onnx'));
+    assert.deepEqual(
+      ['l1', 'l2', 'l3'].map((n) => transposed.get(n)),
+      ['LSTM', 'GRU', 'LSTM'],
+    );
+  });
+
+  it('a layer whose weights are stored as int8 (QDQ, dynamic quantization) says so', async () => {
+    const qdq = await typesOf(join(FIXTURES, 'fused-qdq', 'model.onnx'));
+    assert.deepEqual(
+      ['conv1', 'fc'].map((n) => qdq.get(n)),
+      ['Conv2d (int8)', 'Linear (int8)'],
+    );
+    const dynamic = await typesOf(join(REAL_MODELS, 'mnist-mlp-dynamic-int8.onnx'));
+    assert.equal(dynamic.get('fc1'), 'Linear (int8)');
+  });
+});

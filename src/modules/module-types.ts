@@ -3,7 +3,14 @@
  * inferred from the ONNX ops of a leaf module, e.g. a lone Gemm is a Linear.
  */
 import type { GraphIndex } from '../graph/graph-index.js';
+import { DataType } from '../onnx/types.js';
 import type { ModuleInfo } from './module-map.js';
+
+/** A recurrent layer's ONNX op names it, whatever plumbing sits around it (Silero's Size+Equal+Not+If+LSTM). */
+const RECURRENT = ['LSTM', 'GRU', 'RNN'];
+
+/** Ops whose weight (input 1) may come out of a DequantizeLinear: a QDQ-quantized layer. */
+const WEIGHTED = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
 
 const SINGLE_OP_TYPES: Record<string, string> = {
   Gemm: 'Linear',
@@ -63,10 +70,14 @@ export function inferModuleType(info: ModuleInfo, index: GraphIndex): string {
   }
   const ops = info.ops.filter((op) => !PLUMBING.has(op));
   const core = ops.length > 0 ? ops : info.ops;
+  const recurrent = RECURRENT.filter((op) => core.includes(op));
+  if (recurrent.length === 1) return recurrent[0];
   if (core.length === 1) {
     const op = core[0];
-    if (SINGLE_OP_TYPES[op]) return SINGLE_OP_TYPES[op];
-    if (SPATIAL_OPS[op]) return SPATIAL_OPS[op] + spatialSuffix(info, index, op);
+    const quantized = WEIGHTED.has(op) ? quantizedWeight(info, index, op) : '';
+    if (SINGLE_OP_TYPES[op]) return SINGLE_OP_TYPES[op] + quantized;
+    if (SPATIAL_OPS[op]) return SPATIAL_OPS[op] + spatialSuffix(info, index, op) + quantized;
+    if (op === 'MatMul' && quantized) return `Linear${quantized}`;
   }
   const set = new Set(core);
   if (set.has('MatMul') && (set.size === 1 || (set.size === 2 && set.has('Add')))) return 'Linear';
@@ -90,4 +101,15 @@ function spatialSuffix(info: ModuleInfo, index: GraphIndex, op: string): string 
   const rank = weight?.dims?.length ?? (node?.attribute?.find((a) => a.name === 'kernel_shape')?.ints?.length ?? 0) + 2;
   const spatial = rank - 2;
   return spatial >= 1 && spatial <= 3 ? `${spatial}d` : '';
+}
+
+/** ` (int8)` / ` (uint8)` when the op's weight is dequantized from a stored integer initializer (QDQ export). */
+function quantizedWeight(info: ModuleInfo, index: GraphIndex, op: string): string {
+  const node = info.calls[0]?.nodes.map((n) => index.nodes[n]).find((n) => n.opType === op);
+  const producer = index.producer.get(node?.input?.[1] ?? '');
+  const dq = producer === undefined ? undefined : index.nodes[producer];
+  if (dq?.opType !== 'DequantizeLinear') return '';
+  const stored = index.graph.initializer?.find((t) => t.name === dq.input?.[0]);
+  if (stored?.dataType === DataType.INT8) return ' (int8)';
+  return stored?.dataType === DataType.UINT8 ? ' (uint8)' : '';
 }
