@@ -162,8 +162,17 @@ describe('neurotap verify', () => {
       const error = JSON.parse(run.stdout).error;
       assert.equal(error.code, 'E_OUTPUT_PATH');
       assert.equal(error.details.field, 'options');
-      if (other[0] === '--chunk-size')
-        assert.deepEqual([error.details.existing.chunkSize, error.details.expected.chunkSize], [24, 48]);
+      if (other[0] === '--chunk-size') {
+        assert.deepEqual(
+          [error.details.path, error.details.existing, error.details.expected],
+          ['options.chunkSize', 24, 48],
+        );
+        assert.match(error.message, /options\.chunkSize is 24 in the store and 48 in this run/);
+      } else
+        assert.match(
+          error.message,
+          /options\.layers is \["conv1,fc1,fc2"\] in the store and \["conv1,fc1,fc2","fc1"\] in this run/,
+        );
     }
     // Left out, the chunk size is this job's default (512: conv1 at 2 KiB per item makes 1 MiB), not the store's 24.
     const defaulted = await cli(
@@ -172,7 +181,7 @@ describe('neurotap verify', () => {
       '--json',
     );
     const error = JSON.parse(defaulted.stdout).error;
-    assert.deepEqual([error.details.field, error.details.expected.chunkSize], ['options', 512]);
+    assert.deepEqual([error.details.path, error.details.expected], ['options.chunkSize', 512]);
   });
 
   it('says what is not a store', async () => {

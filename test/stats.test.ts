@@ -124,7 +124,7 @@ describe('neurotap stats', () => {
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, /fc1\s+\[64, 32\]\s+1\s+32/);
     const lines = readFileSync(csv, 'utf8').trim().split('\n');
-    assert.equal(lines[0], 'key,neuron,count,mean,std,min,max,fraction_active,dead,top_ids,top_values');
+    assert.equal(lines[0], 'key,neuron,count,nan,mean,std,min,max,fraction_active,dead,top_ids,top_values');
     assert.equal(lines.length, 33);
     const json = await cli('stats', DIGITS_CNN, '--inputs', npy, '--layers', 'conv1', '--json');
     const report = JSON.parse(json.stdout);

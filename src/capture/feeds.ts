@@ -37,9 +37,10 @@ export function prepareFeeds(index: GraphIndex, runtime: Runtime, feeds: Feeds):
       },
     );
   }
-  const out: Record<string, Tensor> = {};
+  // Own properties into a null-prototype object: inputs named constructor, toString or __proto__ are plain names.
+  const out: Record<string, Tensor> = Object.create(null);
   for (const name of index.inputs) {
-    const feed = feeds[name];
+    const feed = Object.hasOwn(feeds, name) ? feeds[name] : undefined;
     if (feed === undefined) {
       throw new NeurotapError(
         'E_MISSING_INPUT',

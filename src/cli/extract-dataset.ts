@@ -92,6 +92,7 @@ export async function extractDatasetCommand(modelPath: string, flags: ScannedFla
     ...selectionOf(flags),
     batchSize: batchSizeOf(flags),
     resume: isSet(flags, 'resume'),
+    overwrite: isSet(flags, 'overwrite'),
     modelFile: basename(modelPath),
     ...(chunkSize !== undefined ? { chunkSize } : {}),
     ...(shard !== undefined ? { shard } : {}),

@@ -105,7 +105,8 @@ export async function computeNeuronStats(
       shape: [items, ...layout.shape],
       axis,
       neurons,
-      dead: neurons.filter((n) => n.fractionActive === 0).map((n) => n.index),
+      // A neuron with NaN values is not known to be dead: its NaN items might have activated it.
+      dead: neurons.filter((n) => n.fractionActive === 0 && n.nan === 0).map((n) => n.index),
     };
   });
   return { items, topK, layers, skipped };

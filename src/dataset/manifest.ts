@@ -17,6 +17,8 @@ export interface DatasetManifest {
   neurotap: string;
   model: { file: string; sha256: string; inputs: { name: string; dtype: string; shape: (number | string)[] | null }[] };
   source: SourceDescription;
+  /** Content fingerprints (`size:sha256`) of the input files by path: a resume on changed data is refused. */
+  data: Record<string, string>;
   items: { count: number; ids: string[] };
   options: {
     batchSize: number;
@@ -39,6 +41,8 @@ export interface ManifestContext {
   version: string;
   source: DataSource;
   options: ExtractDatasetOptions;
+  /** Fingerprints of the source's files (see DatasetManifest.data); none for in-memory sources. */
+  data?: Record<string, string>;
 }
 
 /** Layer specs as plain JSON (RegExps as their source text). */
@@ -67,6 +71,7 @@ export function manifestIdentity(c: ManifestContext): Omit<DatasetManifest, 'key
       })),
     },
     source: source.describe(),
+    data: { ...c.data },
     items: { count: source.count, ids: Array.from({ length: source.count }, (_, i) => source.id(i)) },
     options: {
       batchSize,
@@ -95,21 +100,55 @@ export function layoutOf(manifest: DatasetManifest): DatasetLayout {
   return { keys: manifest.keys.map((k) => ({ ...k, shape: k.shape.slice(1) })), skipped: manifest.skipped };
 }
 
-/** Fails unless `existing` describes the same job as `expected` (same model, items, options, version). */
+/** Fails unless `existing` describes the same job as `expected` (same model, inputs and their contents, options, version), naming what differs. */
 export function checkSameJob(
   existing: DatasetManifest,
   expected: Omit<DatasetManifest, 'keys' | 'skipped'>,
   where: string,
 ): void {
   for (const field of Object.keys(expected) as (keyof typeof expected)[]) {
-    if (JSON.stringify(existing[field]) === JSON.stringify(expected[field])) continue;
-    throw new NeurotapError(
-      'E_OUTPUT_PATH',
-      `${where} holds a different job: its manifest's '${field}' differs from this run's.`,
-      {
-        hint: 'Resume or shard with the same model, inputs, options and neurotap version; or write to a new path.',
-        details: { field, existing: existing[field] as unknown, expected: expected[field] as unknown },
-      },
-    );
+    const diff = firstDifference(existing[field], expected[field], field);
+    if (!diff) continue;
+    const changed =
+      field === 'data'
+        ? `the input ${diff.path.slice('data.'.length)} changed since the store was written`
+        : `${diff.path} is ${show(diff.existing)} in the store and ${show(diff.expected)} in this run`;
+    throw new NeurotapError('E_OUTPUT_PATH', `${where} holds a different job: ${changed}.`, {
+      hint:
+        field === 'data'
+          ? 'Mixing chunks of old and new inputs would give a data set of neither: write to a new path, or pass --overwrite.'
+          : 'Resume or shard with the same model, inputs, options and neurotap version; or write to a new path.',
+      details: { field, path: diff.path, existing: diff.existing, expected: diff.expected },
+    });
   }
+}
+
+/** The first leaf (dotted path) where two JSON values differ, or undefined when they are equal. */
+function firstDifference(
+  a: unknown,
+  b: unknown,
+  path: string,
+): { path: string; existing: unknown; expected: unknown } | undefined {
+  if (JSON.stringify(a) === JSON.stringify(b)) return undefined;
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (isObject(a) && isObject(b)) {
+    for (const key of new Set([...Object.keys(b), ...Object.keys(a)])) {
+      const d = firstDifference(a[key], b[key], `${path}.${key}`);
+      if (d) return d;
+    }
+  }
+  if (Array.isArray(a) && Array.isArray(b) && a.length === b.length) {
+    for (let i = 0; i < a.length; i++) {
+      const d = firstDifference(a[i], b[i], `${path}[${i}]`);
+      if (d) return d;
+    }
+  }
+  return { path, existing: a, expected: b };
+}
+
+function show(value: unknown): string {
+  if (value === undefined) return 'absent';
+  const text = JSON.stringify(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

@@ -8,13 +8,17 @@
  *   parallel formula, which stays accurate where a naive sum of squares cancels.
  * - per item, the neuron's response is its maximum over the other axes: the item activates the
  *   neuron when that maximum is > 0, and top-k ranks items by it (ties keep the earlier item).
+ * - NaN values are counted apart (`nan`) and left out of everything else: one NaN would otherwise
+ *   make the mean NaN, and min/max comparisons silently skip it.
  */
 import { toFloat32 } from '../tensor-summary.js';
 import type { HostTensor } from '../tensor.js';
 
 export interface NeuronSummary {
   index: number;
+  /** Values that are not NaN (the statistics are over these), and the NaN values. */
   count: number;
+  nan: number;
   mean: number;
   std: number;
   min: number;
@@ -29,6 +33,7 @@ export class NeuronAccumulator {
   readonly neurons: number;
   items = 0;
   readonly #count: Float64Array;
+  readonly #nan: Float64Array;
   readonly #mean: Float64Array;
   readonly #m2: Float64Array;
   readonly #min: Float64Array;
@@ -46,7 +51,7 @@ export class NeuronAccumulator {
   ) {
     const c = itemShape[axis - 1];
     this.neurons = c;
-    [this.#count, this.#mean, this.#m2, this.#active] = [0, 1, 2, 3].map(() => new Float64Array(c));
+    [this.#count, this.#nan, this.#mean, this.#m2, this.#active] = [0, 1, 2, 3, 4].map(() => new Float64Array(c));
     this.#min = new Float64Array(c).fill(Infinity);
     this.#max = new Float64Array(c).fill(-Infinity);
     this.#topValue = new Float64Array(c * topK);
@@ -62,6 +67,7 @@ export class NeuronAccumulator {
     const pre = this.itemShape.slice(0, this.axis - 1).reduce((a, b) => a * b, 1);
     const inner = this.itemShape.slice(this.axis).reduce((a, b) => a * b, 1);
     const sum = new Float64Array(c);
+    const valid = new Float64Array(c);
     const min = new Float64Array(c).fill(Infinity);
     const max = new Float64Array(c).fill(-Infinity);
     const itemMax = new Float64Array(n * c).fill(-Infinity);
@@ -71,6 +77,11 @@ export class NeuronAccumulator {
         const base = (o * c + j) * inner;
         for (let i = 0; i < inner; i++) {
           const v = data[base + i];
+          if (Number.isNaN(v)) {
+            this.#nan[j]++;
+            continue;
+          }
+          valid[j]++;
           sum[j] += v;
           if (v < min[j]) min[j] = v;
           if (v > max[j]) max[j] = v;
@@ -78,24 +89,28 @@ export class NeuronAccumulator {
         }
       }
     }
-    const perNeuron = n * pre * inner;
-    const m2 = this.#batchM2(data, sum, perNeuron, n * pre, inner);
-    for (let j = 0; j < c; j++) this.#merge(j, perNeuron, sum[j] / perNeuron, m2[j], min[j], max[j]);
+    const m2 = this.#batchM2(data, sum, valid, n * pre, inner);
+    for (let j = 0; j < c; j++) if (valid[j] > 0) this.#merge(j, valid[j], sum[j] / valid[j], m2[j], min[j], max[j]);
     for (let item = 0; item < n; item++) {
-      for (let j = 0; j < c; j++) this.#addResponse(j, itemMax[item * c + j], ids[item]);
+      // An item whose values are all NaN has no response: neither active nor ranked.
+      for (let j = 0; j < c; j++)
+        if (itemMax[item * c + j] !== -Infinity) this.#addResponse(j, itemMax[item * c + j], ids[item]);
     }
     this.items += n;
   }
 
   /** Second pass over the batch: squared deviations from each neuron's batch mean. */
-  #batchM2(data: Float32Array, sum: Float64Array, perNeuron: number, outer: number, inner: number): Float64Array {
+  #batchM2(data: Float32Array, sum: Float64Array, valid: Float64Array, outer: number, inner: number): Float64Array {
     const c = this.neurons;
     const m2 = new Float64Array(c);
     for (let o = 0; o < outer; o++) {
       for (let j = 0; j < c; j++) {
-        const mean = sum[j] / perNeuron;
+        const mean = sum[j] / valid[j];
         const base = (o * c + j) * inner;
-        for (let i = 0; i < inner; i++) m2[j] += (data[base + i] - mean) ** 2;
+        for (let i = 0; i < inner; i++) {
+          const v = data[base + i];
+          if (!Number.isNaN(v)) m2[j] += (v - mean) ** 2;
+        }
       }
     }
     return m2;
@@ -134,10 +149,12 @@ export class NeuronAccumulator {
     return Array.from({ length: this.neurons }, (_, j) => ({
       index: j,
       count: this.#count[j],
-      mean: this.#mean[j],
-      std: Math.sqrt(this.#m2[j] / this.#count[j]),
-      min: this.#min[j],
-      max: this.#max[j],
+      nan: this.#nan[j],
+      // No value but NaN: nothing to summarise (not Infinity / -Infinity).
+      mean: this.#count[j] ? this.#mean[j] : NaN,
+      std: this.#count[j] ? Math.sqrt(this.#m2[j] / this.#count[j]) : NaN,
+      min: this.#count[j] ? this.#min[j] : NaN,
+      max: this.#count[j] ? this.#max[j] : NaN,
       fractionActive: this.items ? this.#active[j] / this.items : 0,
       top: Array.from({ length: this.#topLength[j] }, (_, r) => ({
         id: this.#topItem[j * this.topK + r],

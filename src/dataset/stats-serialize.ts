@@ -2,7 +2,7 @@
  * Neuron statistics as files (isomorphic): CSV with one row per neuron, for spreadsheets and
  * pandas, and JSON, the whole report.
  *
- * CSV columns: key, neuron, count, mean, std, min, max, fraction_active, dead, top_ids,
+ * CSV columns: key, neuron, count, nan, mean, std, min, max, fraction_active, dead, top_ids,
  * top_values; the last two are JSON arrays (ids may hold commas or semicolons), which
  * `json.loads` reads back.
  */
@@ -12,6 +12,7 @@ const CSV_HEADER = [
   'key',
   'neuron',
   'count',
+  'nan',
   'mean',
   'std',
   'min',
@@ -36,12 +37,13 @@ export function statsToCsv(report: NeuronStatsReport): string {
         layer.key,
         n.index,
         n.count,
+        n.nan,
         n.mean,
         n.std,
         n.min,
         n.max,
         n.fractionActive,
-        n.fractionActive === 0,
+        layer.dead.includes(n.index),
         JSON.stringify(n.top.map((t) => t.id)),
         JSON.stringify(n.top.map((t) => t.value)),
       ];

@@ -20,6 +20,8 @@ export interface DataSource {
   read(start: number, end: number): Promise<Record<string, HostTensor>>;
   /** What a manifest records about the source (kind, path): plain JSON. */
   describe(): SourceDescription;
+  /** The files the items are read from: the manifest records their content fingerprints. */
+  files?(): readonly string[];
   /** Releases open files; safe to call twice. */
   close?(): Promise<void>;
 }

@@ -34,6 +34,10 @@ const args = {
       'With --inputs and a .zarr store: items per stored chunk, a multiple of --batch-size (default: about 1 MiB of the largest layer, at most 4096 items)',
   },
   resume: { type: 'boolean', description: 'With --inputs and a .zarr store: skip the chunks a previous run completed' },
+  overwrite: {
+    type: 'boolean',
+    description: 'With --inputs: replace an earlier data set of another job at --out (refused otherwise: never mixed)',
+  },
   shard: {
     type: 'string',
     valueHint: 'INDEX/COUNT',

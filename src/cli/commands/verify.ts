@@ -61,6 +61,10 @@ function verifyText(r: VerifyReport): string[] {
   for (const f of r.badFiles.slice(0, 20)) lines.push(`chunk ${f.chunk}: ${f.file} ${f.problem}`);
   if (r.badFiles.length > 20) lines.push(`... and ${r.badFiles.length - 20} more files`);
   for (const a of r.badArrays) lines.push(`array ${a.array}: ${a.problem}`);
+  if (r.tempFiles.length)
+    lines.push(
+      `${r.tempFiles.length} temporary files of an interrupted write remain (not data; --resume removes them), e.g. ${r.tempFiles[0]}`,
+    );
   return lines;
 }
 
@@ -73,7 +77,7 @@ function failure(r: VerifyReport): NeurotapError {
     .filter(Boolean)
     .join(', ');
   return new NeurotapError('E_BAD_FILE', `Store ${r.path} failed verification: ${problems}.`, {
-    hint: 'Rerun the same extraction with --resume: it rewrites the chunks without a valid record. Delete the records of corrupt chunks (.neurotap/chunks/K.json) first.',
+    hint: 'Rerun the same extraction with --resume: it rewrites the chunks without a valid record and removes stale temporary files. Delete the records of corrupt chunks (.neurotap/chunks/K.json) first.',
     details: { report: r },
   });
 }

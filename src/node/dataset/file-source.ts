@@ -98,5 +98,6 @@ export function fileSource(
       );
     },
     describe: () => ({ ...description, count: files.length }),
+    files: () => files.map((f) => f.path),
   };
 }

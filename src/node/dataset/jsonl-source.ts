@@ -38,18 +38,58 @@ function parseLine(model: NeurotapModel, text: string, path: string, line: numbe
   if (typeof object !== 'object' || object === null)
     throw badLine(path, line, `expected an array or an object; got ${text.slice(0, 40)}.`);
   const record = object as Record<string, unknown>;
-  const arrays: Record<string, number[]> = {};
+  // Null prototype and own properties only: inputs named constructor or __proto__ are plain keys.
+  const arrays: Record<string, number[]> = Object.create(null);
   for (const input of model.inputNames) {
+    if (!Object.hasOwn(record, input)) continue;
     const ids = record[input];
-    if (ids === undefined) continue;
     if (!Array.isArray(ids) || !ids.every((x) => typeof x === 'number' && Number.isFinite(x)))
       throw badLine(path, line, `'${input}' must be an array of numbers.`);
+    const bad = ids.find((x) => !fitsInput(model, input, x));
+    if (bad !== undefined)
+      throw badLine(
+        path,
+        line,
+        `'${input}' holds ${bad}; its ${inputDtype(model, input) ?? 'int64'} input takes ${rangeOf(model, input)}.`,
+      );
     arrays[input] = ids as number[];
   }
   const missing = model.inputNames.filter((n) => !(n in arrays) && n !== MASK);
   if (missing.length) throw badLine(path, line, `no array for input ${missing.map((n) => `'${n}'`).join(', ')}.`);
-  const id = typeof record.id === 'string' || typeof record.id === 'number' ? String(record.id) : undefined;
+  const own = Object.hasOwn(record, 'id') ? record.id : undefined;
+  const id = typeof own === 'string' || typeof own === 'number' ? String(own) : undefined;
   return { arrays, id };
+}
+
+/** A file-system error reading the .jsonl, typed (a parse error is already a NeurotapError). */
+function readError(path: string, cause: unknown): unknown {
+  const code = (cause as NodeJS.ErrnoException)?.code;
+  if (cause instanceof NeurotapError || !code) return cause;
+  if (code === 'ENOENT')
+    return new NeurotapError('E_FILE_NOT_FOUND', `Expected a .jsonl file at ${path}; no such file.`, {
+      hint: 'Check the path.',
+      cause,
+    });
+  return new NeurotapError('E_BAD_FILE', `Expected a readable .jsonl file at ${path}; could not read it (${code}).`, {
+    hint: code === 'EISDIR' ? 'Give the path of a file, not a directory.' : 'Check the file and its permissions.',
+    cause,
+  });
+}
+
+/** Integer inputs take integers of their range (1.5 and 1e300 are not token ids); float32 any finite number. */
+const INTEGER_RANGE: Record<string, [number, number]> = {
+  int64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+  int32: [-(2 ** 31), 2 ** 31 - 1],
+};
+
+function fitsInput(model: NeurotapModel, input: string, x: number): boolean {
+  const range = INTEGER_RANGE[inputDtype(model, input) ?? 'int64'];
+  return !range || (Number.isInteger(x) && x >= range[0] && x <= range[1]);
+}
+
+function rangeOf(model: NeurotapModel, input: string): string {
+  const [lo, hi] = INTEGER_RANGE[inputDtype(model, input) ?? 'int64'];
+  return `integers from ${lo} to ${hi}`;
 }
 
 /** Byte range of every non-blank line, found without holding the file in memory. */
@@ -136,7 +176,7 @@ function stackLines(
 }
 
 export async function jsonlSource(model: NeurotapModel, path: string, padId = 0): Promise<DataSource> {
-  const lengths: Record<string, number> = {};
+  const lengths: Record<string, number> = Object.create(null);
   const ids: (string | undefined)[] = [];
   const decoder = new TextDecoder();
   const ranges = await indexLines(path, (bytes, index) => {
@@ -144,6 +184,8 @@ export async function jsonlSource(model: NeurotapModel, path: string, padId = 0)
     for (const [input, values] of Object.entries(line.arrays))
       lengths[input] = Math.max(lengths[input] ?? 0, values.length);
     ids.push(line.id);
+  }).catch((cause) => {
+    throw readError(path, cause);
   });
   if (ranges.length === 0)
     throw new NeurotapError('E_BAD_ARGUMENT', `Found no items in ${path}.`, {
@@ -165,6 +207,7 @@ export async function jsonlSource(model: NeurotapModel, path: string, padId = 0)
       return stackLines(model, lines, lengths, padId);
     },
     describe: () => ({ kind: 'jsonl', path, count: ranges.length, padId, lengths }),
+    files: () => [path],
     async close() {
       if (!closed) {
         closed = true;

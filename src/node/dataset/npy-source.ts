@@ -103,6 +103,7 @@ export async function npySource(model: NeurotapModel, path: string): Promise<Dat
       return { [name]: castToInput(model, name, t) };
     },
     describe: () => ({ kind: 'npy', path, count: layout.dims[0], dtype: layout.type, shape: layout.dims }),
+    files: () => [path],
     async close() {
       if (!closed) {
         closed = true;
@@ -116,5 +117,5 @@ export async function npzSource(model: NeurotapModel, path: string): Promise<Dat
   const arrays = parseNpz(await readFileBytes(path, 'an .npz data set'));
   const named = nameArrays(model, arrays, path);
   const cast = Object.fromEntries(Object.entries(named).map(([n, t]) => [n, castToInput(model, n, t)]));
-  return arraySource(cast, { description: { kind: 'npz', path } });
+  return { ...arraySource(cast, { description: { kind: 'npz', path } }), files: () => [path] };
 }

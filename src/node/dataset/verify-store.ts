@@ -13,6 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NeurotapError } from '../../errors.js';
 import type { DatasetManifest } from '../../dataset/manifest.js';
+import { findTempFiles } from './temp-files.js';
 import { sha256 } from './zarr-store.js';
 import { MANIFEST_PATH, readJson, RECORDS_DIR, type ChunkRecord } from './zarr-writer.js';
 
@@ -33,6 +34,11 @@ export interface VerifyReport {
   badFiles: BadFile[];
   /** Arrays whose zarr.json disagrees with the manifest (or is missing). */
   badArrays: { array: string; problem: string }[];
+  /**
+   * Temporary files of an interrupted write: never read, so the data is still whole (they do not
+   * make `ok` false), but the store is not clean; `--resume` removes them.
+   */
+  tempFiles: string[];
 }
 
 /** The store key of chunk `chunk` of an array of rank `rank` ('.'-separated chunk keys). */
@@ -104,6 +110,7 @@ export async function verifyStore(path: string): Promise<VerifyReport> {
     else badFiles.push(...result);
   }
   const total = manifest.chunks.count;
+  const tempFiles = await findTempFiles(path);
   const ok = missingChunks.length === 0 && badFiles.length === 0 && badArrays.length === 0;
   return {
     path,
@@ -114,5 +121,6 @@ export async function verifyStore(path: string): Promise<VerifyReport> {
     missingChunks,
     badFiles,
     badArrays,
+    tempFiles,
   };
 }

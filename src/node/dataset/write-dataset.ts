@@ -13,7 +13,7 @@
  * memory until their chunk is complete, then the chunk is written.
  */
 import { packageVersion } from '../package-version.js';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { NeurotapError } from '../../errors.js';
 import type { NeurotapModel } from '../../model.js';
@@ -29,6 +29,8 @@ import {
   type ManifestContext,
 } from '../../dataset/manifest.js';
 import { FlatDatasetWriter, type FlatFormat } from './flat-writer.js';
+import { fingerprintFiles } from './fingerprint.js';
+import { removeStaleTempFiles } from './temp-files.js';
 import { sha256 } from './zarr-store.js';
 import { MANIFEST_PATH, META_DIR, readJson, ZarrDatasetWriter } from './zarr-writer.js';
 import type { DataSource, DatasetBatch, DatasetLayout, ExtractDatasetOptions } from '../../dataset/types.js';
@@ -47,6 +49,11 @@ export interface DatasetProgress {
 export interface WriteDatasetOptions extends ExtractDatasetOptions {
   /** Skip chunks that a previous run of the same job completed (Zarr only). */
   resume?: boolean;
+  /**
+   * Replace an earlier data set of another job at the path (its store, or its arrays, index and
+   * manifest in a directory) instead of refusing: never are old and new files mixed.
+   */
+  overwrite?: boolean;
   /** The model's file name for the manifest (default model.onnx). */
   modelFile?: string;
   onProgress?: (progress: DatasetProgress) => void;
@@ -114,6 +121,44 @@ async function checkStoreDirectory(path: string, layout: DatasetLayout): Promise
       },
     );
   }
+}
+
+/** Whether a store's manifest is this run's job (the chunk size as the store has it, when not given). */
+function sameJob(existing: DatasetManifest, context: ManifestContext, given: WriteDatasetOptions): boolean {
+  const options = { ...given, chunkSize: given.chunkSize ?? existing.chunks.size };
+  try {
+    checkSameJob(existing, manifestIdentity({ ...context, options }), '');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A directory of .npy files is written only where no other data set lies: empty, the same job
+ * again, or (with overwrite) an earlier data set whose files are removed first. Files that are
+ * not a data set's are never touched: the directory is refused.
+ */
+async function clearFlatDirectory(path: string, manifest: DatasetManifest, overwrite: boolean): Promise<void> {
+  const names = await readdir(path).catch(() => [] as string[]);
+  if (names.length === 0) return;
+  const earlier = await readJson<DatasetManifest>(join(path, 'manifest.json')).catch(() => undefined);
+  const earlierFiles = new Set(['manifest.json', 'index.json', ...(earlier?.keys ?? []).map((k) => `${k.array}.npy`)]);
+  const foreign = names.filter((n) => !earlierFiles.has(n) && !n.endsWith('.partial'));
+  const same = earlier !== undefined && JSON.stringify(earlier) === JSON.stringify(manifest);
+  if (foreign.length === 0 && (same || overwrite)) {
+    if (!same) await Promise.all(names.map((n) => rm(join(path, n), { force: true })));
+    return;
+  }
+  const what = foreign.length
+    ? `files that are not a data set's (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? '...' : ''})`
+    : 'an earlier data set of another job';
+  throw new NeurotapError('E_OUTPUT_PATH', `Expected ${path} to be empty or this job's data set; it holds ${what}.`, {
+    hint: foreign.length
+      ? 'Write to a new or empty directory: old and new files would mix.'
+      : 'Pass --overwrite (overwrite: true) to replace the earlier data set, or write to a new directory.',
+    details: { path, foreign: foreign.slice(0, 20) },
+  });
 }
 
 interface Pumped {
@@ -187,7 +232,11 @@ async function writeZarr(
   context: ManifestContext,
 ): Promise<WriteDatasetResult> {
   sizesOf(given); // a bad batch or chunk size fails before the model runs
-  const existing = await readJson<DatasetManifest>(join(path, MANIFEST_PATH));
+  let existing = await readJson<DatasetManifest>(join(path, MANIFEST_PATH));
+  if (existing && given.overwrite && !given.resume && !sameJob(existing, context, given)) {
+    await rm(path, { recursive: true, force: true }); // a neurotap store (it has a manifest) of another job
+    existing = undefined;
+  }
   // The default chunk size depends on the layout: the store's, or the first batch's.
   const layout = existing ? layoutOf(existing) : await probeLayout(model, source, given);
   const options = withChunkSize(given, layout, source.count);
@@ -203,6 +252,7 @@ async function writeZarr(
     manifest = buildManifest({ ...context, options }, layout);
     writer = await ZarrDatasetWriter.create(path, manifest);
   }
+  if (options.resume) await removeStaleTempFiles(path);
   const done = options.resume ? await writer.completedChunks() : new Set<number>();
   const mine = plannedChunks(source, options);
   const skipped = mine.filter((c) => done.has(c)).length;
@@ -229,6 +279,7 @@ async function writeFlat(
   }
   const layout = await probeLayout(model, source, options);
   const manifest = buildManifest(context, layout);
+  if (format === 'npy-directory') await clearFlatDirectory(path, manifest, options.overwrite === true);
   const writer = await FlatDatasetWriter.create(path, format, manifest);
   try {
     const pumped = await pump(model, source, options, layout, new Set(), (b) => writer.writeBatch(b));
@@ -251,6 +302,7 @@ export async function writeDataset(
     model,
     source,
     options,
+    data: await fingerprintFiles(source.files?.() ?? []),
     version: packageVersion(),
     modelFile: basename(options.modelFile ?? 'model.onnx'),
     modelSha256: sha256(model.bytes),

@@ -45,9 +45,18 @@ const ZARR_DTYPES: Partial<Record<DType, zarr.DataType>> = {
 
 export const jsonBytes = (value: unknown) => new TextEncoder().encode(`${JSON.stringify(value, null, 1)}\n`);
 
+/** A JSON file of a store, or undefined when absent; a damaged one is E_BAD_FILE (not a bug of neurotap). */
 export async function readJson<T>(path: string): Promise<T | undefined> {
   const text = await readFile(path, 'utf8').catch(() => undefined);
-  return text === undefined ? undefined : (JSON.parse(text) as T);
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as T;
+  } catch (cause) {
+    throw new NeurotapError('E_BAD_FILE', `Expected JSON in ${path}; it is damaged: ${(cause as Error).message}.`, {
+      hint: 'The store was damaged (a partial copy, or edited by hand): run `neurotap verify` on it, or write a new store.',
+      cause,
+    });
+  }
 }
 
 function zarrDtype(dtype: DType, key: string): zarr.DataType {
