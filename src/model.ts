@@ -18,6 +18,7 @@ import {
   type ExposeRequest,
   type Reduction,
 } from './graph/rewrite.js';
+import { checkStructure } from './graph/check-structure.js';
 import { declaredElemType, declaredShape, indexGraph, type GraphIndex } from './graph/graph-index.js';
 import { ActivationCache } from './capture/activation-cache.js';
 import { prepareFeeds, type Feeds } from './capture/feeds.js';
@@ -118,6 +119,7 @@ export class NeurotapModel {
     functionClasses: ReadonlyMap<string, string> = new Map(),
   ) {
     this.index = indexGraph(proto.graph!);
+    checkStructure(this.index);
     const map = buildModuleMap(this.index, proto.metadataProps);
     // Parameter names cannot name a child without parameters; a numbered container's gap shows it.
     this.moduleMap = map.source === 'dynamo-metadata' || map.source === 'parameter-names' ? withNumberedGaps(map) : map;

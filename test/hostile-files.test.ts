@@ -5,13 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { isNeurotapError } from '../src/errors.js';
 import { encodeNpy, encodeNpyHeader } from '../src/formats/npy.js';
-import { parseNpz } from '../src/formats/npz.js';
+import { encodeNpz, parseNpz } from '../src/formats/npz.js';
+import { zipEntries } from '../src/formats/zip.js';
 import { runLimited } from './helpers/limited.js';
 import { buildZip, npyHeaderBytes, zerosStream } from './helpers/zip-bomb.js';
 
@@ -111,6 +112,55 @@ describe('lying or unreadable input files', () => {
       const { code, error } = await cliLimited(...args);
       assert.deepEqual([code, error.code], [2, 'E_BAD_FILE'], args.join(' '));
       assert.match(error.message, message);
+    }
+  });
+});
+
+describe('.npz member names from module names (zip-slip)', () => {
+  it('stores keys that would escape an extraction folder under safe names, and reads the keys back', () => {
+    const t = (v: number) => ({ type: 'float32' as const, dims: [1], data: Float32Array.from([v]) });
+    const keys = ['../../evil', '/etc/passwd', 'a\\..\\b', 'C:x', '..', 'layer1/0.relu', 'in:fc#0', '__proto__'];
+    const bytes = encodeNpz(keys.map((k, i) => [k, t(i)]));
+    const names = zipEntries(bytes).map((e) => e.name);
+    for (const name of names) {
+      assert.ok(!name.split('/').some((s) => s === '..' || s === ''), name);
+      assert.ok(!/^[A-Za-z]:|\\/.test(name), name);
+    }
+    assert.ok(names.includes('layer1/0.relu.npy') && names.includes('in:fc#0.npy'), 'safe keys stay verbatim');
+    const back = parseNpz(bytes);
+    assert.deepEqual([...back.keys()].sort(), [...keys].sort());
+    keys.forEach((k, i) => assert.equal((back.get(k)!.data as Float32Array)[0], i, k));
+  });
+});
+
+describe('disk full while writing a data set', () => {
+  // /dev/full answers every write with ENOSPC: the partial file the writer opens is a link to it.
+  it('gives E_OUTPUT_PATH naming the disk, and leaves no finished-looking file', async () => {
+    const npy = join(dir, 'full-items.npy');
+    writeFileSync(npy, encodeNpy({ type: 'float32', dims: [4, 1, 8, 8], data: new Float32Array(256) }));
+    const digits = join(import.meta.dirname, '..', 'fixtures', 'digits-cnn.onnx');
+    const cases = [
+      { out: join(dir, 'full.safetensors'), partial: join(dir, 'full.safetensors.partial') },
+      { out: join(dir, 'full-dir/'), partial: join(dir, 'full-dir', 'fc1.npy.partial') },
+    ];
+    mkdirSync(join(dir, 'full-dir'));
+    for (const { out, partial } of cases) {
+      symlinkSync('/dev/full', partial);
+      const run = await runLimited('test/helpers/run-cli.ts', [
+        'extract',
+        digits,
+        '--inputs',
+        npy,
+        '--layers',
+        'fc1',
+        '--out',
+        out,
+        '--json',
+      ]);
+      const error = JSON.parse(run.stdout).error;
+      assert.deepEqual([run.code, error.code], [2, 'E_OUTPUT_PATH'], out);
+      assert.match(error.message, /the disk is full \(ENOSPC\)/);
+      assert.ok(!existsSync(out.replace(/\/$/, '/fc1.npy')) && !existsSync(join(dir, 'full.safetensors')));
     }
   });
 });

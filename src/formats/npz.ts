@@ -38,9 +38,10 @@ export function parseNpz(bytes: Uint8Array, options: ParseNpzOptions = {}): Map<
         details: { declaredBytes: total, maxBytes },
       },
     );
+  const keys = renamedKeys(bytes);
   const tensors = new Map<string, HostTensor>();
   for (const entry of entries) {
-    const key = entry.name.slice(0, -'.npy'.length);
+    const key = keys[entry.name] ?? entry.name.slice(0, -'.npy'.length);
     const data = readZipEntry(bytes, entry); // its errors name the entry
     try {
       tensors.set(key, parseNpy(data));
@@ -69,15 +70,52 @@ function npyEntries(bytes: Uint8Array): ZipEntry[] {
   return entries;
 }
 
+/** The member holding the keys of arrays stored under a sanitised name: `{ entry name: key }`. */
+export const NPZ_KEYS_ENTRY = 'neurotap-keys.json';
+
+/** Entry names renamed by encodeNpz, mapped back to their keys (none for archives of other writers). */
+function renamedKeys(bytes: Uint8Array): Record<string, string> {
+  const entry = zipEntries(bytes).find((e) => e.name === NPZ_KEYS_ENTRY);
+  if (!entry || entry.size > 1 << 24) return {};
+  try {
+    const keys = JSON.parse(new TextDecoder().decode(readZipEntry(bytes, entry)));
+    return typeof keys === 'object' && keys !== null ? Object.assign(Object.create(null), keys) : {};
+  } catch {
+    throw new NeurotapError('E_BAD_FILE', `The .npz archive's ${NPZ_KEYS_ENTRY} is not JSON.`, {
+      hint: 'Write the archive again.',
+    });
+  }
+}
+
+/**
+ * A key as a zip member name that cannot leave the extraction folder of a naive unzip: segments
+ * '', '.' and '..' (a leading '/', '../'), backslashes, drive letters and control characters are
+ * replaced by '_'; other keys (`layer1/0.relu`, `in:fc#0`) stay verbatim.
+ */
+function entryNameOf(key: string): string {
+  const unsafe =
+    key.split('/').some((s) => s === '' || s === '.' || s === '..') ||
+    /[\\\x00-\x1f]/.test(key) ||
+    /^[A-Za-z]:/.test(key);
+  return `${unsafe ? key.replace(/[\\/:\x00-\x1f]/g, '_').replace(/^\./, '_') : key}.npy`;
+}
+
 /**
  * Writes an uncompressed .npz archive that np.load() reads. Keys are kept verbatim
- * (`.`, `:`, `#`, `/` included) with `.npy` appended; bfloat16 is widened to float32.
+ * (`.`, `:`, `#`, `/` included) with `.npy` appended; bfloat16 is widened to float32. A key that
+ * would make a path escaping the folder of a naive extractor (zip-slip: `../x`, `/x`) is stored
+ * under a sanitised name, and the key kept in neurotap-keys.json, which parseNpz reads back.
  */
 export function encodeNpz(entries: Map<string, HostTensor> | [string, HostTensor][]): Uint8Array {
   const files: Zippable = {};
+  const renamed: Record<string, string> = {};
+  const given = new Set<string>();
   for (const [key, tensor] of entries) {
-    const name = `${key}.npy`;
-    if (Object.hasOwn(files, name)) {
+    let name = entryNameOf(key);
+    for (let n = 2; name !== `${key}.npy` && (Object.hasOwn(files, name) || name === NPZ_KEYS_ENTRY); n++)
+      name = `${entryNameOf(key).slice(0, -4)}~${n}.npy`;
+    if (name !== `${key}.npy`) renamed[name] = key;
+    if (given.has(key) || Object.hasOwn(files, name)) {
       throw new NeurotapError(
         'E_BAD_ARGUMENT',
         `Expected unique array names for the .npz archive; "${key}" is given twice.`,
@@ -86,8 +124,11 @@ export function encodeNpz(entries: Map<string, HostTensor> | [string, HostTensor
         },
       );
     }
+    given.add(key);
     checkTensor(`Tensor "${key}"`, tensor); // here, so that an error names the array
     files[name] = [encodeNpy(tensor), { level: 0, mtime: ENTRY_TIME }];
   }
+  if (Object.keys(renamed).length)
+    files[NPZ_KEYS_ENTRY] = [new TextEncoder().encode(JSON.stringify(renamed)), { level: 0, mtime: ENTRY_TIME }];
   return zipSync(files);
 }

@@ -21,8 +21,8 @@ function osCode(cause: unknown): string | undefined {
   return (cause as NodeJS.ErrnoException | undefined)?.code;
 }
 
-/** What went wrong writing `path`, in words a user can act on. */
-function outputError(path: string, cause: unknown): NeurotapError {
+/** What went wrong writing `path`, in words a user can act on (disk full, read-only, ...): E_OUTPUT_PATH. */
+export function outputError(path: string, cause: unknown): NeurotapError {
   const code = osCode(cause);
   const reasons: Record<string, [string, string]> = {
     ENOENT: [

@@ -4,9 +4,9 @@
  * `session.model_external_initializers_file_folder_path`, so the runtime reads the weights from
  * the original files itself: they never pass through JS.
  */
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { NeurotapError } from '../errors.js';
 import type { InferenceSession, ModelSource, Runtime } from '../runtime/runtime.js';
 
@@ -18,6 +18,7 @@ export function nodeModelSource(modelPath: string | undefined, runtime: Runtime)
     optimize: (model, options) => optimizedByRuntime(runtime, model, options),
     async checkExternalData(location: string) {
       const file = resolve(baseDir, location);
+      if (isAbsolute(location) || !isInside(baseDir, file)) throw outsideFolder(location, baseDir, file);
       const info = await stat(file).catch(() => undefined);
       if (!info?.isFile()) {
         throw new NeurotapError(
@@ -29,8 +30,31 @@ export function nodeModelSource(modelPath: string | undefined, runtime: Runtime)
           },
         );
       }
+      // A symbolic link may lead out of the folder too: compare where it really is.
+      const [real, realBase] = await Promise.all([realpath(file), realpath(baseDir)]);
+      if (!isInside(realBase, real)) throw outsideFolder(location, baseDir, real);
     },
   };
+}
+
+function isInside(dir: string, path: string): boolean {
+  const rel = relative(dir, path);
+  return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+}
+
+/**
+ * A model may name any path as its external data (`../../etc/passwd`, `/home/x/.ssh/id_rsa`, a
+ * link out): neurotap lets ONNX Runtime read weights only from the model's own folder.
+ */
+function outsideFolder(location: string, baseDir: string, path: string): NeurotapError {
+  return new NeurotapError(
+    'E_BAD_FILE',
+    `The model names '${location}' as external data, which lies outside its folder ${baseDir} (at ${path}); weights are read only from the model's folder.`,
+    {
+      hint: 'Put the .data file next to the .onnx file and save the model with a plain file name as location (onnx.save_model(..., location="model.onnx.data")).',
+      details: { location, path },
+    },
+  );
 }
 
 /** ONNX Runtime writes the graph it optimised to a file (a private temporary folder, removed after). */

@@ -5,10 +5,10 @@
  * complete (`*.partial` until then), so memory stays bounded by a batch and a crash leaves
  * nothing that looks finished. These formats have no per-chunk records: resume and shards need Zarr.
  */
-import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, rm, rmdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NeurotapError } from '../../errors.js';
-import { writeFileAtomic } from '../files.js';
+import { outputError, writeFileAtomic } from '../files.js';
 import { bytesOf, elementBytes } from '../../formats/elements.js';
 import { encodeNpyHeader } from '../../formats/npy.js';
 import { planSafetensors } from '../../formats/safetensors.js';
@@ -32,21 +32,29 @@ async function writeAt(handle: FileHandle, bytes: Uint8Array, position: number):
     done += (await handle.write(bytes, done, bytes.length - done, position + done)).bytesWritten;
 }
 
-function outputError(path: string, cause: unknown): NeurotapError {
-  return new NeurotapError('E_OUTPUT_PATH', `Expected to write ${path}; could not: ${(cause as Error).message}.`, {
-    hint: 'Check that the directory exists and is writable.',
-    cause,
-  });
-}
-
 /** Creates `path` sized `bytes` with `header` at its start (the rest is a hole until written). */
 async function preallocate(path: string, header: Uint8Array, bytes: number): Promise<FileHandle> {
   const handle = await open(path, 'w').catch((cause) => {
     throw outputError(path, cause);
   });
-  await writeAt(handle, header, 0);
-  await handle.truncate(bytes);
+  try {
+    await writeAt(handle, header, 0);
+    await handle.truncate(bytes);
+  } catch (cause) {
+    await handle.close().catch(() => undefined);
+    await rm(path, { force: true });
+    throw outputError(path, cause);
+  }
   return handle;
+}
+
+/** Runs a write step; a file-system failure (ENOSPC, EROFS...) becomes E_OUTPUT_PATH naming `path`. */
+async function writing<T>(path: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (cause) {
+    throw cause instanceof NeurotapError ? cause : outputError(path, cause);
+  }
 }
 
 export class FlatDatasetWriter {
@@ -55,10 +63,12 @@ export class FlatDatasetWriter {
     private readonly format: FlatFormat,
     private readonly manifest: DatasetManifest,
     private readonly targets: Map<string, Target>,
+    private readonly createdDir?: string,
   ) {}
 
   static async create(out: string, format: FlatFormat, manifest: DatasetManifest): Promise<FlatDatasetWriter> {
     const targets = new Map<string, Target>();
+    let created: string | undefined; // the directory this writer made, removed again if it fails
     const rowBytes = (k: DatasetManifest['keys'][number]) => sizeOf(k.shape.slice(1)) * elementBytes(k.dtype);
     if (format === 'safetensors') {
       const plan = planSafetensors(
@@ -71,31 +81,41 @@ export class FlatDatasetWriter {
     } else {
       // Every header first: a dtype .npy cannot hold fails before any file is opened.
       const headers = manifest.keys.map((k) => encodeNpyHeader(k.dtype, k.shape));
-      await mkdir(out, { recursive: true }).catch((cause) => {
+      created = await mkdir(out, { recursive: true }).catch((cause) => {
         throw outputError(out, cause);
       });
-      for (const [i, k] of manifest.keys.entries()) {
-        const header = headers[i];
-        const handle = await preallocate(
-          join(out, `${k.array}.npy.partial`),
-          header,
-          header.length + k.shape[0] * rowBytes(k),
-        );
-        targets.set(k.key, { handle, offset: header.length, rowBytes: rowBytes(k) });
+      try {
+        for (const [i, k] of manifest.keys.entries()) {
+          const header = headers[i];
+          const handle = await preallocate(
+            join(out, `${k.array}.npy.partial`),
+            header,
+            header.length + k.shape[0] * rowBytes(k),
+          );
+          targets.set(k.key, { handle, offset: header.length, rowBytes: rowBytes(k) });
+        }
+      } catch (err) {
+        await new FlatDatasetWriter(out, format, manifest, targets, created).abort();
+        throw err;
       }
     }
-    return new FlatDatasetWriter(out, format, manifest, targets);
+    return new FlatDatasetWriter(out, format, manifest, targets, created);
   }
 
   async writeBatch(batch: DatasetBatch): Promise<void> {
     for (const [key, target] of this.targets) {
       const t = batch.activations.get(key)!;
-      await writeAt(target.handle, bytesOf(t.data as TypedArray), target.offset + batch.start * target.rowBytes);
+      const at = target.offset + batch.start * target.rowBytes;
+      await writing(this.out, () => writeAt(target.handle, bytesOf(t.data as TypedArray), at));
     }
   }
 
   /** Flushes, closes and renames the files into place; for a directory, index.json and manifest.json last. */
   async finish(): Promise<string[]> {
+    return writing(this.out, () => this.#finish());
+  }
+
+  async #finish(): Promise<string[]> {
     const handles = new Set([...this.targets.values()].map((t) => t.handle));
     for (const handle of handles) {
       await handle.datasync();
@@ -122,5 +142,10 @@ export class FlatDatasetWriter {
         ? [`${this.out}.partial`]
         : this.manifest.keys.map((k) => join(this.out, `${k.array}.npy.partial`));
     for (const p of partials) await rm(p, { force: true });
+    // A directory this run created and left empty goes too: a failed run leaves nothing behind.
+    if (this.createdDir) {
+      await rmdir(this.out).catch(() => undefined);
+      if (this.createdDir !== this.out) await rmdir(this.createdDir).catch(() => undefined);
+    }
   }
 }

@@ -146,6 +146,8 @@ async function clearFlatDirectory(path: string, manifest: DatasetManifest, overw
   const earlierFiles = new Set(['manifest.json', 'index.json', ...(earlier?.keys ?? []).map((k) => `${k.array}.npy`)]);
   const foreign = names.filter((n) => !earlierFiles.has(n) && !n.endsWith('.partial'));
   const same = earlier !== undefined && JSON.stringify(earlier) === JSON.stringify(manifest);
+  const leftovers = names.every((n) => n.endsWith('.partial')); // of an interrupted run: rewritten
+  if (leftovers) return;
   if (foreign.length === 0 && (same || overwrite)) {
     if (!same) await Promise.all(names.map((n) => rm(join(path, n), { force: true })));
     return;

@@ -9,7 +9,8 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import type { AbsolutePath, AsyncMutable } from 'zarrita';
-import { writeFileAtomic } from '../files.js';
+import { NeurotapError } from '../../errors.js';
+import { outputError, writeFileAtomic } from '../files.js';
 
 export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -31,8 +32,12 @@ export class AtomicFileStore implements AsyncMutable {
       const buffer = await readFile(this.pathOf(key));
       return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return undefined;
+      throw new NeurotapError('E_BAD_FILE', `Expected to read ${this.pathOf(key)} of the store; could not (${code}).`, {
+        hint: 'Check the store and its permissions.',
+        cause: err,
+      });
     }
   }
 
@@ -40,7 +45,9 @@ export class AtomicFileStore implements AsyncMutable {
     const path = this.pathOf(key);
     const dir = dirname(path);
     if (!this.#directories.has(dir)) {
-      await mkdir(dir, { recursive: true });
+      await mkdir(dir, { recursive: true }).catch((cause) => {
+        throw outputError(dir, cause);
+      });
       this.#directories.add(dir);
     }
     await writeFileAtomic(path, value);
