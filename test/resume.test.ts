@@ -171,7 +171,7 @@ describe('neurotap verify', () => {
       } else
         assert.match(
           error.message,
-          /options\.layers is \["conv1,fc1,fc2"\] in the store and \["conv1,fc1,fc2","fc1"\] in this run/,
+          /options\.layers is \["conv1","fc1","fc2"\] in the store and \["conv1","fc1","fc2","fc1"\] in this run/,
         );
     }
     // Left out, the chunk size is this job's default (512: conv1 at 2 KiB per item makes 1 MiB), not the store's 24.
