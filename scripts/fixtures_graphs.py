@@ -451,3 +451,70 @@ def make_dynamo_cond_functions():
     meta["notes"] = "dynamo-cond with each branch a pkg.torch.__subgraph__ local function (the exporter's form before inlining)"
     write_json(meta_path, meta)
     print("dynamo-cond-functions: copy of dynamo-cond's goldens, branches as functions")
+
+
+class SeqBlock(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.seq = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4))
+
+    def forward(self, x):
+        return self.seq(x) + x
+
+
+class NestedFunctionsNet(nn.Module):
+    """b1 (a SeqBlock, exported as a function) holds exactly the parameters of its child b1.seq, so
+    the export cannot tell which of the call's nodes are b1's and which b1.seq's (b1.seq is
+    reported ambiguous); b1.seq.1 (a ReLU) leaves no name (reported); the rest is observable."""
+
+    def __init__(self):
+        super().__init__()
+        self.b1 = SeqBlock()
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.head(self.b1(x))
+
+
+@maker("local-functions-nested")
+def make_local_functions_nested():
+    seed_everything(0)
+    model = NestedFunctionsNet().eval()
+    kwargs = simple_kwargs()
+    kwargs["opset_version"] = 15
+    kwargs["export_modules_as_functions"] = {SeqBlock}
+    save_fixture("local-functions-nested", model, OrderedDict(x=torch.randn(2, 4)), kwargs,
+                 notes="export_modules_as_functions={SeqBlock}: a function call wrapping a Sequential")
+
+
+class WrapperBlock(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.seq = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4))
+
+    def forward(self, x):
+        return self.seq(x)
+
+
+class WrapperNet(nn.Module):
+    """b1 (a function) only calls b1.seq: nothing in the export tells the two apart, so the call is
+    b1's and b1.seq is reported ambiguous."""
+
+    def __init__(self):
+        super().__init__()
+        self.b1 = WrapperBlock()
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.head(self.b1(x))
+
+
+@maker("local-functions-wrapper")
+def make_local_functions_wrapper():
+    seed_everything(0)
+    model = WrapperNet().eval()
+    kwargs = simple_kwargs()
+    kwargs["opset_version"] = 15
+    kwargs["export_modules_as_functions"] = {WrapperBlock}
+    save_fixture("local-functions-wrapper", model, OrderedDict(x=torch.randn(2, 4)), kwargs,
+                 notes="export_modules_as_functions={WrapperBlock}: a function call that only wraps a Sequential")

@@ -41,9 +41,10 @@ import { planEdits, type EditOptions, type EditPlan } from './capture/edits.js';
 import { cutSessions, runCut, type CutSessions } from './capture/cut-run.js';
 import { inferElemType, unreturnableType } from './graph/elem-type.js';
 import { dropFusedTargets, loadCaptureBase, type CaptureBase } from './capture/runtime-optimized.js';
-import { inlineLocalFunctions } from './graph/inline-functions.js';
+import { inlineLocalFunctions, type InlinedFunctions } from './graph/inline-functions.js';
 import { firstDataNodes } from './modules/call-order.js';
 import { buildModuleMap, type ModuleInfo, type ModuleMap } from './modules/module-map.js';
+import { applyFunctionEvidence } from './modules/function-modules.js';
 import { withNumberedGaps } from './modules/numbered-gaps.js';
 import { decodeModel, encodeModel } from './onnx/codec.js';
 import type { ModelProto } from './onnx/types.js';
@@ -116,18 +117,16 @@ export class NeurotapModel {
     private readonly runtime: Runtime,
     private readonly options: LoadOptions,
     private readonly source: ModelSource,
-    functionClasses: ReadonlyMap<string, string> = new Map(),
+    functions?: Pick<InlinedFunctions, 'classes' | 'ambiguous'>,
   ) {
     this.index = indexGraph(proto.graph!);
     checkStructure(this.index);
     const map = buildModuleMap(this.index, proto.metadataProps);
-    // Parameter names cannot name a child without parameters; a numbered container's gap shows it.
-    this.moduleMap = map.source === 'dynamo-metadata' || map.source === 'parameter-names' ? withNumberedGaps(map) : map;
-    // A module exported as a local function: the function's domain and name are its class.
-    for (const [name, qualified] of functionClasses) {
-      const info = this.moduleMap.get(name);
-      if (info) Object.assign(info, { type: qualified.split('.').pop() ?? qualified, typeSource: 'export' });
-    }
+    // Parameter names (also what names the modules inside local functions) cannot name a child
+    // without parameters; a numbered container's gap shows it.
+    const fromParameters = map.source === 'dynamo-metadata' || map.source === 'parameter-names';
+    this.moduleMap = fromParameters || functions ? withNumberedGaps(map) : map;
+    if (functions) applyFunctionEvidence(this.moduleMap, functions);
   }
 
   /** Parses and checks the bytes (nothing reaches the native runtime until a run). */
@@ -151,7 +150,7 @@ export class NeurotapModel {
     // Values inside local functions cannot be returned: mapping and capture use the inlined graph
     // (plain runs still use the original bytes).
     const inlined = inlineLocalFunctions(proto);
-    return new NeurotapModel(inlined?.model ?? proto, bytes, runtime, options, source, inlined?.classes);
+    return new NeurotapModel(inlined?.model ?? proto, bytes, runtime, options, source, inlined);
   }
 
   get inputNames(): readonly string[] {

@@ -311,3 +311,23 @@ describe('string inputs (the conformance corpus has them)', () => {
     assert.deepEqual([...(acts.get('f')!.data as Float32Array)], [1.5, -2]);
   });
 });
+
+describe('local functions wrapping containers (pattern 9)', () => {
+  it('local-functions-nested: a ReLU between two children of a Sequential belongs to it, not to the call', async () => {
+    const fx = fixture('local-functions-nested');
+    const model = await loadModel(fx.path);
+    const acts = await model.capture(Object.fromEntries(fx.inputs), { layers: 'modules' });
+    assert.deepEqual([...acts.keys()].sort(), ['b1', 'b1.seq', 'b1.seq.0', 'b1.seq.2', 'head']);
+    for (const key of acts.keys()) assert.equal(mismatch(acts.get(key)!, fx.golden.get(key)!), undefined, key);
+    assert.match(acts.whyNotObservable('b1.seq.1')!.reason, /no node of the export is named after it/);
+  });
+
+  it('local-functions-wrapper: a call holding exactly its child’s parameters reports the child ambiguous', async () => {
+    const fx = fixture('local-functions-wrapper');
+    const model = await loadModel(fx.path);
+    assert.equal(model.module('b1')?.type, 'WrapperBlock');
+    const acts = await model.capture(Object.fromEntries(fx.inputs), { layers: 'modules' });
+    assert.deepEqual([...acts.keys()].sort(), ['b1', 'b1.seq.0', 'b1.seq.2', 'head']);
+    assert.match(acts.whyNotObservable('b1.seq')!.reason, /^ambiguous: a local function call of class WrapperBlock/);
+  });
+});

@@ -21,6 +21,11 @@ export interface InlinedFunctions {
   readonly model: ModelProto;
   /** Class of each module that was a function call (qualified: `torch.nn.modules.linear.Linear`). */
   readonly classes: ReadonlyMap<string, string>;
+  /**
+   * Modules that could be a call's module as well as the ancestor it was given to (same parameters),
+   * with the call's class: which of the call's nodes are theirs cannot be told.
+   */
+  readonly ambiguous: ReadonlyMap<string, string>;
 }
 
 const key = (domain: string | undefined, name: string | undefined) => `${domain ?? ''}\u0000${name ?? ''}`;
@@ -35,6 +40,7 @@ export function inlineLocalFunctions(model: ModelProto): InlinedFunctions | unde
     parameters: new Set((graph.initializer ?? []).map((t) => t.name ?? '')),
     modules: parameterModules(graph.initializer ?? []),
     classes: new Map(),
+    ambiguous: new Map(),
     calls: new Map(),
     counter: 0,
   };
@@ -55,6 +61,7 @@ export function inlineLocalFunctions(model: ModelProto): InlinedFunctions | unde
       functions: (model.functions ?? []).filter((f) => used.has(key(f.domain, f.name))),
     },
     classes: state.classes,
+    ambiguous: state.ambiguous,
   };
 }
 
@@ -96,6 +103,7 @@ interface InlineState {
   /** Modules owning parameters, with their ancestors. */
   readonly modules: ReadonlySet<string>;
   readonly classes: Map<string, string>;
+  readonly ambiguous: Map<string, string>;
   /** Calls made so far per module, for `_N` call suffixes. */
   readonly calls: Map<string, number>;
   counter: number;
@@ -104,8 +112,14 @@ interface InlineState {
 /** Module path named by a TorchScript node name (`/b1/act/Block` → `b1.act`), undefined for none. */
 function scopeOf(name: string | undefined): string | undefined {
   if (!name?.startsWith('/')) return undefined;
-  const parts = name.split('/').slice(1, -1).filter(Boolean);
-  return parts.length ? parts.join('.') : undefined;
+  // Components as the exporter writes them: a Sequential's child repeats its parent (`seq` / `seq.2`).
+  let full = '';
+  let last = '';
+  for (const part of name.split('/').slice(1, -1).filter(Boolean)) {
+    full = !full ? part : last && part.startsWith(`${last}.`) ? full + part.slice(last.length) : `${full}.${part}`;
+    last = part;
+  }
+  return full || undefined;
 }
 
 /** Longest common dotted prefix ('' when the names share none). */
@@ -158,8 +172,26 @@ function inlineCall(state: InlineState, call: NodeProto, fn: FunctionProto, scop
   let module = commonModule(evidence);
   // A call is a proper ancestor of the calls nested in it.
   if (module && nested.includes(module)) module = parentOf(module);
+  // Without nested calls or parameters of its own, a module and its only child holding the same
+  // parameters (a block wrapping a Sequential) are indistinguishable: the call goes to the outer
+  // one, the inner ones are ambiguous.
+  const structural = nested.length === 0 && !owners.includes(module);
+  while (
+    structural &&
+    module.includes('.') &&
+    parametersUnder(state, parentOf(module)) === parametersUnder(state, module)
+  ) {
+    state.ambiguous.set(module, qualifiedClass(call));
+    module = parentOf(module);
+  }
   if (module) state.classes.set(module, qualifiedClass(call));
   return { module, body };
+}
+
+function parametersUnder(state: InlineState, module: string): number {
+  let n = 0;
+  for (const p of state.parameters) if (p.startsWith(`${module}.`)) n++;
+  return n;
 }
 
 /** `b1_1` is the second call of `b1` (as the TorchScript exporter names it) unless `b1_1` owns parameters. */
@@ -187,6 +219,20 @@ function emit(
   enclosing: string,
   chain: ReadonlyMap<string, number>,
 ): NodeProto[] {
+  return placed(state, inlined, enclosing, chain).map(({ node, own, calls }) => ({
+    ...node,
+    name: scopedName(own ?? '', calls, `${node.opType}_${state.counter++}`),
+  }));
+}
+
+interface Placed {
+  readonly node: NodeProto;
+  own: string | undefined;
+  readonly calls: ReadonlyMap<string, number>;
+}
+
+/** Each node of a call (nested calls included) with the module it belongs to. */
+function placed(state: InlineState, inlined: Inlined, enclosing: string, chain: ReadonlyMap<string, number>): Placed[] {
   const module = inlined.module ?? enclosing;
   let calls = chain;
   if (inlined.module) {
@@ -194,15 +240,36 @@ function emit(
     state.calls.set(module, n);
     calls = new Map([...chain, [module, n]]);
   }
-  const nodes: NodeProto[] = [];
+  const out: Placed[] = [];
   for (const b of inlined.body) {
-    if (b.nested) nodes.push(...emit(state, b.nested, module, calls));
-    else {
-      const own = b.owner !== undefined && within(b.owner, module) ? b.owner : module;
-      nodes.push({ ...b.node, name: scopedName(own, calls, `${b.node.opType}_${state.counter++}`) });
-    }
+    if (b.nested) out.push(...placed(state, b.nested, module, calls));
+    else out.push({ node: b.node, own: b.owner !== undefined && within(b.owner, module) ? b.owner : undefined, calls });
   }
-  return nodes;
+  placeParameterless(out, module);
+  return out;
+}
+
+/**
+ * A node reading no parameter sits between its neighbours: fed and read by nodes of a deeper
+ * module of this call (a ReLU between `seq.0` and `seq.2`), it belongs to their common module;
+ * otherwise (the call's input or output side) to the call's own module.
+ */
+function placeParameterless(nodes: Placed[], module: string): void {
+  const producer = new Map<string, Placed>();
+  for (const p of nodes) for (const o of p.node.output ?? []) producer.set(o, p);
+  const pending = nodes.filter((p) => p.own === undefined);
+  for (const p of pending) {
+    const fedBy = (p.node.input ?? []).flatMap((v) => {
+      const q = producer.get(v);
+      return q?.own !== undefined && q !== p ? [q.own] : [];
+    });
+    const outputs = new Set(p.node.output ?? []);
+    const readBy = nodes.flatMap((q) =>
+      q.own !== undefined && q !== p && (q.node.input ?? []).some((v) => outputs.has(v)) ? [q.own] : [],
+    );
+    const common = fedBy.length && readBy.length ? commonModule([...fedBy, ...readBy]) : module;
+    p.own = within(common, module) && common.length > module.length ? common : module;
+  }
 }
 
 /**
