@@ -179,3 +179,16 @@ describe('values and names that used to mix silently', () => {
     }
   });
 });
+
+describe('file lists fail typed', () => {
+  it('gives E_FILE_NOT_FOUND / E_BAD_FILE, not raw fs errors, for a missing directory and an unreadable list', async () => {
+    const { listDirectory, listFile } = await import('../src/node/dataset/file-list.js');
+    await assert.rejects(listDirectory(join(tmp, 'no-such-dir')), (e: unknown) =>
+      isNeurotapError(e, 'E_FILE_NOT_FOUND'),
+    );
+    await assert.rejects(
+      listFile(tmp),
+      (e: unknown) => isNeurotapError(e, 'E_BAD_FILE') && /EISDIR/.test((e as Error).message),
+    );
+  });
+});

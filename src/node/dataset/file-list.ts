@@ -40,8 +40,32 @@ function noItems(where: string, hint: string): NeurotapError {
   return new NeurotapError('E_BAD_ARGUMENT', `Found no item files in ${where}.`, { hint });
 }
 
+/** A file-system error while listing items, typed and naming the path (EACCES in a subdirectory...). */
+function listError(path: string, cause: unknown): NeurotapError {
+  const code = (cause as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOENT')
+    return new NeurotapError('E_FILE_NOT_FOUND', `Expected items at ${path}; no such file or directory.`, {
+      hint: 'Check the path.',
+      cause,
+    });
+  return new NeurotapError(
+    'E_BAD_FILE',
+    `Expected to list the items at ${path}; could not read it (${code ?? cause}).`,
+    {
+      hint: 'Check the directory (and every folder below it) and its permissions.',
+      cause,
+    },
+  );
+}
+
 export async function listDirectory(dir: string): Promise<ItemFile[]> {
-  const files = (await walk(dir)).filter(isItemFile).sort(byPath);
+  const files = (
+    await walk(dir).catch((cause) => {
+      throw listError(dir, cause);
+    })
+  )
+    .filter(isItemFile)
+    .sort(byPath);
   if (files.length === 0)
     throw noItems(dir, `Items are ${ITEM_EXTENSIONS.join(' ')} files (searched recursively; dotfiles skipped).`);
   return files.map((rel) => ({ path: join(dir, rel), id: rel }));
@@ -96,7 +120,9 @@ export async function listGlob(pattern: string): Promise<ItemFile[]> {
 
 /** One path per line, relative to the list file's directory; blank lines and `#` comments skipped. */
 export async function listFile(path: string): Promise<ItemFile[]> {
-  const text = await readFile(path, 'utf8');
+  const text = await readFile(path, 'utf8').catch((cause) => {
+    throw listError(path, cause);
+  });
   const lines = text
     .split(/\r?\n/)
     .map((l) => l.trim())
