@@ -1,7 +1,8 @@
 /**
  * The folder rules of docs/architecture.md, checked on the sources: only src/node/ and src/cli/
- * import `node:` modules or onnxruntime-node; onnxruntime-web is named only by the web entry; and
- * `neurotap/dataset` loads sharp only when an image is read (a dynamic import), never on import.
+ * import `node:` modules or onnxruntime-node; onnxruntime-web is named only by the web entry; library
+ * messages name no CLI flag; and `neurotap/dataset` loads sharp only when an image is read (a dynamic
+ * import), never on import.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -53,6 +54,20 @@ describe('layout', () => {
       f.imports.filter((s) => /(^|\/)node\//.test(s)).map((s) => `${f.path}: ${s}`),
     );
     assert.deepEqual(intoNode, []);
+  });
+
+  it('library code (everything but src/cli/) names no CLI flag in its messages and hints', () => {
+    const flag = /(^|[\s'"`(])--[a-z][a-z-]+/;
+    const bad = files
+      .filter((f) => !f.path.startsWith('src/cli/'))
+      .flatMap((f) =>
+        readFileSync(join(ROOT, f.path), 'utf8')
+          .split('\n')
+          .map((line, i) => ({ line, at: `${f.path}:${i + 1}` }))
+          .filter(({ line }) => !/^\s*(\*|\/\/|\/\*)/.test(line) && flag.test(line.replace(/\/\/.*$/, ''))),
+      )
+      .map(({ at }) => at);
+    assert.deepEqual(bad, []);
   });
 
   it('importing neurotap/dataset does not load sharp (it is imported on the first image)', async () => {

@@ -49,7 +49,7 @@ export function checkChunkBytes(chunkSize: number, layout: DatasetLayout): void 
     'E_BAD_ARGUMENT',
     `A chunk of ${chunkSize} items would hold ${total} bytes of '${largest.key}' (${largest.bytes} per item); at most ${MAX_CHUNK_BYTES} fit.`,
     {
-      hint: `Use a chunk size (and batch size) of at most ${Math.max(1, Math.floor(MAX_CHUNK_BYTES / largest.bytes))} items, or leave --chunk-size out for the default (about 1 MiB).`,
+      hint: `Use a chunk size (and batch size) of at most ${Math.max(1, Math.floor(MAX_CHUNK_BYTES / largest.bytes))} items, or leave chunkSize out for the default (about 1 MiB).`,
       details: { chunkSize, key: largest.key, itemBytes: largest.bytes, maxBytes: MAX_CHUNK_BYTES },
     },
   );

@@ -57,7 +57,7 @@ export function resolveExecutionProviders(requested: readonly string[] | undefin
       'E_MISSING_DEPENDENCY',
       `Execution provider ${dropped.map((p) => `'${p}'`).join(', ')} is not installed: ${join(folder, libraryFile(DOWNLOADED[dropped[0].toLowerCase()]))} is missing.`,
       {
-        hint: `${INSTALL_HINT} Or add cpu as a fallback (--ep ${[...dropped, 'cpu'].join(',')}).`,
+        hint: `${INSTALL_HINT} Or add cpu as a fallback: executionProviders [${[...dropped, 'cpu'].map((p) => `'${p}'`).join(', ')}].`,
         details: { missing: dropped },
       },
     );
