@@ -29,8 +29,8 @@ export function recurrentOutputs(
   const sequence = valuesAfter(index, inside, y);
   const first = sinks.find((v) => sequence.has(v) && v !== y);
   const states = sinks.filter((v) => !sequence.has(v));
-  // No sink derived from Y: a cell (LSTMCell, GRUCell) returning only its states.
-  if (first === undefined) return undefined;
+  // No sink derived from Y: a cell returning only its states, or `_, h = rnn(x)` (Y left unread).
+  if (first === undefined && !sequenceUnused(index, y, states)) return undefined;
   const statePaths =
     op.opType === 'LSTM'
       ? [
@@ -39,7 +39,13 @@ export function recurrentOutputs(
         ]
       : [[1]];
   const result: CallOutputs = { outputs: [], outputPaths: [], unobservable: [] };
-  if (readsInputThroughSwap(index, inside) && !swapsBatchFirst(index, inside, y, first)) {
+  if (first === undefined) {
+    result.unobservable.push({
+      path: [0],
+      reason:
+        "the model never uses the output sequence, so the export keeps only the recurrent op's raw time-major Y, not PyTorch's output",
+    });
+  } else if (readsInputThroughSwap(index, inside) && !swapsBatchFirst(index, inside, y, first)) {
     result.unobservable.push({
       path: [0],
       reason:
@@ -58,6 +64,18 @@ export function recurrentOutputs(
     for (const path of statePaths) result.unobservable.push({ path, reason });
   }
   return result;
+}
+
+/**
+ * `_, h = rnn(x)`: the op's Y is read by nothing, and the states leave the call as the op (or a
+ * Concat of the layers' ops) gives them, not squeezed to a cell's `(batch, hidden)`.
+ */
+function sequenceUnused(index: GraphIndex, y: string, states: readonly string[]): boolean {
+  if ((index.consumers.get(y) ?? []).length > 0 || index.outputPosition.has(y) || states.length === 0) return false;
+  return states.every((v) => {
+    const op = index.nodes[index.producer.get(v) ?? -1]?.opType;
+    return op === 'LSTM' || op === 'GRU' || op === 'RNN' || op === 'Concat';
+  });
 }
 
 function perm(node: NodeProto): number[] | undefined {
