@@ -300,6 +300,7 @@ function addInputTargets(
         key: call.inputs.length > 1 ? `in:${base}#${i}` : `in:${base}`,
         module: info.name,
         reason:
+          call.opaqueReasons?.get(value) ??
           'the export optimised across the module boundary, so the value entering this call differs from what the module received',
         hint: "Capture the previous module's output instead.",
       });

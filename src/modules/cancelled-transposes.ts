@@ -14,10 +14,13 @@
 import type { GraphIndex } from '../graph/graph-index.js';
 import type { NodeProto } from '../onnx/types.js';
 import type { ModuleCall, ModuleInfo } from './module-map.js';
+import { markMergedRecurrentInputs } from './recurrent-inputs.js';
 
 const RECURRENT = new Set(['LSTM', 'GRU', 'RNN']);
 
 export function markCancelledTransposes(index: GraphIndex, modules: readonly ModuleInfo[]): void {
+  // A transpose merged (not cancelled) into a batch-first recurrent module's own: recurrent-inputs.ts.
+  markMergedRecurrentInputs(index, modules);
   for (const crossing of [...gemmCrossings(index), ...recurrentCrossings(index)]) report(modules, crossing);
 }
 

@@ -36,6 +36,8 @@ export interface ModuleCall {
   readonly outputPaths: readonly (readonly number[])[];
   /** Inputs whose value in the graph is not what the module received (an export optimisation). */
   opaqueInputs: string[];
+  /** Why an opaque input differs, where a more precise reason than the generic one is known. */
+  readonly opaqueReasons?: ReadonlyMap<string, string>;
   /** Tuple elements of the output that the graph does not hold, with the reason. */
   readonly unobservableOutputs: readonly { path: readonly number[]; reason: string }[];
   /**

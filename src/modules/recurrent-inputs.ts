@@ -1,0 +1,109 @@
+/**
+ * What a batch-first recurrent module received, where the exporter merged its input transpose.
+ *
+ * A batch-first GRU/LSTM/RNN swaps its input's axes 0 and 1 (`Transpose perm [1, 0, 2]`) before
+ * the op. When the caller transposed the value just before (`gru(y.transpose(1, 2))`), the
+ * TorchScript exporter merges both into one Transpose (`perm [2, 0, 1]`) that reads the caller's
+ * untransposed `y`: that value is not what the module received, and it reaches the call as if it
+ * were its input. The received value survives only where something else still reads it: the Shape
+ * the exporter builds the zero h0 from (with a dynamic batch). It is returned when its transpose,
+ * followed by the swap, is exactly the merged transpose; otherwise the input is reported.
+ *
+ * That zero h0 (ConstantOfShape or Expand of a Shape) is no input either: PyTorch's pre-hook sees
+ * only what the caller passed, so a value the recurrent module's call reads only through Shape
+ * nodes is not one of its inputs.
+ */
+import type { GraphIndex } from '../graph/graph-index.js';
+import type { NodeProto } from '../onnx/types.js';
+import type { ModuleCall, ModuleInfo } from './module-map.js';
+
+const RECURRENT = new Set(['LSTM', 'GRU', 'RNN']);
+const SWAP = [1, 0, 2];
+
+export const MERGED_INPUT_REASON =
+  "the exporter merged the transpose before this batch-first recurrent call with the module's own batch-first transpose, so the graph reads the caller's untransposed value, not the sequence the module received";
+
+function transposePerm(node: NodeProto | undefined): number[] | undefined {
+  if (node?.opType !== 'Transpose') return undefined;
+  return node.attribute?.find((a) => a.name === 'perm')?.ints?.map(Number);
+}
+
+/** A recurrent op reading its input through a merged (not a plain batch-first) transpose. */
+interface MergedInput {
+  readonly op: number;
+  readonly transpose: number;
+  /** What the merged transpose reads: the caller's value before its own transpose. */
+  readonly source: string;
+  readonly perm: readonly number[];
+}
+
+export function markMergedRecurrentInputs(index: GraphIndex, modules: readonly ModuleInfo[]): void {
+  const calls = modules.flatMap((info) => info.calls.map((_, i) => ({ info, i })));
+  index.nodes.forEach((node, op) => {
+    if (!RECURRENT.has(node.opType ?? '')) return;
+    const holding = calls.filter(({ info, i }) => info.calls[i].nodes.includes(op));
+    if (holding.length === 0) return;
+    // The recurrent module's own call: the innermost one holding the op.
+    const own = holding.reduce((a, b) => (b.info.calls[b.i].nodes.length < a.info.calls[a.i].nodes.length ? b : a));
+    const merged = mergedInput(index, op, own.info.calls[own.i]);
+    let received: string | undefined;
+    for (const { info, i } of holding) {
+      if (!merged || !info.calls[i].nodes.includes(merged.transpose)) continue;
+      const result = withReceivedInput(index, info.calls[i], merged);
+      info.calls[i] = result.call;
+      if (info === own.info && i === own.i) received = result.received;
+    }
+    own.info.calls[own.i] = withoutShapeOnlyInputs(index, own.info.calls[own.i], received);
+  });
+}
+
+/** The op's input transpose, when it sits in the module's own call and is not the plain swap. */
+function mergedInput(index: GraphIndex, op: number, own: ModuleCall): MergedInput | undefined {
+  const transpose = index.producer.get(index.nodes[op].input?.[0] ?? '');
+  if (transpose === undefined || !own.nodes.includes(transpose)) return undefined;
+  const perm = transposePerm(index.nodes[transpose]);
+  if (perm?.length !== 3 || perm.every((p, k) => p === SWAP[k])) return undefined;
+  return { op, transpose, source: index.nodes[transpose].input?.[0] ?? '', perm };
+}
+
+/**
+ * A call input that is the caller's Transpose of the merged transpose's source, with a perm that
+ * the swap turns into the merged one: exactly what the module received.
+ */
+function receivedValue(index: GraphIndex, call: ModuleCall, merged: MergedInput): string | undefined {
+  return call.inputs.find((v) => {
+    const producer = index.producer.get(v);
+    const perm = transposePerm(producer === undefined ? undefined : index.nodes[producer]);
+    if (!perm || index.nodes[producer!].input?.[0] !== merged.source) return false;
+    return merged.perm.every((p, k) => p === perm[SWAP[k]]);
+  });
+}
+
+function withReceivedInput(
+  index: GraphIndex,
+  call: ModuleCall,
+  merged: MergedInput,
+): { call: ModuleCall; received?: string } {
+  if (!call.inputs.includes(merged.source)) return { call };
+  const received = receivedValue(index, call, merged);
+  if (received === undefined) {
+    const opaqueReasons = new Map(call.opaqueReasons);
+    opaqueReasons.set(merged.source, MERGED_INPUT_REASON);
+    return { call: { ...call, opaqueInputs: [...new Set([...call.opaqueInputs, merged.source])], opaqueReasons } };
+  }
+  // The received value takes the source's position, wherever the Shape read it.
+  const inputs = call.inputs.map((v) => (v === merged.source ? received : v));
+  return { call: { ...call, inputs: inputs.filter((v, k) => inputs.indexOf(v) === k) }, received };
+}
+
+/** Drops the values a recurrent call reads only to size its zero h0 (Shape nodes), unless received. */
+function withoutShapeOnlyInputs(index: GraphIndex, call: ModuleCall, received: string | undefined): ModuleCall {
+  const inside = new Set(call.nodes);
+  const shapeOnly = (v: string) => {
+    if (v === received) return false;
+    const readers = (index.consumers.get(v) ?? []).filter((r) => inside.has(r));
+    return readers.length > 0 && readers.every((r) => index.nodes[r].opType === 'Shape');
+  };
+  if (!call.inputs.some(shapeOnly)) return call;
+  return { ...call, inputs: call.inputs.filter((v) => !shapeOnly(v)) };
+}
