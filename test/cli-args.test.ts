@@ -8,7 +8,8 @@ import { describe, it } from 'node:test';
 import type { ArgsDef } from 'citty';
 import { scanFlags } from '../src/cli/argv.js';
 import { FLAGS } from '../src/cli/flags.js';
-import { isNeurotapError } from '../src/errors.js';
+import { NeurotapError, isNeurotapError } from '../src/errors.js';
+import { describeError } from '../src/cli/print-error.js';
 
 const defs = {
   model: FLAGS.model,
@@ -73,5 +74,14 @@ describe('the commands', () => {
       process.stderr.write = write;
     }
     assert.match(text, /Unknown command 'extrat' \(did you mean extract\?\)/);
+  });
+});
+
+describe('error output', () => {
+  it('spells a library option in a hint as the flag that sets it', () => {
+    const err = new NeurotapError('E_OUTPUT_PATH', 'Store holds another job.', {
+      hint: 'Write to a new path, or set overwrite: true to replace the store.',
+    });
+    assert.equal(describeError(err).hint, 'Write to a new path, or pass --overwrite to replace the store.');
   });
 });

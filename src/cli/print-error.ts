@@ -19,9 +19,21 @@ export function hasFlag(argv: readonly string[], name: string): boolean {
   return (end < 0 ? argv : argv.slice(0, end)).some((a) => a === `--${name}` || a === `--${name}=true`);
 }
 
+/** Library hints name their options; on the command line the same advice is a flag. */
+const OPTION_FLAGS: [RegExp, string][] = [[/\bset overwrite: true\b/g, 'pass --overwrite']];
+
+function asFlags(hint: string | undefined): string | undefined {
+  return OPTION_FLAGS.reduce((text, [option, flag]) => text?.replace(option, flag), hint);
+}
+
 export function describeError(err: unknown): ReportedError {
   if (isNeurotapError(err)) {
-    return { code: err.code, message: err.message, hint: err.hint, ...(err.details ? { details: err.details } : {}) };
+    return {
+      code: err.code,
+      message: err.message,
+      hint: asFlags(err.hint),
+      ...(err.details ? { details: err.details } : {}),
+    };
   }
   const message = err instanceof Error ? err.message : String(err);
   return {

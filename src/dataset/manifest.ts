@@ -116,7 +116,7 @@ export function checkSameJob(
     throw new NeurotapError('E_OUTPUT_PATH', `${where} holds a different job: ${changed}.`, {
       hint:
         field === 'data'
-          ? 'Mixing chunks of old and new inputs would give a data set of neither: write to a new path, or pass --overwrite.'
+          ? 'Mixing chunks of old and new inputs would give a data set of neither: write to a new path, or set overwrite: true to replace the store.'
           : 'Resume or shard with the same model, inputs, options and neurotap version; or write to a new path.',
       details: { field, path: diff.path, existing: diff.existing, expected: diff.expected },
     });

@@ -158,7 +158,7 @@ async function clearFlatDirectory(path: string, manifest: DatasetManifest, overw
   throw new NeurotapError('E_OUTPUT_PATH', `Expected ${path} to be empty or this job's data set; it holds ${what}.`, {
     hint: foreign.length
       ? 'Write to a new or empty directory: old and new files would mix.'
-      : 'Pass --overwrite (overwrite: true) to replace the earlier data set, or write to a new directory.',
+      : 'Set overwrite: true to replace the earlier data set, or write to a new directory.',
     details: { path, foreign: foreign.slice(0, 20) },
   });
 }
