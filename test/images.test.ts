@@ -12,8 +12,11 @@ import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { parseNpz } from '../src/formats/npz.js';
 import { resizedSize } from '../src/image/transforms.js';
+import { imageInput } from '../src/viewer-core/image-input.js';
+import sharp from 'sharp';
 import { IMAGENET_MEAN, IMAGENET_STD, loadImageTensor, type ImageTensorOptions } from '../src/node/image.js';
 import { FIXTURES } from './helpers/fixtures.js';
+import { isNeurotapError } from '../src/errors.js';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -110,5 +113,23 @@ describe('images like torchvision', () => {
     assert.equal(error.code, 'E_INPUT_SHAPE');
     assert.match(error.message, /takes 32x32 images; .*photo-b\.png came out 384x256/);
     assert.match(error.hint, /--center-crop 32/);
+  });
+
+  it("the viewer's image input: the same tensor from the same flags (config.json's image), a misfit size is E_INPUT_SHAPE", async () => {
+    const golden = goldens.get('photo-b.png|resize64-crop56-imagenet')!;
+    const { data, info } = await sharp(join(DIR, 'photo-b.png'))
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const rgb = { data: new Uint8Array(data), width: info.width, height: info.height, channels: 3 };
+    const layout = { input: 'x', channels: 3 as const, height: 56, width: 56, layout: 'nchw' as const };
+    const pre = { resize: 64, centerCrop: 56, mean: IMAGENET_MEAN, std: IMAGENET_STD };
+    const t = imageInput(rgb, layout, pre);
+    assert.deepEqual(t.dims, golden.dims);
+    assert.equal(difference(t.data as Float32Array, golden.data as Float32Array).max, 0);
+    assert.throws(
+      () => imageInput(rgb, layout, { resize: 64 }),
+      (e) => isNeurotapError(e, 'E_INPUT_SHAPE') && /takes 56x56 images; this one came out 96x64/.test(`${e}`),
+    );
   });
 });

@@ -9,7 +9,8 @@ import { npyFeed, pixelsToTensor } from '../src/viewer-core/inputs.js';
 import { layerData } from '../src/viewer-core/layer-data.js';
 import { el } from './dom.js';
 import { DrawPad } from './draw-pad.js';
-import { imageFilePixels, tensorThumbnail } from './image-io.js';
+import { imageInput, type ImagePreprocessing } from '../src/viewer-core/image-input.js';
+import { imageFileRgb, tensorThumbnail } from './image-io.js';
 import { figureBlock } from './layer-render.js';
 import type { ModelInfo } from './protocol.js';
 
@@ -33,6 +34,8 @@ export class InputPanel {
   #info: ModelInfo | undefined;
   #layout: ImageLayout | undefined;
   #pad: DrawPad | undefined;
+  /** The image flags `neurotap view` was given (config.json), applied to uploaded images. */
+  preprocessing: ImagePreprocessing = {};
   readonly #preview = el('div', { class: 'preview' });
 
   constructor(
@@ -139,8 +142,8 @@ export class InputPanel {
   async #image(file: File): Promise<void> {
     const layout = this.#layout!;
     try {
-      const rgba = await imageFilePixels(file, layout.width, layout.height);
-      this.events.input({ [layout.input]: pixelsToTensor(rgba, layout) }, `image ${file.name}`, false);
+      const tensor = imageInput(await imageFileRgb(file), layout, this.preprocessing);
+      this.events.input({ [layout.input]: tensor }, `image ${file.name}`, false);
     } catch (err) {
       this.events.error(err);
     }

@@ -3,6 +3,7 @@
  * sample for the demo, random values of the declared shapes otherwise), and shows the module tree,
  * the input, the outputs and a card per layer. Drop an .onnx file anywhere to look at another model.
  */
+import type { ImagePreprocessing } from '../src/viewer-core/image-input.js';
 import type { HostTensor } from '../src/web.js';
 import { npyFeed } from '../src/viewer-core/inputs.js';
 import { inTreeOrder } from '../src/viewer-core/module-tree.js';
@@ -25,6 +26,8 @@ interface ViewerConfig {
   readonly wasmPaths: string;
   readonly samples?: SampleConfig[];
   readonly defaultSample?: string;
+  /** `neurotap view MODEL --resize … --center-crop … --mean … --std …`: how uploaded images are preprocessed. */
+  readonly image?: ImagePreprocessing;
 }
 
 const state = {
@@ -160,6 +163,7 @@ async function openModel(source: ModelSourceMessage, config?: ViewerConfig): Pro
   byId('model-name').textContent = `${info.name} (${(info.bytes / 1024).toFixed(0)} KB)`;
   tree.show(info.modules, state.checked, info.source);
   const samples = config?.samples ? await loadSamples(config.samples, info) : [];
+  inputs.preprocessing = config?.image ?? {};
   inputs.setModel(info, samples);
   const first = samples.find((s) => s.name === config?.defaultSample) ?? samples[0];
   if (first) setInput(first.feeds, `sample ${first.name}`, false);

@@ -11,6 +11,7 @@
  * await server.close();
  * ```
  */
+import type { ImagePreprocessing } from '../viewer-core/image-input.js';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -30,6 +31,8 @@ export interface ViewerServerOptions {
   assetsDir?: string;
   /** The path segment the data is served under (default: 24 random characters per server). */
   token?: string;
+  /** How the page preprocesses uploaded images (the CLI's image flags). */
+  image?: ImagePreprocessing;
 }
 
 export interface ViewerServer {
@@ -86,6 +89,7 @@ async function viewerConfig(options: ViewerServerOptions): Promise<string> {
     wasmPaths: 'ort/',
     samples,
     ...(options.demo ? { defaultSample: DEMO_DEFAULT_SAMPLE } : {}),
+    ...(options.image ? { image: options.image } : {}),
   });
 }
 

@@ -3,6 +3,7 @@
  */
 import { NeurotapError } from '../errors.js';
 import type { Pixels } from '../image/resample.js';
+import { pixelsToFloatTensor } from '../image/tensor.js';
 import { toGrayscale, transformPixels, type ImageTransforms } from '../image/transforms.js';
 import type { HostTensor } from '../tensor.js';
 import { readFileBytes } from './files.js';
@@ -128,22 +129,6 @@ export async function loadImageTensor(path: string, opts: ImageTensorOptions = {
   const channels = opts.channels ?? 3;
   checkOptions(opts, channels);
   const bytes = await readFileBytes(path, 'an image file');
-  const { data, width, height } = await decodePixels(bytes, path, opts, channels);
-  const f32 = Math.fround;
-  const mean = (opts.mean ?? Array(channels).fill(0)).map(f32);
-  const std = (opts.std ?? Array(channels).fill(1)).map(f32);
-  const { scale } = opts;
-  const unit = scale === undefined ? (p: number) => p / 255 : (p: number) => p * scale;
-  const planar = (opts.layout ?? 'nchw') === 'nchw';
-  const plane = width * height;
-  const out = new Float32Array(plane * channels);
-  for (let pixel = 0; pixel < plane; pixel++) {
-    for (let c = 0; c < channels; c++) {
-      // float32 at each step, as ToTensor (x / 255) then Normalize compute it
-      const value = f32(f32(f32(unit(data[pixel * channels + c])) - mean[c]) / std[c]);
-      out[planar ? c * plane + pixel : pixel * channels + c] = value;
-    }
-  }
-  const dims = planar ? [1, channels, height, width] : [1, height, width, channels];
-  return { type: 'float32', dims, data: out };
+  const px = await decodePixels(bytes, path, opts, channels);
+  return pixelsToFloatTensor(px, opts);
 }

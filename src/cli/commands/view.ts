@@ -3,6 +3,10 @@
  * page runs the model in the browser (onnxruntime-web) and shows every layer's activations.
  * Without MODEL it shows the bundled digits CNN. Runs until Ctrl-C.
  */
+import { IMAGENET_MEAN, IMAGENET_STD } from '../../node/image.js';
+import type { ImagePreprocessing } from '../../viewer-core/image-input.js';
+import { IMAGE_ARGS, type ImageFlags } from '../inputs.js';
+import { imageFlags } from './extract.js';
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { ArgsDef } from 'citty';
@@ -30,6 +34,7 @@ const args = {
     description: 'Open a browser (only on a terminal with a display); --no-open to only print the URL',
   },
   json: { type: 'boolean', description: 'Print {"url": ...} as JSON' },
+  ...IMAGE_ARGS,
 } satisfies ArgsDef;
 
 export default flagCommand(
@@ -43,7 +48,7 @@ export default flagCommand(
       throw new NeurotapError('E_BAD_ARGUMENT', `Expected --port between 0 and 65535; got ${port}.`, {
         hint: 'E.g. --port 8080, or --port 0 for any free port.',
       });
-    const server = await serve(model, port);
+    const server = await serve(model, port, viewerImage(imageFlags(flags)));
     const interrupted = untilInterrupted(); // listening before the URL is out: a quick Ctrl-C still exits cleanly
     process.stdout.write(
       isSet(flags, 'json')
@@ -63,11 +68,32 @@ async function isDemo(path: string): Promise<boolean> {
   return b !== undefined && a.size === b.size && Buffer.compare(await readFile(path), await readFile(DEMO_MODEL)) === 0;
 }
 
-async function serve(modelArg: string | undefined, port: number | undefined): Promise<ViewerServer> {
+/** The image flags as the page applies them (channels come from the model's declared input there). */
+function viewerImage(flags: ImageFlags): ImagePreprocessing | undefined {
+  const size = flags.size;
+  const sized =
+    flags.resize !== undefined || flags.centerCrop !== undefined
+      ? { resize: flags.resize, centerCrop: flags.centerCrop }
+      : size === undefined
+        ? {}
+        : typeof size === 'number'
+          ? { resize: size, centerCrop: size }
+          : { resize: size };
+  const mean = flags.mean ?? (flags.imagenet ? [...IMAGENET_MEAN] : undefined);
+  const std = flags.std ?? (flags.imagenet ? [...IMAGENET_STD] : undefined);
+  const image = { ...sized, ...(mean ? { mean } : {}), ...(std ? { std } : {}) };
+  return Object.keys(image).length ? image : undefined;
+}
+
+async function serve(
+  modelArg: string | undefined,
+  port: number | undefined,
+  image: ImagePreprocessing | undefined,
+): Promise<ViewerServer> {
   const modelPath = modelArg ?? DEMO_MODEL;
   const model = await openModel(modelPath); // a missing or non-ONNX file fails here, with its own error
   await model.release();
-  const options = { modelPath, demo: await isDemo(modelPath), assetsDir: await ensureViewerBuilt() };
+  const options = { modelPath, demo: await isDemo(modelPath), assetsDir: await ensureViewerBuilt(), image };
   if (port !== undefined) return startViewerServer({ ...options, port });
   return startViewerServer({ ...options, port: DEFAULT_PORT }).catch(() => startViewerServer({ ...options, port: 0 }));
 }
