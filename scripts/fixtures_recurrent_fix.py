@@ -7,10 +7,13 @@
     builds the GRU's zero h0 from a ``Shape`` of the parent's transpose. ``gru_in`` is used as
     ``_, h = gru_in(...)``, ``gru_seq`` as ``out, h = gru_seq(...)``; ``gru_out`` is followed by
     ``out.transpose(1, 2)``, which the exporter merges with the GRU's output swap; ``enc`` wraps a
-    batch-first LSTM and is called on a transposed value (the merged transpose inside both calls).
+    batch-first LSTM and is called on a transposed value (the merged transpose inside both calls);
+    ``gru_swap`` is called on ``y.transpose(0, 1)``, which cancels against its own swap.
 ``recurrent-transposed-static``
     The same model exported without dynamic axes: the exporter folds the h0 Shape away, so no value
-    in the graph is what the GRUs received.
+    in the graph is what the GRUs received. Without ``gru_swap``: with static shapes its graph is
+    that of a time-major GRU on the caller's value, and ``in:gru_swap#0`` would be that value (only
+    ``neurotap compare`` against PyTorch's hooks shows it).
 """
 
 from __future__ import annotations
@@ -35,13 +38,16 @@ class Encoder(nn.Module):
 
 
 class RecurrentTransposed(nn.Module):
-    def __init__(self):
+    def __init__(self, swap: bool):
         super().__init__()
+        self.swap = swap
         self.conv = nn.Conv2d(3, 4, 3, padding=1)
         self.gru_in = nn.GRU(4, 6, batch_first=True)
         self.gru_seq = nn.GRU(4, 6, batch_first=True)
         self.gru_out = nn.GRU(8, 5, batch_first=True)
         self.enc = Encoder()
+        if swap:
+            self.gru_swap = nn.GRU(8, 5, batch_first=True)
         self.head = nn.Linear(6, 2)
 
     def forward(self, x):
@@ -50,17 +56,21 @@ class RecurrentTransposed(nn.Module):
         seq, _ = self.gru_seq(y.mean(2).transpose(1, 2))  # [N, 8, 4]: W as time
         out, _ = self.gru_out(y.mean(3))  # [N, 4, 8]: C as time, H as features
         enc = self.enc(y.mean(1).transpose(1, 2))  # [N, 8, 8]: W as time, H as features
-        return self.head(h[-1] + seq.mean(1) + enc.mean(1)), out.transpose(1, 2)
+        result = self.head(h[-1] + seq.mean(1) + enc.mean(1)), out.transpose(1, 2)
+        if not self.swap:
+            return result
+        _, state = self.gru_swap(y.mean(3).transpose(0, 1))  # [4, N, 8]: its swap and the caller's cancel
+        return result + (state,)
 
 
 def _save(name: str, dynamic: bool, notes: str):
     seed_everything()
     kwargs = simple_kwargs()
-    kwargs["output_names"] = ["output", "sequence"]
+    kwargs["output_names"] = ["output", "sequence"] + (["state"] if dynamic else [])
     kwargs["dynamic_axes"]["sequence"] = {0: "batch"}
     if not dynamic:
         del kwargs["dynamic_axes"]
-    save_fixture(name, RecurrentTransposed().eval(), OrderedDict(x=torch.randn(2, 3, 8, 8)), kwargs, notes=notes)
+    save_fixture(name, RecurrentTransposed(swap=dynamic).eval(), OrderedDict(x=torch.randn(2, 3, 8, 8)), kwargs, notes=notes)
 
 
 @maker("recurrent-transposed")
