@@ -45,7 +45,7 @@ import { inlineLocalFunctions, type InlinedFunctions } from './graph/inline-func
 import { firstDataNodes } from './modules/call-order.js';
 import { buildModuleMap, type ModuleInfo, type ModuleMap } from './modules/module-map.js';
 import { applyFunctionEvidence } from './modules/function-modules.js';
-import { withNumberedGaps } from './modules/numbered-gaps.js';
+import { completenessWarning, evidenceSummary, type ModuleEvidence } from './modules/module-evidence.js';
 import { decodeModel, encodeModel } from './onnx/codec.js';
 import type { ModelProto } from './onnx/types.js';
 import type { InferenceSession, ModelSource, Runtime, Tensor } from './runtime/runtime.js';
@@ -121,11 +121,8 @@ export class NeurotapModel {
   ) {
     this.index = indexGraph(proto.graph!);
     checkStructure(this.index);
-    const map = buildModuleMap(this.index, proto.metadataProps);
-    // Parameter names (also what names the modules inside local functions) cannot name a child
-    // without parameters; a numbered container's gap shows it.
-    const fromParameters = map.source === 'dynamo-metadata' || map.source === 'parameter-names';
-    this.moduleMap = fromParameters || functions ? withNumberedGaps(map) : map;
+    // Numbered containers' gaps (a child without parameters or nodes) are listed by the map itself (untraced.ts).
+    this.moduleMap = buildModuleMap(this.index, proto.metadataProps);
     if (functions) applyFunctionEvidence(this.moduleMap, functions);
   }
 
@@ -185,6 +182,19 @@ export class NeurotapModel {
   /** Where the module names come from: the dynamo exporter's metadata, or the ONNX node names. */
   get moduleNameSource(): ModuleMap['source'] {
     return this.moduleMap.source;
+  }
+
+  /**
+   * How complete the module list is: how many modules each kind of evidence gave (worded in
+   * `summary`), and a `warning` when most modules the model names left no trace in the graph.
+   */
+  get moduleEvidence(): { counts: ModuleEvidence; summary: string; warning?: string } {
+    const warning = completenessWarning(this.moduleMap);
+    return {
+      counts: this.moduleMap.evidence,
+      summary: evidenceSummary(this.moduleMap),
+      ...(warning ? { warning } : {}),
+    };
   }
 
   /** Bytes of weights, embedded or in external files, from the tensor headers alone. */

@@ -66,6 +66,7 @@ const MODEL_MEMBERS: Record<keyof NeurotapModel, true> = {
   inputNames: true,
   inputs: true,
   module: true,
+  moduleEvidence: true,
   moduleNameSource: true,
   modules: true,
   outputNames: true,

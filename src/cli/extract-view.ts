@@ -13,6 +13,8 @@ export interface ExtractResult {
   feeds: Readonly<Record<string, HostTensor>>;
   acts: ActivationCache;
   written: { format: string; files: string[] } | null;
+  /** How many modules came from which evidence, and a warning when none was found (module-evidence.ts). */
+  modules?: { summary: string; warning?: string };
 }
 
 interface Stats {
@@ -55,6 +57,7 @@ export function extractJson(r: ExtractResult): string {
       ),
       activations,
       notObservable: r.acts.notObservable,
+      ...(r.modules ? { modules: r.modules } : {}),
       outputs: Object.entries(r.acts.outputs).map(([name, t]) => ({ name, shape: [...t.dims], dtype: t.type })),
       written: r.written,
     },
@@ -80,9 +83,12 @@ export function extractText(r: ExtractResult): string[] {
     [['key', 'shape', 'dtype', 'mean', 'std', 'min', 'max'].map(s.bold), ...rows, ...outputs],
     [3, 4, 5, 6],
   );
+  const found = r.modules ? [s.dim(`modules: ${r.modules.summary}`)] : [];
+  if (r.modules?.warning) found.push(s.yellow(`warning: ${r.modules.warning}`));
   const lines = [
     `${s.dim('model')}  ${r.model}`,
     ...header,
+    ...found,
     '',
     ...table,
     ...notObservableLines(r.acts.notObservable, s),

@@ -1,52 +1,147 @@
 /**
  * How a call's leaving values map onto the Python object its forward returned.
  */
-import type { GraphIndex } from '../graph/graph-index.js';
+import { declaredElemType, type GraphIndex } from '../graph/graph-index.js';
+import type { ModuleCall, ModuleInfo } from './module-map.js';
 import { recurrentOutputs, type CallOutputs } from './recurrent-outputs.js';
 
 const RECURRENT_OPS = new Set(['LSTM', 'GRU', 'RNN']);
 
 /**
- * Orders a call's outputs as PyTorch returns them. Recurrent modules nest theirs (recurrent-outputs.ts);
- * other modules follow the order their values are returned in, else execution order.
+ * Orders a call's leaving values as PyTorch returns them, from evidence only. Recurrent modules
+ * nest theirs (recurrent-outputs.ts); other tuples take the order their elements reach the graph's
+ * outputs in. Several values without that evidence (a U-Net block's `pool(h), h` feeding one node,
+ * a dict, an escaped intermediate) make the whole output ambiguous: reported, never guessed.
  */
 export function orderCallOutputs(
   index: GraphIndex,
   nodes: readonly number[],
-  sinks: readonly string[],
+  leaving: readonly string[],
+  shared: ReadonlySet<string>,
   ownNodes: readonly number[],
 ): CallOutputs {
   // Only a recurrent op of the module itself (not of a child module) says how its tuple nests.
   const recurrent = [...ownNodes].reverse().find((n) => RECURRENT_OPS.has(index.nodes[n].opType ?? ''));
-  const nested =
-    recurrent !== undefined && sinks.length >= 2 ? recurrentOutputs(index, nodes, sinks, recurrent) : undefined;
-  if (nested) return nested;
-  const candidates = recurrent === undefined ? sinks : sinks.filter((v) => v !== index.nodes[recurrent].output?.[0]);
-  const ordered = byReturnPosition(index, candidates);
-  return { outputs: ordered, outputPaths: ordered.map((_, i) => [i]), unobservable: [] };
+  if (recurrent !== undefined) {
+    // The op's output layout is the evidence; a value also read inside is an escaped intermediate
+    // (a batch-first transpose pair cancelled against the next module's).
+    const sinks = leaving.filter((v) => !shared.has(v));
+    const nested = sinks.length >= 2 ? recurrentOutputs(index, nodes, sinks, recurrent) : undefined;
+    if (nested) return nested;
+  }
+  let candidates =
+    recurrent === undefined
+      ? leaving
+      : leaving.filter((v) => v !== index.nodes[recurrent].output?.[0] && !shared.has(v));
+  // Shape arithmetic shared across modules (the exporter merges `x.size(0)` computed twice) is no element.
+  candidates = candidates.filter((v) => !shared.has(v) || !isShapeValue(index, v));
+  const cell = recurrent === undefined || candidates.length < 2 ? undefined : cellOrder(index, candidates, recurrent);
+  if (cell) return { outputs: cell, outputPaths: cell.map((_, i) => [i]), unobservable: [] };
+  if (candidates.length <= 1)
+    return { outputs: [...candidates], outputPaths: candidates.map((_, i) => [i]), unobservable: [] };
+  const ordered = byReturnPosition(index, new Set(nodes), candidates, shared);
+  if (ordered) return { outputs: ordered, outputPaths: ordered.map((_, i) => [i]), unobservable: [] };
+  return { outputs: [], outputPaths: [], unobservable: [{ path: [], reason: ambiguousReason(candidates, shared) }] };
+}
+
+export const AMBIGUOUS = 'ambiguous';
+
+const SHAPE_OPS = new Set(['Shape', 'Size', 'ConstantOfShape', 'Range']);
+const INT64 = 7;
+
+function isShapeValue(index: GraphIndex, v: string): boolean {
+  const producer = index.producer.get(v);
+  if (producer !== undefined && SHAPE_OPS.has(index.nodes[producer].opType ?? '')) return true;
+  return declaredElemType(index.types.get(v)) === INT64;
+}
+
+function ambiguousReason(values: readonly string[], shared: ReadonlySet<string>): string {
+  const names = values.map((v) => `'${v}'${shared.has(v) ? ' (also read inside)' : ''}`).join(', ');
+  return `${AMBIGUOUS}: ${values.length} values leave this call (${names}); the graph does not say whether they form a tuple, a dict or an escaped intermediate, nor in which order PyTorch returns them`;
 }
 
 /**
- * A tuple's order is lost in the graph, but where its elements flow on to the outputs of the graph
- * (or of the subgraph they sit in), that order is the best evidence left; otherwise execution order.
+ * A cell exported as one step of a recurrent op (LSTMCell: `h, c`): each element derives from one
+ * of the op's state outputs, Y_h then Y_c, through squeezes and If branches; that layout is the order.
  */
-function byReturnPosition(index: GraphIndex, sinks: readonly string[]): string[] {
-  const ranks = sinks.map((v) => firstReturnPosition(index, v));
-  if (ranks.some((r) => r === undefined) || new Set(ranks).size !== ranks.length) return [...sinks];
-  return sinks
-    .map((v, i) => [v, ranks[i]!] as const)
+function cellOrder(index: GraphIndex, values: readonly string[], recurrent: number): string[] | undefined {
+  const op = index.nodes[recurrent];
+  const origins = values.map((v) => stateOrigins(index, v, op.output ?? []));
+  if (origins.some((o) => o.size !== 1 || o.has(0))) return undefined;
+  const slot = origins.map((o) => [...o][0]);
+  if (new Set(slot).size !== slot.length) return undefined;
+  return values
+    .map((v, i) => [v, slot[i]] as const)
     .sort((a, b) => a[1] - b[1])
     .map(([v]) => v);
 }
 
-function firstReturnPosition(index: GraphIndex, start: string): number | undefined {
+/** Which outputs of the recurrent op (by position) `value` is computed from. */
+function stateOrigins(index: GraphIndex, value: string, opOutputs: readonly string[]): Set<number> {
+  const found = new Set<number>();
+  const seen = new Set([value]);
+  const stack = [value];
+  while (stack.length && seen.size < 2048) {
+    const v = stack.pop()!;
+    const slot = opOutputs.indexOf(v);
+    if (slot >= 0) {
+      found.add(slot);
+      continue;
+    }
+    const p = index.producer.get(v);
+    if (p === undefined) continue;
+    const node = index.nodes[p];
+    const k = (node.output ?? []).indexOf(v);
+    // An If's k-th output is its branches' k-th outputs.
+    const next =
+      node.opType === 'If'
+        ? ['then_branch', 'else_branch'].map((attr) => index.subgraph({ node: p, attr })?.output?.[k]?.name ?? '')
+        : (node.input ?? []);
+    for (const n of next)
+      if (n && !seen.has(n)) {
+        seen.add(n);
+        stack.push(n);
+      }
+  }
+  return found;
+}
+
+/**
+ * A tuple's order is lost in the graph; where its elements flow on to separate outputs of the graph
+ * (or of the subgraph they sit in), in that order, that is evidence.
+ */
+function byReturnPosition(
+  index: GraphIndex,
+  inside: ReadonlySet<number>,
+  values: readonly string[],
+  shared: ReadonlySet<string>,
+): string[] | undefined {
+  // A value also read inside may be a side effect (a KV cache) or an escaped intermediate: no order.
+  if (values.some((v) => shared.has(v))) return undefined;
+  const reach = values.map((v) => returnPositions(index, inside, v));
+  if (reach.some((r) => r.length === 0)) return undefined;
+  const order = values.map((_, i) => i).sort((a, b) => Math.min(...reach[a]) - Math.min(...reach[b]));
+  // Separate: every position one element reaches comes before every position the next one reaches.
+  for (let k = 1; k < order.length; k++)
+    if (Math.max(...reach[order[k - 1]]) >= Math.min(...reach[order[k]])) return undefined;
+  return order.map((i) => values[i]);
+}
+
+/** Output positions of the first (sub)graph outputs reachable from `start` through nodes outside the call. */
+function returnPositions(index: GraphIndex, inside: ReadonlySet<number>, start: string): number[] {
+  const positions = new Set<number>();
   const seen = new Set([start]);
   const queue = [start];
-  while (queue.length && seen.size < 256) {
+  while (queue.length && seen.size < 4096) {
     const value = queue.shift()!;
     const position = index.outputPosition.get(value);
-    if (position !== undefined) return position;
+    // Past an output of its (sub)graph a value only reaches the owner node's outputs as a whole.
+    if (position !== undefined) {
+      positions.add(position);
+      continue;
+    }
     for (const reader of index.consumers.get(value) ?? []) {
+      if (inside.has(reader)) continue;
       for (const out of index.nodes[reader].output ?? [])
         if (out && !seen.has(out)) {
           seen.add(out);
@@ -54,5 +149,35 @@ function firstReturnPosition(index: GraphIndex, start: string): number | undefin
         }
     }
   }
-  return undefined;
+  return [...positions];
+}
+
+/**
+ * `return x, f(x)` leaves no trace: the element `x` is just the module's input, read outside too.
+ * A module that only dispatches to named children (no op of its own) and whose input is read, next
+ * to its output, by one node outside the call may be returning it: its output is ambiguous.
+ * Sequentials (numbered children) return their last child's output; modules with ops of their own
+ * are taken as returning what their ops compute (`x + self.block(x)` stays observable).
+ */
+const RESIDUAL_OPS = new Set(['Add', 'Sum']);
+
+export function passThroughAmbiguity(
+  index: GraphIndex,
+  info: ModuleInfo,
+  call: ModuleCall,
+  ownNode: (node: number) => boolean,
+): string | undefined {
+  if (call.outputs.length !== 1 || call.unobservableOutputs.length > 0 || info.children.length === 0) return undefined;
+  if (info.children.every((c) => /\.\d+$/.test(c))) return undefined;
+  if (call.nodes.some((n) => ownNode(n) && index.nodes[n].opType !== 'Constant')) return undefined;
+  const inside = new Set(call.nodes);
+  const output = call.outputs[0];
+  // `x + f(x)` is a residual, not a tuple: a sum never reads a pair of returned elements in practice.
+  const besideOutput = (v: string) =>
+    (index.consumers.get(v) ?? []).some(
+      (r) => !inside.has(r) && index.reads[r].includes(output) && !RESIDUAL_OPS.has(index.nodes[r].opType ?? ''),
+    );
+  const input = call.inputs.find(besideOutput);
+  if (input === undefined) return undefined;
+  return `${AMBIGUOUS}: its input '${input}' is read outside the call next to its output, and the module has no op of its own, so it may return its input as a tuple element (\`return x, f(x)\`), which the graph cannot show`;
 }

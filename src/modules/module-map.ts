@@ -9,7 +9,7 @@
  */
 import type { ContextStep, GraphIndex } from '../graph/graph-index.js';
 import type { StringStringEntryProto } from '../onnx/types.js';
-import { orderCallOutputs } from './call-outputs.js';
+import { orderCallOutputs, passThroughAmbiguity } from './call-outputs.js';
 import { markCancelledTransposes } from './cancelled-transposes.js';
 import { markFoldedBatchNorm } from './folded-batchnorm.js';
 import { inferModuleType } from './module-types.js';
@@ -23,6 +23,8 @@ import {
   type ScopeStep,
 } from './scopes.js';
 import { splitRepeatedCalls, type CallGroup } from './split-calls.js';
+import { placeUntraced, untracedModules } from './untraced.js';
+import type { ModuleEvidence } from './module-evidence.js';
 
 export interface ModuleCall {
   /** 1-based call number, in execution order. */
@@ -68,6 +70,8 @@ export interface ModuleInfo {
 export interface ModuleMap {
   /** 'neurotap-export': read from the markers of `neurotap_torch.export` (see neurotap-export.ts). */
   readonly source: ScopeSource | 'neurotap-export';
+  /** How many modules each kind of evidence gave (module-evidence.ts words it). */
+  readonly evidence: ModuleEvidence;
   readonly modules: readonly ModuleInfo[];
   get(name: string): ModuleInfo | undefined;
 }
@@ -87,8 +91,19 @@ export function buildModuleMap(index: GraphIndex, metadata: readonly StringStrin
   for (const info of modules.values()) finishModule(info, index, paths);
   markFoldedBatchNorm(index, modules.values());
   markCancelledTransposes(index, [...modules.values()]);
-  const list = [...modules.values()];
-  const map: ModuleMap = { source: scopes.source, modules: list, get: (name) => modules.get(name) };
+  const untraced = scopes.source === 'node-names' ? [] : untracedModules(index, modules, scopes.source);
+  const list = placeUntraced([...modules.values()], untraced);
+  for (const info of untraced) {
+    modules.set(info.name, info);
+    if (info.parent !== undefined) modules.get(info.parent)!.children.push(info.name);
+  }
+  const traced = list.length - untraced.length;
+  const evidence: ModuleEvidence = {
+    fromSource: traced - (scopes.renamed?.size ?? 0),
+    byParameterPath: scopes.renamed?.size ?? 0,
+    noTrace: untraced.length,
+  };
+  const map: ModuleMap = { source: scopes.source, evidence, modules: list, get: (name) => modules.get(name) };
   return moduleMapFromExport(index, map, metadata) ?? map;
 }
 
@@ -161,10 +176,12 @@ function addCall(
   }
   const inside = new Set(group.nodes);
   const own = (node: number) => paths[node].length - 1 === group.depth;
+  const { leaving, shared } = callSinks(index, inside, own);
   const { outputs, outputPaths, unobservable } = orderCallOutputs(
     index,
     group.nodes,
-    callSinks(index, inside, own),
+    leaving,
+    shared,
     group.nodes.filter(own),
   );
   info.calls.push({
@@ -180,25 +197,33 @@ function addCall(
 }
 
 /**
- * Values that leave a call: produced inside, read by nothing inside, and read outside, returned by
- * the graph, or left unread. A value read both inside and outside is an intermediate that an export
- * optimisation let escape (e.g. a transpose pair removed across modules): not the module's output.
+ * Values that leave a call: produced inside and read outside, returned by the graph, or left unread.
+ * A value also read inside (`h = conv(x); return pool(h), h`) is listed in `shared`: it is a tuple
+ * element or an intermediate an export optimisation let escape, and call-outputs.ts weighs the evidence.
  * An unread value (an LSTM's unused `h_n`) counts only for the innermost module producing it.
  */
-function callSinks(index: GraphIndex, inside: ReadonlySet<number>, ownNode: (node: number) => boolean): string[] {
+function callSinks(
+  index: GraphIndex,
+  inside: ReadonlySet<number>,
+  ownNode: (node: number) => boolean,
+): { leaving: string[]; shared: Set<string> } {
   const graphOutputs = new Set(index.outputs);
-  const sinks: string[] = [];
+  const leaving: string[] = [];
+  const shared = new Set<string>();
   for (const node of inside) {
     if (index.nodes[node].opType === 'Constant') continue;
     for (const value of index.nodes[node].output ?? []) {
       if (!value) continue;
       const readers = index.consumers.get(value) ?? [];
-      if (readers.some((r) => inside.has(r))) continue;
-      if (readers.length === 0 && !graphOutputs.has(value) && !ownNode(node)) continue;
-      sinks.push(value);
+      const outside = readers.some((r) => !inside.has(r)) || graphOutputs.has(value);
+      if (readers.some((r) => inside.has(r))) {
+        if (!outside) continue;
+        shared.add(value);
+      } else if (readers.length === 0 && !graphOutputs.has(value) && !ownNode(node)) continue;
+      leaving.push(value);
     }
   }
-  return sinks;
+  return { leaving, shared };
 }
 
 function callInputs(
@@ -240,6 +265,11 @@ function finishModule(info: ModuleInfo, index: GraphIndex, paths: readonly Scope
   info.ops = [...ops];
   if (!info.type) info.type = inferModuleType(info, index);
   for (const call of info.calls) call.opaqueInputs = opaqueInputs(index, paths, call);
+  const own = (n: number) => paths[n].at(-1)?.module === info.name;
+  info.calls.forEach((call, i) => {
+    const reason = passThroughAmbiguity(index, info, call, own);
+    if (reason) info.calls[i] = { ...call, outputs: [], outputPaths: [], unobservableOutputs: [{ path: [], reason }] };
+  });
 }
 
 /** Inputs produced inside another module's call without being one of that call's outputs. */

@@ -144,5 +144,8 @@ export function moduleMapFromExport(
   }
   for (const info of modules.values())
     if (info.parent !== undefined) modules.get(info.parent)?.children.push(info.name);
-  return { source: 'neurotap-export', modules: [...modules.values()], get: (name) => modules.get(name) };
+  const list = [...modules.values()];
+  const noTrace = list.filter((m) => m.calls.length === 0).length;
+  const evidence = { fromSource: list.length - noTrace, byParameterPath: 0, noTrace };
+  return { source: 'neurotap-export', evidence, modules: list, get: (name) => modules.get(name) };
 }

@@ -19,6 +19,8 @@ export type ScopeSource = 'dynamo-metadata' | 'torchscript-names' | 'parameter-n
 
 export interface NodeScopes {
   readonly source: ScopeSource;
+  /** Modules whose scoped name was replaced by their parameter path (a container dropped from scopes). */
+  readonly renamed?: ReadonlySet<string>;
   /** Per node: its module path from the outermost module down (root excluded); [] = top level. */
   readonly paths: ScopeStep[][];
 }
@@ -46,7 +48,9 @@ export function readNodeScopes(index: GraphIndex, parameterModules: ReadonlySet<
     return { source: 'dynamo-metadata', paths: nodes.map((n) => dynamoPath(n) ?? parameterPathOrUnknown(n, index)) };
   }
   if (nodes.some((n) => (n.name ?? '').includes('/'))) {
-    return { source: 'torchscript-names', paths: torchscriptPaths(nodes, parameterModules) };
+    const renamed = new Set<string>();
+    const paths = renameByParameters(index, torchscriptPaths(nodes, parameterModules), parameterModules, renamed);
+    return { source: 'torchscript-names', paths, renamed };
   }
   if (parameterModules.size > 0) {
     return { source: 'parameter-names', paths: nodes.map((n) => parameterPath(n, index)) };
@@ -112,6 +116,59 @@ function torchscriptPaths(nodes: readonly NodeProto[], parameterModules: Readonl
     // Unscoped nodes are constants or were added after export (casts, identities): their neighbours tell.
     return list ? resolveComponents(list, parameterModules, seen) : UNKNOWN;
   });
+}
+
+/**
+ * Containers whose forward never runs (ModuleDict, a ModuleList indexed in the parent) leave no scope:
+ * `/blocks.0/q/Gemm` reads `blocks.0.proj.q.weight`. Where a scoped module owns no parameter but the
+ * nodes in it read the parameters of one module whose path contains the scoped one's components in
+ * order and ends the same (`blocks.0.q` in `blocks.0.proj.q`), the parameter path is the module's name.
+ * Tied weights (`lm_head` reading `embed.weight`) end differently and keep their scope.
+ */
+function renameByParameters(
+  index: GraphIndex,
+  paths: ScopeStep[][],
+  parameterModules: ReadonlySet<string>,
+  renamed: Set<string>,
+): ScopeStep[][] {
+  const owners = new Map<string, Set<string>>();
+  paths.forEach((path, i) => {
+    const module = path.at(-1)?.module;
+    if (module === undefined || parameterModules.has(module)) return;
+    for (const input of index.nodes[i].input ?? []) {
+      const owner = index.initializers.has(input) ? parameterOwner(input) : undefined;
+      if (owner !== undefined) (owners.get(module) ?? owners.set(module, new Set()).get(module)!).add(owner);
+    }
+  });
+  const renames = new Map<string, string>();
+  for (const [module, found] of owners) {
+    const [owner] = found;
+    if (found.size === 1 && containsInOrder(owner.split('.'), module.split('.'))) renames.set(module, owner);
+  }
+  if (renames.size === 0) return paths;
+  for (const to of renames.values()) renamed.add(to);
+  const rename = (module: string) => {
+    if (parameterModules.has(module)) return module;
+    for (const [from, to] of renames) {
+      if (module === from) return to;
+      // A descendant (`enc.0.act` of `enc.0`) or an ancestor (`enc` of `enc.0` → `blocks.enc`) follows.
+      if (module.startsWith(`${from}.`)) return to + module.slice(from.length);
+      const rest = from.slice(module.length);
+      if (from.startsWith(`${module}.`) && to.endsWith(rest)) return to.slice(0, to.length - rest.length);
+    }
+    return module;
+  };
+  return paths.map((path) =>
+    path === UNKNOWN || path === CONSUMER_SCOPE ? path : path.map((step) => ({ ...step, module: rename(step.module) })),
+  );
+}
+
+/** `whole` holds every part of `parts` in order, with the same last part (`a.b.c` holds `a.c`). */
+function containsInOrder(whole: readonly string[], parts: readonly string[]): boolean {
+  if (whole.length <= parts.length || whole.at(-1) !== parts.at(-1)) return false;
+  let k = 0;
+  for (const w of whole) if (k < parts.length && w === parts[k]) k++;
+  return k === parts.length;
 }
 
 function isSourceless(node: NodeProto): boolean {

@@ -200,7 +200,9 @@ async function extract(modelPath: string, flags: ScannedFlags): Promise<void> {
     requireObservable(acts.size, acts.notObservable); // e.g. only If branches that did not run
     const { writeTensors } = await import('../../node/files.js');
     const written = out === undefined ? null : await writeTensors(out, acts.tensors());
-    const result = { model: modelPath, feeds, acts, written };
+    const { summary, warning } = model.moduleEvidence;
+    const modules = { summary, ...(warning ? { warning } : {}) };
+    const result = { model: modelPath, feeds, acts, written, modules };
     process.stdout.write(`${json ? extractJson(result) : extractText(result).join('\n')}\n`);
   } finally {
     await model.release();

@@ -58,6 +58,8 @@ function layersJson(model: NeurotapModel, probed: ProbedShapes | undefined): str
       inputs: model.inputs,
       outputs: model.outputs,
       source: model.moduleNameSource,
+      evidence: model.moduleEvidence.counts,
+      ...(model.moduleEvidence.warning ? { warning: model.moduleEvidence.warning } : {}),
       probed: probed ? { sizes: 'every symbolic dimension set to 1, random inputs' } : null,
       modules: model.modules().map((m) => ({
         ...m,
@@ -205,7 +207,10 @@ function layersText(model: NeurotapModel, path: string, probed: ProbedShapes | u
     ];
   });
   const table = formatColumns([['name', 'type', 'calls', 'output', ''].map(s.bold), ...rows], [2]);
-  return [`${s.dim('model'.padEnd(6))}  ${path}`, ...header, s.dim(summary), '', ...table];
+  const { summary: found, warning } = model.moduleEvidence;
+  const warned = warning ? [s.yellow(`warning: ${warning}`)] : [];
+  const evidence = s.dim(`modules: ${found}`);
+  return [`${s.dim('model'.padEnd(6))}  ${path}`, ...header, s.dim(summary), evidence, ...warned, '', ...table];
 }
 
 function printValueNames(model: NeurotapModel, json: boolean): void {
