@@ -45,6 +45,7 @@ import { inlineLocalFunctions, type InlinedFunctions } from './graph/inline-func
 import { firstDataNodes } from './modules/call-order.js';
 import { buildModuleMap, type ModuleInfo, type ModuleMap } from './modules/module-map.js';
 import { applyFunctionEvidence } from './modules/function-modules.js';
+import { gapsNamedByParameters } from './modules/untraced.js';
 import { completenessWarning, evidenceSummary, type ModuleEvidence } from './modules/module-evidence.js';
 import { decodeModel, encodeModel } from './onnx/codec.js';
 import type { ModelProto } from './onnx/types.js';
@@ -123,7 +124,10 @@ export class NeurotapModel {
     checkStructure(this.index);
     // Numbered containers' gaps (a child without parameters or nodes) are listed by the map itself (untraced.ts).
     this.moduleMap = buildModuleMap(this.index, proto.metadataProps);
-    if (functions) applyFunctionEvidence(this.moduleMap, functions);
+    if (functions) {
+      applyFunctionEvidence(this.moduleMap, functions);
+      gapsNamedByParameters(this.moduleMap.modules);
+    }
   }
 
   /** Parses and checks the bytes (nothing reaches the native runtime until a run). */

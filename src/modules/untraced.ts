@@ -12,6 +12,14 @@ import type { ModuleInfo } from './module-map.js';
 import { parameterOwner, type ScopeSource } from './scopes.js';
 
 export const NO_TRACE = 'no trace in the graph';
+const GAP_NO_NODE = `${NO_TRACE}: its numbered siblings ran, so it exists, but it left no node (a Dropout or Identity in eval, which the exporter removes, a BatchNorm folded into the Conv before it, or a module whose result is unused)`;
+const GAP_PARAMETER_NAMES = `${NO_TRACE}: its numbered siblings ran, so it exists, but no node of the export is named after it (names here come from parameter names, and it has none, or it leaves no node in eval like Dropout): any nodes it has count as its parent's`;
+
+/** Modules named from the parameters their calls read (inlined local functions): a gap may be a parameterless child. */
+export function gapsNamedByParameters(modules: readonly ModuleInfo[]): void {
+  for (const m of modules)
+    if (m.notObservable?.reason === GAP_NO_NODE) m.notObservable = { ...m.notObservable, reason: GAP_PARAMETER_NAMES };
+}
 
 /**
  * Where names come from parameter names (no scopes, or dynamo branches without metadata), a gap may
@@ -23,10 +31,7 @@ export function untracedModules(
   source: ScopeSource,
 ): ModuleInfo[] {
   const found = new Map<string, string>();
-  const gapReason =
-    source === 'torchscript-names'
-      ? `${NO_TRACE}: its numbered siblings ran, so it exists, but it left no node (a Dropout or Identity in eval, which the exporter removes, a BatchNorm folded into the Conv before it, or a module whose result is unused)`
-      : `${NO_TRACE}: its numbered siblings ran, so it exists, but no node of the export is named after it (names here come from parameter names, and it has none, or it leaves no node in eval like Dropout): any nodes it has count as its parent's`;
+  const gapReason = source === 'torchscript-names' ? GAP_NO_NODE : GAP_PARAMETER_NAMES;
   for (const name of numberedGaps(modules.keys())) found.set(name, gapReason);
   for (const name of index.initializers) {
     const owner = parameterOwner(name);
