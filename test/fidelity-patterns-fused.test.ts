@@ -32,7 +32,7 @@ describe('BatchNorm folded into a Conv owned by another module', () => {
     // What act, seq and seq.2 received: the fused value, bn(conv(x)) only if the BatchNorm ran before them.
     assert.deepEqual(
       acts.notObservable.filter((u) => u.key.startsWith('in:')).map((u) => u.key),
-      ['in:act', 'in:seq', 'in:seq.2'],
+      ['in:act#0', 'in:seq#0', 'in:seq.2#0'],
     );
     assert.deepEqual(
       [...acts.keys()].filter((k) => !k.startsWith('in:')),
@@ -49,7 +49,7 @@ describe('BatchNorm folded into a Conv owned by another module', () => {
     const plan = model.plan({ layers: ['relu', 'layer1.0.relu'], inputs: true });
     assert.deepEqual(
       plan.notObservable.map((u) => u.key),
-      ['in:relu', 'in:layer1.0.relu:1'],
+      ['in:relu#0', 'in:layer1.0.relu:1#0'],
     );
     assert.deepEqual(
       plan.targets.filter((t) => t.kind === 'input').map((t) => t.key),
@@ -148,7 +148,7 @@ describe('transposes cancelled across module boundaries', () => {
     // What b, d and the recurrent layers received is the untransposed value in the graph.
     assert.deepEqual(
       reported.filter((k) => k.startsWith('in:')),
-      ['in:b', 'in:d', 'in:l1', 'in:l2', 'in:l3'],
+      ['in:b#0', 'in:d#0', 'in:l1#0', 'in:l2#0', 'in:l3#0'],
     );
     // The rest is PyTorch's: l3's output swap survived, and the states never pass a transpose.
     for (const key of ['b', 'd', 'l1#1#0', 'l1#1#1', 'l2#1', 'l3#0', 'l3#1#0', 'l3#1#1'])

@@ -97,7 +97,7 @@ describe('what a hook attaches to', () => {
     assert.throws(() => fused.registerForwardPreHook('stem', hook), code('E_NOT_OBSERVABLE'));
     // resnet18's top relu receives the folded Conv's output: a pre-hook cannot see it, a forward hook can.
     const resnet = await loadModel(fixture('resnet18').path);
-    assert.throws(() => resnet.registerForwardPreHook('relu', hook), code('E_NOT_OBSERVABLE', /'in:relu'/));
+    assert.throws(() => resnet.registerForwardPreHook('relu', hook), code('E_NOT_OBSERVABLE', /'in:relu#0'/));
     const handle = resnet.registerForwardHook('relu', hook);
     handle.remove();
   });

@@ -297,7 +297,7 @@ function addInputTargets(
   call.inputs.forEach((value, i) => {
     if (call.opaqueInputs.includes(value)) {
       selection.notObservable.push({
-        key: call.inputs.length > 1 ? `in:${base}#${i}` : `in:${base}`,
+        key: `in:${base}#${i}`,
         module: info.name,
         reason:
           call.opaqueReasons?.get(value) ??
