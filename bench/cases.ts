@@ -2,6 +2,29 @@
 import { join } from 'node:path';
 import { loadModel } from '../src/node/index.js';
 
+/** Median, min and max of a case's timings (ms). */
+export interface Stats {
+  median: number;
+  min: number;
+  max: number;
+}
+
+/** One printed row of the benchmark: our timing against its baseline, and the ratio. */
+export interface CaseResult {
+  case: string;
+  ours: Stats;
+  baseline: string;
+  baselineMs: number | null;
+  ratio: number | null;
+  target: string;
+  note?: string;
+}
+
+export const stats = (v: number[]): Stats => {
+  const s = [...v].sort((a, b) => a - b);
+  return { median: s[s.length >> 1], min: s[0], max: s[s.length - 1] };
+};
+
 export async function loadDigitsBatch(root: string, batch: number, threads = 2) {
   const model = await loadModel(join(root, 'fixtures', 'digits-cnn.onnx'), { threads });
   const x = { data: Float32Array.from({ length: batch * 64 }, (_, i) => (i % 17) / 16), dims: [batch, 1, 8, 8] };

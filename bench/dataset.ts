@@ -10,32 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { arraySource, extractDataset, writeDataset } from '../src/node/dataset/index.js';
 import { loadModel, type NeurotapModel } from '../src/node/index.js';
-
-interface Stats {
-  median: number;
-  min: number;
-  max: number;
-}
-export interface DatasetCaseResult {
-  case: string;
-  ours: Stats;
-  baseline: string;
-  baselineMs: number | null;
-  ratio: number | null;
-  target: string;
-  note?: string;
-}
+import { type CaseResult, stats } from './cases.js';
 
 const ITEMS = 5000;
 /** Where the stores go: the default temp directory, or e.g. /dev/shm to leave the disk out. */
 const DIR = process.env.BENCH_DATASET_DIR ?? tmpdir();
 const BATCH = 64;
 const ROUNDS = Number(process.env.BENCH_DATASET_ROUNDS ?? 3);
-
-const stats = (v: number[]): Stats => {
-  const s = [...v].sort((a, b) => a - b);
-  return { median: s[s.length >> 1], min: s[0], max: s[s.length - 1] };
-};
 
 /** Random digits-like images in [0, 1), seeded so every run sees the same data. */
 function digitsLike(n: number): Float32Array {
@@ -93,7 +74,7 @@ async function toZarr(
   return result.chunks.size;
 }
 
-export async function datasetCases(root: string, threads: number): Promise<DatasetCaseResult[]> {
+export async function datasetCases(root: string, threads: number): Promise<CaseResult[]> {
   const model = await loadModel(join(root, 'fixtures', 'digits-cnn.onnx'), { threads });
   const data = digitsLike(ITEMS);
   const dir = mkdtempSync(join(DIR, 'neurotap-bench-'));
@@ -117,7 +98,7 @@ export async function datasetCases(root: string, threads: number): Promise<Datas
   }
   const plain = stats(samples.plain).median;
   const perSecond = (ms: number) => `${((ITEMS / ms) * 1000).toFixed(0)} items/s`;
-  const row = (name: string, s: number[], target: string): DatasetCaseResult => {
+  const row = (name: string, s: number[], target: string): CaseResult => {
     const st = stats(s);
     return {
       case: `${name}: ${perSecond(st.median)} vs ${perSecond(plain)}`,

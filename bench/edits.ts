@@ -7,12 +7,7 @@ import { join } from 'node:path';
 import { parseNpz } from '../src/formats/npz.js';
 import { loadModel, patchFrom } from '../src/node/index.js';
 import { readFileSync } from 'node:fs';
-
-interface Stats {
-  median: number;
-  min: number;
-  max: number;
-}
+import type { Stats } from './cases.js';
 
 export async function patchingSweepCase(
   root: string,

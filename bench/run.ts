@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModel, type NeurotapModel } from '../src/node/index.js';
-import { measureRepeatedCaptures } from './cases.js';
+import { type CaseResult, measureRepeatedCaptures, type Stats, stats } from './cases.js';
 import { datasetCases } from './dataset.js';
 import { patchingSweepCase } from './edits.js';
 
@@ -16,26 +16,6 @@ const BIG = join(ROOT, 'fixtures', 'big');
 const THREADS = Number(process.env.BENCH_THREADS ?? 2);
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const PYTHON = '/usr/bin/python3';
-
-interface Stats {
-  median: number;
-  min: number;
-  max: number;
-}
-interface CaseResult {
-  case: string;
-  ours: Stats;
-  baseline: string;
-  baselineMs: number | null;
-  ratio: number | null;
-  target: string;
-  note?: string;
-}
-
-const stats = (v: number[]): Stats => {
-  const s = [...v].sort((a, b) => a - b);
-  return { median: s[s.length >> 1], min: s[0], max: s[s.length - 1] };
-};
 
 async function time(f: () => Promise<unknown>): Promise<number> {
   const t = performance.now();

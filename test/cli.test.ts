@@ -4,7 +4,7 @@
  * exit codes and the JSON error codes.
  */
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,32 +12,13 @@ import { after, before, describe, it } from 'node:test';
 import { encodeNpy } from '../src/formats/npy.js';
 import { parseNpz } from '../src/formats/npz.js';
 import type { HostTensor } from '../src/tensor.js';
+import { cli } from './helpers/dataset.js';
 
 const ROOT = join(import.meta.dirname, '..');
-const BIN = join(ROOT, 'bin', 'neurotap.js');
 const DIST_MAIN = join(ROOT, 'dist', 'cli', 'main.js');
 const FIXTURES = join(ROOT, 'fixtures');
 const REAL_MODELS = join(FIXTURES, 'real-models');
 const fx = (...parts: string[]) => join(FIXTURES, ...parts);
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { cwd: ROOT, maxBuffer: 64 << 20, env: { ...process.env, NO_COLOR: '1' } },
-      (err, stdout, stderr) => {
-        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-      },
-    );
-  });
-}
 
 /** Runs with --json and parses stdout; the exit code must be the one expected. */
 async function cliJson(expectedCode: number, ...args: string[]): Promise<any> {
