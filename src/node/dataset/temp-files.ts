@@ -7,6 +7,9 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const TEMP_NAME = /\.[0-9a-f]{12}\.tmp$/;
+
+/** Whether a file name is a temporary file of writeFileAtomic. */
+export const isTempName = (name: string): boolean => TEMP_NAME.test(name);
 /** A temp file untouched this long belongs to no running writer: writes take milliseconds. */
 export const STALE_TEMP_MS = 60_000;
 

@@ -9,13 +9,12 @@
  * if (!report.ok) console.log(report.missingChunks, report.badFiles);
  * ```
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { NeurotapError } from '../../errors.js';
 import type { DatasetManifest } from '../../dataset/manifest.js';
-import { findTempFiles } from './temp-files.js';
+import type { DatasetStore } from './dataset-store.js';
+import { openDatasetStore, type StoreTarget } from './open-store.js';
 import { sha256 } from './zarr-store.js';
-import { MANIFEST_PATH, readJson, RECORDS_DIR, type ChunkRecord } from './zarr-writer.js';
+import { MANIFEST_PATH, RECORDS_DIR, readStoreJson, type ChunkRecord } from './zarr-writer.js';
 
 export interface BadFile {
   chunk: number;
@@ -54,11 +53,11 @@ interface ArrayMetadata {
 }
 
 async function checkArray(
-  path: string,
+  store: DatasetStore,
   manifest: DatasetManifest,
   k: DatasetManifest['keys'][number],
 ): Promise<string | undefined> {
-  const meta = await readJson<ArrayMetadata>(join(path, k.array, 'zarr.json')).catch(() => undefined);
+  const meta = await readStoreJson<ArrayMetadata>(store, `${k.array}/zarr.json`).catch(() => undefined);
   if (!meta) return 'zarr.json is missing or not JSON';
   const chunkShape = meta.chunk_grid?.configuration?.chunk_shape;
   if (JSON.stringify(meta.shape) !== JSON.stringify(k.shape))
@@ -69,8 +68,12 @@ async function checkArray(
   return undefined;
 }
 
-async function checkChunk(path: string, manifest: DatasetManifest, chunk: number): Promise<BadFile[] | 'missing'> {
-  const record = await readJson<ChunkRecord>(join(path, RECORDS_DIR, `${chunk}.json`)).catch(() => undefined);
+async function checkChunk(
+  store: DatasetStore,
+  manifest: DatasetManifest,
+  chunk: number,
+): Promise<BadFile[] | 'missing'> {
+  const record = await readStoreJson<ChunkRecord>(store, `${RECORDS_DIR}/${chunk}.json`).catch(() => undefined);
   if (!record) return 'missing';
   const expected = manifest.keys.map((k) => chunkKey(k.array, chunk, k.shape.length));
   const bad: BadFile[] = expected
@@ -78,7 +81,7 @@ async function checkChunk(path: string, manifest: DatasetManifest, chunk: number
     .map((file) => ({ chunk, file, problem: 'not recorded' as const }));
   await Promise.all(
     Object.entries(record.files).map(async ([file, hash]) => {
-      const bytes = await readFile(join(path, ...file.split('/'))).catch(() => undefined);
+      const bytes = await store.get(file).catch(() => undefined);
       if (!bytes) bad.push({ chunk, file, problem: 'missing' });
       else if (sha256(bytes) !== hash) bad.push({ chunk, file, problem: 'checksum' });
     }),
@@ -86,8 +89,11 @@ async function checkChunk(path: string, manifest: DatasetManifest, chunk: number
   return bad.sort((a, b) => (a.file < b.file ? -1 : 1));
 }
 
-export async function verifyStore(path: string): Promise<VerifyReport> {
-  const manifest = await readJson<DatasetManifest>(join(path, MANIFEST_PATH)).catch(() => undefined);
+/** Verifies the store at a path or URL (or a store object). */
+export async function verifyStore(target: StoreTarget): Promise<VerifyReport> {
+  const store = openDatasetStore(target);
+  const path = store.location;
+  const manifest = await readStoreJson<DatasetManifest>(store, MANIFEST_PATH).catch(() => undefined);
   if (!manifest) {
     throw new NeurotapError(
       'E_BAD_FILE',
@@ -99,18 +105,18 @@ export async function verifyStore(path: string): Promise<VerifyReport> {
   }
   const badArrays: VerifyReport['badArrays'] = [];
   for (const k of manifest.keys) {
-    const problem = await checkArray(path, manifest, k);
+    const problem = await checkArray(store, manifest, k);
     if (problem) badArrays.push({ array: k.array, problem });
   }
   const missingChunks: number[] = [];
   const badFiles: BadFile[] = [];
   for (let chunk = 0; chunk < manifest.chunks.count; chunk++) {
-    const result = await checkChunk(path, manifest, chunk);
+    const result = await checkChunk(store, manifest, chunk);
     if (result === 'missing') missingChunks.push(chunk);
     else badFiles.push(...result);
   }
   const total = manifest.chunks.count;
-  const tempFiles = await findTempFiles(path);
+  const tempFiles = await store.leftovers();
   const ok = missingChunks.length === 0 && badFiles.length === 0 && badArrays.length === 0;
   return {
     path,

@@ -30,9 +30,10 @@ import {
 } from '../../dataset/manifest.js';
 import { FlatDatasetWriter, type FlatFormat } from './flat-writer.js';
 import { fingerprintFiles } from './fingerprint.js';
-import { removeStaleTempFiles } from './temp-files.js';
+import { type DatasetStore, isStoreUrl } from './dataset-store.js';
+import { openDatasetStore } from './open-store.js';
 import { sha256 } from './zarr-store.js';
-import { MANIFEST_PATH, META_DIR, readJson, ZarrDatasetWriter } from './zarr-writer.js';
+import { MANIFEST_PATH, META_DIR, readJson, readStoreJson, ZarrDatasetWriter } from './zarr-writer.js';
 import type { DataSource, DatasetBatch, DatasetLayout, ExtractDatasetOptions } from '../../dataset/types.js';
 
 export type DatasetFormat = 'zarr' | FlatFormat;
@@ -73,6 +74,7 @@ export interface WriteDatasetResult {
 }
 
 export async function datasetFormat(path: string): Promise<DatasetFormat> {
+  if (isStoreUrl(path)) return 'zarr'; // only Zarr stores live behind URLs
   const ext = extname(path.replace(/[\\/]+$/, '')).toLowerCase();
   if (
     ext === '.zarr' ||
@@ -101,21 +103,16 @@ export async function datasetFormat(path: string): Promise<DatasetFormat> {
   );
 }
 
-/** Refuses to write a store into a path holding something else (only this job's own files may be there). */
-async function checkStoreDirectory(path: string, layout: DatasetLayout): Promise<void> {
-  const info = await stat(path).catch(() => undefined);
-  if (!info) return;
-  if (!info.isDirectory())
-    throw new NeurotapError('E_OUTPUT_PATH', `Expected ${path} to be a Zarr store (a directory); it is a file.`, {
-      hint: 'Remove it or choose another path.',
-    });
+/** Refuses to write a store where something else lies (only this job's own objects may be there). */
+async function checkStoreDirectory(store: DatasetStore, layout: DatasetLayout): Promise<void> {
   const own = new Set(['zarr.json', META_DIR, ...layout.keys.map((k) => k.array)]);
-  // Another shard may be creating the same store right now: its files are expected.
-  const foreign = (await readdir(path)).filter((name) => !own.has(name) && !name.endsWith('.tmp'));
+  // Another shard may be creating the same store right now: its objects are expected.
+  const names = new Set((await store.list('')).map((key) => key.split('/')[0]));
+  const foreign = [...names].filter((name) => !own.has(name));
   if (foreign.length) {
     throw new NeurotapError(
       'E_OUTPUT_PATH',
-      `Expected ${path} to be absent or a store of this job; it holds ${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? '...' : ''}.`,
+      `Expected ${store.location} to be absent or a store of this job; it holds ${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? '...' : ''}.`,
       {
         hint: 'Choose a new path for the store, or remove the directory.',
       },
@@ -234,9 +231,10 @@ async function writeZarr(
   context: ManifestContext,
 ): Promise<WriteDatasetResult> {
   sizesOf(given); // a bad batch or chunk size fails before the model runs
-  let existing = await readJson<DatasetManifest>(join(path, MANIFEST_PATH));
+  const store = openDatasetStore(path);
+  let existing = await readStoreJson<DatasetManifest>(store, MANIFEST_PATH);
   if (existing && given.overwrite && !given.resume && !sameJob(existing, context, given)) {
-    await rm(path, { recursive: true, force: true }); // a neurotap store (it has a manifest) of another job
+    await store.delete(await store.list('')); // a neurotap store (it has a manifest) of another job
     existing = undefined;
   }
   // The default chunk size depends on the layout: the store's, or the first batch's.
@@ -248,13 +246,13 @@ async function writeZarr(
   if (existing) {
     checkSameJob(existing, identity, path);
     manifest = existing;
-    writer = await ZarrDatasetWriter.open(path, manifest);
+    writer = await ZarrDatasetWriter.open(store, manifest);
   } else {
-    await checkStoreDirectory(path, layout);
+    await checkStoreDirectory(store, layout);
     manifest = buildManifest({ ...context, options }, layout);
-    writer = await ZarrDatasetWriter.create(path, manifest);
+    writer = await ZarrDatasetWriter.create(store, manifest);
   }
-  if (options.resume) await removeStaleTempFiles(path);
+  if (options.resume) await store.removeStaleLeftovers();
   const done = options.resume ? await writer.completedChunks() : new Set<number>();
   const mine = plannedChunks(source, options);
   const skipped = mine.filter((c) => done.has(c)).length;

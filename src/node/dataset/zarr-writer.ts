@@ -7,13 +7,14 @@
  * store is created: its presence means every array exists) and `.neurotap/chunks/K.json` per
  * completed chunk K, with the SHA-256 of every file of that chunk, written after those files.
  */
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import * as zarr from 'zarrita';
+import type { AbsolutePath } from 'zarrita';
 import { NeurotapError } from '../../errors.js';
-import { writeFileAtomic } from '../files.js';
 import type { DType, HostTensor, TypedArray } from '../../tensor.js';
 import type { DatasetManifest } from '../../dataset/manifest.js';
-import { AtomicFileStore } from './zarr-store.js';
+import type { DatasetStore } from './dataset-store.js';
+import { sha256, ZarritaStore } from './zarr-store.js';
 import type { DatasetBatch } from '../../dataset/types.js';
 
 export const META_DIR = '.neurotap';
@@ -27,7 +28,7 @@ export interface ChunkRecord {
   files: Record<string, string>;
 }
 
-type ZarrArray = zarr.Array<zarr.DataType, AtomicFileStore>;
+type ZarrArray = zarr.Array<zarr.DataType, RecordingStore>;
 
 const ZARR_DTYPES: Partial<Record<DType, zarr.DataType>> = {
   float32: 'float32',
@@ -45,18 +46,27 @@ const ZARR_DTYPES: Partial<Record<DType, zarr.DataType>> = {
 
 export const jsonBytes = (value: unknown) => new TextEncoder().encode(`${JSON.stringify(value, null, 1)}\n`);
 
-/** A JSON file of a store, or undefined when absent; a damaged one is E_BAD_FILE (not a bug of neurotap). */
-export async function readJson<T>(path: string): Promise<T | undefined> {
-  const text = await readFile(path, 'utf8').catch(() => undefined);
-  if (text === undefined) return undefined;
+function parseJson<T>(text: string, where: string): T {
   try {
     return JSON.parse(text) as T;
   } catch (cause) {
-    throw new NeurotapError('E_BAD_FILE', `Expected JSON in ${path}; it is damaged: ${(cause as Error).message}.`, {
+    throw new NeurotapError('E_BAD_FILE', `Expected JSON in ${where}; it is damaged: ${(cause as Error).message}.`, {
       hint: 'The store was damaged (a partial copy, or edited by hand): run `neurotap verify` on it, or write a new store.',
       cause,
     });
   }
+}
+
+/** A JSON file, or undefined when absent; a damaged one is E_BAD_FILE (not a bug of neurotap). */
+export async function readJson<T>(path: string): Promise<T | undefined> {
+  const text = await readFile(path, 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : parseJson<T>(text, path);
+}
+
+/** A JSON object of a store, or undefined when absent; a damaged one is E_BAD_FILE. */
+export async function readStoreJson<T>(store: DatasetStore, key: string): Promise<T | undefined> {
+  const bytes = await store.get(key);
+  return bytes === undefined ? undefined : parseJson<T>(new TextDecoder().decode(bytes), `${store.location}/${key}`);
 }
 
 function zarrDtype(dtype: DType, key: string): zarr.DataType {
@@ -83,30 +93,34 @@ function strides(shape: readonly number[]): number[] {
   return out;
 }
 
-/** The store, with the directory for completion records (writeFileAtomic creates no directories). */
-async function openStore(path: string): Promise<AtomicFileStore> {
-  const store = new AtomicFileStore(path);
-  await mkdir(store.pathOf(RECORDS_DIR), { recursive: true }).catch((cause) => {
-    throw new NeurotapError(
-      'E_OUTPUT_PATH',
-      `Expected to create the store ${path}; could not: ${(cause as Error).message}.`,
-      { hint: 'Check that the parent directory exists and is writable.', cause },
-    );
-  });
-  return store;
+/** zarrita's view of the store, remembering the SHA-256 of each object written, for the completion records. */
+class RecordingStore extends ZarritaStore {
+  #written = new Map<string, string>();
+
+  override async set(key: AbsolutePath, value: Uint8Array): Promise<void> {
+    await super.set(key, value);
+    this.#written.set(key.replace(/^\//, ''), sha256(value));
+  }
+
+  /** Keys written since the last call, with the SHA-256 of their bytes; clears the list. */
+  takeWritten(): Map<string, string> {
+    const written = this.#written;
+    this.#written = new Map();
+    return written;
+  }
 }
 
 export class ZarrDatasetWriter {
   private constructor(
-    readonly path: string,
-    private readonly store: AtomicFileStore,
+    readonly store: DatasetStore,
+    private readonly zarrStore: RecordingStore,
     private readonly arrays: Map<string, ZarrArray>,
   ) {}
 
   /** Writes the root group, every array's metadata, then the manifest; identical bytes from every shard. */
-  static async create(path: string, manifest: DatasetManifest): Promise<ZarrDatasetWriter> {
-    const store = await openStore(path);
-    const root = zarr.root(store);
+  static async create(store: DatasetStore, manifest: DatasetManifest): Promise<ZarrDatasetWriter> {
+    const zarrStore = new RecordingStore(store);
+    const root = zarr.root(zarrStore);
     const arrays = new Map<string, ZarrArray>();
     for (const k of manifest.keys) {
       const dtype = zarrDtype(k.dtype, k.key);
@@ -129,22 +143,23 @@ export class ZarrDatasetWriter {
         neurotap: { format: manifest.format, manifest: MANIFEST_PATH, model_sha256: manifest.model.sha256, keys },
       },
     });
-    await writeFileAtomic(store.pathOf(MANIFEST_PATH), jsonBytes(manifest));
-    return new ZarrDatasetWriter(path, store, arrays);
+    await store.put(MANIFEST_PATH, jsonBytes(manifest));
+    return new ZarrDatasetWriter(store, zarrStore, arrays);
   }
 
-  static async open(path: string, manifest: DatasetManifest): Promise<ZarrDatasetWriter> {
-    const store = await openStore(path);
-    const root = zarr.root(store);
+  static async open(store: DatasetStore, manifest: DatasetManifest): Promise<ZarrDatasetWriter> {
+    const zarrStore = new RecordingStore(store);
+    const root = zarr.root(zarrStore);
     const arrays = new Map<string, ZarrArray>();
     for (const k of manifest.keys)
       arrays.set(k.key, (await zarr.open(root.resolve(k.array), { kind: 'array' })) as ZarrArray);
-    return new ZarrDatasetWriter(path, store, arrays);
+    return new ZarrDatasetWriter(store, zarrStore, arrays);
   }
 
   /** Chunks with a completion record (what `--resume` skips). */
   async completedChunks(): Promise<Set<number>> {
-    const names = await readdir(this.store.pathOf(RECORDS_DIR)).catch(() => [] as string[]);
+    const keys = await this.store.list(`${RECORDS_DIR}/`);
+    const names = keys.map((k) => k.slice(RECORDS_DIR.length + 1));
     return new Set(names.filter((n) => /^\d+\.json$/.test(n)).map((n) => Number(n.slice(0, -5))));
   }
 
@@ -153,7 +168,7 @@ export class ZarrDatasetWriter {
    * the record that declares the chunk complete.
    */
   async writeChunk(chunk: DatasetBatch): Promise<ChunkRecord> {
-    this.store.takeWritten();
+    this.zarrStore.takeWritten();
     const end = chunk.start + chunk.itemIds.length;
     // All arrays at once: the time goes to file-system round trips, which libuv runs in parallel.
     await Promise.all(
@@ -167,9 +182,9 @@ export class ZarrDatasetWriter {
         } as never);
       }),
     );
-    const files = Object.fromEntries([...this.store.takeWritten()].sort(([a], [b]) => (a < b ? -1 : 1)));
+    const files = Object.fromEntries([...this.zarrStore.takeWritten()].sort(([a], [b]) => (a < b ? -1 : 1)));
     const record: ChunkRecord = { chunk: chunk.chunk, items: [chunk.start, end], files };
-    await writeFileAtomic(this.store.pathOf(`${RECORDS_DIR}/${chunk.chunk}.json`), jsonBytes(record));
+    await this.store.put(`${RECORDS_DIR}/${chunk.chunk}.json`, jsonBytes(record));
     return record;
   }
 }
