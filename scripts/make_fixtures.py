@@ -76,6 +76,8 @@ def seed_everything(seed: int = 0) -> None:
 
 def to_numpy(t: torch.Tensor) -> np.ndarray:
     # np.array, not np.ascontiguousarray: that one turns a 0-d tensor into shape (1,).
+    if t.is_quantized:  # what a quantized module's hook sees: its integers (ONNX QuantizeLinear's output)
+        return np.array(t.detach().int_repr().cpu().numpy(), order="C")
     a = t.detach().cpu().numpy()
     if a.dtype == np.int64:
         return np.array(a, order="C")

@@ -111,6 +111,8 @@ export class NeurotapModel {
   readonly #sessions = new Map<string, Promise<CaptureSession>>();
   readonly #hooks = new HookRegistry();
   #base: Promise<CaptureBase> | undefined;
+  /** The graph values ONNX Runtime's optimisation removed, once its optimised graph is known (QDQ models on the CPU EP). */
+  #optimized: CaptureBase['optimized'];
 
   private constructor(
     private readonly proto: ModelProto,
@@ -152,6 +154,22 @@ export class NeurotapModel {
     // (plain runs still use the original bytes).
     const inlined = inlineLocalFunctions(proto);
     return new NeurotapModel(inlined?.model ?? proto, bytes, runtime, options, source, inlined);
+  }
+
+  /**
+   * `fromBytes`, then the graph captures start from, computed now: for a QDQ model on the CPU
+   * execution provider that is ONNX Runtime's optimised graph (one session creation), so that
+   * `plan()` reports the values it fuses away as `capture` does. Node's `loadModel` uses it.
+   */
+  static async load(
+    bytes: Uint8Array,
+    runtime: Runtime,
+    options: LoadOptions = {},
+    source: ModelSource = {},
+  ): Promise<NeurotapModel> {
+    const model = NeurotapModel.fromBytes(bytes, runtime, options, source);
+    await model.#captureBase();
+    return model;
   }
 
   get inputNames(): readonly string[] {
@@ -248,7 +266,10 @@ export class NeurotapModel {
 
   /** Which keys a capture with these options would return, and which modules it cannot observe. */
   plan(options: CaptureOptions = {}): Selection {
-    return selectTargets(this.moduleMap, this.index, options);
+    const selection = selectTargets(this.moduleMap, this.index, options);
+    // Edits name nodes of the model's own graph, so such captures run on it (nothing fused away).
+    const edits = Object.keys(options.edit ?? {}).length > 0 || (options.editable ?? []).length > 0;
+    return edits ? selection : dropFusedTargets(selection, this.#optimized);
   }
 
   /** Plain inference on the unmodified graph, firing any registered hooks. */
@@ -367,7 +388,8 @@ export class NeurotapModel {
 
   /** The plan, less the values ONNX Runtime's optimised graph no longer holds (edits run on the model's own graph). */
   async #selection(options: CaptureOptions, edits: EditPlan | undefined): Promise<Selection> {
-    return dropFusedTargets(this.plan(options), edits ? undefined : (await this.#captureBase()).optimized);
+    if (!edits) await this.#captureBase();
+    return this.plan(options);
   }
 
   /** An unreduced graph input is returned from the feeds: it is not a graph value to expose. */
@@ -474,9 +496,14 @@ export class NeurotapModel {
       request,
       sessionOptions(this.options, undefined),
     );
-    this.#base.catch(() => {
-      this.#base = undefined;
-    });
+    this.#base.then(
+      (base) => {
+        this.#optimized = base.optimized;
+      },
+      () => {
+        this.#base = undefined;
+      },
+    );
     return this.#base;
   }
 

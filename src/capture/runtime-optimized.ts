@@ -12,7 +12,7 @@
 import { NeurotapError } from '../errors.js';
 import { indexGraph, type GraphIndex } from '../graph/graph-index.js';
 import { decodeModel } from '../onnx/codec.js';
-import type { ModelProto, NodeProto, TensorProto } from '../onnx/types.js';
+import { AttributeType, type ModelProto, type NodeProto, type TensorProto } from '../onnx/types.js';
 import type { InferenceSession, ModelSource } from '../runtime/runtime.js';
 import type { Selection } from './select.js';
 
@@ -52,12 +52,15 @@ export function optimizedGraph(original: GraphIndex, optimizedBytes: Uint8Array)
     for (const p of params) if (!has(p) && !extraInits.some((t) => t.name === p)) extraInits.push(initializers.get(p)!);
     extraNodes.push({ ...node, name: `${node.name ?? out}::recomputed` });
   }
+  // A node output ONNX Runtime folded into a constant (a weight's QuantizeLinear) is now an
+  // initializer, which a session cannot fetch: it becomes a Constant node again, same name and value.
+  const folded = (graph.initializer ?? []).filter((t) => original.producer.has(t.name ?? ''));
   const model = {
     ...proto,
     graph: {
       ...graph,
-      node: [...(graph.node ?? []), ...extraNodes],
-      initializer: [...(graph.initializer ?? []), ...extraInits],
+      node: [...folded.map(constantNode), ...(graph.node ?? []), ...extraNodes],
+      initializer: [...(graph.initializer ?? []).filter((t) => !folded.includes(t)), ...extraInits],
     },
   };
   const index = indexGraph(model.graph);
@@ -75,6 +78,16 @@ export function optimizedGraph(original: GraphIndex, optimizedBytes: Uint8Array)
         ? `fused by ONNX Runtime into ${after.opType} '${after.name}': the quantized model never computes this value`
         : `removed by ONNX Runtime's graph optimisation (fused into the quantized kernels around it): the quantized model never computes this value`;
     },
+  };
+}
+
+function constantNode(t: TensorProto): NodeProto {
+  const name = t.name ?? '';
+  return {
+    opType: 'Constant',
+    name: `${name}::folded`,
+    output: [name],
+    attribute: [{ name: 'value', type: AttributeType.TENSOR, t }],
   };
 }
 

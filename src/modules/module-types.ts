@@ -79,6 +79,8 @@ export function inferModuleType(info: ModuleInfo, index: GraphIndex): string {
     if (SPATIAL_OPS[op]) return SPATIAL_OPS[op] + spatialSuffix(info, index, op) + quantized;
     if (op === 'MatMul' && quantized) return `Linear${quantized}`;
   }
+  const quantizer = quantizerType(info.ops);
+  if (ops.length === 0 && quantizer) return quantizer;
   const set = new Set(core);
   if (set.has('MatMul') && (set.size === 1 || (set.size === 2 && set.has('Add')))) return 'Linear';
   if (set.has('Erf')) return 'GELU';
@@ -112,4 +114,11 @@ function quantizedWeight(info: ModuleInfo, index: GraphIndex, op: string): strin
   const stored = index.graph.initializer?.find((t) => t.name === dq.input?.[0]);
   if (stored?.dataType === DataType.INT8) return ' (int8)';
   return stored?.dataType === DataType.UINT8 ? ' (uint8)' : '';
+}
+
+/** A torch.ao QuantStub / DeQuantStub after convert (nnq.Quantize, nnq.DeQuantize): one quantizer op, casts aside. */
+function quantizerType(ops: readonly string[]): string | undefined {
+  const own = ops.filter((op) => op !== 'Constant' && op !== 'Cast');
+  if (own.length !== 1) return undefined;
+  return own[0] === 'QuantizeLinear' ? 'Quantize' : own[0] === 'DequantizeLinear' ? 'DeQuantize' : undefined;
 }

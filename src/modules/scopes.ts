@@ -7,6 +7,9 @@
  */
 import type { GraphIndex } from '../graph/graph-index.js';
 import type { NodeProto } from '../onnx/types.js';
+import { parameterOwner, renameByParameters } from './parameter-renames.js';
+
+export { parameterModulesOf, parameterOwner } from './parameter-renames.js';
 
 /** One level of a node's module path: the module's full name, which call of it, its class if known. */
 export interface ScopeStep {
@@ -112,63 +115,10 @@ function torchscriptPaths(nodes: readonly NodeProto[], parameterModules: Readonl
   for (const list of scopeLists)
     if (list) resolveComponents(list, parameterModules, null).forEach((s) => seen.add(s.module));
   return scopeLists.map((list, i) => {
-    if (QUANTIZE_OPS.has(nodes[i].opType ?? '')) return CONSUMER_SCOPE;
+    if (addedQuantizer(nodes[i])) return CONSUMER_SCOPE;
     // Unscoped nodes are constants or were added after export (casts, identities): their neighbours tell.
     return list ? resolveComponents(list, parameterModules, seen) : UNKNOWN;
   });
-}
-
-/**
- * Containers whose forward never runs (ModuleDict, a ModuleList indexed in the parent) leave no scope:
- * `/blocks.0/q/Gemm` reads `blocks.0.proj.q.weight`. Where a scoped module owns no parameter but the
- * nodes in it read the parameters of one module whose path contains the scoped one's components in
- * order and ends the same (`blocks.0.q` in `blocks.0.proj.q`), the parameter path is the module's name.
- * Tied weights (`lm_head` reading `embed.weight`) end differently and keep their scope.
- */
-function renameByParameters(
-  index: GraphIndex,
-  paths: ScopeStep[][],
-  parameterModules: ReadonlySet<string>,
-  renamed: Set<string>,
-): ScopeStep[][] {
-  const owners = new Map<string, Set<string>>();
-  paths.forEach((path, i) => {
-    const module = path.at(-1)?.module;
-    if (module === undefined || parameterModules.has(module)) return;
-    for (const input of index.nodes[i].input ?? []) {
-      const owner = index.initializers.has(input) ? parameterOwner(input) : undefined;
-      if (owner !== undefined) (owners.get(module) ?? owners.set(module, new Set()).get(module)!).add(owner);
-    }
-  });
-  const renames = new Map<string, string>();
-  for (const [module, found] of owners) {
-    const [owner] = found;
-    if (found.size === 1 && containsInOrder(owner.split('.'), module.split('.'))) renames.set(module, owner);
-  }
-  if (renames.size === 0) return paths;
-  for (const to of renames.values()) renamed.add(to);
-  const rename = (module: string) => {
-    if (parameterModules.has(module)) return module;
-    for (const [from, to] of renames) {
-      if (module === from) return to;
-      // A descendant (`enc.0.act` of `enc.0`) or an ancestor (`enc` of `enc.0` → `blocks.enc`) follows.
-      if (module.startsWith(`${from}.`)) return to + module.slice(from.length);
-      const rest = from.slice(module.length);
-      if (from.startsWith(`${module}.`) && to.endsWith(rest)) return to.slice(0, to.length - rest.length);
-    }
-    return module;
-  };
-  return paths.map((path) =>
-    path === UNKNOWN || path === CONSUMER_SCOPE ? path : path.map((step) => ({ ...step, module: rename(step.module) })),
-  );
-}
-
-/** `whole` holds every part of `parts` in order, with the same last part (`a.b.c` holds `a.c`). */
-function containsInOrder(whole: readonly string[], parts: readonly string[]): boolean {
-  if (whole.length <= parts.length || whole.at(-1) !== parts.at(-1)) return false;
-  let k = 0;
-  for (const w of whole) if (k < parts.length && w === parts[k]) k++;
-  return k === parts.length;
 }
 
 function isSourceless(node: NodeProto): boolean {
@@ -181,6 +131,18 @@ function isSourceless(node: NodeProto): boolean {
  * module's input, so they belong to the module that reads them, never to the one they follow.
  */
 const QUANTIZE_OPS = new Set(['DynamicQuantizeLinear', 'QuantizeLinear']);
+
+/**
+ * A quantizer a tool added after export. The exporter's own (a torch.ao QuantStub or quantized
+ * Conv: `/quant/QuantizeLinear`, `/conv/QuantizeLinear_1`) is named by its op type in its module's
+ * scope and computes that module's quantized output, so it stays there: moving it to its reader
+ * would hand the reader the float before quantization as its input.
+ */
+function addedQuantizer(node: NodeProto): boolean {
+  if (!QUANTIZE_OPS.has(node.opType ?? '')) return false;
+  const last = (node.name ?? '').split('/').at(-1) ?? '';
+  return !new RegExp(`^${node.opType}(_\\d+)?$`).test(last);
+}
 
 /**
  * Turns name components into full module names. The TorchScript exporter writes a child of a
@@ -235,22 +197,4 @@ function parameterPath(node: NodeProto, index: GraphIndex): ScopeStep[] {
 function parameterPathOrUnknown(node: NodeProto, index: GraphIndex): ScopeStep[] {
   const path = parameterPath(node, index);
   return path.length ? path : UNKNOWN;
-}
-
-/** `layer1.0.conv1.weight` → `layer1.0.conv1`; anonymous names (`onnx::Conv_193`) → undefined. */
-export function parameterOwner(name: string): string | undefined {
-  if (name.includes('::') || !name.includes('.')) return undefined;
-  return name.slice(0, name.lastIndexOf('.'));
-}
-
-/** Module names that own a named parameter, with all their ancestors. */
-export function parameterModulesOf(index: GraphIndex): Set<string> {
-  const modules = new Set<string>();
-  for (const name of index.initializers) {
-    const owner = parameterOwner(name);
-    if (owner === undefined) continue;
-    const parts = owner.split('.');
-    for (let i = 1; i <= parts.length; i++) modules.add(parts.slice(0, i).join('.'));
-  }
-  return modules;
 }

@@ -29,7 +29,7 @@ export async function loadModel(source: string | Uint8Array, options: LoadOption
   const { providers, warnings } = resolveExecutionProviders(options.executionProviders);
   for (const text of warnings) process.emitWarning(text, { code: 'NEUROTAP_EP_MISSING' });
   const resolved = providers ? { ...options, executionProviders: providers } : options;
-  return NeurotapModel.fromBytes(bytes, nodeRuntime, resolved, nodeModelSource(path, nodeRuntime));
+  return NeurotapModel.load(bytes, nodeRuntime, resolved, nodeModelSource(path, nodeRuntime));
 }
 
 async function readModelFile(path: string): Promise<Uint8Array> {

@@ -1,0 +1,85 @@
+"""Fixtures for the remaining fidelity patterns of issue 9 (quantized exports, merged calls,
+pass-through tuple elements, recurrent h_n assembled from per-layer states).
+
+Each model is small and seeded; goldens come from forward hooks that clone their outputs
+(save_fixture). A quantized tensor's golden is its integer representation (``int_repr()``, uint8),
+which is what the ONNX QuantizeLinear that stands for it outputs.
+Run one with ``/usr/bin/python3 scripts/make_fixtures.py quant-stubs`` (names below).
+"""
+
+from collections import OrderedDict
+
+import torch
+import torch.nn as nn
+from make_fixtures import maker, save_fixture, seed_everything, simple_kwargs
+
+
+class Stubbed(nn.Module):
+    """Eager-mode static quantization: QuantStub, a quantized Conv and ReLU, DeQuantStub, a float head."""
+
+    def __init__(self):
+        super().__init__()
+        self.quant = torch.ao.quantization.QuantStub()
+        self.conv = nn.Conv2d(2, 4, 3, padding=1)
+        self.relu = nn.ReLU()
+        self.dequant = torch.ao.quantization.DeQuantStub()
+        self.head = nn.Conv2d(4, 3, 1)
+
+    def forward(self, x):
+        return self.head(self.dequant(self.relu(self.conv(self.quant(x)))))
+
+
+def exact_quantization(converted: nn.Module) -> dict:
+    """Scales for which fbgemm's integer kernel and ONNX's float emulation agree bit for bit.
+
+    The input scale is 2^-2, the weights are per-tensor integers in [-1, 1] at scale 2^-3 and the
+    conv's output scale is their product (2^-5), so no value is ever rounded: the requantization
+    multiplier is 1 and every float product and sum is exact. Only the module attribution is tested.
+    """
+    scale_x, scale_w = 2.0 ** -2, 2.0 ** -3
+    converted.quant.scale = torch.tensor([scale_x])
+    converted.quant.zero_point = torch.tensor([128])
+    conv = converted.conv
+    w = torch.randint(-1, 2, conv.weight().shape).float() * scale_w
+    b = torch.randint(-8, 9, (conv.out_channels,)).float() * scale_x * scale_w
+    conv.set_weight_bias(torch.quantize_per_tensor(w, scale_w, 0, torch.qint8), b)
+    conv.scale, conv.zero_point = scale_x * scale_w, 128
+    return {"quant": {"scale": scale_x, "zero_point": 128}, "conv": {"scale": scale_x * scale_w, "zero_point": 128}}
+
+
+@maker("quant-stubs")
+def make_quant_stubs():
+    seed_everything()
+    model = Stubbed().eval()
+    model.qconfig = torch.ao.quantization.get_default_qconfig("fbgemm")
+    model.head.qconfig = None
+    prepared = torch.ao.quantization.prepare(model)
+    with torch.no_grad():
+        prepared(torch.randn(4, 2, 6, 6))
+    converted = torch.ao.quantization.convert(prepared)
+    scales = exact_quantization(converted)
+    kwargs = simple_kwargs()
+    kwargs["dynamic_axes"] = None  # quantized ops export with static shapes only
+    save_fixture("quant-stubs", converted, OrderedDict(x=torch.randn(2, 2, 6, 6)), kwargs,
+                 notes="torch.ao eager static quantization, exported: every quantized module's nodes "
+                       "(QuantizeLinear included) carry its scope. Goldens of quantized tensors are their "
+                       "int_repr() (uint8). Scales chosen so that no value is rounded (exact_quantization).",
+                 extra={"quantization": scales})
+
+
+@maker("quant-fake")
+def make_quant_fake():
+    """Quantization-aware training's fake quantization, exported as QuantizeLinear/DequantizeLinear pairs."""
+    seed_everything()
+    model = Stubbed().train()
+    model.qconfig = torch.ao.quantization.QConfig(activation=torch.ao.quantization.default_fake_quant,
+                                                  weight=torch.ao.quantization.default_weight_fake_quant)
+    model.head.qconfig = None
+    prepared = torch.ao.quantization.prepare_qat(model)
+    prepared(torch.randn(4, 2, 6, 6))
+    prepared.eval()
+    prepared.apply(torch.ao.quantization.disable_observer)
+    save_fixture("quant-fake", prepared, OrderedDict(x=torch.randn(2, 2, 6, 6)), simple_kwargs(),
+                 notes="prepare_qat with per-tensor FakeQuantize, observers disabled, exported: the "
+                       "activation fake-quantizers run in forward hooks, so their nodes are scoped "
+                       "'/activation_post_process/' at the top level.")
