@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'E_OUTPUT_PATH' // an output cannot be written
   | 'E_NOT_OBSERVABLE' // a module's activation does not exist in the exported graph
   | 'E_MISSING_DEPENDENCY' // an optional package the call needs (onnxruntime-web) is not installed
+  | 'E_NO_LM_HEAD' // the logit lens finds no final norm + LM head it can run alone
   | 'E_RUNTIME'; // ONNX Runtime rejected the model or the run
 
 const BRAND = Symbol.for('neurotap.error');

@@ -51,6 +51,7 @@ import { decodeModel, encodeModel } from './onnx/codec.js';
 import type { ModelProto } from './onnx/types.js';
 import type { InferenceSession, ModelSource, Runtime, Tensor } from './runtime/runtime.js';
 import { ONNX_DTYPE, type DType } from './tensor.js';
+import { LogitLens, type LensOptions, type LensResult } from './lens/lens.js';
 
 interface CaptureSession {
   session: InferenceSession;
@@ -113,6 +114,7 @@ export class NeurotapModel {
   #base: Promise<CaptureBase> | undefined;
   /** The graph values ONNX Runtime's optimisation removed, once its optimised graph is known (QDQ models on the CPU EP). */
   #optimized: CaptureBase['optimized'];
+  #lens: LogitLens | undefined;
 
   private constructor(
     private readonly proto: ModelProto,
@@ -411,6 +413,47 @@ export class NeurotapModel {
     return [...targets, ...callbacks, ...conditions];
   }
 
+  /**
+   * Logit lens: the final norm and LM head on every hidden state (default: the `hidden_states`
+   * preset), top tokens per layer and position (src/lens/lens.ts); one extra session.
+   */
+  async lens(feeds: Feeds, options: LensOptions = {}): Promise<LensResult> {
+    return this.#logitLens().run(feeds, options);
+  }
+
+  /** The final norm and LM head the lens runs, and the value it cuts at; E_NO_LM_HEAD when there are none. */
+  lensHead(): { norm: string; head: string; stream: string } {
+    const { norm, head, stream } = this.#logitLens().head;
+    return { norm, head, stream };
+  }
+
+  #logitLens(): LogitLens {
+    this.#lens ??= new LogitLens({
+      proto: this.proto,
+      index: this.index,
+      map: this.moduleMap,
+      runtime: this.runtime,
+      plan: (o) => this.plan(o),
+      capture: (f, o) => this.capture(f, o),
+      createSession: (model) => this.#createLensSession(model),
+      runSession: (s, f, o) => this.#runSession(s, f, o),
+    });
+    return this.#lens;
+  }
+
+  async #createLensSession(model: Uint8Array): Promise<InferenceSession> {
+    const external = externalDataFiles(this.proto);
+    const options = sessionOptions(this.options, external.length ? this.source.externalDataFolder : undefined);
+    try {
+      return await this.runtime.InferenceSession.create(model, options);
+    } catch (cause) {
+      throw new NeurotapError('E_RUNTIME', `ONNX Runtime could not load the logit lens's head: ${firstLine(cause)}`, {
+        hint: 'The final norm and LM head did not load on their own; report the model.',
+        cause,
+      });
+    }
+  }
+
   /** Calls `hook(module, inputs, output)` after each call of the module during `run`; dispose the handle to remove it. */
   registerForwardHook(name: string, hook: ForwardHook): HookHandle {
     checkHookTarget(this.moduleMap, this.index, name, 'forward');
@@ -427,6 +470,7 @@ export class NeurotapModel {
   async release(): Promise<void> {
     const sessions = [...this.#sessions.values()];
     this.#sessions.clear();
+    await this.#lens?.release();
     // A session that failed to build has nothing to release.
     for (const s of sessions)
       await s.then(

@@ -24,6 +24,7 @@ const subCommands = {
   verify: () => import('./commands/verify.js').then((m) => m.default),
   compare: () => import('./commands/compare.js').then((m) => m.default),
   'torch-helper': () => import('./commands/torch-helper.js').then((m) => m.default),
+  lens: () => import('./commands/lens.js').then((m) => m.default),
 } satisfies Record<string, () => Promise<FlagCommand>>;
 
 export const root = defineCommand({

@@ -140,10 +140,12 @@ async function checkOutputPath(path: string): Promise<void> {
   await checkParentDirectory(path);
 }
 
-async function buildFeeds(
+/** The feeds of --input and --random (shared with `lens`, named in its errors by `command`). */
+export async function buildFeeds(
   model: NeurotapModel,
   flags: ScannedFlags,
   json: boolean,
+  command = 'extract',
 ): Promise<Record<string, HostTensor>> {
   const inputFlags = (flags.values.get('input') ?? []).map((text) => parseInputFlag(text, model.inputNames));
   const random = isSet(flags, 'random');
@@ -151,9 +153,9 @@ async function buildFeeds(
     const expected = model.inputs.map((v) => `${v.name}: ${v.dtype} [${v.shape?.join(', ') ?? '?'}]`).join('; ');
     throw new NeurotapError(
       'E_BAD_ARGUMENT',
-      `extract needs input data: --input FILE, --input NAME=FILE, or --random (the model takes ${expected}).`,
+      `${command} needs input data: --input FILE, --input NAME=FILE, or --random (the model takes ${expected}).`,
       {
-        hint: 'E.g. neurotap extract MODEL --input x.npy, or --random to probe the model with random data.',
+        hint: `E.g. neurotap ${command} MODEL --input x.npy, or --random to probe the model with random data.`,
       },
     );
   }
