@@ -40,7 +40,8 @@ function tokenText(id: number, vocab: TokenVocab | undefined): string {
 }
 
 function cell(t: LensToken): string {
-  return `${t.token === undefined ? t.id : `${JSON.stringify(t.token)} ${t.id}`} ${t.prob.toFixed(3)}`;
+  const prob = t.prob >= 1e-3 || t.prob === 0 ? t.prob.toFixed(3) : t.prob.toExponential(1);
+  return `${t.token === undefined ? t.id : `${JSON.stringify(t.token)} ${t.id}`} ${prob}`;
 }
 
 export function lensText(view: LensView): string[] {

@@ -43,10 +43,12 @@ export function findLensHead(map: ModuleMap, index: GraphIndex): LensHead {
   const head = findHead(map, index);
   const call = head.calls[0];
   const input = call.inputs[0];
-  const norm = map.modules.find((m) => m.calls.some((c) => c.outputs.includes(input)));
-  if (!norm || !(NORM_NAME.test(norm.name) || /norm/i.test(norm.type)))
+  // The value may be the output of the norm's parents too (GPT2Model returns ln_f's output): take the norm.
+  const producers = map.modules.filter((m) => m.calls.some((c) => c.outputs.includes(input)));
+  const norm = producers.find((m) => NORM_NAME.test(m.name) || /norm/i.test(m.type));
+  if (!norm)
     throw noHead(
-      `the LM head '${head.name}' reads ${norm ? `'${norm.name}' (${norm.type})` : `'${input}'`}, not a final norm`,
+      `the LM head '${head.name}' reads ${producers.length ? producers.map((m) => `'${m.name}' (${m.type})`).join(', ') : `'${input}'`}, not a final norm`,
       map,
     );
   if (norm.calls.length !== 1 || norm.calls[0].inputs.length === 0)

@@ -1,0 +1,214 @@
+/**
+ * The logit lens against torch: scripts/fixtures_lens.py applies ln_f + lm_head (F.layer_norm and
+ * a matmul on the exported parameters) to the fixtures' PyTorch hidden states; the lens must give
+ * the same top-5 ids exactly and the same probabilities and logits (rtol 1e-3), its last row the
+ * model's own prediction. Also: tokenizer.json decoding, the CLI's --json shape, the typed errors.
+ */
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { parseNpz } from '../src/formats/npz.js';
+import { parseTokenizer } from '../src/lens/tokenizer.js';
+import type { LensResult } from '../src/lens/lens.js';
+import { loadModel, type NeurotapModel, type PlainTensor } from '../src/node/index.js';
+import type { HostTensor } from '../src/tensor.js';
+import { cli } from './helpers/dataset.js';
+import { FIXTURES, fixture, mismatch } from './helpers/fixtures.js';
+
+const lensGolden = (name: string) => parseNpz(new Uint8Array(readFileSync(join(FIXTURES, 'lens', `${name}.npz`))));
+
+/** Every layer's top ids equal torch's, probabilities and logits within rtol 1e-3. */
+function assertLensEquals(result: LensResult, golden: Map<string, HostTensor>, count: number): void {
+  assert.equal(result.layers.length, count);
+  result.layers.forEach((layer, i) => {
+    const ids = Array.from(golden.get(`top_id.${i}`)!.data as BigInt64Array, Number);
+    const probs = golden.get(`top_p.${i}`)!.data as Float32Array;
+    const flat = layer.top.flat(2);
+    assert.deepEqual(
+      flat.map((t) => t.id),
+      ids,
+      `${layer.key}: top ids`,
+    );
+    const p = { dims: [flat.length], data: Float32Array.from(flat, (t) => t.prob) };
+    assert.equal(mismatch(p, { type: 'float32', dims: [probs.length], data: probs }, 1e-3, 1e-6), undefined, layer.key);
+    assert.equal(mismatch(layer.logits!, golden.get(`logits.${i}`)!), undefined, `${layer.key}: logits`);
+  });
+}
+
+describe('logit lens', () => {
+  let gpt: NeurotapModel;
+  const edits = fixture('edits-gpt');
+  const feeds = Object.fromEntries(edits.inputs) as Record<string, PlainTensor>;
+
+  before(async () => {
+    gpt = await loadModel(edits.path);
+  });
+  after(() => gpt?.release());
+
+  it('edits-gpt: ln_f + lm_head on each block output equals torch (top-5 ids exact)', async () => {
+    const result = await gpt.lens(feeds, { layers: [/^h\.\d+$/], logits: true });
+    assert.deepEqual([result.norm, result.head], ['ln_f', 'lm_head']);
+    assert.deepEqual(
+      result.layers.map((l) => l.key),
+      Array.from({ length: 12 }, (_, i) => `h.${i}`),
+    );
+    assert.deepEqual([result.layers[0].top.length, result.layers[0].top[0].length], [2, 8]);
+    assertLensEquals(result, lensGolden('edits-gpt'), 12);
+    // The last block's output is ln_f's input: its lens is the model's own logits, bit for bit.
+    assert.deepEqual(result.layers[11].logits!.data, (await gpt.run(feeds)).logits.data);
+  });
+
+  it('names the head and the value it cuts at', () => {
+    assert.deepEqual(gpt.lensHead(), { norm: 'ln_f', head: 'lm_head', stream: '/h.11/Add_1_output_0' });
+  });
+
+  it('top k out of range and states of different shapes are E_BAD_ARGUMENT', async () => {
+    await assert.rejects(gpt.lens(feeds, { layers: [/^h\.\d+$/], top: 0 }), { code: 'E_BAD_ARGUMENT' });
+    await assert.rejects(gpt.lens(feeds, { layers: ['h.0', 'h.0.mlp.0'] }), (err: Error & { code: string }) => {
+      assert.equal(err.code, 'E_BAD_ARGUMENT');
+      assert.match(err.message, /h\.0\.mlp\.0 is float32 \[2, 8, 64\], h\.0 float32 \[2, 8, 16\]/);
+      return true;
+    });
+  });
+
+  it('a model without a final norm + LM head is E_NO_LM_HEAD naming what it found', async () => {
+    const model = await loadModel(fixture('transformer').path);
+    try {
+      assert.throws(
+        () => model.lensHead(),
+        (err: Error & { code: string; hint: string }) => {
+          assert.equal(err.code, 'E_NO_LM_HEAD');
+          assert.match(err.message, /no module named lm_head/);
+          assert.match(err.hint, /norms here: ln1, ln2/);
+          return true;
+        },
+      );
+    } finally {
+      await model.release();
+    }
+  });
+});
+
+describe('tokenizer.json', () => {
+  const file = (decoder: unknown, vocab: unknown, added: unknown[] = []) =>
+    JSON.stringify({ model: { type: 'BPE', vocab }, decoder, added_tokens: added });
+
+  it('byte-level BPE: Ġ is a space, Ċ a newline, bytes of UTF-8 characters joined; added tokens as they are', () => {
+    const vocab = parseTokenizer(
+      file({ type: 'ByteLevel' }, { Ġthe: 0, Ċ: 1, 'Ã©': 2, Ġna: 3, 'ä½': 4, '<|endoftext|>': 5 }, [
+        { id: 5, content: '<|endoftext|>' },
+      ]),
+    );
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 5, 6].map((id) => vocab.token(id)),
+      [' the', '\n', 'é', ' na', '\uFFFD', '<|endoftext|>', undefined],
+    );
+    assert.equal(vocab.size, 6);
+  });
+
+  it('WordPiece keeps ##, Metaspace ▁ is a space, byte fallback <0x0A> a newline, Unigram lists', () => {
+    assert.equal(parseTokenizer(file({ type: 'WordPiece', prefix: '##' }, { '##ing': 7 })).token(7), '##ing');
+    const llama = parseTokenizer(
+      file(
+        {
+          type: 'Sequence',
+          decoders: [
+            { type: 'Replace', pattern: { String: '▁' }, content: ' ' },
+            { type: 'ByteFallback' },
+            { type: 'Fuse' },
+          ],
+        },
+        { '▁the': 0, '<0x0A>': 1 },
+      ),
+    );
+    assert.deepEqual([llama.token(0), llama.token(1)], [' the', '\n']);
+    const t5 = parseTokenizer(
+      JSON.stringify({
+        model: {
+          type: 'Unigram',
+          vocab: [
+            ['<pad>', 0],
+            ['▁hi', -1.5],
+          ],
+        },
+        decoder: { type: 'Metaspace' },
+      }),
+    );
+    assert.deepEqual([t5.token(0), t5.token(1)], ['<pad>', ' hi']);
+  });
+
+  it('a file that is not a tokenizer is E_BAD_FILE', () => {
+    assert.throws(() => parseTokenizer('{"model": {}}'), { code: 'E_BAD_FILE' });
+    assert.throws(() => parseTokenizer('not json'), { code: 'E_BAD_FILE' });
+  });
+});
+
+describe('neurotap lens', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'neurotap-lens-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('--json: norm, head, top, input ids and per-layer top tokens [batch][position][k]', async () => {
+    const model = fixture('edits-gpt').path;
+    const run = await cli(
+      'lens',
+      model,
+      '--input',
+      join(FIXTURES, 'edits-gpt', 'input.npz'),
+      '--layers',
+      '/^h\\.\\d+$/',
+      '--top',
+      '2',
+      '--json',
+    );
+    assert.equal(run.code, 0, run.stderr);
+    const out = JSON.parse(run.stdout);
+    assert.deepEqual(Object.keys(out), ['model', 'norm', 'head', 'top', 'tokenizer', 'input', 'layers']);
+    assert.deepEqual([out.norm, out.head, out.top, out.tokenizer], ['ln_f', 'lm_head', 2, null]);
+    assert.equal(out.input.name, 'ids');
+    assert.deepEqual(
+      out.input.ids[0],
+      Array.from(fixture('edits-gpt').inputs.get('ids')!.data as BigInt64Array, Number).slice(0, 8),
+    );
+    assert.equal(out.layers.length, 12);
+    const golden = lensGolden('edits-gpt');
+    const ids = golden.get('top_id.11')!.data as BigInt64Array;
+    assert.deepEqual(Object.keys(out.layers[11].top[1][7][0]), ['id', 'prob']);
+    assert.deepEqual(
+      out.layers[11].top[1][7].map((t: { id: number }) => t.id),
+      [Number(ids[(8 + 7) * 5]), Number(ids[(8 + 7) * 5 + 1])],
+    );
+  });
+
+  it('no final norm + LM head: exit 2, E_NO_LM_HEAD, before any input is read', async () => {
+    const run = await cli('lens', fixture('transformer').path, '--input', join(dir, 'absent.npy'), '--json');
+    assert.equal(run.code, 2);
+    assert.equal(JSON.parse(run.stdout).error.code, 'E_NO_LM_HEAD');
+  });
+
+  it('no input: E_BAD_ARGUMENT naming lens', async () => {
+    const run = await cli('lens', fixture('edits-gpt').path, '--json');
+    assert.equal(run.code, 2);
+    const error = JSON.parse(run.stdout).error;
+    assert.equal(error.code, 'E_BAD_ARGUMENT');
+    assert.match(error.message, /^lens needs input data/);
+  });
+
+  it('reads the tokenizer.json beside the model', async () => {
+    copyFileSync(fixture('edits-gpt').path, join(dir, 'model.onnx'));
+    copyFileSync(join(FIXTURES, 'lens', 'hf-gpt2-tokenizer.json'), join(dir, 'tokenizer.json'));
+    const run = await cli('lens', join(dir, 'model.onnx'), '--random', '--layers', 'h.11', '--top', '1', '--json');
+    assert.equal(run.code, 0, run.stderr);
+    const out = JSON.parse(run.stdout);
+    assert.equal(out.tokenizer, join(dir, 'tokenizer.json'));
+    const vocab = parseTokenizer(readFileSync(join(dir, 'tokenizer.json'), 'utf8'));
+    const first = out.layers[0].top[0][0][0];
+    assert.equal(first.token, vocab.token(first.id));
+    assert.equal(out.input.tokens[0][0], vocab.token(0));
+  });
+});
