@@ -49,3 +49,5 @@ export { encodeNpy, parseNpy } from './formats/npy.js';
 export { encodeNpz, parseNpz } from './formats/npz.js';
 export { encodeSafetensors, parseSafetensors, type Safetensors } from './formats/safetensors.js';
 export type * as onnx from './onnx/types.js';
+export { parseTokenizer, type TokenVocab } from './lens/tokenizer.js';
+export type { LensLayer, LensOptions, LensResult, LensToken } from './lens/lens.js';

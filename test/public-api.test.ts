@@ -24,6 +24,7 @@ const CORE = [
   'parseNpy',
   'parseNpz',
   'parseSafetensors',
+  'parseTokenizer',
   'patchFrom',
   'replace',
   'scale',
@@ -34,7 +35,7 @@ const ENTRIES: Record<string, { path: string; exports: string[] }> = {
   'neurotap/core': { path: '../src/index.js', exports: CORE },
   neurotap: {
     path: '../src/node/index.js',
-    exports: [...CORE, 'loadModel', 'nodeRuntime', 'resolveExecutionProviders'],
+    exports: [...CORE, 'loadModel', 'loadTokenizer', 'nodeRuntime', 'resolveExecutionProviders'],
   },
   'neurotap/web': { path: '../src/web.js', exports: [...CORE, 'loadModel', 'loadWebRuntime'] },
   'neurotap/dataset': {
@@ -65,6 +66,8 @@ const MODEL_MEMBERS: Record<keyof NeurotapModel, true> = {
   capture: true,
   inputNames: true,
   inputs: true,
+  lens: true,
+  lensHead: true,
   module: true,
   moduleEvidence: true,
   moduleNameSource: true,

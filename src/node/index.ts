@@ -15,6 +15,7 @@ import { resolveExecutionProviders } from './execution-providers.js';
 import { nodeModelSource } from './model-source.js';
 
 export { resolveExecutionProviders } from './execution-providers.js';
+export { loadTokenizer } from './tokenizer.js';
 import type { Runtime } from '../runtime/runtime.js';
 
 export * from '../index.js';
