@@ -422,9 +422,10 @@ export class NeurotapModel {
   }
 
   /** The final norm and LM head the lens runs, and the value it cuts at; E_NO_LM_HEAD when there are none. */
-  lensHead(): { norm: string; head: string; stream: string } {
+  lensHead(): { norm: string; head: string; stream?: string } {
+    // stream: the value the graph is cut at; absent where a fused node computes it inside (SkipLayerNormalization).
     const { norm, head, stream } = this.#logitLens().head;
-    return { norm, head, stream };
+    return { norm, head, ...(stream !== undefined ? { stream } : {}) };
   }
 
   #logitLens(): LogitLens {

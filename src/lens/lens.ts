@@ -24,7 +24,8 @@ import { encodeModel } from '../onnx/codec.js';
 import type { ModelProto } from '../onnx/types.js';
 import type { InferenceSession, Runtime, Tensor } from '../runtime/runtime.js';
 import { ONNX_DTYPE, sizeOf, type HostTensor, type TypedArray } from '../tensor.js';
-import { findLensHead, LENS_INPUT, LENS_OUTPUTS, lensGraph, type LensHead } from './head.js';
+import { findLensHead, type LensHead } from './head.js';
+import { LENS_INPUT, LENS_OUTPUTS, LENS_SKIP, lensGraph } from './lens-graph.js';
 import type { TokenVocab } from './tokenizer.js';
 
 export interface LensOptions {
@@ -79,12 +80,15 @@ export interface LensHost {
 
 interface State {
   readonly key: string;
+  /** What the head is run on, as reported (`in:transformer.ln_f#0` for the normed last state). */
   readonly source: string;
+  /** The capture keys it is read from: one state, or the two values a fused final norm adds. */
+  readonly read: readonly string[];
 }
 
 const MAX_TOP = 1000;
 
-/** One lens per model: the head found once, one session per (rank, dtype, k, logits). */
+/** One lens per model: the head found once, one session per graph variant. */
 export class LogitLens {
   #head: LensHead | undefined;
   readonly #sessions = new Map<string, Promise<InferenceSession>>();
@@ -98,48 +102,82 @@ export class LogitLens {
 
   async run(feeds: Feeds, options: LensOptions = {}): Promise<LensResult> {
     const top = checkTop(options.top ?? 5);
-    const head = this.head;
     const specs = [options.layers ?? 'hidden_states'].flat() as LayerSpec[];
-    const states = this.#states(specs, head);
-    const acts = await this.host.capture(feeds, { layers: [...specs, head.stream] });
-    const tensors = states.map((s) => stateTensor(acts, s));
-    const stacked = stack(tensors, states);
-    const session = await this.#session(stacked.dims.length, stacked.type, top, options.logits === true);
+    const states = this.#states(specs);
+    const extra = [...new Set(states.flatMap((s) => s.read))];
+    const acts = await this.host.capture(feeds, { layers: [...specs, ...extra] });
+    // Plain states go through LENS_INPUT stacked on axis 0; a fused norm's state through LENS_SKIP, last.
+    const rows = states.filter((s) => s.read.length === 1);
+    const skip = states.find((s) => s.read.length === 2);
+    const stacked = rows.length
+      ? stack(
+          rows.map((s) => stateTensor(acts, s, s.read[0])),
+          rows,
+        )
+      : undefined;
+    const skipped = skip ? skip.read.map((k) => stateTensor(acts, skip, k)) : [];
+    const first = stacked ? { type: stacked.type, dims: stateDims(stacked, rows.length) } : skipped[0];
+    const feedsOut: Record<string, Tensor> = {};
+    const tensor = (t: HostTensor) =>
+      new this.host.runtime.Tensor(t.type as Tensor.Type, t.data as Tensor.DataType, t.dims);
+    if (stacked) feedsOut[LENS_INPUT] = tensor(stacked);
+    skipped.forEach((t, i) => {
+      checkSame(t, first, skip!.key, states[0].key);
+      feedsOut[LENS_SKIP[i]] = tensor(t);
+    });
+    const graph = {
+      rank: first.dims.length,
+      type: first.type,
+      top,
+      logits: options.logits === true,
+      rows: !!stacked,
+      skipRow: !!skip,
+    };
+    const session = await this.#session(graph);
     const fetch = [LENS_OUTPUTS.probs, LENS_OUTPUTS.ids, ...(options.logits ? [LENS_OUTPUTS.logits] : [])];
-    const input = new this.host.runtime.Tensor(
-      stacked.type as Tensor.Type,
-      stacked.data as Tensor.DataType,
-      stacked.dims,
-    );
-    const out = await this.host.runSession(session, { [LENS_INPUT]: input }, fetch);
-    const per = sizeOf(tensors[0].dims.slice(0, -1));
-    const layers = states.map((s, i) => ({
-      key: s.key,
-      source: s.source,
-      top: topTokens(out, i * per, tensors[0].dims, top, options.vocab),
-      ...(options.logits ? { logits: slice(out[LENS_OUTPUTS.logits], i, states.length) } : {}),
-    }));
-    return { norm: head.norm, head: head.head, layers };
+    const out = await this.host.runSession(session, feedsOut, fetch);
+    const order = [...rows, ...(skip ? [skip] : [])];
+    const per = sizeOf(first.dims.slice(0, -1));
+    const layers = states.map((s) => {
+      const i = order.indexOf(s);
+      return {
+        key: s.key,
+        source: s.source,
+        top: topTokens(out, i * per, first.dims, top, options.vocab),
+        ...(options.logits ? { logits: slice(out[LENS_OUTPUTS.logits], i, order.length) } : {}),
+      };
+    });
+    return { norm: this.head.norm, head: this.head.head, layers };
   }
 
   /** The states in order; the final norm's output (HF's normed last state) is read before the norm. */
-  #states(specs: LayerSpec[], head: LensHead): State[] {
+  #states(specs: LayerSpec[]): State[] {
+    const head = this.head;
     const targets = this.host.plan({ layers: specs }).targets.filter((t) => t.kind === 'output');
     if (targets.length === 0)
       throw new NeurotapError('E_BAD_ARGUMENT', 'The logit lens was given no hidden state to read.', {
         hint: 'Name the values to read in layers (default: the hidden_states preset).',
       });
-    return targets.map((t) =>
-      t.value === head.normed ? { key: t.key, source: head.stream } : { key: t.key, source: t.key },
-    );
+    const before = `in:${head.norm}#0`;
+    return targets.map((t) => {
+      if (t.value !== head.normed) return { key: t.key, source: t.key, read: [t.key] };
+      return { key: t.key, source: before, read: head.skip ? head.skip.inputs : [head.stream!] };
+    });
   }
 
-  #session(rank: number, type: string, top: number, logits: boolean): Promise<InferenceSession> {
-    const key = `${rank}/${type}/${top}/${logits}`;
+  #session(g: {
+    rank: number;
+    type: string;
+    top: number;
+    logits: boolean;
+    rows: boolean;
+    skipRow: boolean;
+  }): Promise<InferenceSession> {
+    const key = JSON.stringify(g);
     let session = this.#sessions.get(key);
     if (!session) {
-      const elemType = Number(Object.entries(ONNX_DTYPE).find(([, d]) => d === type)?.[0] ?? 1);
-      const model = lensGraph(this.host.proto, this.host.index, this.head, { rank, elemType, top, logits });
+      const elemType = Number(Object.entries(ONNX_DTYPE).find(([, d]) => d === g.type)?.[0] ?? 1);
+      const model = lensGraph(this.host.proto, this.host.index, this.head, { ...g, elemType });
       session = this.host.createSession(encodeModel(model));
       session.catch(() => this.#sessions.delete(key));
       this.#sessions.set(key, session);
@@ -165,30 +203,40 @@ function checkTop(top: number): number {
   });
 }
 
-function stateTensor(acts: ActivationCache, state: State): HostTensor {
-  const tensor = acts.get(state.source);
+function stateTensor(acts: ActivationCache, state: State, key: string): HostTensor {
+  const tensor = acts.get(key);
   if (tensor) return tensor as HostTensor;
-  const why = acts.whyNotObservable(state.key);
+  const why = acts.whyNotObservable(key) ?? acts.whyNotObservable(state.key);
   throw new NeurotapError(
     'E_NOT_OBSERVABLE',
     `The hidden state ${state.key} was not captured${why ? `: ${why}` : ''}.`,
-    {
-      hint: 'Pick hidden states the export keeps (neurotap layers MODEL lists them).',
-    },
+    { hint: 'Pick hidden states the export keeps (neurotap layers MODEL lists them).' },
+  );
+}
+
+/** The dims of one state out of n stacked on axis 0. */
+function stateDims(stacked: HostTensor, n: number): number[] {
+  return [stacked.dims[0] / n, ...stacked.dims.slice(1)];
+}
+
+function checkSame(
+  t: { type: string; dims: readonly number[] },
+  first: { type: string; dims: readonly number[] },
+  key: string,
+  firstKey: string,
+): void {
+  if (t.type === first.type && t.dims.length >= 2 && t.dims.join() === first.dims.join()) return;
+  throw new NeurotapError(
+    'E_BAD_ARGUMENT',
+    `The logit lens reads hidden states of one shape; ${key} is ${t.type} [${t.dims.join(', ')}], ${firstKey} ${first.type} [${first.dims.join(', ')}].`,
+    { hint: 'Pass only the residual-stream values ([batch, seq, hidden]) in layers.' },
   );
 }
 
 /** The states concatenated on axis 0 (each [batch, seq, hidden] → [n * batch, seq, hidden]). */
 function stack(tensors: readonly HostTensor[], states: readonly State[]): HostTensor {
   const first = tensors[0];
-  tensors.forEach((t, i) => {
-    if (t.type === first.type && t.dims.length >= 2 && t.dims.join() === first.dims.join()) return;
-    throw new NeurotapError(
-      'E_BAD_ARGUMENT',
-      `The logit lens reads hidden states of one shape; ${states[i].key} is ${t.type} [${t.dims.join(', ')}], ${states[0].key} ${first.type} [${first.dims.join(', ')}].`,
-      { hint: 'Pass only the residual-stream values ([batch, seq, hidden]) in layers.' },
-    );
-  });
+  tensors.forEach((t, i) => checkSame(t, first, states[i].key, states[0].key));
   const size = sizeOf(first.dims);
   const data = new (first.data.constructor as new (n: number) => TypedArray)(size * tensors.length);
   tensors.forEach((t, i) => (data as Float32Array).set(t.data as Float32Array, i * size));
