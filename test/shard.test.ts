@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { cli, DIGITS_CNN, storeFiles, writeDigitsNpy } from './helpers/dataset.js';
+import { cli, cliWithEnv, DIGITS_CNN, storeFiles, writeDigitsNpy } from './helpers/dataset.js';
 
 let tmp: string;
 let npy: string;
@@ -41,7 +41,13 @@ describe('--shard INDEX/COUNT', () => {
     const sharded = join(tmp, 'sharded.zarr');
     const one = await cli(...args(single));
     assert.equal(one.code, 0, one.stderr);
-    const runs = await Promise.all([0, 1, 2].map((i) => cli(...args(sharded), '--shard', `${i}/3`)));
+    // Shard 2 as a Kubernetes indexed Job's pod would run it: --shard auto.
+    const k8s = { JOB_COMPLETION_INDEX: '2', NEUROTAP_SHARD_COUNT: '3' };
+    const runs = await Promise.all([
+      cli(...args(sharded), '--shard', '0/3'),
+      cli(...args(sharded), '--shard', '1/3'),
+      cliWithEnv(k8s, ...args(sharded), '--shard', 'auto'),
+    ]);
     runs.forEach((r, i) => assert.equal(r.code, 0, `shard ${i}: ${r.stdout}${r.stderr}`));
     const written = runs.map((r) => JSON.parse(r.stdout).chunks.written);
     assert.deepEqual(written, [3, 4, 4]);

@@ -8,6 +8,7 @@ import { NeurotapError } from '../errors.js';
 import { MAX_THREADS } from '../model.js';
 import { checkShard } from '../dataset/chunks.js';
 import type { Shard } from '../dataset/types.js';
+import { shardFromEnvironment, type Environment } from '../dataset/shard-env.js';
 import type { Reduction } from '../graph/rewrite.js';
 import type { LayerSpec } from '../capture/select.js';
 import { lastValue, parseInteger, type ScannedFlags } from './argv.js';
@@ -52,6 +53,12 @@ export const FLAGS = {
   },
   'batch-size': { type: 'string', valueHint: 'N', description: 'With a data set: items per run (default 32)' },
   threads: { type: 'string', valueHint: 'N', description: 'ONNX Runtime intra-op threads' },
+  shard: {
+    type: 'string',
+    valueHint: 'INDEX/COUNT|auto',
+    description:
+      'With a data set: process only slice INDEX (from 0) of COUNT; auto reads them from the job runner (Kubernetes, Slurm, AWS Batch, Cloud Run/Batch)',
+  },
   ep: {
     type: 'string',
     valueHint: 'LIST',
@@ -117,15 +124,26 @@ export function reductionOf(flags: ScannedFlags): Reduction | Record<string, Red
   return rules;
 }
 
-/** `--shard INDEX/COUNT` (INDEX from 0); the library checks the numbers. */
-export function shardOf(flags: ScannedFlags): Shard | undefined {
+/**
+ * `--shard INDEX/COUNT` (INDEX from 0), or `--shard auto`: the index and count from the job runner's
+ * environment (see shard-env.ts); the library checks the numbers.
+ */
+export function shardOf(flags: ScannedFlags, env: Environment = process.env): Shard | undefined {
   const text = lastValue(flags, 'shard');
   if (text === undefined) return undefined;
+  if (text.trim() === 'auto') {
+    const { index, count } = shardFromEnvironment(env);
+    return { index, count };
+  }
   const match = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
   if (!match) {
-    throw new NeurotapError('E_BAD_ARGUMENT', `Expected --shard INDEX/COUNT (e.g. 0/4); got '${text}'.`, {
-      hint: 'INDEX counts from 0, as Kubernetes JOB_COMPLETION_INDEX and Slurm SLURM_ARRAY_TASK_ID (with --array=0-N) do.',
-    });
+    throw new NeurotapError(
+      'E_BAD_ARGUMENT',
+      `Expected --shard INDEX/COUNT (e.g. 0/4) or --shard auto; got '${text}'.`,
+      {
+        hint: 'INDEX counts from 0, as Kubernetes JOB_COMPLETION_INDEX and Slurm SLURM_ARRAY_TASK_ID (with --array=0-N) do; auto reads them from the environment.',
+      },
+    );
   }
   return checkShard({ index: Number(match[1]), count: Number(match[2]) });
 }

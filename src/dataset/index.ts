@@ -11,6 +11,7 @@
 export { arraySource, type ArraySourceOptions } from './array-source.js';
 export { chunkCount, chunkRange, defaultChunkSize, shardChunks } from './chunks.js';
 export { extractDataset } from './extract.js';
+export { SHARD_VARIABLES, shardFromEnvironment, type ShardFromEnvironment } from './shard-env.js';
 export { MANIFEST_FORMAT, type DatasetManifest } from './manifest.js';
 export type { NeuronSummary } from './neuron-accumulator.js';
 export {

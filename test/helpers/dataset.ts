@@ -31,11 +31,16 @@ export interface Run {
 }
 
 export function cli(...args: string[]): Promise<Run> {
+  return cliWithEnv({}, ...args);
+}
+
+/** The CLI with extra environment variables (a job runner's, for `--shard auto`). */
+export function cliWithEnv(env: Record<string, string>, ...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [BIN, ...args],
-      { cwd: ROOT, maxBuffer: 64 << 20, env: { ...process.env, NO_COLOR: '1' } },
+      { cwd: ROOT, maxBuffer: 64 << 20, env: { ...process.env, NO_COLOR: '1', ...env } },
       (err, stdout, stderr) => {
         resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
       },

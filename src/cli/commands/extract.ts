@@ -38,11 +38,7 @@ const args = {
     type: 'boolean',
     description: 'With --inputs: replace an earlier data set of another job at --out (refused otherwise: never mixed)',
   },
-  shard: {
-    type: 'string',
-    valueHint: 'INDEX/COUNT',
-    description: 'With --inputs and a .zarr store: process only slice INDEX (from 0) of COUNT',
-  },
+  shard: FLAGS.shard,
   random: FLAGS.random,
   seed: FLAGS.seed,
   dim: FLAGS.dim,
