@@ -42,6 +42,7 @@ const ENTRIES: Record<string, { path: string; exports: string[] }> = {
     path: '../src/node/dataset/index.js',
     exports: [
       'MANIFEST_FORMAT',
+      'SHARD_VARIABLES',
       'arraySource',
       'chunkCount',
       'chunkRange',
@@ -51,6 +52,7 @@ const ENTRIES: Record<string, { path: string; exports: string[] }> = {
       'extractDataset',
       'openDataSource',
       'shardChunks',
+      'shardFromEnvironment',
       'statsToCsv',
       'statsToJson',
       'verifyStore',

@@ -4,7 +4,7 @@
  * `{ input: FLAGS.input, layers: FLAGS.layers, ... }`.
  */
 import type { ArgsDef } from 'citty';
-import { NeurotapError } from '../errors.js';
+import { isNeurotapError, NeurotapError } from '../errors.js';
 import { MAX_THREADS } from '../model.js';
 import { checkShard } from '../dataset/chunks.js';
 import type { Shard } from '../dataset/types.js';
@@ -132,8 +132,16 @@ export function shardOf(flags: ScannedFlags, env: Environment = process.env): Sh
   const text = lastValue(flags, 'shard');
   if (text === undefined) return undefined;
   if (text.trim() === 'auto') {
-    const { index, count } = shardFromEnvironment(env);
-    return { index, count };
+    try {
+      const { index, count } = shardFromEnvironment(env);
+      return { index, count };
+    } catch (err) {
+      if (!isNeurotapError(err)) throw err;
+      throw new NeurotapError(err.code, err.message.replace(/^Shard from the environment:/, '--shard auto:'), {
+        hint: `${err.hint ?? ''} Explicitly: --shard INDEX/COUNT.`.trim(),
+        ...(err.details ? { details: err.details } : {}),
+      });
+    }
   }
   const match = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
   if (!match) {

@@ -4,6 +4,7 @@
  * most. The per-neuron detail is in --out / --json.
  */
 import type { NeuronStatsReport } from '../dataset/compute-neuron-stats.js';
+import type { Shard } from '../dataset/types.js';
 import { formatColumns, formatNumber, formatShape, stylesFor } from './format.js';
 
 const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
@@ -33,11 +34,19 @@ function strongest(layer: NeuronStatsReport['layers'][number]): string {
   return best ? `neuron ${best.neuron}: ${formatNumber(best.value)} on ${best.id}` : 'no item activates it';
 }
 
-export function statsText(modelPath: string, report: NeuronStatsReport, written: string | undefined): string[] {
+/** `origin`: the model path, or what a merged report came from ('parts', 'part-0.json, ...'). */
+export function statsText(
+  origin: string | [label: string, text: string],
+  report: NeuronStatsReport,
+  written: string | undefined,
+  shard?: Shard,
+): string[] {
+  const [label, text] = typeof origin === 'string' ? ['model', origin] : origin;
   const s = stylesFor(process.stdout);
   const head = ['key', 'shape', 'axis', 'neurons', 'dead', 'mean', 'std', 'min', 'max', 'active'].map(s.bold);
   const table = formatColumns([head, ...report.layers.map(layerRow)], [2, 3, 4, 5, 6, 7, 8, 9]);
-  const lines = [`${s.dim('model')}  ${modelPath}`, `${s.dim('items')}  ${report.items}`, '', ...table, ''];
+  const items = shard ? `${report.items} (shard ${shard.index} of ${shard.count})` : String(report.items);
+  const lines = [`${s.dim(label)}  ${text}`, `${s.dim('items')}  ${items}`, '', ...table, ''];
   for (const layer of report.layers) {
     const dead = layer.dead.length
       ? s.yellow(`dead ${layer.dead.slice(0, 12).join(', ')}${layer.dead.length > 12 ? ', ...' : ''}`)
@@ -51,6 +60,7 @@ export function statsText(modelPath: string, report: NeuronStatsReport, written:
       'mean and std average the per-neuron values; active is the mean share of items with response > 0 (max over the other axes)',
     ),
   );
-  if (written) lines.push(`wrote ${written}`);
+  if (written)
+    lines.push(shard ? `wrote this shard's part to ${written} (merge: neurotap stats merge)` : `wrote ${written}`);
   return lines;
 }

@@ -14,7 +14,7 @@
  */
 import { NeurotapError } from '../errors.js';
 import type { NeurotapModel } from '../model.js';
-import { extractDataset } from './extract.js';
+import { extractDataset, plannedBatches } from './extract.js';
 import { NeuronAccumulator, type NeuronSummary } from './neuron-accumulator.js';
 import type { DataSource, ExtractDatasetOptions, KeyLayout } from './types.js';
 
@@ -67,17 +67,40 @@ function neuronAxis(k: KeyLayout, axis: number | undefined): number {
   return resolved;
 }
 
-export async function computeNeuronStats(
+/** One key's running statistics: what a shard's part file holds, and what parts merge into. */
+export interface LayerAccumulator {
+  /** The key's layout, a scalar per item viewed as [1]. */
+  layout: KeyLayout;
+  axis: number;
+  acc: NeuronAccumulator;
+}
+
+/** The running statistics of a pass over (a shard of) a data set, before they are summarised. */
+export interface NeuronStatsState {
+  /** Items accumulated. */
+  items: number;
+  topK: number;
+  layers: LayerAccumulator[];
+  skipped: { key: string; reason: string }[];
+}
+
+export function checkTopK(topK: number): number {
+  if (!Number.isSafeInteger(topK) || topK < 0)
+    throw new NeurotapError('E_BAD_ARGUMENT', `Expected topK >= 0; got ${topK}.`, { hint: 'E.g. topK: 5.' });
+  return topK;
+}
+
+/** One streaming pass (over `options.shard` when given), without summarising: see `neuronStatsReport`. */
+export async function accumulateNeuronStats(
   model: NeurotapModel,
   source: DataSource,
   options: NeuronStatsOptions = {},
-): Promise<NeuronStatsReport> {
-  const topK = options.topK ?? 5;
-  if (!Number.isSafeInteger(topK) || topK < 0)
-    throw new NeurotapError('E_BAD_ARGUMENT', `Expected topK >= 0; got ${topK}.`, { hint: 'E.g. topK: 5.' });
-  const accumulators = new Map<string, { layout: KeyLayout; axis: number; acc: NeuronAccumulator }>();
+): Promise<NeuronStatsState> {
+  const topK = checkTopK(options.topK ?? 5);
+  const accumulators = new Map<string, LayerAccumulator>();
   let skipped: NeuronStatsReport['skipped'] = [];
   let items = 0;
+  const total = plannedBatches(source, options).reduce((n, b) => n + b.end - b.start, 0);
   // The model outputs are not neurons of a layer; leaving them out also lets the run stop early.
   for await (const batch of extractDataset(model, source, { outputs: false, ...options })) {
     skipped = [...batch.layout.skipped];
@@ -92,22 +115,35 @@ export async function computeNeuronStats(
         entry = { layout: shaped, axis, acc: new NeuronAccumulator(shaped.shape, axis, kept) };
         accumulators.set(layout.key, entry);
       }
-      entry.acc.add(batch.activations.get(layout.key)!, batch.itemIds);
+      entry.acc.add(batch.activations.get(layout.key)!, batch.itemIds, batch.start);
     }
     items += batch.itemIds.length;
-    options.onProgress?.({ items, totalItems: source.count });
+    options.onProgress?.({ items, totalItems: total });
   }
-  const layers = [...accumulators.values()].map(({ layout, axis, acc }) => {
+  return { items, topK, layers: [...accumulators.values()], skipped };
+}
+
+/** The report of running statistics: per neuron count, mean, std..., and the dead neurons per key. */
+export function neuronStatsReport(state: NeuronStatsState): NeuronStatsReport {
+  const layers = state.layers.map(({ layout, axis, acc }) => {
     const neurons = acc.summary();
     return {
       key: layout.key,
       ...(layout.module ? { module: layout.module } : {}),
-      shape: [items, ...layout.shape],
+      shape: [state.items, ...layout.shape],
       axis,
       neurons,
       // A neuron with NaN values is not known to be dead: its NaN items might have activated it.
       dead: neurons.filter((n) => n.fractionActive === 0 && n.nan === 0).map((n) => n.index),
     };
   });
-  return { items, topK, layers, skipped };
+  return { items: state.items, topK: state.topK, layers, skipped: state.skipped };
+}
+
+export async function computeNeuronStats(
+  model: NeurotapModel,
+  source: DataSource,
+  options: NeuronStatsOptions = {},
+): Promise<NeuronStatsReport> {
+  return neuronStatsReport(await accumulateNeuronStats(model, source, options));
 }

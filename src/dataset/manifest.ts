@@ -124,7 +124,7 @@ export function checkSameJob(
 }
 
 /** The first leaf (dotted path) where two JSON values differ, or undefined when they are equal. */
-function firstDifference(
+export function firstDifference(
   a: unknown,
   b: unknown,
   path: string,

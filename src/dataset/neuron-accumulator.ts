@@ -29,6 +29,22 @@ export interface NeuronSummary {
   top: { id: string; value: number }[];
 }
 
+/** A kept item: its position in the data set, its id, and the neuron's response to it. */
+export type KeptItem = [position: number, id: string, value: number];
+
+/** A NeuronAccumulator's running sums as plain JSON, one entry per neuron in each list. */
+export interface NeuronAccumulatorState {
+  items: number;
+  count: number[];
+  nan: number[];
+  mean: number[];
+  m2: number[];
+  min: (number | null)[];
+  max: (number | null)[];
+  active: number[];
+  top: KeptItem[][];
+}
+
 export class NeuronAccumulator {
   readonly neurons: number;
   items = 0;
@@ -40,6 +56,8 @@ export class NeuronAccumulator {
   readonly #max: Float64Array;
   readonly #active: Float64Array;
   readonly #topValue: Float64Array;
+  /** Positions of the kept items in the data set: ties rank the earlier item first, across shards too. */
+  readonly #topIndex: Float64Array;
   readonly #topItem: string[];
   readonly #topLength: Int32Array;
 
@@ -55,12 +73,13 @@ export class NeuronAccumulator {
     this.#min = new Float64Array(c).fill(Infinity);
     this.#max = new Float64Array(c).fill(-Infinity);
     this.#topValue = new Float64Array(c * topK);
+    this.#topIndex = new Float64Array(c * topK);
     this.#topItem = new Array<string>(c * topK);
     this.#topLength = new Int32Array(c);
   }
 
-  /** Adds one batch: `t` is [n, ...itemShape], `ids` names its n items. */
-  add(t: HostTensor, ids: readonly string[]): void {
+  /** Adds one batch: `t` is [n, ...itemShape], `ids` names its n items, the first at position `start` of the data set. */
+  add(t: HostTensor, ids: readonly string[], start = this.items): void {
     const data = toFloat32(t);
     const n = ids.length;
     const c = this.neurons;
@@ -94,7 +113,7 @@ export class NeuronAccumulator {
     for (let item = 0; item < n; item++) {
       // An item whose values are all NaN has no response: neither active nor ranked.
       for (let j = 0; j < c; j++)
-        if (itemMax[item * c + j] !== -Infinity) this.#addResponse(j, itemMax[item * c + j], ids[item]);
+        if (itemMax[item * c + j] !== -Infinity) this.#addResponse(j, itemMax[item * c + j], start + item, ids[item]);
     }
     this.items += n;
   }
@@ -128,7 +147,7 @@ export class NeuronAccumulator {
     if (maxB > this.#max[j]) this.#max[j] = maxB;
   }
 
-  #addResponse(j: number, value: number, id: string): void {
+  #addResponse(j: number, value: number, position: number, id: string): void {
     if (value > 0) this.#active[j]++;
     const k = this.topK;
     let len = this.#topLength[j];
@@ -139,10 +158,85 @@ export class NeuronAccumulator {
     while (pos > 0 && value > this.#topValue[j * k + pos - 1]) {
       this.#topValue[j * k + pos] = this.#topValue[j * k + pos - 1];
       this.#topItem[j * k + pos] = this.#topItem[j * k + pos - 1];
+      this.#topIndex[j * k + pos] = this.#topIndex[j * k + pos - 1];
       pos--;
     }
     this.#topValue[j * k + pos] = value;
     this.#topItem[j * k + pos] = id;
+    this.#topIndex[j * k + pos] = position;
+  }
+
+  /** The running sums as plain JSON (float64 numbers round-trip exactly; an empty min/max is null). */
+  state(): NeuronAccumulatorState {
+    const list = (a: Float64Array) => Array.from(a);
+    const bound = (a: Float64Array) => Array.from(a, (v) => (Number.isFinite(v) ? v : null));
+    return {
+      items: this.items,
+      count: list(this.#count),
+      nan: list(this.#nan),
+      mean: list(this.#mean),
+      m2: list(this.#m2),
+      min: bound(this.#min),
+      max: bound(this.#max),
+      active: list(this.#active),
+      top: Array.from({ length: this.neurons }, (_, j) => this.#kept(j)),
+    };
+  }
+
+  /** An accumulator holding `state` (as `state()` gave it; the caller checked its lengths). */
+  static fromState(
+    itemShape: readonly number[],
+    axis: number,
+    topK: number,
+    state: NeuronAccumulatorState,
+  ): NeuronAccumulator {
+    const acc = new NeuronAccumulator(itemShape, axis, topK);
+    acc.items = state.items;
+    acc.#count.set(state.count);
+    acc.#nan.set(state.nan);
+    acc.#mean.set(state.mean);
+    acc.#m2.set(state.m2);
+    acc.#min.set(state.min.map((v) => v ?? Infinity));
+    acc.#max.set(state.max.map((v) => v ?? -Infinity));
+    acc.#active.set(state.active);
+    state.top.forEach((kept, j) => acc.#setKept(j, kept));
+    return acc;
+  }
+
+  /**
+   * Adds the statistics of other items (another shard): counts, NaNs, min/max and active counts
+   * add up exactly, (count, mean, M2) combine by Chan et al.'s formula as batches do, and the
+   * kept items are the top k of both lists (ties: the earlier item), as one pass would keep.
+   */
+  merge(other: NeuronAccumulator): void {
+    for (let j = 0; j < this.neurons; j++) {
+      this.#nan[j] += other.#nan[j];
+      this.#active[j] += other.#active[j];
+      if (other.#count[j] > 0)
+        this.#merge(j, other.#count[j], other.#mean[j], other.#m2[j], other.#min[j], other.#max[j]);
+      const kept = [...this.#kept(j), ...other.#kept(j)].sort((a, b) => b[2] - a[2] || a[0] - b[0]);
+      this.#setKept(j, kept.slice(0, this.topK));
+    }
+    this.items += other.items;
+  }
+
+  /** Neuron j's kept items, largest first: [position, id, response]. */
+  #kept(j: number): KeptItem[] {
+    const k = this.topK;
+    return Array.from(
+      { length: this.#topLength[j] },
+      (_, r): KeptItem => [this.#topIndex[j * k + r], this.#topItem[j * k + r], this.#topValue[j * k + r]],
+    );
+  }
+
+  #setKept(j: number, kept: readonly KeptItem[]): void {
+    const k = this.topK;
+    this.#topLength[j] = kept.length;
+    kept.forEach(([position, id, value], r) => {
+      this.#topIndex[j * k + r] = position;
+      this.#topItem[j * k + r] = id;
+      this.#topValue[j * k + r] = value;
+    });
   }
 
   summary(): NeuronSummary[] {

@@ -48,14 +48,14 @@ const SLURM = {
   step: 'SLURM_ARRAY_TASK_STEP',
 } as const;
 
-/** Every variable `--shard auto` looks at, for messages and docs. */
+/** Every variable read, for messages and docs. */
 export const SHARD_VARIABLES: readonly string[] = [
   ...new Set(INDEX_COUNT_RUNNERS.flatMap((r) => [r.index, r.count])),
   ...Object.values(SLURM),
 ];
 
 function inconsistent(message: string, hint: string, variables: Record<string, string | undefined>): NeurotapError {
-  return new NeurotapError('E_BAD_ARGUMENT', `--shard auto: ${message}.`, {
+  return new NeurotapError('E_BAD_ARGUMENT', `Shard from the environment: ${message}.`, {
     hint,
     details: { reason: 'inconsistent-shard-environment', variables },
   });
@@ -68,7 +68,7 @@ function integerOf(env: Environment, name: string): number | undefined {
   if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(Number(text)))
     throw inconsistent(
       `expected ${name} to be a whole number >= 0; it is '${text}'`,
-      'Set it to the task index or count the runner gives, or pass --shard INDEX/COUNT.',
+      'Set it to the task index or count the runner gives, or give the shard explicitly.',
       { [name]: text },
     );
   return Number(text);
@@ -97,8 +97,8 @@ function fromIndexCount(env: Environment, r: IndexCountRunner): ShardFromEnviron
     throw inconsistent(
       `${r.index}=${env[r.index]} is set (${r.runner}) but ${r.count}, the number of shards, is not`,
       r.count === 'NEUROTAP_SHARD_COUNT'
-        ? 'Set NEUROTAP_SHARD_COUNT to the number of shards (for a Kubernetes indexed Job: its completions), or pass --shard INDEX/COUNT.'
-        : `Pass --shard INDEX/COUNT, or set ${r.count}.`,
+        ? 'Set NEUROTAP_SHARD_COUNT to the number of shards (for a Kubernetes indexed Job: its completions), or give the shard explicitly.'
+        : `Set ${r.count}, or give the shard explicitly.`,
       { [r.index]: env[r.index], [r.count]: undefined },
     );
   return checked({ index, count, runner: r.runner, variables: [r.index, r.count] }, env);
@@ -127,7 +127,7 @@ function fromSlurm(env: Environment): ShardFromEnvironment | undefined {
   ) {
     throw inconsistent(
       `the Slurm array variables do not describe an evenly spaced array (${describe(values)})`,
-      'Submit a range (sbatch --array=0-7, or 1-8, or 0-14:2), or pass --shard INDEX/COUNT explicitly.',
+      'Submit the Slurm array as a range (0-7, 1-8 or 0-14:2), or give the shard explicitly.',
       values,
     );
   }
@@ -135,7 +135,7 @@ function fromSlurm(env: Environment): ShardFromEnvironment | undefined {
   if (total === undefined)
     throw inconsistent(
       `${SLURM.id}=${id} is set but neither ${SLURM.count} nor ${SLURM.max} is`,
-      'Run it as a Slurm job array (sbatch --array=0-7), which sets both; or pass --shard INDEX/COUNT.',
+      'Run it as a Slurm job array (a range such as 0-7), which sets both; or give the shard explicitly.',
       values,
     );
   const variables = Object.values(SLURM).filter((v) => env[v] !== undefined);
@@ -150,9 +150,9 @@ export function shardFromEnvironment(env: Environment): ShardFromEnvironment {
   if (found.length === 0) {
     throw new NeurotapError(
       'E_BAD_ARGUMENT',
-      `--shard auto found no shard index in the environment; it looks for ${INDEX_COUNT_RUNNERS.map((r) => `${r.index} + ${r.count}`).join(', ')}, and ${SLURM.id} with ${SLURM.count} or ${SLURM.min}/${SLURM.max}.`,
+      `Shard from the environment: found no shard index; looked for ${INDEX_COUNT_RUNNERS.map((r) => `${r.index} + ${r.count}`).join(', ')}, and ${SLURM.id} with ${SLURM.count} or ${SLURM.min}/${SLURM.max}.`,
       {
-        hint: 'Run under a Kubernetes indexed Job (with NEUROTAP_SHARD_COUNT), a Slurm/AWS Batch/Cloud Run/Cloud Batch array, set NEUROTAP_SHARD_INDEX and NEUROTAP_SHARD_COUNT, or pass --shard INDEX/COUNT (see docs/scale-out.md).',
+        hint: 'Run under a Kubernetes indexed Job (with NEUROTAP_SHARD_COUNT), a Slurm/AWS Batch/Cloud Run/Cloud Batch array, set NEUROTAP_SHARD_INDEX and NEUROTAP_SHARD_COUNT, or give the shard explicitly (see docs/scale-out.md).',
         details: { reason: 'no-shard-environment', variables: SHARD_VARIABLES },
       },
     );
@@ -162,7 +162,7 @@ export function shardFromEnvironment(env: Environment): ShardFromEnvironment {
     const values = Object.fromEntries([...found[0].variables, ...disagree.variables].map((v) => [v, env[v]]));
     throw inconsistent(
       `${found[0].runner} gives shard ${found[0].index}/${found[0].count} but ${disagree.runner} gives ${disagree.index}/${disagree.count} (${describe(values)})`,
-      'Unset the variables of the runner that is not scheduling this job, or pass --shard INDEX/COUNT explicitly.',
+      'Unset the variables of the runner that is not scheduling this job, or give the shard explicitly.',
       values,
     );
   }
