@@ -50,6 +50,7 @@ const ENTRIES: Record<string, { path: string; exports: string[] }> = {
       'defaultChunkSize',
       'defaultNeuronAxis',
       'extractDataset',
+      'listStore',
       'openDataSource',
       'shardChunks',
       'shardFromEnvironment',

@@ -22,6 +22,7 @@ const subCommands = {
   report: () => import('./commands/report.js').then((m) => m.default),
   stats: () => import('./commands/stats.js').then((m) => m.default),
   verify: () => import('./commands/verify.js').then((m) => m.default),
+  ls: () => import('./commands/ls.js').then((m) => m.default),
   compare: () => import('./commands/compare.js').then((m) => m.default),
   'torch-helper': () => import('./commands/torch-helper.js').then((m) => m.default),
   lens: () => import('./commands/lens.js').then((m) => m.default),

@@ -35,7 +35,8 @@ export default flagCommand(
   },
 );
 
-function ranges(chunks: number[]): string {
+/** Chunk numbers as ranges: 0-3, 7, 9-10. */
+export function ranges(chunks: readonly number[]): string {
   const parts: string[] = [];
   for (let i = 0; i < chunks.length; i++) {
     let j = i;

@@ -20,3 +20,10 @@ export {
   type WriteDatasetResult,
 } from './write-dataset.js';
 export { verifyStore, type BadFile, type VerifyReport } from './verify-store.js';
+export {
+  listStore,
+  type ListedKey,
+  type ListStoreOptions,
+  type ShardProgress,
+  type StoreListing,
+} from './list-store.js';
