@@ -2,12 +2,12 @@
  * `neurotap stats merge part-*.json [--out stats.json]`: the report of a sharded `neurotap stats`
  * run, from every shard's part; the same numbers one unsharded run gives (see stats-parts.ts).
  */
-import { extname } from 'node:path';
 import { defineCommand, type ArgsDef } from 'citty';
 import { NeurotapError } from '../../errors.js';
 import type { StatsPart } from '../../dataset/stats-parts.js';
 import { isSet, lastValue, scanFlags, type FlagCommand } from '../argv.js';
 import { statsText } from '../stats-view.js';
+import { outputFormat } from './stats.js';
 
 const args = {
   parts: {
@@ -39,21 +39,12 @@ async function readPart(path: string): Promise<StatsPart> {
   }
 }
 
-function formatOf(out: string | undefined): 'json' | 'csv' | undefined {
-  if (out === undefined) return undefined;
-  const ext = extname(out).toLowerCase();
-  if (ext === '.json' || ext === '.csv') return ext.slice(1) as 'json' | 'csv';
-  throw new NeurotapError('E_OUTPUT_PATH', `Expected --out to end in .json or .csv; got ${out}.`, {
-    hint: 'E.g. --out stats.json (everything) or --out stats.csv (one row per neuron).',
-  });
-}
-
 async function merge(paths: readonly string[], out: string | undefined, json: boolean): Promise<void> {
   if (paths.length === 0)
     throw new NeurotapError('E_BAD_ARGUMENT', 'neurotap stats merge needs the parts to merge; got none.', {
       hint: 'neurotap stats merge part-*.json --out stats.json',
     });
-  const format = formatOf(out);
+  const format = outputFormat(out);
   const { mergeStatsParts } = await import('../../dataset/stats-parts.js');
   const parts = await Promise.all(paths.map(readPart));
   const report = mergeStatsParts(parts, paths);

@@ -70,7 +70,8 @@ export default {
       : statsCommand.runWith(rawArgs),
 } satisfies FlagCommand;
 
-function outputFormat(out: string | undefined): 'json' | 'csv' | undefined {
+/** The report's format from --out: .json or .csv. */
+export function outputFormat(out: string | undefined): 'json' | 'csv' | undefined {
   if (out === undefined) return undefined;
   const ext = extname(out).toLowerCase();
   if (ext === '.json' || ext === '.csv') return ext.slice(1) as 'json' | 'csv';
