@@ -114,6 +114,8 @@ describe('neurotap stats merge', () => {
     assert.match(report.message, /Expected a neurotap stats part in .*full\.json/);
     const noOut = errorOf(await cli(...statsArgs('--shard', '0/3')));
     assert.equal(noOut.code, 'E_OUTPUT_PATH');
+    const help = await cli('stats', 'merge', '--help');
+    assert.match(help.stdout, /USAGE stats merge \[OPTIONS\] <PARTS>/);
     writeFileSync(at('broken.json'), '{"format": "neurotap.stats-part/1", ');
     assert.equal(errorOf(await merge('broken.json')).code, 'E_BAD_FILE');
   });

@@ -52,9 +52,17 @@ async function loadCommand(name: string | undefined): Promise<FlagCommand> {
 
 /** Usage of the subcommand named first on the line, else of the root. */
 async function printUsage(argv: readonly string[]): Promise<void> {
-  const name = argv.find((a) => !a.startsWith('-'));
+  const [name, subName] = argv.filter((a) => !a.startsWith('-'));
   const load = name && Object.hasOwn(subCommands, name) ? subCommands[name as keyof typeof subCommands] : undefined;
-  const text = load ? await renderUsage(await load(), root as CommandDef) : await renderUsage(root as CommandDef);
+  const command: CommandDef | undefined = load ? await load() : undefined;
+  // A command's own subcommand (`stats merge`): its usage, under its parent.
+  const subs = (command?.subCommands ?? {}) as Record<string, () => Promise<CommandDef>>;
+  const sub = subName && Object.hasOwn(subs, subName) ? await subs[subName]() : undefined;
+  const text = sub
+    ? await renderUsage(sub, command)
+    : command
+      ? await renderUsage(command, root as CommandDef)
+      : await renderUsage(root as CommandDef);
   // citty colours its usage even into a pipe or file; keep the codes for terminals only.
   process.stdout.write(`${process.stdout.isTTY ? text : stripAnsi(text)}\n`);
 }
