@@ -20,6 +20,9 @@ const INVISIBLE: Record<string, RegExp> = {
   'opaque-first-input': /^bn$/,
   // A DeQuantStub before convert is an identity: no node, no parameter.
   'quant-fake': /^dequant$/,
+  // Dropout in eval exports as nothing (HF's tiny GPT-2 and BERT, scripts/fixtures_transformers.py).
+  'hf-gpt2': /(^|\.)(drop|attn_dropout|resid_dropout|dropout)$/,
+  'hf-bert': /\.dropout$/,
 };
 
 describe('fidelity against PyTorch forward hooks', () => {
