@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'E_BAD_FILE' // an input file (npy, npz, image...) cannot be read
   | 'E_OUTPUT_PATH' // an output cannot be written
   | 'E_NOT_OBSERVABLE' // a module's activation does not exist in the exported graph
+  | 'E_NOT_A_TRANSFORMER' // hidden_states / attentions asked of a model with no recognised block list
   | 'E_MISSING_DEPENDENCY' // an optional package the call needs (onnxruntime-web) is not installed
   | 'E_NO_LM_HEAD' // the logit lens finds no final norm + LM head it can run alone
   | 'E_RUNTIME'; // ONNX Runtime rejected the model or the run

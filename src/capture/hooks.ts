@@ -267,7 +267,7 @@ export function checkHookTarget(map: ModuleMap, index: GraphIndex, name: string,
 }
 
 function isPreset(name: string): boolean {
-  return name === 'leaves' || name === 'modules' || name === 'values';
+  return ['leaves', 'modules', 'values', 'hidden_states', 'attentions'].includes(name);
 }
 
 function describe(name: unknown): string {

@@ -12,9 +12,14 @@ import { quantParams } from '../graph/quantization.js';
 import { REDUCTIONS, valueContext, type Reduction } from '../graph/rewrite.js';
 import { unthreadable } from '../graph/thread-ragged.js';
 import { globToRegExp, isGlob, nearestNames } from './glob.js';
+import { isTransformerPreset, transformerSelection } from './transformer-presets.js';
 
-/** `'leaves'` every leaf module (the default), `'modules'` every module, `'values'` every intermediate ONNX value. */
-export type LayerPreset = 'leaves' | 'modules' | 'values';
+/**
+ * `'leaves'` every leaf module (the default), `'modules'` every module, `'values'` every intermediate
+ * ONNX value; `'hidden_states'` / `'attentions'` a transformer's HF-style `hidden_states.i` /
+ * `attentions.i` (transformer-presets.ts).
+ */
+export type LayerPreset = 'leaves' | 'modules' | 'values' | 'hidden_states' | 'attentions';
 export type LayerSpec = string | RegExp | { type: string | RegExp };
 
 export interface SelectOptions {
@@ -59,7 +64,7 @@ export interface Selection {
   readonly notObservable: Unobservable[];
 }
 
-const PRESETS = new Set<string>(['leaves', 'modules', 'values']);
+const PRESETS = new Set<string>(['leaves', 'modules', 'values', 'hidden_states', 'attentions']);
 
 export function selectTargets(map: ModuleMap, index: GraphIndex, options: SelectOptions = {}): Selection {
   if (!isRenameMap(options.layers)) return selectSpecs(map, index, options);
@@ -81,7 +86,13 @@ function selectSpecs(map: ModuleMap, index: GraphIndex, options: SelectOptions):
   // `layer1.0/add` names a value between modules; its key stays that name.
   const named = new Map(valueNames(map, index).map((v) => [v.name, v.value]));
   const keyOf = new Map<string, string>();
+  const reduceFor = reductionLookup(options.reduce);
+  const presetSelections: Selection[] = [];
   for (const spec of specs) {
+    if (isTransformerPreset(spec)) {
+      presetSelections.push(transformerSelection(map, index, spec, reduceFor));
+      continue;
+    }
     const value = typeof spec === 'string' && !map.get(spec) && !allValues.has(spec) ? named.get(spec) : undefined;
     if (value !== undefined) {
       values.add(value);
@@ -96,7 +107,6 @@ function selectSpecs(map: ModuleMap, index: GraphIndex, options: SelectOptions):
   if (unknown.length) throw unknownLayers(unknown, map, allValues);
   if (empty.length) throw emptyPatterns(empty, map);
   const selection: Selection = { targets: [], notObservable: [] };
-  const reduceFor = reductionLookup(options.reduce);
   for (const info of map.modules)
     if (modules.has(info)) addModuleTargets(info, selection, options.inputs === true, reduceFor(info.name));
   for (const value of allValues) {
@@ -111,6 +121,10 @@ function selectSpecs(map: ModuleMap, index: GraphIndex, options: SelectOptions):
         site: 1,
         tuple: '',
       });
+  }
+  for (const preset of presetSelections) {
+    selection.targets.push(...preset.targets);
+    selection.notObservable.push(...preset.notObservable);
   }
   return dropUnreturnable(index, selection, options.dequantize === true);
 }
@@ -329,7 +343,7 @@ function unknownLayers(names: string[], map: ModuleMap, allValues: ReadonlySet<s
         .join(', ')}?)`,
   );
   return new NeurotapError('E_UNKNOWN_LAYER', `No module or value is named ${suggestions.join('; ')}.`, {
-    hint: 'List the module names with `neurotap layers MODEL` (or model.modules()); globs such as "layer1.*" and the presets leaves, modules, values also work.',
+    hint: 'List the module names with `neurotap layers MODEL` (or model.modules()); globs such as "layer1.*" and the presets leaves, modules, values, hidden_states, attentions also work.',
     details: { unknown: names },
   });
 }

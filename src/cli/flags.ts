@@ -43,7 +43,7 @@ export const FLAGS = {
     alias: 'l',
     valueHint: 'SPEC',
     description:
-      'Module names, globs (layer1.*), type:Conv2d, /regexp/, or presets leaves|modules|values, comma-separated (repeatable; default leaves)',
+      'Module names, globs (layer1.*), type:Conv2d, /regexp/, or presets leaves|modules|values|hidden_states|attentions, comma-separated (repeatable; default leaves)',
   },
   reduce: {
     type: 'string',

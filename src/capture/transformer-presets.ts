@@ -1,0 +1,225 @@
+/**
+ * The `hidden_states` and `attentions` presets: Hugging Face's `output_hidden_states=True` and
+ * `output_attentions=True`, read off the module map of a transformer export.
+ *
+ * - `hidden_states.0` is the residual stream entering the first block (the embeddings' output),
+ *   `hidden_states.i` the output of block i-1, and `hidden_states.L` the last block's output, or,
+ *   where HF applies the final norm before returning it (GPT-2's `transformer.ln_f`, Llama's
+ *   `model.norm`: a norm beside the block list), that norm's output.
+ * - `attentions.i` is the softmax output inside block i: in eval mode HF's returned probabilities
+ *   (the attention dropout after it is the identity; no head mask).
+ *
+ * Blocks are recognised by their names only (`transformer.h.{i}`, `encoder.layer.{i}`,
+ * `model.layers.{i}`, ...); a model without such a list is an error naming what was looked for.
+ */
+import { NeurotapError } from '../errors.js';
+import type { GraphIndex } from '../graph/graph-index.js';
+import type { ModuleInfo, ModuleMap } from '../modules/module-map.js';
+import type { Reduction } from '../graph/rewrite.js';
+import type { CaptureTarget, Selection } from './select.js';
+
+export const TRANSFORMER_PRESETS = ['hidden_states', 'attentions'] as const;
+export type TransformerPreset = (typeof TRANSFORMER_PRESETS)[number];
+
+/** Block lists of the HF architectures (GPT-2/GPT-J/Bloom, BERT/RoBERTa/ViT, Llama/Qwen/Mistral, DistilBERT, T5, GPT-NeoX, OPT/Whisper). */
+const BLOCK_LISTS = ['h', 'layer', 'layers', 'block', 'blocks'] as const;
+const BLOCK_PARENTS = /(^|\.)(transformer|encoder|decoder|model|gpt_neox|layers?)$/;
+/** Norms HF applies to the last hidden state: siblings of the block list (not ViT's `vit.layernorm`, beside `vit.encoder`). */
+const FINAL_NORMS = ['ln_f', 'norm', 'final_layer_norm', 'norm_f', 'layer_norm', 'final_layernorm'] as const;
+
+export function isTransformerPreset(spec: unknown): spec is TransformerPreset {
+  return typeof spec === 'string' && (TRANSFORMER_PRESETS as readonly string[]).includes(spec);
+}
+
+interface Blocks {
+  /** The block list's path, e.g. `transformer.h`. */
+  readonly list: string;
+  readonly blocks: readonly ModuleInfo[];
+  readonly finalNorm: ModuleInfo | undefined;
+}
+
+/** The block list: `<parent>.<h|layer|layers|block>.{0..L-1}`, numbered without gaps from 0. */
+export function findBlocks(map: ModuleMap): Blocks {
+  const lists = new Map<string, ModuleInfo[]>();
+  for (const info of map.modules) {
+    const m = /^(.*)\.(\d+)$/.exec(info.name);
+    if (!m) continue;
+    const list = m[1];
+    const last = list.slice(list.lastIndexOf('.') + 1);
+    const parent = list.includes('.') ? list.slice(0, list.lastIndexOf('.')) : '';
+    if (!(BLOCK_LISTS as readonly string[]).includes(last) || !(list === last || BLOCK_PARENTS.test(parent))) continue;
+    lists.set(list, [...(lists.get(list) ?? []), info]);
+  }
+  const found = [...lists.entries()].filter(([list, blocks]) =>
+    blocks.every((b) => b.name === `${list}.${blocks.indexOf(b)}`),
+  );
+  if (found.length !== 1)
+    throw notATransformer(
+      map,
+      found.map(([list]) => list),
+    );
+  const [list, blocks] = found[0];
+  const parent = list.includes('.') ? `${list.slice(0, list.lastIndexOf('.'))}.` : '';
+  const finalNorm = FINAL_NORMS.map((n) => map.get(parent + n)).find((m) => m !== undefined);
+  return { list, blocks, finalNorm };
+}
+
+function notATransformer(map: ModuleMap, lists: string[]): NeurotapError {
+  const looked =
+    'a block list named like transformer.h.{i}, encoder.layer.{i}, model.layers.{i}, transformer.layer.{i}, encoder.block.{i} or gpt_neox.layers.{i}, numbered from 0';
+  const given = lists.length
+    ? `several block lists (${lists.join(', ')}), so which one is the model's is not certain`
+    : `no such list among the ${map.modules.length} modules (${map.modules
+        .slice(0, 6)
+        .map((m) => m.name)
+        .join(', ')}${map.modules.length > 6 ? ', ...' : ''})`;
+  return new NeurotapError(
+    'E_NOT_A_TRANSFORMER',
+    `The presets hidden_states and attentions need ${looked}; the module map has ${given}.`,
+    {
+      hint: 'Capture the blocks by name or glob instead (`--layers "encoder.layer.*"`); `neurotap layers MODEL` lists the names.',
+      details: { lookedFor: looked, blockLists: lists },
+    },
+  );
+}
+
+type Found = { value: string; module: string } | { reason: string; module: string };
+
+/** The single value leaving a module's single call, or why there is none. */
+function outputOf(info: ModuleInfo): Found {
+  if (info.notObservable) return { reason: info.notObservable.reason, module: info.name };
+  if (info.calls.length !== 1) return { reason: `'${info.name}' runs ${info.calls.length} times`, module: info.name };
+  const outs = info.calls[0].outputs;
+  if (outs.length !== 1)
+    return { reason: `'${info.name}' returns ${outs.length} values, not the one hidden state`, module: info.name };
+  return { value: outs[0], module: info.name };
+}
+
+/**
+ * The hidden state entering block i: past block 0, the previous block's output among its inputs;
+ * for block 0, its one input that block 1 does not read too (masks and position embeddings go to
+ * every block).
+ */
+function residualInput(blocks: readonly ModuleInfo[], i: number): Found {
+  const block = blocks[i];
+  if (block.calls.length !== 1)
+    return { reason: `'${block.name}' runs ${block.calls.length} times`, module: block.name };
+  const call = block.calls[0];
+  const previous = blocks[i - 1]?.calls[0]?.outputs;
+  const shared = new Set(blocks[i + 1]?.calls.flatMap((c) => c.inputs) ?? []);
+  const candidates = previous
+    ? call.inputs.filter((v) => previous.includes(v))
+    : call.inputs.filter((v) => !shared.has(v));
+  if (candidates.length !== 1)
+    return {
+      reason: `'${block.name}' reads ${candidates.length} values that could be the hidden state entering it (of ${call.inputs.join(', ')})`,
+      module: block.name,
+    };
+  if (call.opaqueInputs.includes(candidates[0]))
+    return { reason: `the export optimised across the input of '${block.name}'`, module: block.name };
+  return { value: candidates[0], module: block.name };
+}
+
+/** Norm ops whose output 0 is the normalised value and whose scale names the module (input 1, or 2 for the Skip ones). */
+const NORM_SCALE_INPUT: Record<string, number> = {
+  LayerNormalization: 1,
+  SimplifiedLayerNormalization: 1,
+  SkipLayerNormalization: 2,
+  SkipSimplifiedLayerNormalization: 2,
+};
+
+/**
+ * A final norm the module map has no output for (ONNX Runtime fused it into a SkipLayerNormalization
+ * named after another scope): the one norm node whose scale is the module's `weight` parameter.
+ */
+function normByParameter(index: GraphIndex, norm: ModuleInfo): Found | undefined {
+  const weight = `${norm.name}.weight`;
+  if (!index.initializers.has(weight)) return undefined;
+  const readers = (index.consumers.get(weight) ?? []).filter((n) => {
+    const node = index.nodes[n];
+    const at = NORM_SCALE_INPUT[node.opType ?? ''];
+    return at !== undefined && node.input?.[at] === weight;
+  });
+  if (readers.length !== 1 || (index.consumers.get(weight) ?? []).length !== 1) return undefined;
+  return { value: index.nodes[readers[0]].output![0], module: norm.name };
+}
+
+function hiddenStates(index: GraphIndex, found: Blocks): Found[] {
+  const { blocks, finalNorm } = found;
+  const L = blocks.length;
+  const states: Found[] = [residualInput(blocks, 0)];
+  for (let i = 1; i < L; i++) {
+    const out = outputOf(blocks[i - 1]);
+    states.push('value' in out ? out : residualInput(blocks, i));
+  }
+  const last = outputOf(blocks[L - 1]);
+  if (!finalNorm) states.push(last);
+  else {
+    // HF returns the last state after the norm beside the block list; a traced norm must read the last block's output.
+    const direct = outputOf(finalNorm);
+    const reads = finalNorm.calls[0]?.inputs ?? [];
+    if ('value' in direct && 'value' in last && !reads.includes(last.value))
+      states.push({
+        reason: `'${finalNorm.name}' does not read the output of '${blocks[L - 1].name}'`,
+        module: finalNorm.name,
+      });
+    else states.push('reason' in direct ? (normByParameter(index, finalNorm) ?? direct) : direct);
+  }
+  return states;
+}
+
+/** The Softmax inside block i: exactly one, over the last axis. */
+function attentionProbs(index: GraphIndex, block: ModuleInfo): Found {
+  if (block.calls.length !== 1)
+    return { reason: `'${block.name}' runs ${block.calls.length} times`, module: block.name };
+  const softmaxes = block.calls[0].nodes.filter((n) => index.nodes[n].opType === 'Softmax');
+  if (softmaxes.length !== 1) {
+    const fused = block.calls[0].nodes.map((n) => index.nodes[n].opType ?? '').filter((op) => /Attention$/.test(op));
+    const why = fused.length
+      ? `the attention is the fused op ${fused[0]}, which keeps its probabilities inside`
+      : `'${block.name}' holds ${softmaxes.length} Softmax nodes, not the one of its attention`;
+    return { reason: why, module: block.name };
+  }
+  const node = index.nodes[softmaxes[0]];
+  const axis = node.attribute?.find((a) => a.name === 'axis')?.i;
+  if (axis !== undefined && Number(axis) !== -1 && Number(axis) !== 3)
+    return { reason: `the Softmax in '${block.name}' is over axis ${axis}, not the keys`, module: block.name };
+  return { value: node.output![0], module: block.name };
+}
+
+/** The capture targets (and reports) of one preset; keys `hidden_states.0 … L` or `attentions.0 … L-1`. */
+export function transformerSelection(
+  map: ModuleMap,
+  index: GraphIndex,
+  preset: TransformerPreset,
+  reduceFor: (name: string) => Reduction,
+): Selection {
+  const found = findBlocks(map);
+  const items =
+    preset === 'hidden_states' ? hiddenStates(index, found) : found.blocks.map((b) => attentionProbs(index, b));
+  const selection: Selection = { targets: [], notObservable: [] };
+  items.forEach((item, i) => {
+    const key = `${preset}.${i}`;
+    if ('reason' in item) {
+      selection.notObservable.push({
+        key,
+        module: key,
+        reason: item.reason,
+        hint: `Capture '${item.module}' and the values inside it with --layers "${item.module}.*" or the "values" preset.`,
+      });
+      return;
+    }
+    const target: CaptureTarget = {
+      key,
+      value: item.value,
+      module: undefined,
+      call: 1,
+      kind: 'output',
+      reduce: reduceFor(key),
+      site: 1,
+      tuple: '',
+    };
+    selection.targets.push(target);
+  });
+  return selection;
+}
