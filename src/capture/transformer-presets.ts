@@ -77,7 +77,7 @@ function notATransformer(map: ModuleMap, lists: string[]): NeurotapError {
     'E_NOT_A_TRANSFORMER',
     `The presets hidden_states and attentions need ${looked}; the module map has ${given}.`,
     {
-      hint: 'Capture the blocks by name or glob instead (`--layers "encoder.layer.*"`); `neurotap layers MODEL` lists the names.',
+      hint: 'Capture the blocks by name or glob instead (layers: "encoder.layer.*"); model.modules() (`neurotap layers MODEL`) lists the names.',
       details: { lookedFor: looked, blockLists: lists },
     },
   );
@@ -205,7 +205,7 @@ export function transformerSelection(
         key,
         module: key,
         reason: item.reason,
-        hint: `Capture '${item.module}' and the values inside it with --layers "${item.module}.*" or the "values" preset.`,
+        hint: `Capture '${item.module}' and the modules inside it ("${item.module}.*"), or its values with the "values" preset.`,
       });
       return;
     }
