@@ -21,6 +21,7 @@ import math
 import os
 from collections import OrderedDict
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -137,14 +138,17 @@ class GPT2Model(nn.Module):
         self.ln_f = nn.LayerNorm(hidden, eps=1e-5)
         self.record = record
 
-    def forward(self, input_ids):
+    def forward(self, input_ids, position_ids=None, attention_mask=None):
         seq = input_ids.size(-1)
-        position_ids = torch.arange(0, seq, dtype=torch.long, device=input_ids.device).unsqueeze(0)
+        if position_ids is None:
+            position_ids = torch.arange(0, seq, dtype=torch.long, device=input_ids.device).unsqueeze(0)
+        if attention_mask is not None:  # HF: 0 where attended, dtype-min where padded
+            attention_mask = (1.0 - attention_mask[:, None, None, :].to(torch.float32)) * torch.finfo(torch.float32).min
         hidden_states = self.drop(self.wte(input_ids) + self.wpe(position_ids))
         states = self.record["hidden_states"]
         for block in self.h:
             states.append(hidden_states.detach().clone())
-            hidden_states = block(hidden_states)
+            hidden_states = block(hidden_states, attention_mask)
         hidden_states = self.ln_f(hidden_states)
         states.append(hidden_states.detach().clone())  # HF: the last hidden state is after ln_f
         return hidden_states
@@ -158,8 +162,8 @@ class GPT2LMHeadModel(nn.Module):
         self.lm_head = nn.Linear(hidden, vocab, bias=False)
         self.lm_head.weight = self.transformer.wte.weight  # tie_word_embeddings=True, as GPT-2
 
-    def forward(self, input_ids):
-        return self.lm_head(self.transformer(input_ids))
+    def forward(self, input_ids, position_ids=None, attention_mask=None):
+        return self.lm_head(self.transformer(input_ids, position_ids, attention_mask))
 
 
 # --------------------------------------------------------------------------
@@ -409,3 +413,62 @@ def make_hf_bert():
               "ONNX Runtime-optimised variant.")
     save_hf_outputs("hf-bert", model, tuple(inputs.values()))
     export_static("hf-bert", model, inputs, ["last_hidden_state", "pooler_output"])
+
+
+@maker("hf-gpt2-ort-fused")
+def make_hf_gpt2_ort_fused():
+    """Goldens for the real ORT-fused tiny GPT-2 (fixtures/hf-gpt2-ort-fused/model.onnx, see its README):
+    the torch GPT-2 above loaded with the file's own weights (HF parameter names; the optimizer stored
+    equal tensors once, so every LayerNorm reads transformer.h.0.ln_1.*), run the HF way. The test
+    checks the file's logits against these before trusting a single hidden state."""
+    import onnx
+    from onnx import numpy_helper
+
+    folder = os.path.join(FIXTURES, "hf-gpt2-ort-fused")
+    proto = onnx.load(os.path.join(folder, "model.onnx"))
+    w = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()) for t in proto.graph.initializer}
+    model = GPT2LMHeadModel(vocab=1000, n_positions=512, hidden=32, layers=5, heads=4)
+    model.eval()
+    zeros = w["transformer.h.0.ln_1.bias"]  # the bias every fused op reads (c_proj's included)
+    with torch.no_grad():
+        model.transformer.wte.weight.copy_(w["transformer.wte.weight"])
+        model.transformer.wpe.weight.copy_(w["transformer.wpe.weight"])
+        for i, block in enumerate(model.transformer.h):
+            for ln in (block.ln_1, block.ln_2):
+                ln.weight.copy_(w["transformer.h.0.ln_1.weight"])
+                ln.bias.copy_(zeros)
+            block.attn.c_attn.weight.copy_(w[f"transformer.h.{i}.attn.c_attn.weight"])
+            block.attn.c_attn.bias.copy_(w["transformer.h.0.attn.c_attn.bias"])
+            block.attn.c_proj.weight.copy_(w[f"transformer.h.{i}.attn.c_proj.weight"])
+            block.attn.c_proj.bias.copy_(zeros)
+            block.mlp.c_fc.weight.copy_(w[f"transformer.h.{i}.mlp.c_fc.weight"])
+            block.mlp.c_fc.bias.copy_(w["transformer.h.0.mlp.c_fc.bias"])
+            block.mlp.c_proj.weight.copy_(w[f"transformer.h.{i}.mlp.c_proj.weight"])
+            block.mlp.c_proj.bias.copy_(zeros)
+        model.transformer.ln_f.weight.copy_(w["transformer.h.0.ln_1.weight"])
+        model.transformer.ln_f.bias.copy_(zeros)
+        model.lm_head.weight = nn.Parameter(w["onnx::MatMul_1400"].t().contiguous())
+    g = torch.Generator().manual_seed(5)
+    input_ids = torch.randint(0, 1000, (2, 8), generator=g)
+    position_ids = torch.arange(8).unsqueeze(0).repeat(2, 1)
+    attention_mask = torch.ones(2, 8, dtype=torch.long)
+    attention_mask[1, 6:] = 0  # right padding: sequence 1 has 6 tokens
+    inputs = OrderedDict(input_ids=input_ids, position_ids=position_ids, attention_mask=attention_mask)
+    for i in range(5):
+        inputs[f"past_{i}"] = torch.zeros(2, 2, 4, 0, 8)
+    # The file's ids, positions and mask are int32 (the optimizer's EmbedLayerNormalization reads int32).
+    save_npz(os.path.join(folder, "input.npz"),
+             OrderedDict((k, to_numpy(v).astype(np.int32) if v.dtype == torch.long else to_numpy(v))
+                         for k, v in inputs.items()))
+    model.hf_record["hidden_states"].clear()
+    model.hf_record["attentions"].clear()
+    with torch.no_grad():
+        logits = model(input_ids, position_ids, attention_mask)
+    out = OrderedDict()
+    for i, t in enumerate(model.hf_record["hidden_states"]):
+        out[f"hidden_states.{i}"] = to_numpy(t)
+    for i, t in enumerate(model.hf_record["attentions"]):
+        out[f"attentions.{i}"] = to_numpy(t)
+    out["logits"] = to_numpy(logits)
+    save_npz(os.path.join(folder, "hf_outputs.npz"), out)
+    print(f"hf-gpt2-ort-fused: {len(out)} arrays")

@@ -407,7 +407,7 @@ export class NeurotapModel {
       .map((value) => ({ value, reduce: 'none' as const }));
     const targets = selection.targets
       .filter((t) => !this.#isFeed(t))
-      .map((t) => ({ value: t.value, reduce: t.reduce, dequantize, editDepth: edits?.depthFor(t) }));
+      .map((t) => ({ value: t.value, reduce: t.reduce, dequantize, editDepth: edits?.depthFor(t), derive: t.derive }));
     // What each JS callback edit receives (the graph is cut there).
     const callbacks = (edits?.callbacks ?? []).map((c) => c.unedited);
     return [...targets, ...callbacks, ...conditions];

@@ -8,8 +8,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import * as ort from 'onnxruntime-node';
 import { parseNpz } from '../src/formats/npz.js';
+import { indexGraph } from '../src/graph/graph-index.js';
+import { buildCaptureGraph, requestKey } from '../src/graph/rewrite.js';
 import { loadModel } from '../src/node/index.js';
+import { decodeModel, encodeModel } from '../src/onnx/codec.js';
 import { FIXTURES, fixture, mismatch } from './helpers/fixtures.js';
 
 const LAYERS = 2;
@@ -98,5 +102,30 @@ describe('hidden_states and attentions presets', () => {
     assert.deepEqual(acts.get('transformer.h.0')!.data, acts.get('hidden_states.1')!.data);
     assert.equal(mismatch(acts.get('transformer.h.0')!, fx.golden.get('transformer.h.0')!), undefined);
     await model.release();
+  });
+
+  it("recomputes a fused Attention's probabilities beside it (real ORT-fused GPT-2, causal, padded, empty past)", async () => {
+    const dir = join(FIXTURES, 'hf-gpt2-ort-fused');
+    const hf = hfOutputs('hf-gpt2-ort-fused');
+    const inputs = parseNpz(new Uint8Array(readFileSync(join(dir, 'input.npz'))));
+    const proto = decodeModel(new Uint8Array(readFileSync(join(dir, 'model.onnx'))));
+    const requests = [0, 1, 2, 3, 4].map((i) => {
+      const anchor = `GptAttention_${i}_output`;
+      return { value: anchor, reduce: 'none' as const, derive: { kind: 'attention-probs' as const, anchor } };
+    });
+    const graph = buildCaptureGraph(proto, indexGraph(proto.graph!), requests, true);
+    const session = await ort.InferenceSession.create(encodeModel(graph.model));
+    const feeds = Object.fromEntries(
+      [...inputs].map(([k, v]) => [k, new ort.Tensor(v.type as 'float32', v.data as Float32Array, [...v.dims])]),
+    );
+    const out = await session.run(feeds);
+    // The torch model is this file's model: its logits are the file's.
+    assert.equal(mismatch(out.logits, hf.get('logits')!), undefined);
+    requests.forEach((r, i) => {
+      const probs = out[graph.outputOf.get(requestKey(r))!];
+      assert.deepEqual(probs.dims, [2, 4, 8, 8]);
+      assert.equal(mismatch(probs, hf.get(`attentions.${i}`)!), undefined, `attentions.${i}`);
+    });
+    await session.release();
   });
 });

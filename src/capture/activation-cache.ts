@@ -174,6 +174,11 @@ export class ActivationCache implements Iterable<[string, Tensor]> {
       .map((t) => this.#tensors.get(t.key)!);
   }
 
+  /** How a key's tensor was recomputed from a fused op's inputs (`hidden_states`/`attentions` presets), or undefined when it was read from the graph. */
+  recomputed(key: string): string | undefined {
+    return this.targets.find((t) => t.key === key)?.recomputed;
+  }
+
   /** Why a module or key has no activation, if it was requested and is not observable. */
   whyNotObservable(key: string): Unobservable | undefined {
     return this.notObservable.find((u) => u.key === key || u.module === key);

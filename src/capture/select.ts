@@ -5,6 +5,7 @@
 import { valueNames } from './value-names.js';
 import { isRenameMap, renamer, type RenameMap } from './rename.js';
 import { NeurotapError } from '../errors.js';
+import type { Derivation } from '../graph/derive.js';
 import type { ContextStep, GraphIndex } from '../graph/graph-index.js';
 import type { ModuleInfo, ModuleMap } from '../modules/module-map.js';
 import { inferElemType, unreturnableType, valueKind } from '../graph/elem-type.js';
@@ -50,6 +51,10 @@ export interface CaptureTarget {
   readonly tuple: string;
   /** The If branches and loop bodies the module's call site sits in (a value may live outside them). */
   readonly siteContext?: readonly ContextStep[];
+  /** A value a fused op hides: re-opened as its optional output or recomputed beside it (`value` is the op's output 0). */
+  readonly derive?: Derivation;
+  /** Set when the tensor is recomputed from the op's inputs rather than read: how. */
+  readonly recomputed?: string;
 }
 
 export interface Unobservable {

@@ -14,9 +14,11 @@
  */
 import { NeurotapError } from '../errors.js';
 import type { GraphIndex } from '../graph/graph-index.js';
+import type { NodeProto } from '../onnx/types.js';
 import type { ModuleInfo, ModuleMap } from '../modules/module-map.js';
 import type { Reduction } from '../graph/rewrite.js';
 import type { CaptureTarget, Selection } from './select.js';
+import { attentionRecipe, type Derivation } from '../graph/derive.js';
 
 export const TRANSFORMER_PRESETS = ['hidden_states', 'attentions'] as const;
 export type TransformerPreset = (typeof TRANSFORMER_PRESETS)[number];
@@ -83,7 +85,9 @@ function notATransformer(map: ModuleMap, lists: string[]): NeurotapError {
   );
 }
 
-type Found = { value: string; module: string } | { reason: string; module: string };
+type Found =
+  | { value: string; module: string; derive?: Derivation; recomputed?: string }
+  | { reason: string; module: string };
 
 /** The single value leaving a module's single call, or why there is none. */
 function outputOf(info: ModuleInfo): Found {
@@ -168,23 +172,46 @@ function hiddenStates(index: GraphIndex, found: Blocks): Found[] {
   return states;
 }
 
-/** The Softmax inside block i: exactly one, over the last axis. */
+/** Fused attention ops: ONNX Runtime's contrib ops keep the probabilities inside. */
+const FUSED_ATTENTION = new Set(['Attention', 'MultiHeadAttention', 'GroupQueryAttention', 'PackedAttention']);
+
+/** The Softmax inside block i (exactly one, over the last axis), or the probabilities of its fused Attention recomputed. */
 function attentionProbs(index: GraphIndex, block: ModuleInfo): Found {
   if (block.calls.length !== 1)
     return { reason: `'${block.name}' runs ${block.calls.length} times`, module: block.name };
-  const softmaxes = block.calls[0].nodes.filter((n) => index.nodes[n].opType === 'Softmax');
-  if (softmaxes.length !== 1) {
-    const fused = block.calls[0].nodes.map((n) => index.nodes[n].opType ?? '').filter((op) => /Attention$/.test(op));
-    const why = fused.length
-      ? `the attention is the fused op ${fused[0]}, which keeps its probabilities inside`
-      : `'${block.name}' holds ${softmaxes.length} Softmax nodes, not the one of its attention`;
-    return { reason: why, module: block.name };
-  }
-  const node = index.nodes[softmaxes[0]];
+  const nodes = block.calls[0].nodes.map((n) => index.nodes[n]);
+  const softmaxes = nodes.filter((n) => n.opType === 'Softmax');
+  const fused = nodes.filter((n) => FUSED_ATTENTION.has(n.opType ?? '') && n.domain === 'com.microsoft');
+  if (softmaxes.length === 0 && fused.length === 1) return fusedProbs(index, block, fused[0]);
+  if (softmaxes.length !== 1 || fused.length > 0)
+    return {
+      reason: `'${block.name}' holds ${softmaxes.length} Softmax nodes${fused.length ? ` and ${fused.length} fused attention ops` : ''}, not the one of its attention`,
+      module: block.name,
+    };
+  const node = softmaxes[0];
   const axis = node.attribute?.find((a) => a.name === 'axis')?.i;
   if (axis !== undefined && Number(axis) !== -1 && Number(axis) !== 3)
     return { reason: `the Softmax in '${block.name}' is over axis ${axis}, not the keys`, module: block.name };
   return { value: node.output![0], module: block.name };
+}
+
+function fusedProbs(index: GraphIndex, block: ModuleInfo, node: NodeProto): Found {
+  const op = node.opType ?? '';
+  if (op !== 'Attention')
+    return {
+      reason: `the attention is the fused op ${op}, which keeps its probabilities inside (recomputing them is done for Attention only)`,
+      module: block.name,
+    };
+  const recipe = attentionRecipe(index, node);
+  if ('reason' in recipe)
+    return { reason: `the fused Attention in '${block.name}': ${recipe.reason}`, module: block.name };
+  const anchor = node.output![0];
+  return {
+    value: anchor,
+    module: block.name,
+    derive: { kind: 'attention-probs', anchor },
+    recomputed: `from the fused Attention's input, packed QKV weights, mask and scale: softmax(QKᵀ·scale + mask${node.input?.[4] ? ', past keys from its present output' : ''})`,
+  };
 }
 
 /** The capture targets (and reports) of one preset; keys `hidden_states.0 … L` or `attentions.0 … L-1`. */
@@ -218,6 +245,7 @@ export function transformerSelection(
       reduce: reduceFor(key),
       site: 1,
       tuple: '',
+      ...(item.derive ? { derive: item.derive, recomputed: item.recomputed } : {}),
     };
     selection.targets.push(target);
   });

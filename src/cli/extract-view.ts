@@ -44,6 +44,7 @@ export function extractJson(r: ExtractResult): string {
         module: t.module ?? null,
         call: t.call,
         value: t.value,
+        ...(t.recomputed ? { recomputed: t.recomputed } : {}),
         shape: [...tensor.dims],
         dtype: tensor.type,
         ...stats,
@@ -72,6 +73,13 @@ function tensorRow(key: string, t: HostTensor): string[] {
   return [key, formatShape(t.dims), t.type, ...numbers];
 }
 
+/** Tensors a fused op hid, recomputed from its inputs: said, so nobody mistakes them for read values. */
+function recomputedLines(r: ExtractResult): string[] {
+  const keys = r.acts.targets.filter((t) => t.recomputed && r.acts.has(t.key));
+  if (!keys.length) return [];
+  return ['', `recomputed (not read from the graph): ${keys.map((t) => t.key).join(', ')}: ${keys[0].recomputed}`];
+}
+
 export function extractText(r: ExtractResult): string[] {
   const s = stylesFor(process.stdout);
   const header = formatColumns([
@@ -92,6 +100,7 @@ export function extractText(r: ExtractResult): string[] {
     '',
     ...table,
     ...notObservableLines(r.acts.notObservable, s),
+    ...recomputedLines(r),
   ];
   if (r.written) {
     const where =

@@ -7,6 +7,7 @@
 import { NeurotapError } from '../errors.js';
 import type { GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto } from '../onnx/types.js';
 import { AttributeType, DataType } from '../onnx/types.js';
+import { appendDerivation, derivationKey, type Derivation } from './derive.js';
 import { applyGraphEdits, type GraphEdit } from './edit.js';
 import { nodeReads, type ContextStep, type GraphIndex } from './graph-index.js';
 import { quantParams, type QuantParams } from './quantization.js';
@@ -30,6 +31,8 @@ export interface ExposeRequest {
   readonly dequantize?: boolean;
   /** With edits: the depth of the module reading the value (edits of shallower modules on it not applied). */
   readonly editDepth?: number;
+  /** A value a fused op hides, re-opened or recomputed next to it (derive.ts); `value` is then its anchor. */
+  readonly derive?: Derivation;
 }
 
 export interface CaptureGraph {
@@ -47,7 +50,7 @@ export interface RaggedMeta {
 }
 
 export const requestKey = (r: ExposeRequest) =>
-  `${r.value}\u0000${r.reduce}\u0000${r.dequantize === true}\u0000${r.editDepth ?? ''}`;
+  `${r.value}\u0000${r.reduce}\u0000${r.dequantize === true}\u0000${r.editDepth ?? ''}\u0000${derivationKey(r.derive)}`;
 
 export function buildCaptureGraph(
   model: ModelProto,
@@ -65,7 +68,7 @@ export function buildCaptureGraph(
     if (outputOf.has(requestKey(r))) continue;
     const steps = valueContext(index, r.value);
     const quant = r.dequantize ? quantParams(index, r.value) : undefined;
-    const read = edited(r.value, r.editDepth);
+    const read = r.derive ? appendDerivation(editor, r.derive, index) : edited(r.value, r.editDepth);
     const source = quant ? appendDequantize(read, quant, editor.graphAt(steps), editor) : read;
     // Reduce where the value lives, so a loop stacks the small reduced tensors.
     const local =
