@@ -12,6 +12,8 @@ import * as ort from 'onnxruntime-node';
 import { parseNpz } from '../src/formats/npz.js';
 import { indexGraph } from '../src/graph/graph-index.js';
 import { buildCaptureGraph, requestKey } from '../src/graph/rewrite.js';
+import { selectTargets } from '../src/capture/select.js';
+import { buildModuleMap } from '../src/modules/module-map.js';
 import { loadModel } from '../src/node/index.js';
 import { decodeModel, encodeModel } from '../src/onnx/codec.js';
 import { FIXTURES, fixture, mismatch } from './helpers/fixtures.js';
@@ -127,5 +129,22 @@ describe('hidden_states and attentions presets', () => {
       assert.equal(mismatch(probs, hf.get(`attentions.${i}`)!), undefined, `attentions.${i}`);
     });
     await session.release();
+  });
+
+  it('a dynamo-exported Llama with a KV cache: the hidden state is what one block computes and the next reads', () => {
+    // SmolLM cut to 2 layers (fixtures/real-models/README.md); its weights are absent, so selection only.
+    const proto = decodeModel(new Uint8Array(readFileSync(join(FIXTURES, 'real-models', 'smollm-2layer-dynamo.onnx'))));
+    const index = indexGraph(proto.graph!);
+    const map = buildModuleMap(index, proto.metadataProps ?? []);
+    const plan = selectTargets(map, index, { layers: ['hidden_states', 'attentions'] });
+    const value = (key: string) => plan.targets.find((t) => t.key === key)?.value;
+    assert.deepEqual(plan.notObservable, []);
+    assert.equal(value('hidden_states.0'), map.get('model.embed_tokens')!.calls[0].outputs[0]);
+    assert.ok(map.get('model.layers.1')!.calls[0].inputs.includes(value('hidden_states.1')!));
+    // The blocks return their present keys and values too: the hidden state is the one block 1 reads.
+    assert.ok(map.get('model.layers.0')!.calls[0].unobservableOutputs.length > 0);
+    assert.equal(value('hidden_states.2'), map.get('model.norm')!.calls[0].outputs[0]);
+    for (const key of ['attentions.0', 'attentions.1'])
+      assert.equal(index.nodes[index.producer.get(value(key)!)!].opType, 'Softmax');
   });
 });

@@ -99,21 +99,35 @@ function outputOf(info: ModuleInfo): Found {
   return { value: outs[0], module: info.name };
 }
 
+/** Values the nodes of a module's single call compute. */
+function producedBy(index: GraphIndex, block: ModuleInfo): Set<string> {
+  return new Set(block.calls[0]?.nodes.flatMap((n) => index.nodes[n].output ?? []) ?? []);
+}
+
+/** A value's declared rank, where the graph declares it. */
+function rankOf(index: GraphIndex, value: string): number | undefined {
+  return index.types.get(value)?.tensorType?.shape?.dim?.length;
+}
+
 /**
- * The hidden state entering block i: past block 0, the previous block's output among its inputs;
- * for block 0, its one input that block 1 does not read too (masks and position embeddings go to
- * every block).
+ * The hidden state entering block i. Past block 0: the one value block i-1 computes and block i
+ * reads (a KV-cache block also returns its present keys and values, which the next block does not
+ * read). Block 0: its one input that block 1 does not read too (masks and position embeddings go to
+ * every block) and that is not declared with a rank other than 3 (a per-layer past cache).
  */
-function residualInput(blocks: readonly ModuleInfo[], i: number): Found {
+function residualInput(index: GraphIndex, blocks: readonly ModuleInfo[], i: number): Found {
   const block = blocks[i];
   if (block.calls.length !== 1)
     return { reason: `'${block.name}' runs ${block.calls.length} times`, module: block.name };
   const call = block.calls[0];
-  const previous = blocks[i - 1]?.calls[0]?.outputs;
-  const shared = new Set(blocks[i + 1]?.calls.flatMap((c) => c.inputs) ?? []);
-  const candidates = previous
-    ? call.inputs.filter((v) => previous.includes(v))
-    : call.inputs.filter((v) => !shared.has(v));
+  let candidates: string[];
+  if (i > 0) {
+    const previous = producedBy(index, blocks[i - 1]);
+    candidates = call.inputs.filter((v) => previous.has(v));
+  } else {
+    const shared = new Set(blocks[1]?.calls.flatMap((c) => c.inputs) ?? []);
+    candidates = call.inputs.filter((v) => !shared.has(v) && (rankOf(index, v) ?? 3) === 3);
+  }
   if (candidates.length !== 1)
     return {
       reason: `'${block.name}' reads ${candidates.length} values that could be the hidden state entering it (of ${call.inputs.join(', ')})`,
@@ -134,41 +148,34 @@ const NORM_SCALE_INPUT: Record<string, number> = {
 
 /**
  * A final norm the module map has no output for (ONNX Runtime fused it into a SkipLayerNormalization
- * named after another scope): the one norm node whose scale is the module's `weight` parameter.
+ * named after another scope): the one node reading the module's `weight` parameter, a norm reading it as its scale.
  */
 function normByParameter(index: GraphIndex, norm: ModuleInfo): Found | undefined {
   const weight = `${norm.name}.weight`;
-  if (!index.initializers.has(weight)) return undefined;
-  const readers = (index.consumers.get(weight) ?? []).filter((n) => {
-    const node = index.nodes[n];
-    const at = NORM_SCALE_INPUT[node.opType ?? ''];
-    return at !== undefined && node.input?.[at] === weight;
-  });
-  if (readers.length !== 1 || (index.consumers.get(weight) ?? []).length !== 1) return undefined;
-  return { value: index.nodes[readers[0]].output![0], module: norm.name };
+  const readers = index.consumers.get(weight) ?? [];
+  if (!index.initializers.has(weight) || readers.length !== 1) return undefined;
+  const node = index.nodes[readers[0]];
+  const at = NORM_SCALE_INPUT[node.opType ?? ''];
+  if (at === undefined || node.input?.[at] !== weight) return undefined;
+  return { value: node.output![0], module: norm.name };
+}
+
+/** HF's last state: the final norm's output where HF applies one (it must read what the last block computes), else the last block's output. */
+function lastState(index: GraphIndex, found: Blocks): Found {
+  const { blocks, finalNorm } = found;
+  const lastBlock = blocks[blocks.length - 1];
+  if (!finalNorm) return outputOf(lastBlock);
+  const direct = outputOf(finalNorm);
+  if ('reason' in direct) return normByParameter(index, finalNorm) ?? direct;
+  const produced = producedBy(index, lastBlock);
+  if (!finalNorm.calls[0].inputs.some((v) => produced.has(v)))
+    return { reason: `'${finalNorm.name}' does not read what '${lastBlock.name}' computes`, module: finalNorm.name };
+  return direct;
 }
 
 function hiddenStates(index: GraphIndex, found: Blocks): Found[] {
-  const { blocks, finalNorm } = found;
-  const L = blocks.length;
-  const states: Found[] = [residualInput(blocks, 0)];
-  for (let i = 1; i < L; i++) {
-    const out = outputOf(blocks[i - 1]);
-    states.push('value' in out ? out : residualInput(blocks, i));
-  }
-  const last = outputOf(blocks[L - 1]);
-  if (!finalNorm) states.push(last);
-  else {
-    // HF returns the last state after the norm beside the block list; a traced norm must read the last block's output.
-    const direct = outputOf(finalNorm);
-    const reads = finalNorm.calls[0]?.inputs ?? [];
-    if ('value' in direct && 'value' in last && !reads.includes(last.value))
-      states.push({
-        reason: `'${finalNorm.name}' does not read the output of '${blocks[L - 1].name}'`,
-        module: finalNorm.name,
-      });
-    else states.push('reason' in direct ? (normByParameter(index, finalNorm) ?? direct) : direct);
-  }
+  const states: Found[] = found.blocks.map((_, i) => residualInput(index, found.blocks, i));
+  states.push(lastState(index, found));
   return states;
 }
 
