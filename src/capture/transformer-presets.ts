@@ -19,6 +19,7 @@ import type { ModuleInfo, ModuleMap } from '../modules/module-map.js';
 import type { Reduction } from '../graph/rewrite.js';
 import type { CaptureTarget, Selection } from './select.js';
 import { attentionRecipe, type Derivation } from '../graph/derive.js';
+import { narrowCandidates, skipSum } from './fused-stream.js';
 
 export const TRANSFORMER_PRESETS = ['hidden_states', 'attentions'] as const;
 export type TransformerPreset = (typeof TRANSFORMER_PRESETS)[number];
@@ -128,6 +129,9 @@ function residualInput(index: GraphIndex, blocks: readonly ModuleInfo[], i: numb
     const shared = new Set(blocks[1]?.calls.flatMap((c) => c.inputs) ?? []);
     candidates = call.inputs.filter((v) => !shared.has(v) && (rankOf(index, v) ?? 3) === 3);
   }
+  candidates = narrowCandidates(index, candidates);
+  const sum = skipSum(index, candidates, call.nodes);
+  if (sum) return { ...sum, module: block.name };
   if (candidates.length !== 1)
     return {
       reason: `'${block.name}' reads ${candidates.length} values that could be the hidden state entering it (of ${call.inputs.join(', ')})`,
