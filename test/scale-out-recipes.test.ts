@@ -1,7 +1,8 @@
 /**
- * The Slurm array script of docs/scale-out.md runs as printed: each task under the variables
- * Slurm sets for it (`--shard auto` reads them), `neurotap` on PATH, the store on a "shared" path
- * moved into a temporary directory. The tasks together leave a complete, verified store.
+ * The recipes of docs/scale-out.md run as printed: the Slurm array script, each task under the
+ * variables Slurm sets for it (`--shard auto` reads them), and the Kubernetes Job's command line
+ * under JOB_COMPLETION_INDEX; `neurotap` on PATH, the store's shared path moved into a temporary
+ * directory. The tasks together leave a complete, verified store.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -55,7 +56,42 @@ before(() => {
 });
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
+/** The fenced yaml block of the doc that holds `marker`. */
+function yamlBlock(marker: string): string {
+  const doc = readFileSync(join(ROOT, 'docs', 'scale-out.md'), 'utf8');
+  const block = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes(marker));
+  assert.ok(block, `no yaml block with ${marker} in docs/scale-out.md`);
+  return block;
+}
+
 describe('docs/scale-out.md recipes', () => {
+  it('the Kubernetes indexed Job: the count is its completions, and its command runs as pods would', async () => {
+    const manifest = yamlBlock('completionMode: Indexed');
+    const completions = /^\s+completions: (\d+)/m.exec(manifest)?.[1];
+    const count = /- name: NEUROTAP_SHARD_COUNT\n\s+value: "(\d+)"/.exec(manifest)?.[1];
+    assert.ok(
+      completions !== undefined && completions === count,
+      `completions ${completions}, NEUROTAP_SHARD_COUNT ${count}`,
+    );
+    // The folded `args` scalar (`- >-`): its lines joined by spaces, as YAML folds them.
+    const folded = /- >-\n((?:\s{14}.+\n)+)/.exec(manifest)?.[1];
+    assert.ok(folded, 'no folded args in the manifest');
+    const command = folded
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .join(' ')
+      .replace('npx --yes neurotap@0.1.0', 'neurotap') // the shim on PATH: no network in the tests
+      .replaceAll('/work/', `${tmp}/`);
+    writeFileSync(join(tmp, 'pod.sh'), `${command}\n`);
+    // Two pods of a Job with completions: 2 (the manifest's 8 would be 8 processes here).
+    const pods = await Promise.all(
+      [0, 1].map((i) => bash(join(tmp, 'pod.sh'), { JOB_COMPLETION_INDEX: String(i), NEUROTAP_SHARD_COUNT: '2' })),
+    );
+    pods.forEach((r, i) => assert.equal(r.code, 0, `pod ${i}: ${r.stdout}${r.stderr}`));
+    assert.equal((await cli('verify', join(tmp, 'acts.zarr'))).code, 0);
+  });
+
   it('the Slurm array script: two tasks of --array=0-1 write one complete store', async () => {
     const script = docBlock('#SBATCH --array=').replaceAll('/shared/', `${tmp}/shared/`);
     assert.match(script, /--shard auto --resume/);
