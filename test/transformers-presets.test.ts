@@ -16,6 +16,7 @@ import { selectTargets } from '../src/capture/select.js';
 import { buildModuleMap } from '../src/modules/module-map.js';
 import { loadModel } from '../src/node/index.js';
 import { decodeModel, encodeModel } from '../src/onnx/codec.js';
+import { cli } from './helpers/dataset.js';
 import { FIXTURES, fixture, mismatch } from './helpers/fixtures.js';
 
 const LAYERS = 2;
@@ -146,5 +147,31 @@ describe('hidden_states and attentions presets', () => {
     assert.equal(value('hidden_states.2'), map.get('model.norm')!.calls[0].outputs[0]);
     for (const key of ['attentions.0', 'attentions.1'])
       assert.equal(index.nodes[index.producer.get(value(key)!)!].opType, 'Softmax');
+  });
+
+  it('the CLI: --layers hidden_states,attentions gives the keys in --json; a CNN gives E_NOT_A_TRANSFORMER', async () => {
+    const gpt2 = join(FIXTURES, 'hf-gpt2');
+    const run = await cli(
+      'extract',
+      join(gpt2, 'model.onnx'),
+      '--input',
+      join(gpt2, 'input.npz'),
+      '--layers',
+      'hidden_states,attentions',
+      '--json',
+    );
+    assert.equal(run.code, 0, run.stderr);
+    const rows = JSON.parse(run.stdout).activations as { key: string; shape: number[]; recomputed?: string }[];
+    assert.deepEqual(
+      rows.map((r) => [r.key, r.shape]),
+      [
+        ...expectedKeys('hidden_states', 3).map((k) => [k, [2, 8, 32]]),
+        ...expectedKeys('attentions', 2).map((k) => [k, [2, 4, 8, 8]]),
+      ],
+    );
+    assert.ok(rows.every((r) => r.recomputed === undefined));
+    const cnn = await cli('extract', fixture('seed-cnn').path, '--random', '--layers', 'hidden_states', '--json');
+    assert.equal(cnn.code, 2);
+    assert.equal(JSON.parse(cnn.stdout || cnn.stderr).error.code, 'E_NOT_A_TRANSFORMER');
   });
 });
