@@ -472,3 +472,65 @@ def make_hf_gpt2_ort_fused():
     out["logits"] = to_numpy(logits)
     save_npz(os.path.join(folder, "hf_outputs.npz"), out)
     print(f"hf-gpt2-ort-fused: {len(out)} arrays")
+
+
+@maker("hf-bert-fused-attention")
+def make_hf_bert_fused_attention():
+    """``fixtures/hf-bert/model.fused-attention.onnx``: hf-bert/model.onnx with each layer's self-attention
+    replaced by ONNX Runtime's fused ``Attention`` (com.microsoft) as its Python transformer optimizer
+    writes it for BERT: packed [hidden, 3*hidden] QKV weights and bias, the raw 2-D int32 mask, no
+    probabilities out. onnxruntime-node's own optimizer does not make this fusion; the goldens are
+    hf-bert's (the model's maths is unchanged, the test checks its outputs)."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    folder = os.path.join(FIXTURES, "hf-bert")
+    proto = onnx.load(os.path.join(folder, "model.onnx"))
+    graph = proto.graph
+    inits = {t.name: t for t in graph.initializer}
+    nodes = list(graph.node)
+    by_name = {n.name: n for n in nodes}
+    mask = "/attention_mask_int32"
+    new_nodes = [helper.make_node("Cast", ["attention_mask"], [mask], name="/Cast_attention_mask", to=6)]
+    layers = sorted({int(n.name.split("/")[2].split(".")[1]) for n in nodes if n.name.startswith("/encoder/layer.")})
+    for i in layers:
+        scope = f"/encoder/layer.{i}/attention/self/"
+        weights, biases = [], []
+        for proj in ("query", "key", "value"):
+            matmul = by_name[f"{scope}{proj}/MatMul"]
+            weights.append(numpy_helper.to_array(inits[matmul.input[1]]))
+            biases.append(numpy_helper.to_array(inits[f"encoder.layer.{i}.attention.self.{proj}.bias"]))
+        x = by_name[f"{scope}query/MatMul"].input[0]
+        context = by_name[f"/encoder/layer.{i}/attention/output/dense/MatMul"].input[0]
+        w_name, b_name = f"{scope}qkv_weight", f"{scope}qkv_bias"
+        graph.initializer.extend([numpy_helper.from_array(np.concatenate(weights, axis=1), w_name),
+                                  numpy_helper.from_array(np.concatenate(biases), b_name)])
+        new_nodes.append(helper.make_node("Attention", [x, w_name, b_name, mask], [context],
+                                          name=f"{scope}Attention", domain="com.microsoft", num_heads=4))
+    kept = [n for n in nodes if not any(n.name.startswith(f"/encoder/layer.{i}/attention/self/") for i in layers)]
+    # Insert each Attention where its layer's self-attention was; then drop what nothing reads any more.
+    ordered = []
+    for n in kept:
+        for a in new_nodes:
+            if a.op_type == "Cast" and a not in ordered and n.op_type != "Constant":
+                ordered.append(a)
+            if a.op_type == "Attention" and a not in ordered and a.output[0] in n.input:
+                ordered.append(a)
+        ordered.append(n)
+    outputs = {o.name for o in graph.output}
+    while True:
+        read = {i for n in ordered for i in n.input} | outputs
+        alive = [n for n in ordered if any(o in read for o in n.output)]
+        if len(alive) == len(ordered):
+            break
+        ordered = alive
+    del graph.node[:]
+    graph.node.extend(ordered)
+    used = {i for n in ordered for i in n.input}
+    keep_inits = [t for t in graph.initializer if t.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(keep_inits)
+    proto.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    onnx.checker.check_model(proto)
+    onnx.save(proto, os.path.join(folder, "model.fused-attention.onnx"))
+    print(f"hf-bert-fused-attention: {sum(n.op_type == 'Attention' for n in ordered)} Attention nodes")

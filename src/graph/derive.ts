@@ -68,8 +68,15 @@ export function attentionRecipe(
   return { heads, hidden: dims[1] / 3 };
 }
 
+/** The mask's declared rank, through the Casts that turn a fed mask into the int32 one the op reads. */
 function maskRank(index: GraphIndex, mask: string): number | undefined {
-  return index.types.get(mask)?.tensorType?.shape?.dim?.length;
+  const declared = index.types.get(mask)?.tensorType?.shape?.dim?.length;
+  if (declared !== undefined) return declared;
+  const at = index.producer.get(mask);
+  const node = at === undefined ? undefined : index.nodes[at];
+  return node && (node.opType === 'Cast' || node.opType === 'Identity')
+    ? maskRank(index, node.input?.[0] ?? '')
+    : undefined;
 }
 
 function appendAttentionProbs(editor: Editor, nodes: NodeProto[], at: number, index: GraphIndex): string {
