@@ -92,6 +92,12 @@ describe('hidden_states and attentions presets', () => {
   });
 
   it('a model without a block list is a typed error saying what was looked for', async () => {
+    // MCUNet's `blocks.{i}` is a CNN's list, not one of HF's block lists.
+    const mcunet = await loadModel(join(FIXTURES, 'real-models', 'mcunet-2species.onnx'));
+    assert.throws(
+      () => mcunet.plan({ layers: 'attentions' }),
+      (e: Error & { code?: string }) => e.code === 'E_NOT_A_TRANSFORMER' && /blocks\.0/.test(e.message),
+    );
     const model = await loadModel(fixture('seed-cnn').path);
     await assert.rejects(
       model.capture(Object.fromEntries(fixture('seed-cnn').inputs), { layers: 'hidden_states' }),

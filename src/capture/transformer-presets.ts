@@ -24,9 +24,18 @@ import { narrowCandidates, skipSum } from './fused-stream.js';
 export const TRANSFORMER_PRESETS = ['hidden_states', 'attentions'] as const;
 export type TransformerPreset = (typeof TRANSFORMER_PRESETS)[number];
 
-/** Block lists of the HF architectures (GPT-2/GPT-J/Bloom, BERT/RoBERTa/ViT, Llama/Qwen/Mistral, DistilBERT, T5, GPT-NeoX, OPT/Whisper). */
-const BLOCK_LISTS = ['h', 'layer', 'layers', 'block', 'blocks'] as const;
-const BLOCK_PARENTS = /(^|\.)(transformer|encoder|decoder|model|gpt_neox|layers?)$/;
+/**
+ * Block lists of the HF architectures, by the list's name and the last part of its parent's
+ * ('' at the top, as in a bare GPT2Model or LlamaModel; any prefix before the parent, `bert.`):
+ * GPT-2/GPT-J/Bloom `transformer.h`, BERT/RoBERTa/ViT `encoder.layer`, DistilBERT `transformer.layer`,
+ * Llama/Qwen/Mistral `model.layers`, GPT-NeoX `gpt_neox.layers`, OPT/Whisper `decoder.layers`, T5 `encoder.block`.
+ */
+const BLOCK_LISTS: Record<string, readonly string[]> = {
+  h: ['', 'transformer'],
+  layer: ['encoder', 'transformer'],
+  layers: ['', 'model', 'gpt_neox', 'encoder', 'decoder', 'language_model'],
+  block: ['encoder', 'decoder'],
+};
 /** Norms HF applies to the last hidden state: siblings of the block list (not ViT's `vit.layernorm`, beside `vit.encoder`). */
 const FINAL_NORMS = ['ln_f', 'norm', 'final_layer_norm', 'norm_f', 'layer_norm', 'final_layernorm'] as const;
 
@@ -50,7 +59,8 @@ export function findBlocks(map: ModuleMap): Blocks {
     const list = m[1];
     const last = list.slice(list.lastIndexOf('.') + 1);
     const parent = list.includes('.') ? list.slice(0, list.lastIndexOf('.')) : '';
-    if (!(BLOCK_LISTS as readonly string[]).includes(last) || !(list === last || BLOCK_PARENTS.test(parent))) continue;
+    const parentLast = parent.slice(parent.lastIndexOf('.') + 1);
+    if (!Object.hasOwn(BLOCK_LISTS, last) || !BLOCK_LISTS[last].includes(parentLast)) continue;
     lists.set(list, [...(lists.get(list) ?? []), info]);
   }
   const found = [...lists.entries()].filter(([list, blocks]) =>
@@ -69,7 +79,7 @@ export function findBlocks(map: ModuleMap): Blocks {
 
 function notATransformer(map: ModuleMap, lists: string[]): NeurotapError {
   const looked =
-    'a block list named like transformer.h.{i}, encoder.layer.{i}, model.layers.{i}, transformer.layer.{i}, encoder.block.{i} or gpt_neox.layers.{i}, numbered from 0';
+    'a block list named like transformer.h.{i}, encoder.layer.{i}, model.layers.{i}, transformer.layer.{i}, decoder.layers.{i}, encoder.block.{i}, gpt_neox.layers.{i} (any prefix), or h.{i} / layers.{i} at the top, numbered from 0';
   const given = lists.length
     ? `several block lists (${lists.join(', ')}), so which one is the model's is not certain`
     : `no such list among the ${map.modules.length} modules (${map.modules
