@@ -179,6 +179,19 @@ describe('hidden_states and attentions presets', () => {
       ],
     );
     assert.ok(rows.every((r) => r.recomputed === undefined));
+    // A fused Attention's probabilities say they are recomputed, in --json and in the table.
+    const bert = join(FIXTURES, 'hf-bert');
+    const fusedArgs = ['extract', join(bert, 'model.fused-attention.onnx'), '--input', join(bert, 'input.npz')];
+    const fused = await cli(...fusedArgs, '--layers', 'attentions', '--json');
+    assert.equal(fused.code, 0, fused.stderr);
+    const fusedRows = JSON.parse(fused.stdout).activations as { key: string; recomputed?: string }[];
+    assert.deepEqual(
+      fusedRows.map((r) => r.key),
+      ['attentions.0', 'attentions.1'],
+    );
+    assert.ok(fusedRows.every((r) => /fused Attention/.test(r.recomputed ?? '')));
+    const table = await cli(...fusedArgs, '--layers', 'attentions');
+    assert.match(table.stdout, /recomputed \(not read from the graph\): attentions\.0, attentions\.1/);
     const cnn = await cli('extract', fixture('seed-cnn').path, '--random', '--layers', 'hidden_states', '--json');
     assert.equal(cnn.code, 2);
     assert.equal(JSON.parse(cnn.stdout || cnn.stderr).error.code, 'E_NOT_A_TRANSFORMER');
