@@ -13,6 +13,7 @@ import { progressBar } from './dataset-progress.js';
 import { formatColumns, formatShape, stylesFor } from './format.js';
 import type { ImageFlags } from './inputs.js';
 import { note } from './print-error.js';
+import { s3OptionsOf } from './s3-flags.js';
 
 /** Flags of single-input extract that mean nothing for a data set. */
 const SINGLE_ONLY = ['input', 'random', 'seed', 'dim', 'stack-calls'];
@@ -88,6 +89,7 @@ export async function extractDatasetCommand(modelPath: string, flags: ScannedFla
   const format = await datasetFormat(out);
   const shard = shardOf(flags);
   const chunkSize = chunkSizeOf(flags);
+  const s3 = s3OptionsOf(flags, out);
   const options = {
     ...selectionOf(flags),
     batchSize: batchSizeOf(flags),
@@ -96,6 +98,7 @@ export async function extractDatasetCommand(modelPath: string, flags: ScannedFla
     modelFile: basename(modelPath),
     ...(chunkSize !== undefined ? { chunkSize } : {}),
     ...(shard !== undefined ? { shard } : {}),
+    ...(s3 !== undefined ? { s3 } : {}),
   };
   const model = await openModelFromFlags(modelPath, flags);
   const source = await openSourceFromFlags(model, flags, image);

@@ -18,13 +18,14 @@ import { checkParentDirectory } from '../output-path.js';
 import { randomFeeds } from '../random.js';
 import { EDIT_FLAG, editsOf } from '../edit-flags.js';
 import { note } from '../print-error.js';
+import { S3_ARGS } from '../s3-flags.js';
 
 const args = {
   model: FLAGS.model,
   input: FLAGS.input,
   inputs: {
     ...FLAGS.inputs,
-    description: `${FLAGS.inputs.description}; each layer streams to --out (store.zarr, .safetensors or dir/)`,
+    description: `${FLAGS.inputs.description}; each layer streams to --out (store.zarr or s3://BUCKET/PATH.zarr, .safetensors or dir/)`,
   },
   'batch-size': FLAGS['batch-size'],
   'chunk-size': {
@@ -68,6 +69,7 @@ const args = {
   },
   edit: EDIT_FLAG,
   ...IMAGE_ARGS,
+  ...S3_ARGS,
 } satisfies ArgsDef;
 
 export default flagCommand(

@@ -8,14 +8,16 @@ import { NeurotapError } from '../../errors.js';
 import type { VerifyReport } from '../../node/dataset/verify-store.js';
 import { flagCommand, isSet } from '../argv.js';
 import { stylesFor } from '../format.js';
+import { S3_ARGS, s3OptionsOf } from '../s3-flags.js';
 
 const args = {
   store: {
     type: 'positional',
     required: true,
-    description: 'A Zarr store written by neurotap extract --inputs ... --out store.zarr',
+    description: 'A Zarr store written by neurotap extract --inputs ... --out store.zarr (a path or s3:// URL)',
   },
   json: { type: 'boolean', description: 'Print the report as one JSON object' },
+  ...S3_ARGS,
 } satisfies ArgsDef;
 
 export default flagCommand(
@@ -24,7 +26,8 @@ export default flagCommand(
   'Give one store: neurotap verify store.zarr.',
   async (store, flags) => {
     const { verifyStore } = await import('../../node/dataset/verify-store.js');
-    const report = await verifyStore(store!);
+    const s3 = s3OptionsOf(flags, store!);
+    const report = await verifyStore(store!, s3 ? { s3 } : {});
     const json = isSet(flags, 'json');
     if (report.ok) {
       process.stdout.write(`${json ? JSON.stringify(report, null, 1) : verifyText(report).join('\n')}\n`);

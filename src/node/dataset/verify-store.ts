@@ -12,9 +12,12 @@
 import { NeurotapError } from '../../errors.js';
 import type { DatasetManifest } from '../../dataset/manifest.js';
 import type { DatasetStore } from './dataset-store.js';
-import { openDatasetStore, type StoreTarget } from './open-store.js';
+import { type OpenStoreOptions, openDatasetStore, type StoreTarget } from './open-store.js';
 import { sha256 } from './zarr-store.js';
 import { MANIFEST_PATH, RECORDS_DIR, readStoreJson, type ChunkRecord } from './zarr-writer.js';
+
+/** Chunks checked at once (their reads in flight together). */
+const CHUNKS_AT_ONCE = 8;
 
 export interface BadFile {
   chunk: number;
@@ -90,10 +93,14 @@ async function checkChunk(
 }
 
 /** Verifies the store at a path or URL (or a store object). */
-export async function verifyStore(target: StoreTarget): Promise<VerifyReport> {
-  const store = openDatasetStore(target);
+export async function verifyStore(target: StoreTarget, options: OpenStoreOptions = {}): Promise<VerifyReport> {
+  const store = openDatasetStore(target, options);
   const path = store.location;
-  const manifest = await readStoreJson<DatasetManifest>(store, MANIFEST_PATH).catch(() => undefined);
+  // A damaged manifest is reported below; a store that cannot be read (no bucket, no access) as itself.
+  const manifest = await readStoreJson<DatasetManifest>(store, MANIFEST_PATH).catch((err) => {
+    if ((err as Error).cause instanceof SyntaxError) return undefined;
+    throw err;
+  });
   if (!manifest) {
     throw new NeurotapError(
       'E_BAD_FILE',
@@ -110,10 +117,15 @@ export async function verifyStore(target: StoreTarget): Promise<VerifyReport> {
   }
   const missingChunks: number[] = [];
   const badFiles: BadFile[] = [];
-  for (let chunk = 0; chunk < manifest.chunks.count; chunk++) {
-    const result = await checkChunk(store, manifest, chunk);
-    if (result === 'missing') missingChunks.push(chunk);
-    else badFiles.push(...result);
+  // Several chunks at a time: on object storage each read is a round trip (the store bounds the requests).
+  const chunks = Array.from({ length: manifest.chunks.count }, (_, chunk) => chunk);
+  for (let at = 0; at < chunks.length; at += CHUNKS_AT_ONCE) {
+    const batch = chunks.slice(at, at + CHUNKS_AT_ONCE);
+    const results = await Promise.all(batch.map((chunk) => checkChunk(store, manifest, chunk)));
+    results.forEach((result, i) => {
+      if (result === 'missing') missingChunks.push(batch[i]);
+      else badFiles.push(...result);
+    });
   }
   const total = manifest.chunks.count;
   const tempFiles = await store.leftovers();

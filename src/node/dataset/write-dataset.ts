@@ -32,6 +32,7 @@ import { FlatDatasetWriter, type FlatFormat } from './flat-writer.js';
 import { fingerprintFiles } from './fingerprint.js';
 import { type DatasetStore, isStoreUrl } from './dataset-store.js';
 import { openDatasetStore } from './open-store.js';
+import type { S3StoreOptions } from './s3-store.js';
 import { sha256 } from './zarr-store.js';
 import { MANIFEST_PATH, META_DIR, readJson, readStoreJson, ZarrDatasetWriter } from './zarr-writer.js';
 import type { DataSource, DatasetBatch, DatasetLayout, ExtractDatasetOptions } from '../../dataset/types.js';
@@ -57,6 +58,8 @@ export interface WriteDatasetOptions extends ExtractDatasetOptions {
   overwrite?: boolean;
   /** The model's file name for the manifest (default model.onnx). */
   modelFile?: string;
+  /** For an s3:// path: the endpoint (else AWS_ENDPOINT_URL, else AWS), requests in flight (8), retries. */
+  s3?: S3StoreOptions;
   onProgress?: (progress: DatasetProgress) => void;
 }
 
@@ -231,7 +234,7 @@ async function writeZarr(
   context: ManifestContext,
 ): Promise<WriteDatasetResult> {
   sizesOf(given); // a bad batch or chunk size fails before the model runs
-  const store = openDatasetStore(path);
+  const store = openDatasetStore(path, { s3: given.s3 });
   let existing = await readStoreJson<DatasetManifest>(store, MANIFEST_PATH);
   if (existing && given.overwrite && !given.resume && !sameJob(existing, context, given)) {
     await store.delete(await store.list('')); // a neurotap store (it has a manifest) of another job
