@@ -1,6 +1,6 @@
 /**
- * The s3:// store against a real S3 server (s3rver on loopback): whole objects in and out, LIST
- * past one page, at most 8 requests in flight, throttling (503 SlowDown) and a dropped connection
+ * The s3:// store against a real S3 server (s3rver on loopback): the store contract, LIST page
+ * after page, at most 8 requests in flight, throttling (503 SlowDown) and a dropped connection
  * retried to the same objects, and a missing bucket failing at once with a typed error.
  */
 import assert from 'node:assert/strict';
@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { isNeurotapError } from '../src/errors.js';
 import { parseS3Url, S3DatasetStore } from '../src/node/dataset/s3-store.js';
 import { backoffMs, isRetryable } from '../src/node/dataset/s3-retry.js';
+import { storeContract } from './helpers/store-contract.js';
 import { BUCKET, type LocalS3, objectsUnder, startProxy, startS3 } from './helpers/s3.js';
 
 let s3: LocalS3;
@@ -19,19 +20,10 @@ after(() => s3.close());
 /** Deterministic bytes of a given length, different per seed. */
 const bytesOf = (length: number, seed: number) => Uint8Array.from({ length }, (_, i) => (i * 31 + seed * 7) & 255);
 
+let n = 0;
+
 describe('s3:// store', () => {
-  it('puts whole objects (parts joined), gets them back, lists and deletes under a prefix', async () => {
-    const store = new S3DatasetStore(`s3://${BUCKET}/runs/basic.zarr`, { endpoint: s3.endpoint });
-    await store.put('zarr.json', new TextEncoder().encode('{}'));
-    await store.put('conv1/c.0.0', [bytesOf(3, 1), bytesOf(5, 2)]);
-    assert.deepEqual([...(await store.get('conv1/c.0.0'))!], [...bytesOf(3, 1), ...bytesOf(5, 2)]);
-    assert.equal(await store.get('conv1/c.1.0'), undefined);
-    assert.deepEqual((await store.list('')).sort(), ['conv1/c.0.0', 'zarr.json']);
-    assert.deepEqual(await store.list('conv1/'), ['conv1/c.0.0']);
-    await store.delete(['zarr.json', 'absent']);
-    assert.deepEqual(await store.list(''), ['conv1/c.0.0']);
-    assert.deepEqual(await store.leftovers(), []);
-  });
+  storeContract(async () => new S3DatasetStore(`s3://${BUCKET}/contract/s${n++}.zarr`, { endpoint: s3.endpoint }));
 
   it('lists page after page (continuation tokens)', async () => {
     const store = new S3DatasetStore(`s3://${BUCKET}/runs/many.zarr`, { endpoint: s3.endpoint, listPageSize: 10 });

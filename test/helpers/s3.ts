@@ -4,7 +4,7 @@
  * it that throttles (503 SlowDown), drops connections, and calls back on PUTs (to kill a writer
  * mid-upload). Objects are read back with the AWS SDK directly, not through neurotap's store.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { BIN, ROOT, type Run } from './dataset.js';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 
 export const BUCKET = 'neurotap-test';
@@ -169,4 +170,17 @@ export async function startProxy(target: string, options: ProxyOptions = {}): Pr
         server.close(() => resolve());
       }),
   };
+}
+
+/** A CLI child (the build in dist/, as the other CLI tests run it) with extra environment; `done` settles when it exits. */
+export function spawnCli(env: Record<string, string>, args: string[]): { child: ChildProcess; done: Promise<Run> } {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const done = new Promise<Run>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr })),
+  );
+  return { child, done };
 }
