@@ -10,6 +10,7 @@ import { loadModel, type NeurotapModel } from '../src/node/index.js';
 import { type CaseResult, measureRepeatedCaptures, type Stats, stats } from './cases.js';
 import { datasetCases } from './dataset.js';
 import { patchingSweepCase } from './edits.js';
+import { s3Cases } from './s3.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const BIG = join(ROOT, 'fixtures', 'big');
@@ -191,6 +192,7 @@ async function main(): Promise<void> {
     target: '≤ 1.1',
   });
   results.push(...(await datasetCases(ROOT, THREADS)));
+  results.push(...(await s3Cases(ROOT, THREADS)));
   results.push(await patchingSweepCase(ROOT, THREADS, (variants) => interleaved(variants, RUNS)));
   printTable(results);
   console.log(JSON.stringify({ threads: THREADS, runs: RUNS, node: process.version, results }, null, 1));

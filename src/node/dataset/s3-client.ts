@@ -74,7 +74,16 @@ export async function openS3(options: S3Options = {}): Promise<S3Connection> {
   const endpoint = endpointOf(options);
   const s3 = await loadSdk();
   const client = new s3.S3Client({
-    ...(endpoint ? { endpoint, forcePathStyle: true } : {}), // S3-compatible servers rarely have virtual-host buckets
+    // S3-compatible servers rarely have virtual-host buckets, and many refuse the SDK's default CRC32
+    // checksum headers (R2: 501 NotImplemented); integrity end to end is the SHA-256 of each chunk's record.
+    ...(endpoint
+      ? {
+          endpoint,
+          forcePathStyle: true,
+          requestChecksumCalculation: 'WHEN_REQUIRED' as const,
+          responseChecksumValidation: 'WHEN_REQUIRED' as const,
+        }
+      : {}),
     region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? (endpoint ? 'us-east-1' : undefined),
     followRegionRedirects: true,
     maxAttempts: 1, // retries are ours (below): the SDK's retry quota runs dry under long throttling
