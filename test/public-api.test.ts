@@ -42,6 +42,7 @@ const ENTRIES: Record<string, { path: string; exports: string[] }> = {
     path: '../src/node/dataset/index.js',
     exports: [
       'MANIFEST_FORMAT',
+      'S3DatasetStore',
       'SHARD_VARIABLES',
       'arraySource',
       'chunkCount',

@@ -4,6 +4,8 @@
  * retried to the same objects, and a missing bucket failing at once with a typed error.
  */
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isNeurotapError } from '../src/errors.js';
 import { parseS3Url, S3DatasetStore } from '../src/node/dataset/s3-store.js';
@@ -78,6 +80,18 @@ describe('s3:// store', () => {
         url,
       );
     assert.deepEqual(parseS3Url('s3://my-bucket/runs/acts.zarr/'), { bucket: 'my-bucket', prefix: 'runs/acts.zarr' });
+  });
+});
+
+describe('the AWS SDK stays optional', () => {
+  it('is imported by s3-client.ts alone, and only on demand (import(), never a static import)', () => {
+    const src = join(import.meta.dirname, '..', 'src');
+    const files = readdirSync(src, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    const users = files.filter((f) => readFileSync(join(src, f), 'utf8').includes('@aws-sdk/'));
+    assert.deepEqual(users, [join('node', 'dataset', 's3-client.ts')]);
+    const text = readFileSync(join(src, users[0]), 'utf8');
+    assert.doesNotMatch(text, /^import[^(]*@aws-sdk/m);
+    assert.match(text, /await import\('@aws-sdk\/client-s3'\)|import\('@aws-sdk\/client-s3'\)\.catch/);
   });
 });
 

@@ -27,3 +27,4 @@ export {
   type ShardProgress,
   type StoreListing,
 } from './list-store.js';
+export { S3DatasetStore, type S3StoreOptions } from './s3-store.js';
