@@ -103,6 +103,8 @@ describe('s3:// data-set stores', () => {
     const verified = await spawnCli(s3.env, ['verify', url('shards/acts.zarr'), '--s3-endpoint', s3.endpoint]).done;
     assert.equal(verified.code, 0, verified.stdout + verified.stderr);
     assert.match(verified.stdout, /ok: all 8 chunks complete/);
+    const listed = await run(s3.endpoint, 'ls', url('shards/acts.zarr'), '--shards', '3', '--json');
+    assert.deepEqual([listed.chunks.complete, listed.shards.done], [CHUNKS, [0, 1, 2]]);
   });
 
   it('a shard killed with SIGKILL mid-upload resumes without sending completed chunks again', async () => {

@@ -8,6 +8,7 @@ import type { ArgsDef } from 'citty';
 import type { StoreListing } from '../../node/dataset/list-store.js';
 import { flagCommand, isSet, lastValue, parseInteger } from '../argv.js';
 import { formatColumns, formatShape, stylesFor } from '../format.js';
+import { S3_ARGS, s3OptionsOf } from '../s3-flags.js';
 import { ranges } from './verify.js';
 
 const args = {
@@ -22,6 +23,7 @@ const args = {
     description: 'The shard count of the run (--shard I/N): also say which shards are done',
   },
   json: { type: 'boolean', description: 'Print the listing as one JSON object' },
+  ...S3_ARGS,
 } satisfies ArgsDef;
 
 export default flagCommand(
@@ -32,7 +34,8 @@ export default flagCommand(
     const shardsText = lastValue(flags, 'shards');
     const shards = shardsText === undefined ? undefined : parseInteger(shardsText, 'shards', 1, 1 << 20);
     const { listStore } = await import('../../node/dataset/list-store.js');
-    const listing = await listStore(store!, shards === undefined ? {} : { shards });
+    const s3 = s3OptionsOf(flags, store!);
+    const listing = await listStore(store!, { ...(shards === undefined ? {} : { shards }), ...(s3 ? { s3 } : {}) });
     const text = isSet(flags, 'json') ? JSON.stringify(listing, null, 1) : listText(listing).join('\n');
     process.stdout.write(`${text}\n`);
   },

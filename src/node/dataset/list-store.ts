@@ -16,6 +16,7 @@ import { shardChunks } from '../../dataset/chunks.js';
 import type { DatasetManifest } from '../../dataset/manifest.js';
 import type { DatasetStore } from './dataset-store.js';
 import { openDatasetStore, type StoreTarget } from './open-store.js';
+import type { S3StoreOptions } from './s3-store.js';
 import { chunkKey } from './verify-store.js';
 import { MANIFEST_PATH, readStoreJson, RECORDS_DIR } from './zarr-writer.js';
 
@@ -59,6 +60,8 @@ export interface StoreListing {
 export interface ListStoreOptions {
   /** The shard count of the run, to say which shards are done (the manifest holds none: it is the same for every run). */
   shards?: number;
+  /** For an s3:// store: the endpoint, concurrency and retries. */
+  s3?: S3StoreOptions;
 }
 
 async function manifestOf(store: DatasetStore): Promise<DatasetManifest> {
@@ -91,7 +94,7 @@ function shardProgress(chunks: number, count: number, complete: ReadonlySet<numb
 /** Lists the store at a path or URL (or a store object). */
 export async function listStore(target: StoreTarget, options: ListStoreOptions = {}): Promise<StoreListing> {
   checkShardCount(options.shards);
-  const store = openDatasetStore(target);
+  const store = openDatasetStore(target, { s3: options.s3 });
   const manifest = await manifestOf(store);
   const objects = new Set(await store.list(''));
   const count = manifest.chunks.count;
