@@ -7,7 +7,7 @@
  * s3rver spends more CPU per request than our client (it hashes each object and writes three
  * files for it) and shares the machine's cores with the writer, so the ratio is a lower bound.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -32,6 +32,21 @@ async function time(f: () => Promise<unknown>): Promise<number> {
   return performance.now() - t;
 }
 
+/** CPU time (ms) a process has used so far, from /proc (Linux; 100 ticks a second); 0 where unreadable. */
+function processCpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
+
+const ownCpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
+
 /** Puts every object, at most IN_FLIGHT at once, then syncs. */
 async function putAll(store: DatasetStore, objects: Map<string, Uint8Array>): Promise<void> {
   const slots = new Slots(IN_FLIGHT);
@@ -50,6 +65,7 @@ export async function s3Cases(root: string, threads: number): Promise<CaseResult
   const dir = mkdtempSync(join(tmpdir(), 'neurotap-bench-s3-'));
   const s3 = await startS3();
   const samples: Record<string, number[]> = { disk: [], s3: [], extractDisk: [], extractS3: [] };
+  const cpu = { client: 0, server: 0, disk: 0 }; // over the upload rounds: where the time goes
   let bytes = 0;
   let count = 0;
   try {
@@ -63,8 +79,12 @@ export async function s3Cases(root: string, threads: number): Promise<CaseResult
     for (let round = 0; round < ROUNDS; round++) {
       const disk = new FileDatasetStore(join(dir, `put-${round}.zarr`));
       const remote = new S3DatasetStore(`s3://${BUCKET}/put-${round}.zarr`, { endpoint: s3.endpoint });
+      let own = ownCpuMs();
       samples.disk.push(await time(() => putAll(disk, objects)));
+      cpu.disk += ownCpuMs() - own;
+      [own, cpu.server] = [ownCpuMs(), cpu.server - processCpuMs(s3.pid)];
       samples.s3.push(await time(() => putAll(remote, objects)));
+      [cpu.client, cpu.server] = [cpu.client + ownCpuMs() - own, cpu.server + processCpuMs(s3.pid)];
       samples.extractDisk.push(await time(() => extract(model, data, join(dir, `run-${round}.zarr`))));
       samples.extractS3.push(await time(() => extract(model, data, `s3://${BUCKET}/run-${round}.zarr`, s3.endpoint)));
     }
@@ -74,6 +94,7 @@ export async function s3Cases(root: string, threads: number): Promise<CaseResult
     await model.release();
   }
   const mbps = (ms: number) => `${(bytes / 2 ** 20 / (ms / 1000)).toFixed(0)} MiB/s`;
+  const perMiB = (ms: number) => (ms / ROUNDS / (bytes / 2 ** 20)).toFixed(1);
   const ips = (ms: number) => `${((ITEMS / ms) * 1000).toFixed(0)} items/s`;
   const [disk, s3Put, extractDisk, extractS3] = [samples.disk, samples.s3, samples.extractDisk, samples.extractS3].map(
     (s) => stats(s),
@@ -86,7 +107,7 @@ export async function s3Cases(root: string, threads: number): Promise<CaseResult
       baselineMs: disk.median,
       ratio: s3Put.median / disk.median,
       target: '≤ 2 (≥ 0.5× the disk store’s throughput)',
-      note: 'local S3 server: s3rver on loopback (test/helpers/s3-server.ts)',
+      note: `local S3 server: s3rver on loopback (test/helpers/s3-server.ts); CPU per MiB: disk store ${perMiB(cpu.disk)}, S3 client ${perMiB(cpu.client)}, s3rver ${perMiB(cpu.server)} ms`,
     },
     {
       case: `dataset ${ITEMS} digits → s3:// zarr: ${ips(extractS3.median)} vs → disk ${ips(extractDisk.median)}`,

@@ -19,6 +19,8 @@ export const BUCKET = 'neurotap-test';
 
 export interface LocalS3 {
   endpoint: string;
+  /** The server's process (for the bench's CPU accounting). */
+  pid: number;
   /** What a child process needs to reach it (credentials, region, no instance-metadata lookups). */
   env: Record<string, string>;
   client: S3Client;
@@ -52,6 +54,7 @@ export async function startS3(): Promise<LocalS3> {
   });
   return {
     endpoint,
+    pid: child.pid!,
     env: { ...S3_ENV, AWS_ENDPOINT_URL: endpoint },
     client,
     close: async () => {
