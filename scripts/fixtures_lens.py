@@ -3,7 +3,8 @@
 ``fixtures/lens/<model>.npz`` holds, for each hidden state i of the model's fixture,
 ``logits.i`` = ``lm_head(ln_f(h_i))`` computed with ``torch.nn.functional.layer_norm`` and a
 matmul on the parameters the ONNX file holds, and ``top_id.i`` / ``top_p.i`` (``torch.topk`` of its
-softmax, k = 5). The hidden states are the fixture's own PyTorch goldens: HF's
+softmax, k = 5); for HF-style fixtures also ``norm.i``, the per-token L2 norms of HF's
+``hidden_states.i`` that the viewer draws. The hidden states are the fixture's own PyTorch goldens: HF's
 ``hidden_states.0 … hidden_states.{L-1}`` and, for the last one, the last block's output (the final
 norm's input: HF's ``hidden_states[L]`` already has ``ln_f`` applied). Nothing is re-exported.
 
@@ -71,6 +72,13 @@ def lens_goldens(name: str) -> "OrderedDict[str, np.ndarray]":
         out[f"logits.{i}"] = logits.numpy().astype(np.float32)
         out[f"top_p.{i}"] = probs.numpy().astype(np.float32)
         out[f"top_id.{i}"] = ids.numpy().astype(np.int64)
+    # The viewer's heatmap: per-token L2 norms of HF's hidden states (the last one after ln_f, as HF returns it).
+    hf = os.path.join(folder, "hf_outputs.npz")
+    if os.path.exists(hf):
+        states = np.load(hf)
+        for key in sorted((k for k in states.files if k.startswith("hidden_states.")), key=lambda k: int(k.split(".")[1])):
+            norm = torch.linalg.vector_norm(torch.from_numpy(np.array(states[key])), dim=-1)
+            out[f"norm.{key.split('.')[1]}"] = norm.numpy().astype(np.float32)
     # The last state is the final norm's input, so its lens is the model's own output.
     golden = np.load(os.path.join(folder, "golden.npz"))["lm_head"]
     np.testing.assert_allclose(out[f"logits.{len(keys) - 1}"], golden, rtol=1e-4, atol=1e-5)

@@ -11,6 +11,7 @@ import { byId, el } from './dom.js';
 import { InputPanel, type Feeds, type Sample } from './input-panel.js';
 import { LayerCards } from './layer-cards.js';
 import { showOutputs } from './output-panel.js';
+import { showTransformer } from './transformer-panel.js';
 import type { ModelInfo, ModelSourceMessage, RunResult } from './protocol.js';
 import { installHook } from './test-hook.js';
 import { ModuleTree } from './tree-panel.js';
@@ -40,9 +41,15 @@ const state = {
 let wasmPaths = new URL('ort/', location.href).href;
 
 const client = new WorkerClient(new URL('./worker.js', import.meta.url));
-const hook = installHook((name, data, dims) =>
-  setInput({ [name]: { type: 'float32', dims, data: Float32Array.from(data) } }, 'test input', false),
-);
+const hook = installHook((name, data, dims, type = 'float32') => {
+  const typed =
+    type === 'int64'
+      ? BigInt64Array.from(data, (v) => BigInt(v))
+      : type === 'int32'
+        ? Int32Array.from(data)
+        : Float32Array.from(data);
+  setInput({ [name]: { type, dims, data: typed } }, 'test input', false);
+});
 const cards = new LayerCards(
   byId('layers'),
   (module) => state.info?.modules.find((m) => m.name === module)?.type ?? 'value',
@@ -115,6 +122,8 @@ function showResult(result: RunResult): void {
   hook.result = result;
   hook.lastRunMs = result.runMs;
   hook.prediction = showOutputs(byId('output-panel'), result.outputs);
+  const panel = byId('transformer-panel');
+  showTransformer(panel, result.transformer, byId('layers').clientWidth);
   cards.update(inTreeOrder(result.layers.filter(shown), state.info?.modules ?? []));
   const shapes = new Map<string, number[][]>();
   for (const l of result.layers) if (l.module) shapes.set(l.module, [...(shapes.get(l.module) ?? []), l.dims]);

@@ -5,6 +5,7 @@
 import type { HostTensor, ModuleSummary, Unobservable } from '../src/web.js';
 import type { ValueInfo } from '../src/model.js';
 import type { LayerData } from '../src/viewer-core/layer-data.js';
+import type { HeadGrid, TokenNorms } from '../src/viewer-core/transformer-view.js';
 
 export interface ModelInfo {
   readonly name: string;
@@ -14,6 +15,16 @@ export interface ModelInfo {
   /** Where the module names come from (exporter metadata or TorchScript scopes). */
   readonly source: string;
   readonly modules: ModuleSummary[];
+  /** The transformer presets the model has (hidden_states, attentions): the page then draws its transformer panel. */
+  readonly transformer: string[];
+}
+
+/** A transformer's hidden-state norms and attention head grids (transformer-view.ts), sample 0. */
+export interface TransformerResult {
+  readonly norms: TokenNorms | undefined;
+  readonly heads: HeadGrid[];
+  /** Hidden states or attentions the export does not hold, with the reason. */
+  readonly notObservable: Unobservable[];
 }
 
 export interface RunResult {
@@ -21,6 +32,7 @@ export interface RunResult {
   /** The model's own outputs, as layers keyed by output name. */
   readonly outputs: LayerData[];
   readonly notObservable: Unobservable[];
+  readonly transformer?: TransformerResult;
   /** Milliseconds spent in capture (the model run and the copies out of it). */
   readonly runMs: number;
 }

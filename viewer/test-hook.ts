@@ -23,7 +23,8 @@ export interface PageHook {
     summary: RunResult['layers'][number]['summary'];
   }[];
   values(key: string): number[];
-  setInput(name: string, data: number[], dims: number[]): void;
+  /** Sets an input (float32 unless `type` says int64 or int32, for token ids) and runs. */
+  setInput(name: string, data: number[], dims: number[], type?: 'float32' | 'int64' | 'int32'): void;
 }
 
 export function installHook(setInput: PageHook['setInput']): PageHook {

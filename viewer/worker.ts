@@ -7,14 +7,38 @@ import { isNeurotapError, loadModel, type HostTensor, type NeurotapModel, type P
 import { captureLayers } from '../src/viewer-core/layer-data.js';
 import { modulesInCallOrder } from '../src/viewer-core/module-tree.js';
 import { randomInputs } from '../src/viewer-core/random-input.js';
-import type { ErrorInfo, ModelInfo, ModelSourceMessage, Reply, Request, RunResult } from './protocol.js';
+import { headGrid, tokenNorms } from '../src/viewer-core/transformer-view.js';
+import type {
+  ErrorInfo,
+  ModelInfo,
+  ModelSourceMessage,
+  Reply,
+  Request,
+  RunResult,
+  TransformerResult,
+} from './protocol.js';
 
 let model: NeurotapModel | undefined;
+let presets: string[] = [];
+const PRESET_KEY = /^(hidden_states|attentions)\.\d+$/;
+
+/** The transformer presets this model has: those whose plan names at least one value (E_NOT_A_TRANSFORMER otherwise). */
+function transformerPresets(m: NeurotapModel): string[] {
+  return ['hidden_states', 'attentions'].filter((preset) => {
+    try {
+      const plan = m.plan({ layers: [preset] });
+      return plan.targets.length + plan.notObservable.length > 0;
+    } catch {
+      return false;
+    }
+  });
+}
 
 async function load(source: ModelSourceMessage, wasmPaths: string): Promise<ModelInfo> {
   const next = await loadModel('url' in source ? source.url : new Uint8Array(source.bytes), { wasmPaths });
   await model?.release();
   model = next;
+  presets = transformerPresets(next);
   const name = 'url' in source ? decodeURIComponent(source.url.split('/').pop() ?? 'model.onnx') : source.name;
   return {
     name,
@@ -23,6 +47,7 @@ async function load(source: ModelSourceMessage, wasmPaths: string): Promise<Mode
     outputs: next.outputs,
     source: next.moduleNameSource,
     modules: modulesInCallOrder(next),
+    transformer: presets,
   };
 }
 
@@ -34,15 +59,32 @@ function current(): NeurotapModel {
 async function run(feeds: Record<string, HostTensor>, layers: string[]): Promise<RunResult> {
   const m = current();
   const started = performance.now();
-  const acts = await m.capture(feeds as Record<string, PlainTensor>, { layers });
+  const acts = await m.capture(feeds as Record<string, PlainTensor>, { layers: [...layers, ...presets] });
   const runMs = performance.now() - started;
   const moduleOf = new Map(acts.targets.map((t) => [t.key, t.module]));
   const hosts = (entries: Iterable<[string, unknown]>) => [...entries] as [string, HostTensor][];
+  const all = captureLayers(hosts(acts), (key) => moduleOf.get(key));
+  const notObservable = [...acts.notObservable];
   return {
-    layers: captureLayers(hosts(acts), (key) => moduleOf.get(key)),
+    layers: all.filter((l) => !PRESET_KEY.test(l.key) || layers.includes(l.key)),
     outputs: captureLayers(hosts(Object.entries(acts.outputs)), () => undefined),
-    notObservable: [...acts.notObservable],
+    notObservable: notObservable.filter((u) => !PRESET_KEY.test(u.key)),
+    ...(presets.length ? { transformer: transformerResult(all, notObservable) } : {}),
     runMs,
+  };
+}
+
+/** Norms of the hidden states and head grids of the attentions, in key order. */
+function transformerResult(layers: RunResult['layers'], notObservable: RunResult['notObservable']): TransformerResult {
+  const of = (preset: string) =>
+    layers
+      .filter((l) => l.key.startsWith(`${preset}.`) && PRESET_KEY.test(l.key))
+      .sort((a, b) => Number(a.key.split('.')[1]) - Number(b.key.split('.')[1]));
+  const states = of('hidden_states');
+  return {
+    norms: states.length ? tokenNorms(states) : undefined,
+    heads: of('attentions').map(headGrid),
+    notObservable: notObservable.filter((u) => PRESET_KEY.test(u.key)),
   };
 }
 
