@@ -92,6 +92,35 @@ describe('logit lens', () => {
   });
 });
 
+describe('logit lens on the tiny HF GPT-2 (default: the hidden_states preset)', () => {
+  const gpt2 = fixture('hf-gpt2');
+  const feeds = Object.fromEntries(gpt2.inputs) as Record<string, PlainTensor>;
+  for (const file of ['model.onnx', 'model.ort.onnx', 'model.static.ort.onnx']) {
+    it(`${file}: every hidden state through transformer.ln_f + lm_head equals torch, the last read before ln_f`, async () => {
+      const model = await loadModel(join(FIXTURES, 'hf-gpt2', file));
+      try {
+        const result = await model.lens(feeds, { logits: true });
+        assert.deepEqual([result.norm, result.head], ['transformer.ln_f', 'lm_head']);
+        assert.deepEqual(
+          result.layers.map((l) => [l.key, l.source]),
+          [
+            ['hidden_states.0', 'hidden_states.0'],
+            ['hidden_states.1', 'hidden_states.1'],
+            ['hidden_states.2', 'in:transformer.ln_f#0'],
+          ],
+        );
+        assertLensEquals(result, lensGolden('hf-gpt2'), 3);
+        const own = (await model.run(feeds)).logits;
+        assert.equal(mismatch(result.layers[2].logits!, own as HostTensor, 1e-5, 1e-5), undefined);
+        // ORT fused ln_f with the last residual add: no value enters it, the fused node runs in the lens.
+        assert.equal(model.lensHead().stream === undefined, file === 'model.static.ort.onnx');
+      } finally {
+        await model.release();
+      }
+    });
+  }
+});
+
 describe('tokenizer.json', () => {
   const file = (decoder: unknown, vocab: unknown, added: unknown[] = []) =>
     JSON.stringify({ model: { type: 'BPE', vocab }, decoder, added_tokens: added });

@@ -104,7 +104,8 @@ export class LogitLens {
     const top = checkTop(options.top ?? 5);
     const specs = [options.layers ?? 'hidden_states'].flat() as LayerSpec[];
     const states = this.#states(specs);
-    const extra = [...new Set(states.flatMap((s) => s.read))];
+    // The normed state is read before the norm: values the specs do not capture themselves.
+    const extra = [...new Set(states.filter((s) => s.source !== s.key).flatMap((s) => s.read))];
     const acts = await this.host.capture(feeds, { layers: [...specs, ...extra] });
     // Plain states go through LENS_INPUT stacked on axis 0; a fused norm's state through LENS_SKIP, last.
     const rows = states.filter((s) => s.read.length === 1);
