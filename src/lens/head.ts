@@ -103,7 +103,15 @@ function tailNodes(index: GraphIndex, from: string, logits: string): number[] {
     const value = stack.pop()!;
     if (value === from || index.initializers.has(value)) continue;
     const p = index.producer.get(value);
-    if (p === undefined || index.context[p].length > 0) {
+    if (p !== undefined && index.context[p].length > 0)
+      throw new NeurotapError(
+        'E_NO_LM_HEAD',
+        `The final norm and LM head run inside an If branch or loop body ('${value}'), so they cannot run alone.`,
+        {
+          hint: "A merged decoder (decoder_model_merged.onnx) holds the model in its If's branches; run the lens on decoder_model.onnx (the export without the past), whose head is in the main graph.",
+        },
+      );
+    if (p === undefined) {
       throw new NeurotapError(
         'E_NO_LM_HEAD',
         `The final norm and LM head read '${value}' besides the residual stream '${from}', so they cannot run alone.`,
