@@ -83,3 +83,51 @@ def make_quant_fake():
                  notes="prepare_qat with per-tensor FakeQuantize, observers disabled, exported: the "
                        "activation fake-quantizers run in forward hooks, so their nodes are scoped "
                        "'/activation_post_process/' at the top level.")
+
+
+class Inner(nn.Module):
+    """No op of its own: its calls leave only its child's nodes."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return self.lin(x)
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+        self.act = nn.ReLU()
+
+    def forward(self, x):
+        return self.act(self.lin(x)) + 1.0
+
+
+class MergedCalls(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+        self.proj = Inner()
+        self.block = Block()
+
+    def forward(self, x, y):
+        a = self.lin(x)
+        b = self.lin(x)  # identical to a: the exporter's CSE merges it, lin_1 is then PyTorch's call 3
+        c = self.lin(a)
+        p = self.proj(x) * self.proj(y)  # exported /proj/lin, /proj/lin_1: proj's two calls look like one
+        q = self.block(x) * self.block(y)  # /block/Add, /block_1/Add, but /block/lin_1 for the second call's child
+        return a * b + c, p, q
+
+
+@maker("calls-merged")
+def make_calls_merged():
+    seed_everything()
+    inputs = OrderedDict(x=torch.randn(2, 4), y=torch.randn(2, 4))
+    save_fixture("calls-merged", MergedCalls(), inputs,
+                 {"input_names": ["x", "y"], "output_names": ["out", "p", "q"]},
+                 notes="Pattern 6 with torch 1.13: lin called 3 times (calls 1 and 2 identical, merged by the "
+                       "exporter's CSE: lin, lin_1 = calls 1 and 3); proj and block called twice, their "
+                       "children's second calls scoped under the parent's first name (/proj/lin_1).")

@@ -172,6 +172,8 @@ function assignKeys(instances: readonly Instance[]): { tensors: Map<string, Tens
     // Calls per site, from any one tuple element of the site (they all ran the same number of times).
     const perSite = new Map<number, number>();
     for (const inst of group) perSite.set(inst.target.site, inst.tensors.length);
+    // A site that always runs counts even where this capture reports it.
+    for (const site of group[0].target.alwaysSites ?? []) if (!perSite.has(site)) perSite.set(site, 1);
     const sites = [...perSite.keys()].sort((a, b) => a - b);
     const total = sites.reduce((n, s) => n + perSite.get(s)!, 0);
     const firstCall = new Map<number, number>();

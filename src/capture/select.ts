@@ -55,6 +55,11 @@ export interface CaptureTarget {
   readonly derive?: Derivation;
   /** Set when the tensor is recomputed from the op's inputs rather than read: how. */
   readonly recomputed?: string;
+  /**
+   * The module's sites outside any If or loop: each runs once per run, so it counts for the call
+   * numbers after it even when this capture reports it (a call whose output is not observable).
+   */
+  readonly alwaysSites?: readonly number[];
 }
 
 export interface Unobservable {
@@ -299,10 +304,15 @@ function addModuleTargets(info: ModuleInfo, selection: Selection, withInputs: bo
         site: call.index,
         tuple: suffix,
         siteContext: call.context,
+        alwaysSites: alwaysSites(info),
       });
     });
     if (withInputs) addInputTargets(info, call, base, selection);
   }
+}
+
+function alwaysSites(info: ModuleInfo): number[] {
+  return info.calls.filter((c) => c.context.length === 0).map((c) => c.index);
 }
 
 function addInputTargets(
@@ -335,6 +345,7 @@ function addInputTargets(
       site: call.index,
       tuple: `#${i}`,
       siteContext: call.context,
+      alwaysSites: alwaysSites(info),
     });
   });
 }

@@ -12,6 +12,7 @@ import type { StringStringEntryProto } from '../onnx/types.js';
 import { orderCallOutputs, passThroughAmbiguity } from './call-outputs.js';
 import { markCancelledTransposes } from './cancelled-transposes.js';
 import { markFoldedBatchNorm } from './folded-batchnorm.js';
+import { markMergedCalls } from './merged-calls.js';
 import { inferModuleType } from './module-types.js';
 import { moduleMapFromExport } from './neurotap-export.js';
 import {
@@ -91,6 +92,7 @@ export function buildModuleMap(index: GraphIndex, metadata: readonly StringStrin
   for (const info of modules.values()) finishModule(info, index, paths);
   markFoldedBatchNorm(index, modules.values());
   markCancelledTransposes(index, [...modules.values()]);
+  if (scopes.source === 'torchscript-names') markMergedCalls(index, modules, paths);
   const untraced = scopes.source === 'node-names' ? [] : untracedModules(index, modules, scopes.source);
   const list = placeUntraced([...modules.values()], untraced);
   for (const info of untraced) {
