@@ -164,13 +164,16 @@ const NORM_SCALE_INPUT: Record<string, number> = {
  * A final norm the module map has no output for (ONNX Runtime fused it into a SkipLayerNormalization
  * named after another scope): the one node reading the module's `weight` parameter, a norm reading it as its scale.
  */
-function normByParameter(index: GraphIndex, norm: ModuleInfo): Found | undefined {
+function normByParameter(index: GraphIndex, norm: ModuleInfo, lastBlock: ModuleInfo): Found | undefined {
   const weight = `${norm.name}.weight`;
   const readers = index.consumers.get(weight) ?? [];
   if (!index.initializers.has(weight) || readers.length !== 1) return undefined;
   const node = index.nodes[readers[0]];
   const at = NORM_SCALE_INPUT[node.opType ?? ''];
   if (at === undefined || node.input?.[at] !== weight) return undefined;
+  // Like a traced norm, it must normalise what the last block computes (not, say, the embeddings).
+  const produced = producedBy(index, lastBlock);
+  if (!(node.input ?? []).slice(0, at).some((v) => produced.has(v))) return undefined;
   return { value: node.output![0], module: norm.name };
 }
 
@@ -180,7 +183,7 @@ function lastState(index: GraphIndex, found: Blocks): Found {
   const lastBlock = blocks[blocks.length - 1];
   if (!finalNorm) return outputOf(lastBlock);
   const direct = outputOf(finalNorm);
-  if ('reason' in direct) return normByParameter(index, finalNorm) ?? direct;
+  if ('reason' in direct) return normByParameter(index, finalNorm, lastBlock) ?? direct;
   const produced = producedBy(index, lastBlock);
   if (!finalNorm.calls[0].inputs.some((v) => produced.has(v)))
     return { reason: `'${finalNorm.name}' does not read what '${lastBlock.name}' computes`, module: finalNorm.name };
