@@ -48,6 +48,13 @@ export function narrowCandidates(index: GraphIndex, candidates: readonly string[
   return streams.filter((v) => !normalisedBesideSum(v));
 }
 
+/** A fused norm's sum output (the un-normalised value it reads): the stream itself, whatever reads it next. */
+export function isFusedSum(index: GraphIndex, value: string): boolean {
+  const node = producerOf(index, value);
+  const at = SUM_OUTPUT[node?.opType ?? ''];
+  return at !== undefined && node!.output?.[at] === value;
+}
+
 /** Two candidates that are the input and skip of one SkipLayerNormalization among `nodes`: its sum output. */
 export function skipSum(
   index: GraphIndex,

@@ -19,7 +19,7 @@ import type { ModuleInfo, ModuleMap } from '../modules/module-map.js';
 import type { Reduction } from '../graph/rewrite.js';
 import type { CaptureTarget, Selection } from './select.js';
 import { attentionRecipe, type Derivation } from '../graph/derive.js';
-import { narrowCandidates, skipSum } from './fused-stream.js';
+import { isFusedSum, narrowCandidates, skipSum } from './fused-stream.js';
 
 export const TRANSFORMER_PRESETS = ['hidden_states', 'attentions'] as const;
 export type TransformerPreset = (typeof TRANSFORMER_PRESETS)[number];
@@ -147,8 +147,13 @@ function residualInput(index: GraphIndex, blocks: readonly ModuleInfo[], i: numb
       reason: `'${block.name}' reads ${candidates.length} values that could be the hidden state entering it (of ${call.inputs.join(', ')})`,
       module: block.name,
     };
-  if (call.opaqueInputs.includes(candidates[0]))
-    return { reason: `the export optimised across the input of '${block.name}'`, module: block.name };
+  // The hidden state is picked by what computes and reads it, not by its position among the inputs:
+  // an input opaque only because the graph lost their order is still the value the block received,
+  // and so is a fused norm's sum output (EmbedLayerNormalization's embedding sum), the stream itself.
+  const why = call.opaqueReasons?.get(candidates[0]) ?? '';
+  const stillTheStream = /in which order/.test(why) || isFusedSum(index, candidates[0]);
+  if (call.opaqueInputs.includes(candidates[0]) && !stillTheStream)
+    return { reason: why || `the export optimised across the input of '${block.name}'`, module: block.name };
   return { value: candidates[0], module: block.name };
 }
 
