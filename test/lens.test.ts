@@ -121,6 +121,33 @@ describe('logit lens on the tiny HF GPT-2 (default: the hidden_states preset)', 
   }
 });
 
+describe('logit lens: states the export does not hold', () => {
+  it('are reported with the reason (no row), and none observable is E_NOT_OBSERVABLE', async () => {
+    // ORT fused the static GPT-2's last block with ln_f: the block's output is no single value.
+    const gpt2 = fixture('hf-gpt2');
+    const model = await loadModel(join(FIXTURES, 'hf-gpt2', 'model.static.ort.onnx'));
+    const feeds = Object.fromEntries(gpt2.inputs) as Record<string, PlainTensor>;
+    try {
+      const result = await model.lens(feeds, { layers: ['transformer.h.0', 'transformer.h.1'] });
+      assert.deepEqual(
+        result.layers.map((l) => l.key),
+        ['transformer.h.0'],
+      );
+      assert.deepEqual(
+        result.notObservable.map((u) => u.key),
+        ['transformer.h.1'],
+      );
+      assert.match(result.notObservable[0].reason, /^ambiguous: 2 values leave this call/);
+      await assert.rejects(model.lens(feeds, { layers: ['transformer.h.1'] }), {
+        code: 'E_NOT_OBSERVABLE',
+        message: /^No hidden state asked for is observable: transformer\.h\.1 \(ambiguous/,
+      });
+    } finally {
+      await model.release();
+    }
+  });
+});
+
 describe('tokenizer.json', () => {
   const file = (decoder: unknown, vocab: unknown, added: unknown[] = []) =>
     JSON.stringify({ model: { type: 'BPE', vocab }, decoder, added_tokens: added });
@@ -197,7 +224,17 @@ describe('neurotap lens', () => {
     );
     assert.equal(run.code, 0, run.stderr);
     const out = JSON.parse(run.stdout);
-    assert.deepEqual(Object.keys(out), ['model', 'norm', 'head', 'top', 'tokenizer', 'input', 'layers']);
+    assert.deepEqual(Object.keys(out), [
+      'model',
+      'norm',
+      'head',
+      'top',
+      'tokenizer',
+      'input',
+      'layers',
+      'notObservable',
+    ]);
+    assert.deepEqual(out.notObservable, []);
     assert.deepEqual([out.norm, out.head, out.top, out.tokenizer], ['ln_f', 'lm_head', 2, null]);
     assert.equal(out.input.name, 'ids');
     assert.deepEqual(

@@ -5,7 +5,8 @@
 import type { LensResult, LensToken } from '../lens/lens.js';
 import type { TokenVocab } from '../lens/tokenizer.js';
 import type { HostTensor } from '../tensor.js';
-import { formatColumns } from './format.js';
+import { formatColumns, type Styles } from './format.js';
+import { notObservableLines } from './not-observable.js';
 
 export interface LensView {
   readonly model: string;
@@ -44,7 +45,7 @@ function cell(t: LensToken): string {
   return `${t.token === undefined ? t.id : `${JSON.stringify(t.token)} ${t.id}`} ${prob}`;
 }
 
-export function lensText(view: LensView): string[] {
+export function lensText(view: LensView, styles: Styles): string[] {
   const { result } = view;
   const lines = [
     `logit lens: ${result.head}(${result.norm}(h)) on ${result.layers.length} hidden states, top ${view.top} (id probability)${view.tokenizer ? `, tokens from ${view.tokenizer}` : ''}`,
@@ -63,7 +64,7 @@ export function lensText(view: LensView): string[] {
       lines.push(...formatColumns(table));
     });
   });
-  return lines;
+  return [...lines, ...notObservableLines(result.notObservable, styles)];
 }
 
 export function lensJson(view: LensView): string {
@@ -79,5 +80,6 @@ export function lensJson(view: LensView): string {
       ...(view.vocab ? { tokens: view.input.ids.map((row) => row.map((id) => view.vocab!.token(id) ?? null)) } : {}),
     },
     layers: result.layers.map((l) => ({ key: l.key, source: l.source, top: l.top })),
+    notObservable: result.notObservable,
   });
 }

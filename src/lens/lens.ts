@@ -16,7 +16,7 @@
  */
 import type { ActivationCache } from '../capture/activation-cache.js';
 import type { Feeds } from '../capture/feeds.js';
-import type { LayerSpec, Selection, SelectOptions } from '../capture/select.js';
+import type { LayerSpec, Selection, SelectOptions, Unobservable } from '../capture/select.js';
 import { NeurotapError } from '../errors.js';
 import type { GraphIndex } from '../graph/graph-index.js';
 import type { ModuleMap } from '../modules/module-map.js';
@@ -60,6 +60,8 @@ export interface LensResult {
   readonly norm: string;
   readonly head: string;
   readonly layers: LensLayer[];
+  /** Hidden states asked for that the export does not hold, with the reason (no row for them). */
+  readonly notObservable: Unobservable[];
 }
 
 /** What the lens needs from a loaded model (NeurotapModel provides it). */
@@ -103,7 +105,7 @@ export class LogitLens {
   async run(feeds: Feeds, options: LensOptions = {}): Promise<LensResult> {
     const top = checkTop(options.top ?? 5);
     const specs = [options.layers ?? 'hidden_states'].flat() as LayerSpec[];
-    const states = this.#states(specs);
+    const { states, notObservable } = this.#states(specs);
     // The normed state is read before the norm: values the specs do not capture themselves.
     const extra = [...new Set(states.filter((s) => s.source !== s.key).flatMap((s) => s.read))];
     const acts = await this.host.capture(feeds, { layers: [...specs, ...extra] });
@@ -148,22 +150,31 @@ export class LogitLens {
         ...(options.logits ? { logits: slice(out[LENS_OUTPUTS.logits], i, order.length) } : {}),
       };
     });
-    return { norm: this.head.norm, head: this.head.head, layers };
+    return { norm: this.head.norm, head: this.head.head, layers, notObservable };
   }
 
   /** The states in order; the final norm's output (HF's normed last state) is read before the norm. */
-  #states(specs: LayerSpec[]): State[] {
+  #states(specs: LayerSpec[]): { states: State[]; notObservable: Unobservable[] } {
     const head = this.head;
-    const targets = this.host.plan({ layers: specs }).targets.filter((t) => t.kind === 'output');
-    if (targets.length === 0)
-      throw new NeurotapError('E_BAD_ARGUMENT', 'The logit lens was given no hidden state to read.', {
-        hint: 'Name the values to read in layers (default: the hidden_states preset).',
-      });
+    const plan = this.host.plan({ layers: specs });
+    const targets = plan.targets.filter((t) => t.kind === 'output');
+    if (targets.length === 0) {
+      const why = plan.notObservable.slice(0, 3).map((u) => `${u.key} (${u.reason})`);
+      throw why.length
+        ? new NeurotapError('E_NOT_OBSERVABLE', `No hidden state asked for is observable: ${why.join('; ')}.`, {
+            hint: 'Name values of the residual stream the export keeps in layers; `neurotap layers MODEL --values` lists them.',
+            details: { notObservable: plan.notObservable.map((u) => ({ key: u.key, reason: u.reason })) },
+          })
+        : new NeurotapError('E_BAD_ARGUMENT', 'The logit lens was given no hidden state to read.', {
+            hint: 'Name the values to read in layers (default: the hidden_states preset).',
+          });
+    }
     const before = `in:${head.norm}#0`;
-    return targets.map((t) => {
+    const states = targets.map((t) => {
       if (t.value !== head.normed) return { key: t.key, source: t.key, read: [t.key] };
       return { key: t.key, source: before, read: head.skip ? head.skip.inputs : [head.stream!] };
     });
+    return { states, notObservable: plan.notObservable };
   }
 
   #session(g: {

@@ -7,6 +7,7 @@ import type { ArgsDef } from 'citty';
 import type { PlainTensor } from '../../tensor.js';
 import { flagCommand, isSet, lastValue, parseInteger, type ScannedFlags } from '../argv.js';
 import { executionProvidersOf, FLAGS, layerSpecsOf, threadsOf } from '../flags.js';
+import { stylesFor } from '../format.js';
 import { lensJson, lensText, textInput } from '../lens-view.js';
 import { openModel } from '../model-info.js';
 import { buildFeeds } from './extract.js';
@@ -66,7 +67,7 @@ async function lens(modelPath: string, flags: ScannedFlags): Promise<void> {
       input: textInput(feeds, result),
       vocab,
     };
-    process.stdout.write(`${json ? lensJson(view) : lensText(view).join('\n')}\n`);
+    process.stdout.write(`${json ? lensJson(view) : lensText(view, stylesFor(process.stdout)).join('\n')}\n`);
   } finally {
     await model.release();
   }
