@@ -6,7 +6,8 @@ matmul on the parameters the ONNX file holds, and ``top_id.i`` / ``top_p.i`` (``
 softmax, k = 5); for HF-style fixtures also ``norm.i``, the per-token L2 norms of HF's
 ``hidden_states.i`` that the viewer draws. The hidden states are the fixture's own PyTorch goldens: HF's
 ``hidden_states.0 … hidden_states.{L-1}`` and, for the last one, the last block's output (the final
-norm's input: HF's ``hidden_states[L]`` already has ``ln_f`` applied). Nothing is re-exported.
+norm's input: HF's ``hidden_states[L]`` already has ``ln_f`` applied), or where no hook golden
+holds it (the real ORT-fused GPT-2), the model's logits themselves. Nothing is re-exported.
 
 It reads other fixtures' files, so regenerate it after them:
 ``make_fixtures.py edits-gpt hf-gpt2 lens``. ``fixtures/lens/hf-gpt2-tokenizer.json`` is a
@@ -32,6 +33,14 @@ TOP = 5
 # fixture: (hidden-state keys in golden files, final norm's parameter prefix, LM head MatMul node, eps)
 SOURCES = {
     "edits-gpt": ([("golden", f"h.{i}") for i in range(12)], "ln_f", "/lm_head/MatMul", 1e-5),
+    # ORT fused ln_f into the last SkipLayerNormalization (its scale stored once for every LayerNorm):
+    # the norm's parameters are that node's; the last row is the model's own logits (hf_outputs.npz).
+    "hf-gpt2-ort-fused": (
+        [("hf_outputs", f"hidden_states.{i}") for i in range(5)] + [("hf_outputs", "logits")],
+        None,
+        "/lm_head/MatMul",
+        1e-5,
+    ),
     "hf-gpt2": (
         [("hf_outputs", "hidden_states.0"), ("hf_outputs", "hidden_states.1"), ("golden", "transformer.h.1")],
         "transformer.ln_f",
@@ -55,19 +64,28 @@ def _head_weight(model: onnx.ModelProto, weights: dict, node_name: str) -> np.nd
     return weights[node.input[1]]  # [hidden, vocab]: the Linear's weight, transposed by the exporter
 
 
+def _norm_params(model: onnx.ModelProto, weights: dict, norm: "str | None", head_node: str) -> tuple:
+    """The final norm's scale and bias: by parameter name, or (norm None) the norm node the head reads."""
+    if norm is not None:
+        return weights[f"{norm}.weight"], weights[f"{norm}.bias"]
+    head = next(n for n in model.graph.node if n.name == head_node)
+    node = next(n for n in model.graph.node if head.input[0] in n.output)
+    first = 2 if node.op_type.startswith("Skip") else 1
+    return weights[node.input[first]], weights[node.input[first + 1]]
+
+
 def lens_goldens(name: str) -> "OrderedDict[str, np.ndarray]":
     keys, norm, head_node, eps = SOURCES[name]
     folder = os.path.join(FIXTURES, name)
     model = onnx.load(os.path.join(folder, "model.onnx"))
     weights = _initializers(model)
-    gamma = torch.from_numpy(np.array(weights[f"{norm}.weight"]))
-    beta = torch.from_numpy(np.array(weights[f"{norm}.bias"]))
+    gamma, beta = (torch.from_numpy(np.array(w)) for w in _norm_params(model, weights, norm, head_node))
     head = torch.from_numpy(np.array(_head_weight(model, weights, head_node)))
     files = {f: np.load(os.path.join(folder, f"{f}.npz")) for f in {f for f, _ in keys}}
     out: "OrderedDict[str, np.ndarray]" = OrderedDict()
     for i, (file, key) in enumerate(keys):
         h = torch.from_numpy(np.array(files[file][key]))
-        logits = F.layer_norm(h, (h.shape[-1],), gamma, beta, eps) @ head
+        logits = h if key == "logits" else F.layer_norm(h, (h.shape[-1],), gamma, beta, eps) @ head
         probs, ids = torch.topk(torch.softmax(logits, dim=-1), TOP, dim=-1)
         out[f"logits.{i}"] = logits.numpy().astype(np.float32)
         out[f"top_p.{i}"] = probs.numpy().astype(np.float32)
@@ -80,8 +98,12 @@ def lens_goldens(name: str) -> "OrderedDict[str, np.ndarray]":
             norm = torch.linalg.vector_norm(torch.from_numpy(np.array(states[key])), dim=-1)
             out[f"norm.{key.split('.')[1]}"] = norm.numpy().astype(np.float32)
     # The last state is the final norm's input, so its lens is the model's own output.
-    golden = np.load(os.path.join(folder, "golden.npz"))["lm_head"]
-    np.testing.assert_allclose(out[f"logits.{len(keys) - 1}"], golden, rtol=1e-4, atol=1e-5)
+    if os.path.exists(os.path.join(folder, "golden.npz")):
+        golden = np.load(os.path.join(folder, "golden.npz"))["lm_head"]
+        np.testing.assert_allclose(out[f"logits.{len(keys) - 1}"], golden, rtol=1e-4, atol=1e-5)
+    else:  # the last row is the logits themselves; the rows before use the same head on ln_f(h)
+        last = torch.from_numpy(np.array(files["hf_outputs"][f"hidden_states.{len(keys) - 1}"]))
+        np.testing.assert_allclose((last @ head).numpy(), out[f"logits.{len(keys) - 1}"], rtol=1e-4, atol=1e-5)
     return out
 
 
