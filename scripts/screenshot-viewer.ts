@@ -1,12 +1,15 @@
 /**
  * Screenshots of the viewer and of a report for docs/viewer.md, taken in Debian's Chromium:
- * `node --import tsx scripts/screenshot-viewer.ts` writes docs/img/viewer-*.png.
+ * `node --import tsx scripts/screenshot-viewer.ts` writes docs/img/viewer-*.png
+ * (`… screenshot-viewer.ts transformer` only the transformer panel's).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { readFileSync } from 'node:fs';
 import { main } from '../src/cli/main.js';
+import { parseNpz } from '../src/formats/npz.js';
 import { buildViewer, PACKAGE_ROOT } from '../src/cli/view-build.js';
 import { startViewerServer } from '../src/cli/view-server.js';
 
@@ -62,6 +65,25 @@ async function shootViewer(browser: Browser, assets: string): Promise<void> {
   await rnn.close();
 }
 
+/** The transformer panel on the tiny HF GPT-2, fed its fixture's token ids. */
+async function shootTransformer(browser: Browser, assets: string): Promise<void> {
+  const folder = join(PACKAGE_ROOT, 'fixtures', 'hf-gpt2');
+  const server = await startViewerServer({ modelPath: join(folder, 'model.onnx'), assetsDir: assets, port: 0 });
+  const page = await open(browser, server.url, 1100);
+  const ids = parseNpz(new Uint8Array(readFileSync(join(folder, 'input.npz')))).get('input_ids')!;
+  await page.evaluate(
+    ([data, dims]) =>
+      (
+        window as unknown as { __neurotap: { setInput(n: string, d: number[], s: number[], t: string): void } }
+      ).__neurotap.setInput('input_ids', data, dims, 'int64'),
+    [Array.from(ids.data as BigInt64Array, Number), [...ids.dims]] as [number[], number[]],
+  );
+  await page.waitForTimeout(1500);
+  await page.locator('#transformer-panel').screenshot({ path: join(IMG, 'viewer-transformer.png') });
+  await page.close();
+  await server.close();
+}
+
 async function shootReport(browser: Browser, dir: string): Promise<void> {
   const out = join(dir, 'report.html');
   const code = await main([
@@ -93,9 +115,12 @@ const browser = await chromium.launch({
 });
 try {
   await buildViewer({ outDir: dir });
-  await shootViewer(browser, dir);
-  await shootReport(browser, dir);
-  process.stdout.write(`wrote ${IMG}/viewer-{overview,draw,layer,sequence,report}.png\n`);
+  if (process.argv[2] !== 'transformer') {
+    await shootViewer(browser, dir);
+    await shootReport(browser, dir);
+  }
+  await shootTransformer(browser, dir);
+  process.stdout.write(`wrote ${IMG}/viewer-{overview,draw,layer,sequence,report,transformer}.png\n`);
 } finally {
   await browser.close();
   rmSync(dir, { recursive: true, force: true });
