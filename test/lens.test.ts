@@ -89,6 +89,10 @@ describe('logit lens', () => {
     } finally {
       await model.release();
     }
+    // An encoder (the tiny HF BertModel) has no LM head either.
+    const bert = await loadModel(fixture('hf-bert').path);
+    assert.throws(() => bert.lensHead(), { code: 'E_NO_LM_HEAD', message: /no module named lm_head/ });
+    await bert.release();
   });
 });
 
