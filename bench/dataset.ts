@@ -2,8 +2,8 @@
  * Bench case for data-set extraction: 5,000 digits-like inputs through the demo CNN into a Zarr
  * store (default chunk size, and one chunk per batch for reference), against plain inference
  * (`model.run`) over the same batches, in the same process with interleaved rounds; plus RSS
- * early in the run against RSS at its end (flat when memory is bounded by a chunk). Rows have the
- * shape of bench/run.ts results.
+ * early in the run against RSS at its end (flat when memory is bounded by a chunk); and the disk
+ * row (bench/dataset-disk.ts: 100k items against dd). Rows have the shape of bench/run.ts results.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { arraySource, extractDataset, writeDataset } from '../src/node/dataset/index.js';
 import { loadModel, type NeurotapModel } from '../src/node/index.js';
 import { type CaseResult, stats } from './cases.js';
+import { diskBandwidthCase } from './dataset-disk.js';
 
 const ITEMS = 5000;
 /** Where the stores go: the default temp directory, or e.g. /dev/shm to leave the disk out. */
@@ -110,7 +111,9 @@ export async function datasetCases(root: string, threads: number): Promise<CaseR
     };
   };
   const [early, end] = rss;
+  const disk = await diskBandwidthCase(root);
   return [
+    disk,
     {
       ...row(
         `dataset ${ITEMS} digits → zarr, all 10 keys, chunks of ${chunk.all}`,

@@ -306,31 +306,31 @@ describe('stores', () => {
     assert.equal((await verifyStore(join(tmp, 'leaves-24.zarr'))).ok, true);
   });
 
-  it('picks the default chunk size: the largest key at 1 MiB or more, at most 4096 items and the data set', async () => {
+  it('picks the default chunk size: the largest key at 8 MiB or more, at most 4096 items and the data set', async () => {
     assert.deepEqual(
       [
-        defaultChunkSize(4096, 5000, 64), // digits conv2 (16x8x8 float32): 256 items make 1 MiB
-        defaultChunkSize(2048, 5000, 48), // conv1 alone needs 512: rounded up to whole batches, 11 x 48
-        defaultChunkSize(128, 5000, 64), // fc1 alone would need 8192: capped at 4096
+        defaultChunkSize(4096, 5000, 64), // digits conv2 (16x8x8 float32): 2048 items make 8 MiB
+        defaultChunkSize(2048, 5000, 48), // conv1 alone needs 4096: at most 4096 in whole batches, 85 x 48
+        defaultChunkSize(128, 5000, 64), // fc1 alone would need 65536: capped at 4096
         defaultChunkSize(128, 1000, 64), // ... and at the batches the data set has (16)
-        defaultChunkSize(64 * 112 * 112 * 4, 10_000, 8), // a ResNet stem: one batch is already more than 1 MiB
+        defaultChunkSize(64 * 112 * 112 * 4, 10_000, 8), // a ResNet stem: one batch is already more than 8 MiB
         defaultChunkSize(128, 10_000, 5000), // one batch larger than 4096 items
       ],
-      [256, 528, 4096, 1024, 8, 5000],
+      [2048, 4080, 4096, 1024, 8, 5000],
     );
-    const many = 600;
+    const many = 2100;
     const out = join(tmp, 'default.zarr');
     const source = arraySource({ image: { type: 'float32', dims: [many, 1, 8, 8], data: digitsLike(many, 3) } });
-    const result = await writeDataset(model, source, out, { batchSize: 64 });
-    assert.deepEqual(result.chunks, { size: 256, total: 3, written: 3, skipped: 0 });
-    assert.equal(statSync(join(out, 'conv2', 'c.0.0.0.0')).size, 1 << 20);
+    const result = await writeDataset(model, source, out, { batchSize: 64, layers: ['conv2', 'fc1'] });
+    assert.deepEqual(result.chunks, { size: 2048, total: 2, written: 2, skipped: 0 });
+    assert.equal(statSync(join(out, 'conv2', 'c.0.0.0.0')).size, 8 << 20);
     assert.equal(
-      statSync(join(out, 'fc1', 'c.2.0')).size,
-      256 * 32 * 4,
-      'the last chunk is stored whole (88 items and fill)',
+      statSync(join(out, 'fc1', 'c.1.0')).size,
+      2048 * 32 * 4,
+      'the last chunk is stored whole (52 items and fill)',
     );
     const manifest: DatasetManifest = JSON.parse(readFileSync(join(out, '.neurotap', 'manifest.json'), 'utf8'));
-    assert.deepEqual([manifest.options.chunkSize, manifest.chunks.size, manifest.chunks.count], [256, 256, 3]);
+    assert.deepEqual([manifest.options.chunkSize, manifest.chunks.size, manifest.chunks.count], [2048, 2048, 2]);
     const small = await writeDataset(model, arraySource({ image }), join(tmp, 'small.zarr'), {
       batchSize: 32,
       layers: ['fc1'],

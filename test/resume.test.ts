@@ -174,14 +174,14 @@ describe('neurotap verify', () => {
           /options\.layers is \["conv1","fc1","fc2"\] in the store and \["conv1","fc1","fc2","fc1"\] in this run/,
         );
     }
-    // Left out, the chunk size is this job's default (512: conv1 at 2 KiB per item makes 1 MiB), not the store's 24.
+    // Left out, the chunk size is this job's default (all 2400 items: conv1 at 2 KiB per item is under 8 MiB), not the store's 24.
     const defaulted = await cli(
       ...args(reference).filter((a, i, all) => a !== '--chunk-size' && all[i - 1] !== '--chunk-size'),
       '--resume',
       '--json',
     );
     const error = JSON.parse(defaulted.stdout).error;
-    assert.deepEqual([error.details.path, error.details.expected], ['options.chunkSize', 512]);
+    assert.deepEqual([error.details.path, error.details.expected], ['options.chunkSize', 2400]);
   });
 
   it('says what is not a store', async () => {

@@ -3,10 +3,11 @@
  * item in batches and streams each captured key into one array (items first), with a progress
  * bar on a terminal, `--chunk-size`, `--resume` and `--shard INDEX/COUNT` for Zarr stores.
  */
+import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { NeurotapError } from '../errors.js';
 import type { WriteDatasetResult } from '../node/dataset/write-dataset.js';
-import { isSet, lastValue, type ScannedFlags } from './argv.js';
+import { isSet, lastValue, parseInteger, type ScannedFlags } from './argv.js';
 import { shardOf } from './flags.js';
 import { batchSizeOf, chunkSizeOf, openModelFromFlags, openSourceFromFlags, selectionOf } from './dataset-args.js';
 import { progressBar } from './dataset-progress.js';
@@ -14,6 +15,7 @@ import { formatColumns, formatShape, stylesFor } from './format.js';
 import type { ImageFlags } from './inputs.js';
 import { note } from './print-error.js';
 import { s3OptionsOf } from './s3-flags.js';
+import { MAX_WORKERS } from '../node/dataset/worker-pool.js';
 
 /** Flags of single-input extract that mean nothing for a data set. */
 const SINGLE_ONLY = ['input', 'random', 'seed', 'dim', 'stack-calls'];
@@ -30,7 +32,7 @@ function checkFlags(flags: ScannedFlags): string {
     );
   }
   if (lastValue(flags, 'inputs') === undefined) {
-    const used = ['batch-size', 'chunk-size', 'resume', 'shard']
+    const used = ['batch-size', 'chunk-size', 'resume', 'shard', 'workers']
       .filter((f) => flags.values.has(f))
       .map((f) => `--${f}`)
       .join(', ');
@@ -51,6 +53,16 @@ function checkFlags(flags: ScannedFlags): string {
     );
   }
   return out;
+}
+
+/**
+ * `--workers N`; by default one per core, except where the user chose the session's threads or
+ * execution providers (`--threads`, `--ep`): the workers' sessions are one-thread CPU sessions.
+ */
+function workersOf(flags: ScannedFlags): number {
+  const text = lastValue(flags, 'workers');
+  if (text !== undefined) return parseInteger(text, 'workers', 1, MAX_WORKERS);
+  return flags.values.has('threads') || flags.values.has('ep') ? 1 : availableParallelism();
 }
 
 function summaryText(modelPath: string, inputs: string, r: WriteDatasetResult, seconds: number): string {
@@ -99,6 +111,8 @@ export async function extractDatasetCommand(modelPath: string, flags: ScannedFla
     ...(chunkSize !== undefined ? { chunkSize } : {}),
     ...(shard !== undefined ? { shard } : {}),
     ...(s3 !== undefined ? { s3 } : {}),
+    workers: workersOf(flags),
+    modelPath,
   };
   const model = await openModelFromFlags(modelPath, flags);
   const source = await openSourceFromFlags(model, flags, image);

@@ -11,7 +11,7 @@ import { elementBytes } from '../formats/elements.js';
 import type { DatasetLayout, Shard } from './types.js';
 
 /** What `defaultChunkSize` aims for: the largest key's chunk file holds at least this many bytes... */
-export const TARGET_CHUNK_BYTES = 1 << 20;
+export const TARGET_CHUNK_BYTES = 8 << 20;
 /** ...in chunks of at most this many items (unless one batch is larger). */
 export const MAX_DEFAULT_CHUNK_ITEMS = 4096;
 
@@ -49,7 +49,7 @@ export function checkChunkBytes(chunkSize: number, layout: DatasetLayout): void 
     'E_BAD_ARGUMENT',
     `A chunk of ${chunkSize} items would hold ${total} bytes of '${largest.key}' (${largest.bytes} per item); at most ${MAX_CHUNK_BYTES} fit.`,
     {
-      hint: `Use a chunk size (and batch size) of at most ${Math.max(1, Math.floor(MAX_CHUNK_BYTES / largest.bytes))} items, or leave chunkSize out for the default (about 1 MiB).`,
+      hint: `Use a chunk size (and batch size) of at most ${Math.max(1, Math.floor(MAX_CHUNK_BYTES / largest.bytes))} items, or leave chunkSize out for the default (about 8 MiB).`,
       details: { chunkSize, key: largest.key, itemBytes: largest.bytes, maxBytes: MAX_CHUNK_BYTES },
     },
   );
@@ -64,7 +64,7 @@ export function checkChunkSize(chunkSize: number, batchSize: number): number {
       'E_BAD_ARGUMENT',
       `Expected chunkSize to be a multiple of batchSize (${batchSize}); got ${chunkSize}.`,
       {
-        hint: `A chunk is a whole number of batches: e.g. ${below === above ? below : `${below} or ${above}`}; or leave it out for the default (a chunk of about 1 MiB).`,
+        hint: `A chunk is a whole number of batches: e.g. ${below === above ? below : `${below} or ${above}`}; or leave it out for the default (a chunk of about 8 MiB).`,
         details: { chunkSize, batchSize },
       },
     );
@@ -79,12 +79,12 @@ export function largestItemBytes(layout: DatasetLayout): number {
 
 /**
  * The default chunk size: the fewest whole batches that make the largest key's chunk at least
- * 1 MiB, but at most 4096 items (never less than one batch) and no more batches than the data
- * set has. Large chunks keep the files per item few: creating a file costs far more than
- * writing a few KiB to it.
+ * 8 MiB, but at most 4096 items (never less than one batch) and no more batches than the data
+ * set has. Large chunks keep the files per item few: creating, renaming and flushing a file
+ * costs far more than writing a few KiB to it, and Zarr readers read whole chunks anyway.
  *
  * ```ts
- * defaultChunkSize(2048, 5000, 64); // 512: conv1 of the digits CNN (2 KiB per item), batches of 64
+ * defaultChunkSize(2048, 5000, 64); // 4096: conv1 of the digits CNN (2 KiB per item), batches of 64
  * ```
  */
 export function defaultChunkSize(itemBytes: number, items: number, batchSize: number): number {

@@ -68,17 +68,28 @@ export function plannedBatches(source: DataSource, options: ExtractDatasetOption
   });
 }
 
-/** Runs one batch: activations under their keys, then the model outputs as `output:NAME`. */
-export async function runBatch(
+/** What one model run gave a batch: tensors under their keys, and the graph value each key was read from. */
+export interface CapturedBatch {
+  tensors: Map<string, HostTensor>;
+  origins: Map<string, KeyOrigin>;
+}
+
+/**
+ * Runs the model on a batch's feeds somewhere else (worker threads, each with its own session):
+ * `size` runs may be in flight at once. Without one, batches run on the model given, one at a time.
+ */
+export interface BatchRunner {
+  readonly size: number;
+  run(feeds: Record<string, PlainTensor>, options: CaptureOptions): Promise<CapturedBatch>;
+}
+
+/** One capture's activations under their keys, then the model outputs as `output:NAME`. */
+export async function captureBatch(
   model: NeurotapModel,
-  source: DataSource,
-  span: BatchSpan,
-  options: ExtractDatasetOptions,
-): Promise<RawBatch> {
-  const { chunk, start, end } = span;
-  const feeds = await source.read(start, end);
-  // Sources only produce numeric tensors, which is what PlainTensor requires.
-  const acts = await model.capture(feeds as Record<string, PlainTensor>, captureOptionsOf(options));
+  feeds: Record<string, PlainTensor>,
+  options: CaptureOptions,
+): Promise<CapturedBatch> {
+  const acts = await model.capture(feeds, options);
   const tensors = new Map<string, HostTensor>();
   const origins = new Map<string, KeyOrigin>();
   for (const t of acts.targets) {
@@ -91,6 +102,23 @@ export async function runBatch(
     tensors.set(`output:${name}`, t as unknown as HostTensor);
     origins.set(`output:${name}`, { value: name });
   }
+  return { tensors, origins };
+}
+
+/** Runs one batch: activations under their keys, then the model outputs as `output:NAME`. */
+export async function runBatch(
+  model: NeurotapModel,
+  source: DataSource,
+  span: BatchSpan,
+  options: ExtractDatasetOptions,
+  runner?: BatchRunner,
+  read: (start: number, end: number) => Promise<Record<string, unknown>> = (a, b) => source.read(a, b),
+): Promise<RawBatch> {
+  const { chunk, start, end } = span;
+  // Sources only produce numeric tensors, which is what PlainTensor requires.
+  const feeds = (await read(start, end)) as Record<string, PlainTensor>;
+  const capture = captureOptionsOf(options);
+  const { tensors, origins } = runner ? await runner.run(feeds, capture) : await captureBatch(model, feeds, capture);
   return { chunk, start, n: end - start, tensors, origins };
 }
 
@@ -119,21 +147,46 @@ function toBatch(raw: RawBatch, layout: DatasetLayout, source: DataSource, batch
   return { batchIndex: raw.start / batchSize, chunk: raw.chunk, start: raw.start, itemIds, activations, layout };
 }
 
-/** Batches of activations over the data set (or one shard of it), in item order. */
+/** Reads one at a time, in call order: a source need not serve overlapping reads. */
+function serialReads(source: DataSource): (start: number, end: number) => Promise<Record<string, unknown>> {
+  let last: Promise<unknown> = Promise.resolve();
+  return (start, end) => {
+    const read = last.then(() => source.read(start, end));
+    last = read.catch(() => undefined);
+    return read;
+  };
+}
+
+/**
+ * Batches of activations over the data set (or one shard of it), in item order. With a `runner`,
+ * up to `runner.size` batches run at once (one more waits its turn, read), and are still
+ * yielded in order.
+ */
 export async function* extractDataset(
   model: NeurotapModel,
   source: DataSource,
   options: ExtractDatasetOptions = {},
+  runner?: BatchRunner,
 ): AsyncGenerator<DatasetBatch> {
   const { batchSize } = sizesOf(options);
   const spans = plannedBatches(source, options);
   let layout = options.layout;
-  let next = spans.length ? runBatch(model, source, spans[0], options) : undefined;
-  for (let i = 0; i < spans.length; i++) {
-    const raw = await next!;
-    // Start the next run before handing this batch over; runs stay sequential (one at a time).
-    next = i + 1 < spans.length ? runBatch(model, source, spans[i + 1], options) : undefined;
-    next?.catch(() => undefined); // surfaced by the await above, not as an unhandled rejection
+  const read = serialReads(source);
+  const depth = (runner?.size ?? 0) + 1;
+  const running: Promise<RawBatch>[] = [];
+  let started = 0;
+  const startNext = () => {
+    while (started < spans.length && running.length < depth) {
+      const run = runBatch(model, source, spans[started++], options, runner, read);
+      run.catch(() => undefined); // surfaced by the await below, not as an unhandled rejection
+      running.push(run);
+    }
+  };
+  startNext();
+  while (running.length) {
+    const raw = await running.shift()!;
+    // Start the next runs before handing this batch over (on the model itself: one at a time).
+    startNext();
     layout ??= inferLayout(model, raw.tensors, raw.origins, raw.n);
     yield toBatch(raw, layout, source, batchSize);
   }

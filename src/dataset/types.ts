@@ -44,7 +44,7 @@ export interface ExtractDatasetOptions extends SelectOptions {
   /**
    * Items per chunk, a multiple of batchSize: the unit of `shard` and `skip`, and in a store of a
    * chunk file and its completion record. Default here: batchSize; `writeDataset` defaults to
-   * `defaultChunkSize` (about 1 MiB for the largest key).
+   * `defaultChunkSize` (about 8 MiB for the largest key).
    */
   chunkSize?: number;
   /** Process only this shard's chunks. */

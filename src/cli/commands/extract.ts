@@ -32,7 +32,7 @@ const args = {
     type: 'string',
     valueHint: 'N',
     description:
-      'With --inputs and a .zarr store: items per stored chunk, a multiple of --batch-size (default: about 1 MiB of the largest layer, at most 4096 items)',
+      'With --inputs and a .zarr store: items per stored chunk, a multiple of --batch-size (default: about 8 MiB of the largest layer, at most 4096 items)',
   },
   resume: { type: 'boolean', description: 'With --inputs and a .zarr store: skip the chunks a previous run completed' },
   overwrite: {
@@ -40,6 +40,12 @@ const args = {
     description: 'With --inputs: replace an earlier data set of another job at --out (refused otherwise: never mixed)',
   },
   shard: FLAGS.shard,
+  workers: {
+    type: 'string',
+    valueHint: 'N',
+    description:
+      'With --inputs: N worker threads, each a one-thread session, on different batches; stored in order (default: one per core, 1 with --threads or --ep)',
+  },
   random: FLAGS.random,
   seed: FLAGS.seed,
   dim: FLAGS.dim,
@@ -77,7 +83,7 @@ export default flagCommand(
   args,
   'Inputs go after --input: neurotap extract MODEL --input FILE.',
   async (model, flags) => {
-    if (['inputs', 'batch-size', 'chunk-size', 'resume', 'shard'].some((f) => flags.values.has(f))) {
+    if (['inputs', 'batch-size', 'chunk-size', 'resume', 'shard', 'workers'].some((f) => flags.values.has(f))) {
       const { extractDatasetCommand } = await import('../extract-dataset.js');
       return extractDatasetCommand(model!, flags, imageFlags(flags));
     }

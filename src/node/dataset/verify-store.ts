@@ -12,9 +12,9 @@
 import { NeurotapError } from '../../errors.js';
 import type { DatasetManifest } from '../../dataset/manifest.js';
 import type { DatasetStore } from './dataset-store.js';
+import { matchesChecksum } from './checksums.js';
 import { type OpenStoreOptions, openDatasetStore, type StoreTarget } from './open-store.js';
-import { sha256 } from './zarr-store.js';
-import { MANIFEST_PATH, RECORDS_DIR, readStoreJson, type ChunkRecord } from './zarr-writer.js';
+import { chunkKey, MANIFEST_PATH, RECORDS_DIR, readStoreJson, type ChunkRecord } from './zarr-writer.js';
 
 /** Chunks checked at once (their reads in flight together). */
 const CHUNKS_AT_ONCE = 8;
@@ -43,11 +43,6 @@ export interface VerifyReport {
   tempFiles: string[];
 }
 
-/** The store key of chunk `chunk` of an array of rank `rank` ('.'-separated chunk keys). */
-export function chunkKey(array: string, chunk: number, rank: number): string {
-  return `${array}/c.${[chunk, ...Array<number>(rank - 1).fill(0)].join('.')}`;
-}
-
 /** The parts of an array's zarr.json that must agree with the manifest. */
 interface ArrayMetadata {
   shape?: number[];
@@ -71,7 +66,8 @@ async function checkArray(
   return undefined;
 }
 
-async function checkChunk(
+/** The bad files of a recorded chunk, or 'missing' when it has no record. */
+export async function checkChunk(
   store: DatasetStore,
   manifest: DatasetManifest,
   chunk: number,
@@ -86,7 +82,7 @@ async function checkChunk(
     Object.entries(record.files).map(async ([file, hash]) => {
       const bytes = await store.get(file).catch(() => undefined);
       if (!bytes) bad.push({ chunk, file, problem: 'missing' });
-      else if (sha256(bytes) !== hash) bad.push({ chunk, file, problem: 'checksum' });
+      else if (!matchesChecksum(bytes, hash)) bad.push({ chunk, file, problem: 'checksum' });
     }),
   );
   return bad.sort((a, b) => (a.file < b.file ? -1 : 1));
@@ -141,4 +137,25 @@ export async function verifyStore(target: StoreTarget, options: OpenStoreOptions
     badArrays,
     tempFiles,
   };
+}
+
+/**
+ * The recorded chunks among `planned` whose files all match their record: what a resume may skip.
+ * A record whose files were lost or torn (a crash before the group commit) is removed, and its
+ * chunk written again.
+ */
+export async function verifiedChunks(
+  store: DatasetStore,
+  manifest: DatasetManifest,
+  recorded: Set<number>,
+  planned: readonly number[],
+): Promise<Set<number>> {
+  const good = new Set<number>();
+  for (const chunk of planned) {
+    if (!recorded.has(chunk)) continue;
+    const bad = await checkChunk(store, manifest, chunk);
+    if (bad !== 'missing' && bad.length === 0) good.add(chunk);
+    else await store.delete([`${RECORDS_DIR}/${chunk}.json`]);
+  }
+  return good;
 }

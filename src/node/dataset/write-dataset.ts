@@ -9,7 +9,7 @@
  * The output path picks the format: `*.zarr` (or an existing Zarr store) gives Zarr v3, the only
  * format with chunks, resume, shards and `verify`; `*.safetensors` one file; a path ending in `/`
  * (or an existing directory, or no extension) one `.npy` per key. A Zarr chunk holds `chunkSize`
- * items (default `defaultChunkSize`: about 1 MiB of the largest key); batches are gathered in
+ * items (default `defaultChunkSize`: about 8 MiB of the largest key); batches are gathered in
  * memory until their chunk is complete, then the chunk is written.
  */
 import { packageVersion } from '../package-version.js';
@@ -17,7 +17,7 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { NeurotapError } from '../../errors.js';
 import type { NeurotapModel } from '../../model.js';
-import { ChunkAssembler } from '../../dataset/chunk-assembler.js';
+import { ChunkGatherer } from '../../dataset/chunk-gatherer.js';
 import { checkChunkBytes, chunkRange, defaultChunkSize, largestItemBytes } from '../../dataset/chunks.js';
 import { extractDataset, plannedChunks, probeLayout, sizesOf } from '../../dataset/extract.js';
 import {
@@ -33,7 +33,9 @@ import { fingerprintFiles } from './fingerprint.js';
 import { type DatasetStore, isStoreUrl } from './dataset-store.js';
 import { openDatasetStore } from './open-store.js';
 import type { S3StoreOptions } from './s3-store.js';
-import { sha256 } from './zarr-store.js';
+import { verifiedChunks } from './verify-store.js';
+import { checkWorkers, WorkerPool } from './worker-pool.js';
+import { sha256 } from './checksums.js';
 import { MANIFEST_PATH, META_DIR, readJson, readStoreJson, ZarrDatasetWriter } from './zarr-writer.js';
 import type { DataSource, DatasetBatch, DatasetLayout, ExtractDatasetOptions } from '../../dataset/types.js';
 
@@ -60,8 +62,19 @@ export interface WriteDatasetOptions extends ExtractDatasetOptions {
   modelFile?: string;
   /** For an s3:// path: the endpoint (else AWS_ENDPOINT_URL, else AWS), requests in flight (8), retries. */
   s3?: S3StoreOptions;
+  /**
+   * Worker threads that run the batches, each with its own one-thread CPU session of the model
+   * (default 1: the model given, in this thread, with its own options). Batches are spread over
+   * the workers and stored in order, so the store holds the same bytes whatever the count.
+   */
+  workers?: number;
+  /** The model file the workers load (needed when its weights are external data); default: the model's bytes. */
+  modelPath?: string;
   onProgress?: (progress: DatasetProgress) => void;
 }
+
+/** Options inside a run: the workers, once started. */
+type RunOptions = WriteDatasetOptions & { runner?: WorkerPool };
 
 export interface WriteDatasetResult {
   path: string;
@@ -186,14 +199,22 @@ function result(
   };
 }
 
-/** Runs the planned chunks, batch by batch, and hands each complete chunk to `write`; reports progress after each batch. */
-async function pump(
+/** Chunk writes that may run at once: one being written while the next is computed and gathered. */
+const WRITES_IN_FLIGHT = 2;
+
+/**
+ * Runs the planned chunks, batch by batch, and hands each complete chunk to `write`, which runs
+ * while the next batches compute (up to WRITES_IN_FLIGHT chunks at once); reports progress after
+ * each batch. Every write has ended (or the first failure is thrown) when it returns.
+ */
+async function pump<Chunk>(
   model: NeurotapModel,
   source: DataSource,
-  options: WriteDatasetOptions,
+  options: RunOptions,
   layout: DatasetLayout,
   skip: Set<number>,
-  write: (chunk: DatasetBatch) => Promise<unknown>,
+  gather: (batch: DatasetBatch) => Chunk | undefined,
+  write: (chunk: Chunk) => Promise<unknown>,
 ): Promise<Pumped> {
   const opts = { ...options, layout, skip: (c: number) => skip.has(c) };
   const { chunkSize } = sizesOf(opts);
@@ -202,19 +223,28 @@ async function pump(
     const [start, end] = chunkRange(c, source.count, chunkSize);
     return n + end - start;
   }, 0);
-  const assembler = new ChunkAssembler(chunkSize, source.count);
   let items = 0;
   let chunks = 0;
-  options.onProgress?.({ items, totalItems, chunks, totalChunks: planned.length });
-  for await (const batch of extractDataset(model, source, opts)) {
-    items += batch.itemIds.length;
-    const chunk = assembler.add(batch);
-    if (chunk) {
-      await write(chunk);
-      chunks++;
+  const writing: Promise<unknown>[] = [];
+  const report = () => options.onProgress?.({ items, totalItems, chunks, totalChunks: planned.length });
+  report();
+  try {
+    for await (const batch of extractDataset(model, source, opts, options.runner)) {
+      items += batch.itemIds.length;
+      const chunk = gather(batch);
+      if (chunk) {
+        const done = write(chunk).then(() => void chunks++);
+        done.catch(() => undefined); // surfaced where it is awaited, not as an unhandled rejection
+        writing.push(done);
+        if (writing.length >= WRITES_IN_FLIGHT) await writing.shift();
+      }
+      report();
     }
-    options.onProgress?.({ items, totalItems, chunks, totalChunks: planned.length });
+    while (writing.length) await writing.shift();
+  } finally {
+    await Promise.allSettled(writing); // a failure leaves no write running behind the caller
   }
+  if (chunks) report();
   return { chunks, items };
 }
 
@@ -230,7 +260,7 @@ async function writeZarr(
   model: NeurotapModel,
   source: DataSource,
   path: string,
-  given: WriteDatasetOptions,
+  given: RunOptions,
   context: ManifestContext,
 ): Promise<WriteDatasetResult> {
   sizesOf(given); // a bad batch or chunk size fails before the model runs
@@ -256,11 +286,28 @@ async function writeZarr(
     writer = await ZarrDatasetWriter.create(store, manifest);
   }
   if (options.resume) await store.removeStaleLeftovers();
-  const done = options.resume ? await writer.completedChunks() : new Set<number>();
   const mine = plannedChunks(source, options);
+  const done = options.resume
+    ? await verifiedChunks(store, manifest, await writer.completedChunks(), mine)
+    : new Set<number>();
   const skipped = mine.filter((c) => done.has(c)).length;
-  const pumped = await pump(model, source, options, layoutOf(manifest), done, (chunk) => writer.writeChunk(chunk));
-  return result(path, 'zarr', manifest, pumped, skipped);
+  try {
+    const gatherer = new ChunkGatherer(manifest.chunks.size, source.count);
+    const pumped = await pump(
+      model,
+      source,
+      options,
+      layoutOf(manifest),
+      done,
+      (batch) => gatherer.add(batch),
+      (chunk) => writer.writeChunk(chunk),
+    );
+    await writer.commit();
+    return result(path, 'zarr', manifest, pumped, skipped);
+  } catch (err) {
+    await writer.commit().catch(() => undefined); // what was written stays (a resume reuses it); no file left open
+    throw err;
+  }
 }
 
 async function writeFlat(
@@ -268,7 +315,7 @@ async function writeFlat(
   source: DataSource,
   path: string,
   format: FlatFormat,
-  options: WriteDatasetOptions,
+  options: RunOptions,
   context: ManifestContext,
 ): Promise<WriteDatasetResult> {
   if (options.resume || (options.shard && options.shard.count > 1) || options.chunkSize !== undefined) {
@@ -285,7 +332,16 @@ async function writeFlat(
   if (format === 'npy-directory') await clearFlatDirectory(path, manifest, options.overwrite === true);
   const writer = await FlatDatasetWriter.create(path, format, manifest);
   try {
-    const pumped = await pump(model, source, options, layout, new Set(), (b) => writer.writeBatch(b));
+    // A flat file is written batch by batch, in place: every batch is a "chunk" here.
+    const pumped = await pump(
+      model,
+      source,
+      options,
+      layout,
+      new Set(),
+      (b) => b,
+      (b) => writer.writeBatch(b),
+    );
     return { ...result(path, format, manifest, pumped, 0), files: await writer.finish() };
   } catch (err) {
     await writer.abort();
@@ -310,7 +366,28 @@ export async function writeDataset(
     modelFile: basename(options.modelFile ?? 'model.onnx'),
     modelSha256: sha256(model.bytes),
   };
-  return format === 'zarr'
-    ? writeZarr(model, source, path, options, context)
-    : writeFlat(model, source, path, format, options, context);
+  const runner = await startWorkers(model, source, options);
+  try {
+    const run = runner ? { ...options, runner } : options;
+    return format === 'zarr'
+      ? await writeZarr(model, source, path, run, context)
+      : await writeFlat(model, source, path, format, run, context);
+  } finally {
+    await runner?.close();
+  }
+}
+
+/**
+ * The worker threads `options.workers` asks for, at most one per batch of the data set; none for
+ * one worker (the model given runs in this thread).
+ */
+async function startWorkers(
+  model: NeurotapModel,
+  source: DataSource,
+  options: WriteDatasetOptions,
+): Promise<WorkerPool | undefined> {
+  const { batchSize } = sizesOf(options);
+  const workers = Math.min(checkWorkers(options.workers ?? 1), Math.ceil(source.count / batchSize));
+  if (workers <= 1) return undefined;
+  return WorkerPool.start(workers, { model: options.modelPath ?? model.bytes, load: { threads: 1 } });
 }

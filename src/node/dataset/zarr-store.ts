@@ -3,14 +3,9 @@
  * through it, with its keys ('/zarr.json') mapped to store keys ('zarr.json'). Chunks the writer
  * puts into the store itself, whole. `AtomicFileStore` is zarrita over a local directory.
  */
-import { createHash } from 'node:crypto';
 import type { AbsolutePath, AsyncMutable } from 'zarrita';
 import type { DatasetStore } from './dataset-store.js';
 import { FileDatasetStore } from './file-store.js';
-
-export function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
 
 const storeKey = (key: AbsolutePath) => key.replace(/^\//, '');
 

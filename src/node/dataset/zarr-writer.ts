@@ -1,21 +1,26 @@
 /**
- * Writing a data set into a Zarr v3 store through zarrita (Node only): one array per key at the
- * store root, shaped [items, ...], chunked by `chunkSize` items (the manifest's `chunks.size`),
- * uncompressed little-endian bytes (what zarr-python 3, xarray and zarrita read without extra codecs).
+ * Writing a data set into a Zarr v3 store (Node only): one array per key at the store root, shaped
+ * [items, ...], chunked by `chunkSize` items (the manifest's `chunks.size`), uncompressed
+ * little-endian bytes (what zarr-python 3, xarray and zarrita read without extra codecs). zarrita
+ * writes the metadata; chunk files are put whole, straight from memory (chunk-bytes.ts).
  *
  * Besides the Zarr metadata, the store holds `.neurotap/manifest.json` (written last when the
  * store is created: its presence means every array exists) and `.neurotap/chunks/K.json` per
- * completed chunk K, with the SHA-256 of every file of that chunk, written after those files.
+ * completed chunk K, with the checksum of every file of that chunk (checksums.ts), written after
+ * those files. Durability comes by group commit (one store sync per COMMIT_BYTES and at the end),
+ * so a crash can leave a record whose files were lost: `--resume` checks the files of every
+ * record against it before it skips a chunk.
  */
 import { readFile } from 'node:fs/promises';
 import * as zarr from 'zarrita';
-import type { AbsolutePath } from 'zarrita';
 import { NeurotapError } from '../../errors.js';
-import type { DType, HostTensor, TypedArray } from '../../tensor.js';
+import type { DType } from '../../tensor.js';
 import type { DatasetManifest } from '../../dataset/manifest.js';
+import { checksum } from './checksums.js';
+import { chunkParts, fillValueOf } from './chunk-bytes.js';
 import type { DatasetStore } from './dataset-store.js';
-import { sha256, ZarritaStore } from './zarr-store.js';
-import type { DatasetBatch } from '../../dataset/types.js';
+import { ZarritaStore } from './zarr-store.js';
+import type { GatheredChunk } from '../../dataset/chunk-gatherer.js';
 
 export const META_DIR = '.neurotap';
 export const MANIFEST_PATH = `${META_DIR}/manifest.json`;
@@ -27,8 +32,6 @@ export interface ChunkRecord {
   items: [number, number];
   files: Record<string, string>;
 }
-
-type ZarrArray = zarr.Array<zarr.DataType, RecordingStore>;
 
 const ZARR_DTYPES: Partial<Record<DType, zarr.DataType>> = {
   float32: 'float32',
@@ -83,59 +86,49 @@ function zarrDtype(dtype: DType, key: string): zarr.DataType {
   return type;
 }
 
-/** C-order strides of a shape. */
-function strides(shape: readonly number[]): number[] {
-  const out = new Array<number>(shape.length);
-  for (let i = shape.length - 1, s = 1; i >= 0; i--) {
-    out[i] = s;
-    s *= shape[i];
-  }
-  return out;
+/** The store key of chunk `chunk` of an array of rank `rank` ('.'-separated chunk keys). */
+export function chunkKey(array: string, chunk: number, rank: number): string {
+  return `${array}/c.${[chunk, ...Array<number>(rank - 1).fill(0)].join('.')}`;
 }
 
-/** zarrita's view of the store, remembering the SHA-256 of each object written, for the completion records. */
-class RecordingStore extends ZarritaStore {
-  #written = new Map<string, string>();
-
-  override async set(key: AbsolutePath, value: Uint8Array): Promise<void> {
-    await super.set(key, value);
-    this.#written.set(key.replace(/^\//, ''), sha256(value));
-  }
-
-  /** Keys written since the last call, with the SHA-256 of their bytes; clears the list. */
-  takeWritten(): Map<string, string> {
-    const written = this.#written;
-    this.#written = new Map();
-    return written;
-  }
-}
+/** Bytes written between two group commits (a `sync()` of the store), unless given. */
+export const COMMIT_BYTES = 256 << 20;
 
 export class ZarrDatasetWriter {
+  /** Bytes put since the last commit. */
+  #unsynced = 0;
+  /** The commit running in the background, if any. */
+  #committing: Promise<void> | undefined;
+
   private constructor(
     readonly store: DatasetStore,
-    private readonly zarrStore: RecordingStore,
-    private readonly arrays: Map<string, ZarrArray>,
+    private readonly manifest: DatasetManifest,
+    private readonly commitBytes: number,
   ) {}
 
-  /** Writes the root group, every array's metadata, then the manifest; identical bytes from every shard. */
-  static async create(store: DatasetStore, manifest: DatasetManifest): Promise<ZarrDatasetWriter> {
-    const zarrStore = new RecordingStore(store);
-    const root = zarr.root(zarrStore);
-    const arrays = new Map<string, ZarrArray>();
+  /**
+   * Writes the root group and every array's metadata, commits them, then the manifest (its
+   * presence means every array exists); identical bytes from every shard.
+   */
+  static async create(
+    store: DatasetStore,
+    manifest: DatasetManifest,
+    commitBytes = COMMIT_BYTES,
+  ): Promise<ZarrDatasetWriter> {
+    const root = zarr.root(new ZarritaStore(store));
     for (const k of manifest.keys) {
       const dtype = zarrDtype(k.dtype, k.key);
-      const arr = await zarr.create(root.resolve(k.array), {
+      await zarr.create(root.resolve(k.array), {
         shape: k.shape,
         chunkShape: [manifest.chunks.size, ...k.shape.slice(1)],
         dtype,
         codecs: [{ name: 'bytes', configuration: { endian: 'little' } }],
         chunkSeparator: '.',
         // NaN marks items never written in float arrays, which a reader then cannot mistake for data.
-        fillValue: (dtype.startsWith('float') ? NaN : dtype === 'bool' ? false : 0) as never,
+        fillValue: fillValueOf(k.dtype) as never,
         dimensionNames: ['item', ...k.shape.slice(1).map((_, i) => `${k.array}_${i + 1}`)],
         attributes: { neurotap_key: k.key, sample_axis: k.sampleAxis, ...(k.module ? { module: k.module } : {}) },
       });
-      arrays.set(k.key, arr as ZarrArray);
     }
     const keys = Object.fromEntries(manifest.keys.map((k) => [k.key, k.array]));
     await zarr.create(root, {
@@ -143,20 +136,24 @@ export class ZarrDatasetWriter {
         neurotap: { format: manifest.format, manifest: MANIFEST_PATH, model_sha256: manifest.model.sha256, keys },
       },
     });
+    await store.sync();
     await store.put(MANIFEST_PATH, jsonBytes(manifest));
-    return new ZarrDatasetWriter(store, zarrStore, arrays);
+    await store.sync();
+    return new ZarrDatasetWriter(store, manifest, commitBytes);
   }
 
-  static async open(store: DatasetStore, manifest: DatasetManifest): Promise<ZarrDatasetWriter> {
-    const zarrStore = new RecordingStore(store);
-    const root = zarr.root(zarrStore);
-    const arrays = new Map<string, ZarrArray>();
-    for (const k of manifest.keys)
-      arrays.set(k.key, (await zarr.open(root.resolve(k.array), { kind: 'array' })) as ZarrArray);
-    return new ZarrDatasetWriter(store, zarrStore, arrays);
+  /** The writer of an existing store (every array opened, so a damaged one fails here). */
+  static async open(
+    store: DatasetStore,
+    manifest: DatasetManifest,
+    commitBytes = COMMIT_BYTES,
+  ): Promise<ZarrDatasetWriter> {
+    const root = zarr.root(new ZarritaStore(store));
+    for (const k of manifest.keys) await zarr.open(root.resolve(k.array), { kind: 'array' });
+    return new ZarrDatasetWriter(store, manifest, commitBytes);
   }
 
-  /** Chunks with a completion record (what `--resume` skips). */
+  /** Chunks with a completion record (what `--resume` skips once their files check out). */
   async completedChunks(): Promise<Set<number>> {
     const keys = await this.store.list(`${RECORDS_DIR}/`);
     const names = keys.map((k) => k.slice(RECORDS_DIR.length + 1));
@@ -164,27 +161,50 @@ export class ZarrDatasetWriter {
   }
 
   /**
-   * Writes every array's file of one whole chunk (its items gathered by a ChunkAssembler), then
-   * the record that declares the chunk complete.
+   * Puts every array's file of one whole chunk, each as one object straight from its batches'
+   * memory, then the record that declares the chunk complete, with the checksum of every file;
+   * starts a commit once COMMIT_BYTES have been put since the last one.
    */
-  async writeChunk(chunk: DatasetBatch): Promise<ChunkRecord> {
-    this.zarrStore.takeWritten();
+  async writeChunk(chunk: GatheredChunk): Promise<ChunkRecord> {
     const end = chunk.start + chunk.itemIds.length;
+    const files: [string, string][] = [];
+    let bytes = 0;
     // All arrays at once: the time goes to file-system round trips, which libuv runs in parallel.
     await Promise.all(
-      [...this.arrays].map(([key, arr]) => {
-        const t = chunk.activations.get(key) as HostTensor;
-        const selection = [zarr.slice(chunk.start, end), ...t.dims.slice(1).map(() => null)];
-        return zarr.set(arr, selection, {
-          data: t.data as TypedArray,
-          shape: [...t.dims],
-          stride: strides(t.dims),
-        } as never);
+      this.manifest.keys.map((k) => {
+        const parts = chunkParts(chunk.parts.get(k.key) ?? [], k.dtype, k.shape.slice(1), this.manifest.chunks.size);
+        const key = chunkKey(k.array, chunk.chunk, k.shape.length);
+        files.push([key, checksum(parts)]);
+        bytes += parts.reduce((n, p) => n + p.byteLength, 0);
+        return this.store.put(key, parts);
       }),
     );
-    const files = Object.fromEntries([...this.zarrStore.takeWritten()].sort(([a], [b]) => (a < b ? -1 : 1)));
-    const record: ChunkRecord = { chunk: chunk.chunk, items: [chunk.start, end], files };
+    files.sort(([a], [b]) => (a < b ? -1 : 1));
+    const record: ChunkRecord = { chunk: chunk.chunk, items: [chunk.start, end], files: Object.fromEntries(files) };
     await this.store.put(`${RECORDS_DIR}/${chunk.chunk}.json`, jsonBytes(record));
+    this.#unsynced += bytes;
+    if (this.#unsynced >= this.commitBytes) await this.#startCommit();
     return record;
+  }
+
+  /**
+   * Starts a commit and returns once the one before it has ended: the disk flushes one group while
+   * the next is computed and written, and at most two groups are ever not durable.
+   */
+  async #startCommit(): Promise<void> {
+    const previous = this.#committing;
+    this.#unsynced = 0;
+    this.#committing = this.store.sync();
+    this.#committing.catch(() => undefined); // surfaced by the next commit's await
+    await previous;
+  }
+
+  /** Makes everything written so far durable: one sync of the store for many chunks. */
+  async commit(): Promise<void> {
+    const previous = this.#committing;
+    this.#committing = undefined;
+    this.#unsynced = 0;
+    await previous;
+    await this.store.sync();
   }
 }
