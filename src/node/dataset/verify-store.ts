@@ -16,6 +16,8 @@ import { matchesChecksum } from './checksums.js';
 import { type OpenStoreOptions, openDatasetStore, type StoreTarget } from './open-store.js';
 import { chunkKey, MANIFEST_PATH, RECORDS_DIR, readStoreJson, type ChunkRecord } from './zarr-writer.js';
 
+export { chunkKey }; // where it was defined before the writer needed it
+
 /** Chunks checked at once (their reads in flight together). */
 const CHUNKS_AT_ONCE = 8;
 

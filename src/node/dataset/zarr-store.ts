@@ -7,6 +7,8 @@ import type { AbsolutePath, AsyncMutable } from 'zarrita';
 import type { DatasetStore } from './dataset-store.js';
 import { FileDatasetStore } from './file-store.js';
 
+export { sha256 } from './checksums.js'; // where it was before checksums.ts
+
 const storeKey = (key: AbsolutePath) => key.replace(/^\//, '');
 
 export class ZarritaStore implements AsyncMutable {
