@@ -15,6 +15,11 @@
 export interface DatasetStore {
   /** Where the store is, for messages: a path or a URL. */
   readonly location: string;
+  /**
+   * True where a put is durable once it returns (object storage): `--resume` then trusts the
+   * completion records instead of reading every recorded chunk back (optional; absent is false).
+   */
+  readonly durableOnPut?: boolean;
   /** The bytes of one object, or undefined when there is none. */
   get(key: string): Promise<Uint8Array | undefined>;
   /**

@@ -75,7 +75,7 @@ export async function openS3(options: S3Options = {}): Promise<S3Connection> {
   const s3 = await loadSdk();
   const client = new s3.S3Client({
     // S3-compatible servers rarely have virtual-host buckets, and many refuse the SDK's default CRC32
-    // checksum headers (R2: 501 NotImplemented); integrity end to end is the SHA-256 of each chunk's record.
+    // checksum headers (R2: 501 NotImplemented); integrity end to end is the checksums in each chunk's record.
     ...(endpoint
       ? {
           endpoint,

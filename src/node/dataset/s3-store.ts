@@ -53,6 +53,8 @@ export class S3DatasetStore implements DatasetStore {
   readonly bucket: string;
   /** Every key of the store begins with this ('runs/acts.zarr/'). */
   readonly keyPrefix: string;
+  /** A PUT that succeeded is stored (S3 is strongly consistent): a resume trusts the records. */
+  readonly durableOnPut = true;
   #connection: Promise<S3Connection> | undefined;
   readonly #slots: Slots;
 

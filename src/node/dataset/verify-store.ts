@@ -153,11 +153,16 @@ export async function verifiedChunks(
   planned: readonly number[],
 ): Promise<Set<number>> {
   const good = new Set<number>();
-  for (const chunk of planned) {
-    if (!recorded.has(chunk)) continue;
-    const bad = await checkChunk(store, manifest, chunk);
-    if (bad !== 'missing' && bad.length === 0) good.add(chunk);
-    else await store.delete([`${RECORDS_DIR}/${chunk}.json`]);
+  const mine = planned.filter((chunk) => recorded.has(chunk));
+  for (let at = 0; at < mine.length; at += CHUNKS_AT_ONCE) {
+    const batch = mine.slice(at, at + CHUNKS_AT_ONCE);
+    const results = await Promise.all(batch.map((chunk) => checkChunk(store, manifest, chunk)));
+    const torn = batch.filter((chunk, i) => {
+      const bad = results[i];
+      if (bad !== 'missing' && bad.length === 0) good.add(chunk);
+      return !good.has(chunk);
+    });
+    if (torn.length) await store.delete(torn.map((chunk) => `${RECORDS_DIR}/${chunk}.json`));
   }
   return good;
 }

@@ -287,9 +287,9 @@ async function writeZarr(
   }
   if (options.resume) await store.removeStaleLeftovers();
   const mine = plannedChunks(source, options);
-  const done = options.resume
-    ? await verifiedChunks(store, manifest, await writer.completedChunks(), mine)
-    : new Set<number>();
+  const recorded = options.resume ? await writer.completedChunks() : new Set<number>();
+  // A record may outlive its files where durability waits for a group commit: check before skipping.
+  const done = store.durableOnPut ? recorded : await verifiedChunks(store, manifest, recorded, mine);
   const skipped = mine.filter((c) => done.has(c)).length;
   try {
     const gatherer = new ChunkGatherer(manifest.chunks.size, source.count);
