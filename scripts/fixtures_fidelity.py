@@ -131,3 +131,28 @@ def make_calls_merged():
                  notes="Pattern 6 with torch 1.13: lin called 3 times (calls 1 and 2 identical, merged by the "
                        "exporter's CSE: lin, lin_1 = calls 1 and 3); proj and block called twice, their "
                        "children's second calls scoped under the parent's first name (/proj/lin_1).")
+
+
+class StackedStates(nn.Module):
+    """Stacked and bidirectional recurrent modules whose h_n / c_n the model never uses."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(6, 8, num_layers=2, batch_first=True)
+        self.gru = nn.GRU(8, 5, num_layers=2, bidirectional=True)
+        self.rnn = nn.RNN(10, 4, num_layers=3)
+
+    def forward(self, x):
+        y, _ = self.lstm(x)
+        z, _ = self.gru(y.transpose(0, 1))
+        w, _ = self.rnn(z)
+        return w
+
+
+@maker("rnn-states")
+def make_rnn_states():
+    seed_everything()
+    save_fixture("rnn-states", StackedStates(), OrderedDict(x=torch.randn(2, 3, 6)),
+                 simple_kwargs(out="out", out_axes={1: "batch"}),
+                 notes="Pattern 4: a 2-layer batch-first LSTM, a 2-layer bidirectional GRU and a 3-layer RNN "
+                       "whose final states are unused: the export keeps one Y_h (Y_c) per layer op and no h_n.")

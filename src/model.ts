@@ -43,6 +43,7 @@ import { inferElemType, unreturnableType } from './graph/elem-type.js';
 import { dropFusedTargets, loadCaptureBase, type CaptureBase } from './capture/runtime-optimized.js';
 import { inlineLocalFunctions, type InlinedFunctions } from './graph/inline-functions.js';
 import { firstDataNodes } from './modules/call-order.js';
+import { assembleRecurrentStates } from './modules/recurrent-states.js';
 import { buildModuleMap, type ModuleInfo, type ModuleMap } from './modules/module-map.js';
 import { applyFunctionEvidence } from './modules/function-modules.js';
 import { gapsNamedByParameters } from './modules/untraced.js';
@@ -155,7 +156,9 @@ export class NeurotapModel {
     // Values inside local functions cannot be returned: mapping and capture use the inlined graph
     // (plain runs still use the original bytes).
     const inlined = inlineLocalFunctions(proto);
-    return new NeurotapModel(inlined?.model ?? proto, bytes, runtime, options, source, inlined);
+    // Stacked recurrent modules' h_n / c_n, which the export leaves per layer, are assembled the same way.
+    const mapped = inlined?.model ?? proto;
+    return new NeurotapModel(assembleRecurrentStates(mapped) ?? mapped, bytes, runtime, options, source, inlined);
   }
 
   /**
