@@ -68,6 +68,18 @@ describe('shardFromEnvironment', () => {
     assert.deepEqual(slurm({ SLURM_ARRAY_TASK_ID: '2', SLURM_ARRAY_TASK_COUNT: '3' }), [2, 3]);
   });
 
+  it('takes explicit NEUROTAP_SHARD_INDEX/COUNT over a runner: a Slurm task resubmitted alone', () => {
+    const alone = {
+      SLURM_ARRAY_TASK_ID: '3',
+      SLURM_ARRAY_TASK_COUNT: '1',
+      SLURM_ARRAY_TASK_MIN: '3',
+      SLURM_ARRAY_TASK_MAX: '3',
+    };
+    assert.deepEqual([shardFromEnvironment(alone).index, shardFromEnvironment(alone).count], [0, 1]);
+    const s = shardFromEnvironment({ ...alone, NEUROTAP_SHARD_INDEX: '3', NEUROTAP_SHARD_COUNT: '8' });
+    assert.deepEqual([s.index, s.count, s.runner], [3, 8, 'neurotap']);
+  });
+
   it('accepts two runners that agree', () => {
     const s = shardFromEnvironment({ JOB_COMPLETION_INDEX: '1', NEUROTAP_SHARD_INDEX: '1', NEUROTAP_SHARD_COUNT: '2' });
     assert.deepEqual([s.index, s.count, s.runner], [1, 2, 'neurotap']);

@@ -9,9 +9,10 @@
  *
  * Kubernetes gives a pod its index but not the Job's `completions`, so the manifest passes the count
  * as NEUROTAP_SHARD_COUNT; NEUROTAP_SHARD_INDEX/NEUROTAP_SHARD_COUNT also serve any other runner
- * (a GitHub Actions matrix: `strategy.job-index` and `strategy.job-total`). Every runner whose
- * index variable is set is read; two that disagree are an error rather than a guess, because two
- * processes taking the same shard would leave another shard's chunks unwritten.
+ * (a GitHub Actions matrix: `strategy.job-index` and `strategy.job-total`) and, set explicitly,
+ * win over a runner's. Otherwise every runner whose index variable is set is read; two that
+ * disagree are an error rather than a guess, because two processes taking the same shard would
+ * leave another shard's chunks unwritten.
  */
 import { NeurotapError } from '../errors.js';
 import type { Shard } from './types.js';
@@ -144,7 +145,10 @@ function fromSlurm(env: Environment): ShardFromEnvironment | undefined {
 
 /** The shard this process is, from the first runner variables found; a typed error when there are none or they disagree. */
 export function shardFromEnvironment(env: Environment): ShardFromEnvironment {
-  const found = [...INDEX_COUNT_RUNNERS.map((r) => fromIndexCount(env, r)), fromSlurm(env)].filter(
+  // Explicit values win: e.g. a Slurm task resubmitted alone (--array=3 is shard 0 of 1 to Slurm).
+  const explicit = fromIndexCount(env, INDEX_COUNT_RUNNERS[0]);
+  if (explicit) return explicit;
+  const found = [...INDEX_COUNT_RUNNERS.slice(1).map((r) => fromIndexCount(env, r)), fromSlurm(env)].filter(
     (s): s is ShardFromEnvironment => s !== undefined,
   );
   if (found.length === 0) {
