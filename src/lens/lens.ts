@@ -162,7 +162,7 @@ export class LogitLens {
       const why = plan.notObservable.slice(0, 3).map((u) => `${u.key} (${u.reason})`);
       throw why.length
         ? new NeurotapError('E_NOT_OBSERVABLE', `No hidden state asked for is observable: ${why.join('; ')}.`, {
-            hint: 'Name values of the residual stream the export keeps in layers; `neurotap layers MODEL --values` lists them.',
+            hint: 'Name values of the residual stream the export keeps in layers; model.valueNames() lists them.',
             details: { notObservable: plan.notObservable.map((u) => ({ key: u.key, reason: u.reason })) },
           })
         : new NeurotapError('E_BAD_ARGUMENT', 'The logit lens was given no hidden state to read.', {
