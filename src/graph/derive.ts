@@ -58,6 +58,7 @@ export function attentionRecipe(
     input[5] && 'an attention bias input',
     input[6] && 'a past_sequence_length input',
     input[4] && !node.output?.[1] && 'a past without a present output',
+    Number(attr(node, 'past_present_share_buffer')?.i ?? 0) !== 0 && 'a present buffer shared with the past',
     dims.length !== 2 && 'weights that are not a 2-D initializer',
     input[3] && maskRank(index, input[3]) !== 2 && 'a mask that is not the raw 2-D [batch, total_seq] form',
     !(heads > 0) && 'no num_heads',
