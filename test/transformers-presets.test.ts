@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { parseNpz } from '../src/formats/npz.js';
+import { attentionRecipe } from '../src/graph/derive.js';
 import { indexGraph } from '../src/graph/graph-index.js';
 import { buildCaptureGraph, requestKey } from '../src/graph/rewrite.js';
 import { selectTargets } from '../src/capture/select.js';
@@ -195,5 +196,21 @@ describe('hidden_states and attentions presets', () => {
     const cnn = await cli('extract', fixture('seed-cnn').path, '--random', '--layers', 'hidden_states', '--json');
     assert.equal(cnn.code, 2);
     assert.equal(JSON.parse(cnn.stdout || cnn.stderr).error.code, 'E_NOT_A_TRANSFORMER');
+  });
+
+  it('a fused Attention that cannot be recomputed exactly is reported with what it has', () => {
+    const proto = decodeModel(new Uint8Array(readFileSync(join(FIXTURES, 'hf-gpt2-ort-fused', 'model.onnx'))));
+    const index = indexGraph(proto.graph!);
+    const node = index.nodes.find((n) => n.opType === 'Attention')!;
+    assert.deepEqual(attentionRecipe(index, node), { heads: 4, hidden: 32 });
+    const withAttr = (name: string, i: number) => ({
+      ...node,
+      attribute: [...(node.attribute ?? []), { name, type: 2, i }],
+    });
+    const reason = (n: typeof node) => (attentionRecipe(index, n) as { reason: string }).reason;
+    assert.match(reason(withAttr('do_rotary', 1)), /rotary/);
+    assert.match(reason(withAttr('past_present_share_buffer', 1)), /shared with the past/);
+    assert.match(reason({ ...node, output: [node.output![0]] }), /past without a present/);
+    assert.match(reason({ ...node, input: [...node.input!.slice(0, 5), 'bias4d'] }), /attention bias/);
   });
 });
