@@ -213,4 +213,21 @@ describe('hidden_states and attentions presets', () => {
     assert.match(reason({ ...node, output: [node.output![0]] }), /past without a present/);
     assert.match(reason({ ...node, input: [...node.input!.slice(0, 5), 'bias4d'] }), /attention bias/);
   });
+
+  it("optimum's DistilBERT, named from parameters only: blocks by dataflow, every key equals torch", async () => {
+    const dir = join(FIXTURES, 'hf-distilbert-optimum');
+    const hf = hfOutputs('hf-distilbert-optimum');
+    const inputs = parseNpz(new Uint8Array(readFileSync(join(dir, 'input.npz'))));
+    const model = await loadModel(join(dir, 'model.onnx'));
+    const acts = await model.capture(Object.fromEntries(inputs), { layers: ['hidden_states', 'attentions'] });
+    // The torch DistilBERT is this file's model: its logits are the file's.
+    assert.equal(mismatch(acts.outputs.logits, hf.get('logits')!, 1e-3, 1e-7), undefined);
+    const keys = [...expectedKeys('hidden_states', 3), ...expectedKeys('attentions', 2)];
+    assert.deepEqual([...acts.keys()].sort(), keys.sort());
+    for (const key of keys) {
+      assert.deepEqual(acts.get(key)!.dims, key.startsWith('hidden') ? [2, 8, 2] : [2, 2, 8, 8], key);
+      assert.equal(mismatch(acts.get(key)!, hf.get(key)!), undefined, `${key} differs from torch`);
+    }
+    await model.release();
+  });
 });

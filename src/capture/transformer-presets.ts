@@ -19,6 +19,7 @@ import type { ModuleInfo, ModuleMap } from '../modules/module-map.js';
 import type { Reduction } from '../graph/rewrite.js';
 import type { CaptureTarget, Selection } from './select.js';
 import { attentionRecipe, type Derivation } from '../graph/derive.js';
+import { blockExtent, embeddingsByExtent, type Extent, softmaxByExtent, streamByExtent } from './block-extent.js';
 import { isFusedSum, narrowCandidates, skipSum } from './fused-stream.js';
 
 export const TRANSFORMER_PRESETS = ['hidden_states', 'attentions'] as const;
@@ -48,6 +49,8 @@ interface Blocks {
   readonly list: string;
   readonly blocks: readonly ModuleInfo[];
   readonly finalNorm: ModuleInfo | undefined;
+  /** The BERT family's `embeddings` module (`bert.embeddings`, `distilbert.embeddings`), where there is one. */
+  readonly embeddings: ModuleInfo | undefined;
 }
 
 /** The block list: `<parent>.<h|layer|layers|block>.{0..L-1}`, numbered without gaps from 0. */
@@ -74,7 +77,8 @@ export function findBlocks(map: ModuleMap): Blocks {
   const [list, blocks] = found[0];
   const parent = list.includes('.') ? `${list.slice(0, list.lastIndexOf('.'))}.` : '';
   const finalNorm = FINAL_NORMS.map((n) => map.get(parent + n)).find((m) => m !== undefined);
-  return { list, blocks, finalNorm };
+  const embeddings = map.modules.filter((m) => /(^|\.)embeddings$/.test(m.name));
+  return { list, blocks, finalNorm, embeddings: embeddings.length === 1 ? embeddings[0] : undefined };
 }
 
 function notATransformer(map: ModuleMap, lists: string[]): NeurotapError {
@@ -195,23 +199,55 @@ function lastState(index: GraphIndex, found: Blocks): Found {
   return direct;
 }
 
-function hiddenStates(index: GraphIndex, found: Blocks): Found[] {
+function hiddenStates(index: GraphIndex, found: Blocks, extents: Extents): Found[] {
   const states: Found[] = found.blocks.map((_, i) => residualInput(index, found.blocks, i));
   states.push(lastState(index, found));
-  return states;
+  // Where the map's blocks do not give one value, the blocks' dataflow extents may (block-extent.ts).
+  return states.map((state, i) => {
+    if (!('reason' in state)) return state;
+    const L = found.blocks.length;
+    let candidates =
+      i < L
+        ? narrowCandidates(index, streamByExtent(index, extents.all(), i))
+        : found.finalNorm
+          ? []
+          : (extents.of(L - 1)?.leaves ?? []);
+    if (i === 0 && candidates.length !== 1) candidates = embeddingsByExtent(index, found.embeddings, extents.of(0));
+    return candidates.length === 1 ? { value: candidates[0], module: state.module } : state;
+  });
+}
+
+/** Each block's dataflow extent, computed once and only when a fallback needs it. */
+interface Extents {
+  of(i: number): Extent | undefined;
+  all(): readonly (Extent | undefined)[];
+}
+
+function lazyExtents(index: GraphIndex, blocks: readonly ModuleInfo[]): Extents {
+  const cache = new Map<number, Extent | undefined>();
+  const of = (i: number) => {
+    if (!cache.has(i)) cache.set(i, blocks[i] && blockExtent(index, blocks[i]));
+    return cache.get(i);
+  };
+  return { of, all: () => blocks.map((_, i) => of(i)) };
 }
 
 /** Fused attention ops: ONNX Runtime's contrib ops keep the probabilities inside. */
 const FUSED_ATTENTION = new Set(['Attention', 'MultiHeadAttention', 'GroupQueryAttention', 'PackedAttention']);
 
 /** The Softmax inside block i (exactly one, over the last axis), or the probabilities of its fused Attention recomputed. */
-function attentionProbs(index: GraphIndex, block: ModuleInfo): Found {
+function attentionProbs(index: GraphIndex, block: ModuleInfo, extent: () => Extent | undefined): Found {
   if (block.calls.length !== 1)
     return { reason: `'${block.name}' runs ${block.calls.length} times`, module: block.name };
   const nodes = block.calls[0].nodes.map((n) => index.nodes[n]);
-  const softmaxes = nodes.filter((n) => n.opType === 'Softmax');
+  let softmaxes = nodes.filter((n) => n.opType === 'Softmax');
   const fused = nodes.filter((n) => FUSED_ATTENTION.has(n.opType ?? '') && n.domain === 'com.microsoft');
   if (softmaxes.length === 0 && fused.length === 1) return fusedProbs(index, block, fused[0]);
+  if (softmaxes.length === 0 && fused.length === 0) {
+    // A Softmax reading no parameter may sit outside the map's block while computed inside it.
+    const found = softmaxByExtent(index, extent());
+    if (typeof found === 'string') softmaxes = [index.nodes[index.producer.get(found)!]];
+  }
   if (softmaxes.length !== 1 || fused.length > 0)
     return {
       reason: `'${block.name}' holds ${softmaxes.length} Softmax nodes${fused.length ? ` and ${fused.length} fused attention ops` : ''}, not the one of its attention`,
@@ -251,8 +287,11 @@ export function transformerSelection(
   reduceFor: (name: string) => Reduction,
 ): Selection {
   const found = findBlocks(map);
+  const extents = lazyExtents(index, found.blocks);
   const items =
-    preset === 'hidden_states' ? hiddenStates(index, found) : found.blocks.map((b) => attentionProbs(index, b));
+    preset === 'hidden_states'
+      ? hiddenStates(index, found, extents)
+      : found.blocks.map((b, i) => attentionProbs(index, b, () => extents.of(i)));
   const selection: Selection = { targets: [], notObservable: [] };
   items.forEach((item, i) => {
     const key = `${preset}.${i}`;
