@@ -151,7 +151,24 @@ describe('--workers N', () => {
     const two = join(tmp, 'workers-2.zarr');
     const all = { batchSize: 8, chunkSize: 24 }; // every leaf, 5 chunks, 13 batches spread over the workers
     const a = await writeDataset(model, source(), one, { ...all, workers: 1 });
-    const b = await writeDataset(model, source(), two, { ...all, workers: 2, modelPath: DIGITS_CNN });
+    // A source that keeps what it returns (each batch its own whole array): the workers must get copies.
+    const inner = source();
+    const kept: Float32Array[] = [];
+    const keeping: DataSource = {
+      ...inner,
+      read: async (start, end) => {
+        const image = (await inner.read(start, end)).image as { data: Float32Array; dims: readonly number[] };
+        kept.push(image.data.slice());
+        return { image: { type: 'float32', dims: [...image.dims], data: kept[kept.length - 1] } };
+      },
+    };
+    const b = await writeDataset(model, keeping, two, { ...all, workers: 2, modelPath: DIGITS_CNN });
+    // Every array read is whole still (one transferred to a worker would read as length 0); the last batch has 4 items.
+    assert.equal(kept.length, 14, 'the probe batch and 13 batches');
+    assert.deepEqual(
+      kept.map((a) => a.length),
+      kept.map((_, i) => (i === kept.length - 1 ? 4 : 8) * 64),
+    );
     assert.deepEqual(b.chunks, a.chunks);
     assert.equal(b.keys.length, 10);
     assertSameStore(two, one);

@@ -100,7 +100,9 @@ export class WorkerPool implements BatchRunner {
   run(feeds: Record<string, PlainTensor>, options: CaptureOptions): Promise<CapturedBatch> {
     if (this.#failure) return Promise.reject(this.#failure);
     const wire: Record<string, WireTensor> = {};
-    for (const [name, t] of Object.entries(feeds)) wire[name] = { ...t, dims: [...t.dims] };
+    // Copies the worker owns: moving the source's own buffer would take it away from the source
+    // (which may keep it, or view it from a larger array). Inputs are small beside activations.
+    for (const [name, t] of Object.entries(feeds)) wire[name] = { ...t, dims: [...t.dims], data: t.data.slice() };
     const request: RunRequest = { id: this.#next++, feeds: wire, options };
     const transfer = transferables(Object.values(wire));
     return new Promise((resolve, reject) => {
