@@ -124,6 +124,6 @@ export async function s3Cases(root: string, threads: number): Promise<CaseResult
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   for (const r of await s3Cases(join(import.meta.dirname, '..'), Number(process.env.BENCH_THREADS ?? 2)))
     console.log(
-      `${r.case}\n  median ${r.ours.median.toFixed(0)} ms (${r.ours.min.toFixed(0)}–${r.ours.max.toFixed(0)}), baseline ${r.baselineMs?.toFixed(0)} ms, ratio ${r.ratio?.toFixed(2)}, target ${r.target}`,
+      `${r.case}${r.note ? `\n  note: ${r.note}` : ''}\n  median ${r.ours.median.toFixed(0)} ms (${r.ours.min.toFixed(0)}–${r.ours.max.toFixed(0)}), baseline ${r.baselineMs?.toFixed(0)} ms, ratio ${r.ratio?.toFixed(2)}, target ${r.target}`,
     );
 }
