@@ -1,7 +1,7 @@
 /**
  * The s3:// store against a real S3 server (s3rver on loopback): the store contract, LIST page
- * after page, at most 8 requests in flight, throttling (503 SlowDown) and a dropped connection
- * retried to the same objects, and a missing bucket failing at once with a typed error.
+ * after page, at most 8 requests in flight, throttling (503 SlowDown), a dropped and a silent
+ * connection retried to the same objects, and a missing bucket failing at once with a typed error.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -51,6 +51,27 @@ describe('s3:// store', () => {
       assert.ok(proxy.maxInFlight <= 8 && proxy.maxInFlight >= 2, `${proxy.maxInFlight} PUTs in flight`);
       const stored = await objectsUnder(s3.client, 'runs/throttled.zarr');
       assert.equal(stored.size, objects.length);
+      for (const [k, b] of objects) assert.ok(stored.get(k)?.equals(b), `${k} differs`);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('abandons and retries a request whose connection goes silent', async () => {
+    const proxy = await startProxy(s3.endpoint, { stallPuts: [2] });
+    const retries: unknown[] = [];
+    const store = new S3DatasetStore(`s3://${BUCKET}/runs/stalled.zarr`, {
+      endpoint: proxy.endpoint,
+      requestTimeoutMs: 300,
+      retry: { baseDelayMs: 5 },
+      onRetry: (r) => retries.push((r.error as Error).name),
+    });
+    try {
+      const objects = [0, 1, 2].map((i) => [`a/c.${i}`, bytesOf(1000, i)] as const);
+      for (const [k, b] of objects) await store.put(k, b);
+      assert.equal(proxy.stalled, 1);
+      assert.deepEqual(retries, ['TimeoutError']);
+      const stored = await objectsUnder(s3.client, 'runs/stalled.zarr');
       for (const [k, b] of objects) assert.ok(stored.get(k)?.equals(b), `${k} differs`);
     } finally {
       await proxy.close();

@@ -89,6 +89,8 @@ export interface ProxyOptions {
   slowDownEvery?: number;
   /** Drop the connection of these PUTs (by count, from 1) without answering. */
   dropPuts?: number[];
+  /** Never answer these PUTs (the connection stays open and silent until the proxy closes). */
+  stallPuts?: number[];
   /** Called with the count and object key of each PUT before it is forwarded. */
   onPut?: (count: number, key: string) => void;
 }
@@ -99,6 +101,7 @@ export interface Proxy {
   forwarded: string[];
   slowedDown: number;
   dropped: number;
+  stalled: number;
   /** The most PUTs the proxy held open at once. */
   maxInFlight: number;
   close(): Promise<void>;
@@ -117,7 +120,7 @@ const drain = (req: IncomingMessage) =>
 
 export async function startProxy(target: string, options: ProxyOptions = {}): Promise<Proxy> {
   const { port: targetPort } = new URL(target);
-  const state = { forwarded: [] as string[], slowedDown: 0, dropped: 0, maxInFlight: 0 };
+  const state = { forwarded: [] as string[], slowedDown: 0, dropped: 0, stalled: 0, maxInFlight: 0 };
   let puts = 0;
   let open = 0;
   const server: Server = createServer(async (req, res) => {
@@ -130,6 +133,11 @@ export async function startProxy(target: string, options: ProxyOptions = {}): Pr
         state.dropped++;
         await drain(req);
         req.socket.destroy();
+        return;
+      }
+      if (options.stallPuts?.includes(count)) {
+        state.stalled++;
+        await drain(req);
         return;
       }
       if (options.slowDownEvery && count % options.slowDownEvery === 0) {
@@ -163,6 +171,9 @@ export async function startProxy(target: string, options: ProxyOptions = {}): Pr
     },
     get dropped() {
       return state.dropped;
+    },
+    get stalled() {
+      return state.stalled;
     },
     get maxInFlight() {
       return state.maxInFlight;

@@ -37,6 +37,8 @@ export interface S3Options {
   retry?: Partial<RetryPolicy>;
   /** Keys per LIST page: 1000 (S3's most) unless smaller. */
   listPageSize?: number;
+  /** A request whose connection stays silent this long is abandoned and retried (default 60 s). */
+  requestTimeoutMs?: number;
   /** Called before each retry (for logs and tests). */
   onRetry?: (info: { operation: string; key: string; attempt: number; error: unknown }) => void;
 }
@@ -87,6 +89,12 @@ export async function openS3(options: S3Options = {}): Promise<S3Connection> {
     region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? (endpoint ? 'us-east-1' : undefined),
     followRegionRedirects: true,
     maxAttempts: 1, // retries are ours (below): the SDK's retry quota runs dry under long throttling
+    // A connection that goes silent (a dropped link, a hung server) fails as TimeoutError and is retried.
+    requestHandler: {
+      connectionTimeout: 10_000,
+      requestTimeout: options.requestTimeoutMs ?? 60_000,
+      throwOnRequestTimeout: true,
+    },
   });
   const policy: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry };
   const retrying = async <T>(operation: string, key: string, send: () => Promise<T>): Promise<T> => {
