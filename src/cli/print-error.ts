@@ -20,7 +20,10 @@ export function hasFlag(argv: readonly string[], name: string): boolean {
 }
 
 /** Library hints name their options; on the command line the same advice is a flag. */
-const OPTION_FLAGS: [RegExp, string][] = [[/\bset overwrite: true\b/g, 'pass --overwrite']];
+const OPTION_FLAGS: [RegExp, string][] = [
+  [/\bset overwrite: true\b/g, 'pass --overwrite'],
+  [/\bthe s3 endpoint option\b/g, '--s3-endpoint'],
+];
 
 function asFlags(hint: string | undefined): string | undefined {
   return OPTION_FLAGS.reduce((text, [option, flag]) => text?.replace(option, flag), hint);

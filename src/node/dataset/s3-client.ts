@@ -166,7 +166,7 @@ export function s3Error(operation: string, url: string, err: unknown): NeurotapE
       ? 'Create the bucket first (neurotap creates objects, not buckets), or check its name.'
       : denied
         ? 'Check the credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ~/.aws/credentials) and the bucket policy.'
-        : 'Check the endpoint (--s3-endpoint or AWS_ENDPOINT_URL) and the network; throttling and dropped connections were already retried.';
+        : 'Check the endpoint (the s3 endpoint option or AWS_ENDPOINT_URL) and the network; throttling and dropped connections were already retried.';
   return new NeurotapError(
     operation === 'GET' || operation === 'LIST' ? 'E_BAD_FILE' : 'E_OUTPUT_PATH',
     `Expected to ${operation} ${url}; S3 answered ${name}${status ? ` (HTTP ${status})` : ''}: ${e.message}.`,

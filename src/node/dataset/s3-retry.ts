@@ -13,7 +13,7 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
-/** About two minutes of trying in all before a request gives up. */
+/** At most about 85 s of waiting in all (half that on average) before a request gives up. */
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 12, baseDelayMs: 100, maxDelayMs: 20_000 };
 
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
