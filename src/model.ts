@@ -44,6 +44,7 @@ import { dropFusedTargets, loadCaptureBase, type CaptureBase } from './capture/r
 import { inlineLocalFunctions, type InlinedFunctions } from './graph/inline-functions.js';
 import { firstDataNodes } from './modules/call-order.js';
 import { assembleRecurrentStates } from './modules/recurrent-states.js';
+import { inputRole, type InputRole } from './graph/input-roles.js';
 import { buildModuleMap, type ModuleInfo, type ModuleMap } from './modules/module-map.js';
 import { applyFunctionEvidence } from './modules/function-modules.js';
 import { gapsNamedByParameters } from './modules/untraced.js';
@@ -255,6 +256,11 @@ export class NeurotapModel {
       outputShapes: m.calls.map((c) => c.outputs.map((v) => declaredShape(this.index.types.get(v)) ?? null)),
       ...(m.notObservable ? { notObservable: { ...m.notObservable } } : {}),
     }));
+  }
+
+  /** What an input is for (token ids and their vocabulary, mask, positions, KV cache): input-roles.ts. */
+  inputRole(name: string): InputRole {
+    return inputRole(this.index, name);
   }
 
   module(name: string): ModuleInfo | undefined {

@@ -8,6 +8,8 @@ import type { DType, HostTensor } from '../tensor.js';
 import { elementBytes } from '../formats/elements.js';
 import { randomTensor, seededUniform } from '../viewer-core/random-input.js';
 import { evaluateDim, isBatchName, symbolsOf } from '../graph/symbolic-dims.js';
+import { pastSymbols } from '../graph/input-roles.js';
+import { withRole } from './random-roles.js';
 
 function shapeError(v: ValueInfo, why: string): NeurotapError {
   return new NeurotapError('E_BAD_ARGUMENT', `--random cannot make input '${v.name}': ${why}.`, {
@@ -15,9 +17,14 @@ function shapeError(v: ValueInfo, why: string): NeurotapError {
   });
 }
 
-/** Sizes for every symbolic dimension: --dim values, 1 for batch-like names, else an error listing what is missing. */
-function resolveSizes(inputs: readonly ValueInfo[], given: ReadonlyMap<string, number>): Map<string, number> {
+/**
+ * Sizes for every symbolic dimension: --dim values, 1 for batch-like names, an empty KV cache (its
+ * length 0, a `total_*` length the new tokens' alone), else an error listing what is missing.
+ */
+function resolveSizes(model: NeurotapModel, inputs: readonly ValueInfo[], given: ReadonlyMap<string, number>) {
   const sizes = new Map(given);
+  const { past, total } = cacheSymbols(model, inputs);
+  for (const s of past) if (!sizes.has(s)) sizes.set(s, 0);
   const symbols = new Set<string>();
   for (const v of inputs) {
     if (!v.shape) throw shapeError(v, 'the model declares no shape for it');
@@ -28,7 +35,7 @@ function resolveSizes(inputs: readonly ValueInfo[], given: ReadonlyMap<string, n
   const unused = [...given.keys()].filter(
     (k) => !inputs.some((v) => v.shape!.some((d) => d === k || (typeof d === 'string' && symbolsOf(d).includes(k)))),
   );
-  const missing = [...symbols].filter((s) => !sizes.has(s) && !isBatchName(s));
+  const missing = [...symbols].filter((s) => !sizes.has(s) && !isBatchName(s) && !total.has(s));
   if (missing.length) {
     throw new NeurotapError(
       'E_BAD_ARGUMENT',
@@ -52,8 +59,31 @@ function resolveSizes(inputs: readonly ValueInfo[], given: ReadonlyMap<string, n
       },
     );
   }
-  for (const s of symbols) if (!sizes.has(s)) sizes.set(s, 1);
+  for (const s of symbols) if (!sizes.has(s) && !total.has(s)) sizes.set(s, 1);
+  const pastLength = Math.max(0, ...[...past].map((s) => sizes.get(s) ?? 0));
+  const sequence = sequenceSymbol(model, inputs);
+  for (const s of total) if (!sizes.has(s)) sizes.set(s, (sequence ? (sizes.get(sequence) ?? 1) : 1) + pastLength);
   return sizes;
+}
+
+/**
+ * A KV-cache model's cache-length symbols (those only past inputs have) and total-length ones
+ * (`total_seq_len`: new tokens plus cache), which --random and the probe derive instead of asking for.
+ */
+export function cacheSymbols(model: NeurotapModel, inputs: readonly ValueInfo[] = model.inputs) {
+  const past = pastSymbols(inputs, (n) => model.inputRole(n));
+  const total = new Set<string>();
+  if (past.size > 0)
+    for (const v of inputs)
+      for (const d of v.shape ?? []) if (typeof d === 'string' && /total/i.test(d) && !past.has(d)) total.add(d);
+  return { past, total };
+}
+
+/** The token ids' sequence dimension (`input_ids [batch, seq_len]` → seq_len). */
+function sequenceSymbol(model: NeurotapModel, inputs: readonly ValueInfo[]): string | undefined {
+  const ids = inputs.find((v) => model.inputRole(v.name).kind === 'token-ids');
+  const dim = ids?.shape?.at(-1);
+  return typeof dim === 'string' ? dim : undefined;
 }
 
 function shapesOf(inputs: readonly ValueInfo[]): string {
@@ -61,8 +91,9 @@ function shapesOf(inputs: readonly ValueInfo[]): string {
 }
 
 /**
- * Random normal float32/float64 (zeros for integer, bool and 16-bit float inputs) at each named
- * input's declared shape, symbolic dimensions sized by `dims`.
+ * Random normal float32/float64 (zeros for other integer, bool and 16-bit float inputs) at each named
+ * input's declared shape, symbolic dimensions sized by `dims`; a language model's token ids uniform
+ * in its vocabulary, masks of ones, position ids 0..n-1 (input-roles.ts).
  */
 export function randomFeeds(
   model: NeurotapModel,
@@ -73,7 +104,7 @@ export function randomFeeds(
   const uniform = seededUniform(seed);
   const feeds: Record<string, HostTensor> = {};
   for (const { value, shape } of randomShapes(model, names, dims))
-    feeds[value.name] = randomTensor(value, shape, uniform);
+    feeds[value.name] = withRole(randomTensor(value, shape, uniform), model.inputRole(value.name), uniform);
   return feeds;
 }
 
@@ -113,7 +144,7 @@ export function declaredRandomShapes(
   dims: ReadonlyMap<string, number>,
 ): RandomShape[] {
   const inputs = names.map((n) => model.valueInfo(n));
-  const sizes = resolveSizes(inputs, dims);
+  const sizes = resolveSizes(model, inputs, dims);
   return inputs.map((value) => {
     const shape = value.shape!.map((d) => (typeof d === 'number' ? d : evaluateDim(d, sizes)));
     const bad = shape.find((d) => !Number.isSafeInteger(d) || d < 0);

@@ -13,6 +13,8 @@ import { orderCallOutputs, passThroughAmbiguity } from './call-outputs.js';
 import { markCancelledTransposes } from './cancelled-transposes.js';
 import { markFoldedBatchNorm } from './folded-batchnorm.js';
 import { markMergedCalls } from './merged-calls.js';
+import { fusedLeaving } from './fused-outputs.js';
+import { withBiasOpaqueInputs, withoutFusedBias } from './fused-bias.js';
 import { inferModuleType } from './module-types.js';
 import { moduleMapFromExport } from './neurotap-export.js';
 import {
@@ -178,14 +180,12 @@ function addCall(
   }
   const inside = new Set(group.nodes);
   const own = (node: number) => paths[node].length - 1 === group.depth;
-  const { leaving, shared } = callSinks(index, inside, own);
-  const { outputs, outputPaths, unobservable } = orderCallOutputs(
-    index,
-    group.nodes,
-    leaving,
-    shared,
-    group.nodes.filter(own),
-  );
+  const sinks = callSinks(index, inside, own);
+  const { leaving, hidden } = fusedLeaving(index, inside, sinks.leaving, group.nodes.every(own));
+  const ordered = hidden
+    ? { outputs: [], outputPaths: [], unobservable: [{ path: [], reason: hidden }] }
+    : orderCallOutputs(index, group.nodes, leaving, sinks.shared, group.nodes.filter(own));
+  const { outputs, outputPaths, unobservable } = withoutFusedBias(index, ordered);
   info.calls.push({
     index: info.calls.length + 1,
     nodes: group.nodes,
@@ -266,7 +266,10 @@ function finishModule(info: ModuleInfo, index: GraphIndex, paths: readonly Scope
   for (const call of info.calls) for (const n of call.nodes) ops.add(index.nodes[n].opType ?? '');
   info.ops = [...ops];
   if (!info.type) info.type = inferModuleType(info, index);
-  for (const call of info.calls) call.opaqueInputs = opaqueInputs(index, paths, call);
+  info.calls.forEach((call, i) => {
+    call.opaqueInputs = opaqueInputs(index, paths, call);
+    info.calls[i] = withBiasOpaqueInputs(index, call);
+  });
   const own = (n: number) => paths[n].at(-1)?.module === info.name;
   info.calls.forEach((call, i) => {
     const reason = passThroughAmbiguity(index, info, call, own);

@@ -34,6 +34,19 @@ const SINGLE_OP_TYPES: Record<string, string> = {
   LayerNormalization: 'LayerNorm',
   GlobalAveragePool: 'AdaptiveAvgPool',
   InstanceNormalization: 'InstanceNorm',
+  // ONNX Runtime's fused (com.microsoft) ops: the module they replace.
+  SkipLayerNormalization: 'LayerNorm',
+  SimplifiedLayerNormalization: 'RMSNorm',
+  SkipSimplifiedLayerNormalization: 'RMSNorm',
+  RMSNormalization: 'RMSNorm',
+  FastGelu: 'GELU',
+  BiasGelu: 'GELU',
+  QuickGelu: 'QuickGELU',
+  Attention: 'Attention',
+  MultiHeadAttention: 'Attention',
+  GroupQueryAttention: 'Attention',
+  DynamicQuantizeMatMul: 'Linear (int8)',
+  MatMulIntegerToFloat: 'Linear (int8)',
 };
 
 const SPATIAL_OPS: Record<string, string> = {
@@ -72,8 +85,10 @@ export function inferModuleType(info: ModuleInfo, index: GraphIndex): string {
   const core = ops.length > 0 ? ops : info.ops;
   const recurrent = RECURRENT.filter((op) => core.includes(op));
   if (recurrent.length === 1) return recurrent[0];
+  if (ops.length === 0 && readsTable(info, index)) return 'Embedding';
   if (core.length === 1) {
     const op = core[0];
+    if (op === 'MatMulNBits') return `Linear (q${nBits(info, index)})`;
     const quantized = WEIGHTED.has(op) ? quantizedWeight(info, index, op) : '';
     if (SINGLE_OP_TYPES[op]) return SINGLE_OP_TYPES[op] + quantized;
     if (SPATIAL_OPS[op]) return SPATIAL_OPS[op] + spatialSuffix(info, index, op) + quantized;
@@ -88,6 +103,19 @@ export function inferModuleType(info: ModuleInfo, index: GraphIndex): string {
   if (set.has('MatMulInteger')) return 'Linear (int8)';
   if (set.has('ReduceMean') && set.has('Sqrt')) return 'LayerNorm';
   return core.join('+') || 'Module';
+}
+
+/** A lone Gather from an initializer (the table) by the module's input: an nn.Embedding. */
+function readsTable(info: ModuleInfo, index: GraphIndex): boolean {
+  const gathers = info.calls[0]?.nodes.map((n) => index.nodes[n]).filter((n) => n.opType === 'Gather') ?? [];
+  const axis = gathers[0]?.attribute?.find((a) => a.name === 'axis')?.i ?? 0;
+  return gathers.length === 1 && Number(axis) === 0 && index.initializers.has(gathers[0].input?.[0] ?? '');
+}
+
+/** MatMulNBits' `bits` attribute (4 for the q4 exports). */
+function nBits(info: ModuleInfo, index: GraphIndex): number {
+  const node = info.calls[0]?.nodes.map((n) => index.nodes[n]).find((n) => n.opType === 'MatMulNBits');
+  return Number(node?.attribute?.find((a) => a.name === 'bits')?.i ?? 4);
 }
 
 /** Conv2d vs Conv1d from the weight's rank or the kernel's; a BatchNorm takes its producing Conv's. */

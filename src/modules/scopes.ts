@@ -10,6 +10,7 @@ import type { NodeProto } from '../onnx/types.js';
 import { parameterOwner, renameByParameters } from './parameter-renames.js';
 
 export { parameterModulesOf, parameterOwner } from './parameter-renames.js';
+import { moduleFromOwnParameters, scopeFromOutputs, stripFusionSuffix } from './fused-scopes.js';
 
 /** One level of a node's module path: the module's full name, which call of it, its class if known. */
 export interface ScopeStep {
@@ -52,7 +53,7 @@ export function readNodeScopes(index: GraphIndex, parameterModules: ReadonlySet<
   }
   if (nodes.some((n) => (n.name ?? '').includes('/'))) {
     const renamed = new Set<string>();
-    const paths = renameByParameters(index, torchscriptPaths(nodes, parameterModules), parameterModules, renamed);
+    const paths = renameByParameters(index, torchscriptPaths(index, parameterModules), parameterModules, renamed);
     return { source: 'torchscript-names', paths, renamed };
   }
   if (parameterModules.size > 0) {
@@ -101,13 +102,14 @@ export const UNKNOWN: ScopeStep[] = Object.freeze([]) as unknown as ScopeStep[];
 /** A marker for nodes that take the common scope of the nodes reading their outputs. */
 export const CONSUMER_SCOPE: ScopeStep[] = Object.freeze([]) as unknown as ScopeStep[];
 
-function torchscriptPaths(nodes: readonly NodeProto[], parameterModules: ReadonlySet<string>): ScopeStep[][] {
+function torchscriptPaths(index: GraphIndex, parameterModules: ReadonlySet<string>): ScopeStep[][] {
+  const { nodes } = index;
   // Names may carry a prefix from graph surgery before the first '/', e.g. nodes inlined into an
-  // If branch: `If_0_else_branch__Inline_0__/stft/Conv`.
+  // If branch: `If_0_else_branch__Inline_0__/stft/Conv`; optimisers' fused nodes: fused-scopes.ts.
   const scopeLists = nodes.map((n) => {
-    const name = n.name ?? '';
+    const name = stripFusionSuffix(n.name ?? '');
     const slash = name.indexOf('/');
-    return slash >= 0 ? name.slice(slash).split('/').slice(1, -1).filter(Boolean) : null;
+    return slash >= 0 ? name.slice(slash).split('/').slice(1, -1).filter(Boolean) : scopeFromOutputs(n);
   });
   // Every scope a node names, as a full module path, to tell `relu_1` (second call of `relu`)
   // from a module really called `relu_1`.
@@ -116,9 +118,21 @@ function torchscriptPaths(nodes: readonly NodeProto[], parameterModules: Readonl
     if (list) resolveComponents(list, parameterModules, null).forEach((s) => seen.add(s.module));
   return scopeLists.map((list, i) => {
     if (addedQuantizer(nodes[i])) return CONSUMER_SCOPE;
+    if (list) return resolveComponents(list, parameterModules, seen);
+    // A fused node reading parameters no other node reads belongs to their module.
+    const owned = isSourceless(nodes[i]) ? undefined : moduleFromOwnParameters(nodes[i], index, parameterOwner);
+    if (owned !== undefined) return modulePath(owned).filter((step) => !hiddenContainer(step.module, seen));
     // Unscoped nodes are constants or were added after export (casts, identities): their neighbours tell.
-    return list ? resolveComponents(list, parameterModules, seen) : UNKNOWN;
+    return UNKNOWN;
   });
+}
+
+/** A ModuleList or Sequential that TorchScript never names as a scope (`/transformer/h.0/…`, not `/transformer/h/h.0`). */
+function hiddenContainer(module: string, seen: ReadonlySet<string>): boolean {
+  if (seen.has(module)) return false;
+  const prefix = `${module}.`;
+  for (const s of seen) if (s.startsWith(prefix) && /^\d+$/.test(s.slice(prefix.length).split('.')[0])) return true;
+  return false;
 }
 
 function isSourceless(node: NodeProto): boolean {
@@ -187,10 +201,14 @@ function parameterPath(node: NodeProto, index: GraphIndex): ScopeStep[] {
   for (const input of node.input ?? []) {
     if (!index.initializers.has(input)) continue;
     const owner = parameterOwner(input);
-    if (owner !== undefined)
-      return owner.split('.').map((_, i, parts) => ({ module: parts.slice(0, i + 1).join('.'), call: 1 }));
+    if (owner !== undefined) return modulePath(owner);
   }
   return isSourceless(node) ? UNKNOWN : [];
+}
+
+/** `a.b.c` → the steps a, a.b, a.b.c. */
+function modulePath(module: string): ScopeStep[] {
+  return module.split('.').map((_, i, parts) => ({ module: parts.slice(0, i + 1).join('.'), call: 1 }));
 }
 
 /** A node reading no named parameter takes its neighbours' scope. */

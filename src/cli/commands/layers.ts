@@ -10,7 +10,7 @@ import { FLAGS } from '../flags.js';
 import { formatColumns, formatShape, stylesFor } from '../format.js';
 import { symbolsOf } from '../../graph/symbolic-dims.js';
 import { openModel } from '../model-info.js';
-import { declaredRandomShapes, randomFeeds } from '../random.js';
+import { cacheSymbols, declaredRandomShapes, randomFeeds } from '../random.js';
 
 const args = {
   model: FLAGS.model,
@@ -23,7 +23,7 @@ const args = {
   probe: {
     type: 'boolean',
     description:
-      'Run the model once on random inputs (symbolic sizes 1) to show the output shapes the graph does not declare (default: for models under 1 GiB of weights); --no-probe to skip',
+      'Run the model once on random inputs (symbolic sizes 1, a KV cache empty) to show the output shapes the graph does not declare (default: for models under 1 GiB of weights); --no-probe to skip',
   },
 } satisfies ArgsDef;
 
@@ -102,11 +102,14 @@ function tooHeavyToProbe(model: NeurotapModel): string | undefined {
   return bytes > PROBE_INPUT_LIMIT ? `inputs of ${bytes} bytes, over 64 MiB` : undefined;
 }
 
-/** Every symbolic dimension of the inputs set to 1: what the probe runs at. */
+/** Every symbolic dimension of the inputs set to 1 (a KV cache empty): what the probe runs at. */
 function probeSizes(model: NeurotapModel): Map<string, number> {
   const sizes = new Map<string, number>();
+  const { past, total } = cacheSymbols(model);
   for (const v of model.inputs)
-    for (const d of v.shape ?? []) if (typeof d === 'string') for (const sym of symbolsOf(d)) sizes.set(sym, 1);
+    for (const d of v.shape ?? [])
+      if (typeof d === 'string')
+        for (const sym of symbolsOf(d)) if (!past.has(sym) && !total.has(sym)) sizes.set(sym, 1);
   return sizes;
 }
 

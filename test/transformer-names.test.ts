@@ -1,0 +1,100 @@
+/**
+ * Module names and types on the Hugging Face exports JavaScript users have (fixtures/real-models):
+ * ONNX Runtime-fused GPT-2, an fp16 GroupQueryAttention decoder, optimum's DistilBERT.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { randomFeeds } from '../src/cli/random.js';
+import { loadModel } from '../src/node/index.js';
+import { decodeModel, encodeModel } from '../src/onnx/codec.js';
+import { REAL_MODELS } from './helpers/fixtures.js';
+
+const GPT2 = join(REAL_MODELS, 'gpt2-tiny-ort-fused.onnx');
+
+/** The reason a capture of `key` reports, or undefined when it is observable. */
+function reasonOf(model: Awaited<ReturnType<typeof loadModel>>, key: string): string | undefined {
+  return model.plan({ layers: [key] }).notObservable.find((u) => u.key === key)?.reason;
+}
+
+describe('ONNX Runtime-fused GPT-2 (EmbedLayerNormalization, Attention, SkipLayerNormalization, FastGelu)', () => {
+  it('names each Linear after the weight only it reads, each fused LayerNorm after its output value', async () => {
+    const model = await loadModel(GPT2);
+    const types = new Map(model.modules().map((m) => [m.name, m.type]));
+    for (let i = 0; i < 5; i++) {
+      for (const linear of ['attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'])
+        assert.equal(types.get(`transformer.h.${i}.${linear}`), 'Linear', `transformer.h.${i}.${linear}`);
+      assert.deepEqual(
+        model.module(`transformer.h.${i}`)?.children.sort(),
+        [
+          ...(i === 0 ? [] : [`transformer.h.${i}.ln_1`]),
+          `transformer.h.${i}.attn`,
+          ...(i === 0 ? [`transformer.h.0.ln_1`] : []),
+          `transformer.h.${i}.mlp`,
+        ].sort(),
+      );
+    }
+    assert.deepEqual(model.module('transformer.h.0.attn')?.children, [
+      'transformer.h.0.attn.c_proj',
+      'transformer.h.0.attn.c_attn',
+    ]);
+    assert.equal(types.get('transformer.h.1.ln_1'), 'LayerNorm');
+    assert.deepEqual(model.module('transformer.h.1.ln_1')?.calls[0].outputs, ['/transformer/h.1/ln_1/Add_1_output_0']);
+    assert.deepEqual(model.module('transformer.ln_f')?.calls[0].outputs, ['/transformer/ln_f/Add_1_output_0']);
+    assert.deepEqual(model.module('transformer.h.0.mlp.c_fc')?.calls[0].outputs, ['FullyConnect_MatMul_0_output']);
+    assert.equal(types.get('lm_head'), 'Linear');
+    for (const [name, type] of types) assert.ok(!/Add|Mul|\+|Skip/.test(type), `${name} is typed ${type}`);
+  });
+
+  it('a block whose residual sum only the next fused norm computes is reported, not given its summand', async () => {
+    const model = await loadModel(GPT2);
+    assert.match(reasonOf(model, 'transformer.h.4') ?? '', /residual sum.*SkipLayerNorm_AddBias_9/);
+    // h.1's sum is the next norm's output 3: with the KV cache, the block returns a tuple.
+    assert.match(reasonOf(model, 'transformer.h.1') ?? '', /present_1.*\/transformer\/h\.1\/Add_1_output_0/);
+  });
+
+  it('a Linear whose bias the optimiser moved into FastGelu / SkipLayerNormalization is not observable', async () => {
+    const proto = decodeModel(new Uint8Array(readFileSync(GPT2)));
+    for (const name of ['transformer.h.0.mlp.c_fc.bias', 'transformer.h.0.ln_1.bias']) {
+      const t = proto.graph!.initializer!.find((i) => i.name === name)!;
+      t.rawData = new Uint8Array(new Float32Array(t.rawData!.length / 4).fill(0.5).buffer);
+    }
+    const model = await loadModel(encodeModel(proto));
+    assert.match(
+      reasonOf(model, 'transformer.h.0.mlp.c_fc') ?? '',
+      /bias into the fused FastGelu 'FastGelu_AddBias_0'/,
+    );
+    assert.match(
+      reasonOf(model, 'transformer.h.2.attn.c_proj') ?? '',
+      /SkipLayerNormalization 'SkipLayerNorm_AddBias_4'/,
+    );
+    // With the biases all zero (the file as it is), the same values are the Linears' outputs.
+    assert.equal(reasonOf(await loadModel(GPT2), 'transformer.h.0.mlp.c_fc'), undefined);
+  });
+
+  it('captures ln_1 as the LayerNorm of the previous block output (both read from the fused nodes)', async () => {
+    const model = await loadModel(GPT2);
+    const feeds = randomFeeds(model, model.inputNames, new Map([['seq_len', 3]]), 1);
+    assert.deepEqual(feeds.past_0.dims, [2, 1, 4, 0, 8]);
+    assert.deepEqual([...(feeds.position_ids.data as Int32Array)], [0, 1, 2]);
+    assert.deepEqual([...(feeds.attention_mask.data as Int32Array)], [1, 1, 1]);
+    const acts = await model.capture(feeds as never, {
+      layers: ['transformer.h.2.ln_1', '/transformer/h.1/Add_1_output_0'],
+    });
+    const x = acts.get('/transformer/h.1/Add_1_output_0')!.data as Float32Array;
+    const y = acts.get('transformer.h.2.ln_1')!.data as Float32Array;
+    assert.deepEqual(acts.get('transformer.h.2.ln_1')!.dims, [1, 3, 32]);
+    for (let row = 0; row < 3; row++) {
+      const v = x.subarray(row * 32, row * 32 + 32);
+      const mean = v.reduce((a, b) => a + b, 0) / 32;
+      const variance = v.reduce((a, b) => a + (b - mean) ** 2, 0) / 32;
+      // The file's LayerNorm weights are all 1 and biases 0.
+      for (let i = 0; i < 32; i++) {
+        const expected = (v[i] - mean) / Math.sqrt(variance + 1e-5);
+        assert.ok(Math.abs(y[row * 32 + i] - expected) <= 1e-3 * Math.max(1, Math.abs(expected)), `row ${row}, ${i}`);
+      }
+    }
+    await model.release();
+  });
+});
