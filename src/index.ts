@@ -32,6 +32,7 @@ export {
 } from './capture/edit-ops.js';
 export type { EditOptions } from './capture/edits.js';
 export type { ModuleInfo, ModuleCall, ModuleMap, NotObservable } from './modules/module-map.js';
+export type { InputRole } from './graph/input-roles.js';
 export type { Runtime, ModelSource } from './runtime/runtime.js';
 export type { DType, HostTensor, PlainTensor, TypedArray } from './tensor.js';
 export { decodeModel, encodeModel } from './onnx/codec.js';

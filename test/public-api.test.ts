@@ -69,6 +69,7 @@ const MODEL_MEMBERS: Record<keyof NeurotapModel, true> = {
   callOrder: true,
   capture: true,
   inputNames: true,
+  inputRole: true,
   inputs: true,
   lens: true,
   lensHead: true,

@@ -98,3 +98,57 @@ describe('ONNX Runtime-fused GPT-2 (EmbedLayerNormalization, Attention, SkipLaye
     await model.release();
   });
 });
+
+describe("optimum's DistilBERT (anonymous Linear weights, decomposed LayerNorms)", () => {
+  const DISTILBERT = join(REAL_MODELS, 'distilbert-2layer-optimum.onnx');
+
+  it('types every Linear and LayerNorm from its ops, its MatMul and statistics included', async () => {
+    const model = await loadModel(DISTILBERT);
+    const layer0 = model
+      .modules()
+      .filter((m) => m.name.startsWith('distilbert.transformer.layer.0.') && m.leaf)
+      .map((m) => `${m.name.slice('distilbert.transformer.layer.0.'.length)} ${m.type}`);
+    assert.deepEqual(layer0, [
+      'attention.q_lin Linear',
+      'attention.k_lin Linear',
+      'attention.v_lin Linear',
+      'attention.out_lin Linear',
+      'sa_layer_norm LayerNorm',
+      'ffn.lin1 Linear',
+      'ffn.lin2 Linear',
+      'output_layer_norm LayerNorm',
+    ]);
+    assert.equal(model.modules().find((m) => m.name === 'distilbert.embeddings.LayerNorm')?.type, 'LayerNorm');
+    assert.equal(model.modules().find((m) => m.name === 'distilbert.embeddings.word_embeddings')?.type, 'Embedding');
+  });
+
+  it("q_lin's input and output are x and x W + b (the MatMul reading the anonymous weight is the Linear's)", async () => {
+    const model = await loadModel(DISTILBERT);
+    const proto = decodeModel(new Uint8Array(readFileSync(DISTILBERT)));
+    const nodes = proto.graph!.node!;
+    const add = nodes.find((n) => n.input?.includes('distilbert.transformer.layer.0.attention.q_lin.bias'))!;
+    const matmul = nodes.find((n) => add.input?.includes(n.output![0]))!;
+    const tensor = (name: string) => {
+      const t = proto.graph!.initializer!.find((i) => i.name === name)!;
+      return { dims: t.dims!.map(Number), data: new Float32Array(t.rawData!.slice().buffer) };
+    };
+    const w = tensor(matmul.input![1]);
+    const b = tensor('distilbert.transformer.layer.0.attention.q_lin.bias').data;
+    const feeds = randomFeeds(model, model.inputNames, new Map([['sequence', 3]]), 2);
+    const acts = await model.capture(feeds as never, {
+      layers: ['distilbert.transformer.layer.0.attention.q_lin'],
+      inputs: true,
+    });
+    const x = acts.get('in:distilbert.transformer.layer.0.attention.q_lin#0')!;
+    const y = acts.get('distilbert.transformer.layer.0.attention.q_lin')!.data as Float32Array;
+    const [k, n] = w.dims;
+    assert.deepEqual(x.dims, [1, 3, k]);
+    for (let row = 0; row < 3; row++)
+      for (let j = 0; j < n; j++) {
+        let sum = b[j];
+        for (let i = 0; i < k; i++) sum += (x.data as Float32Array)[row * k + i] * w.data[i * n + j];
+        assert.ok(Math.abs(y[row * n + j] - sum) <= 1e-4 * Math.max(1, Math.abs(sum)), `row ${row}, column ${j}`);
+      }
+    await model.release();
+  });
+});

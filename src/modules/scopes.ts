@@ -10,6 +10,7 @@ import type { NodeProto } from '../onnx/types.js';
 import { parameterOwner, renameByParameters } from './parameter-renames.js';
 
 export { parameterModulesOf, parameterOwner } from './parameter-renames.js';
+import { joinDecomposedLayers } from './decomposed-layers.js';
 import { moduleFromOwnParameters, scopeFromOutputs, stripFusionSuffix } from './fused-scopes.js';
 
 /** One level of a node's module path: the module's full name, which call of it, its class if known. */
@@ -57,7 +58,12 @@ export function readNodeScopes(index: GraphIndex, parameterModules: ReadonlySet<
     return { source: 'torchscript-names', paths, renamed };
   }
   if (parameterModules.size > 0) {
-    return { source: 'parameter-names', paths: nodes.map((n) => parameterPath(n, index)) };
+    const paths = joinDecomposedLayers(
+      index,
+      nodes.map((n) => parameterPath(n, index)),
+      parameterOwner,
+    );
+    return { source: 'parameter-names', paths };
   }
   // Weights stored as Constant nodes (PaddleOCR's exports) join the layer that reads them.
   return {
