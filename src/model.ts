@@ -45,6 +45,8 @@ import { inlineLocalFunctions, type InlinedFunctions } from './graph/inline-func
 import { firstDataNodes } from './modules/call-order.js';
 import { assembleRecurrentStates } from './modules/recurrent-states.js';
 import { inputRole, type InputRole } from './graph/input-roles.js';
+import { upcastFloat16 } from './capture/upcast.js';
+import { uniqueBranchValues } from './graph/branch-names.js';
 import { buildModuleMap, type ModuleInfo, type ModuleMap } from './modules/module-map.js';
 import { applyFunctionEvidence } from './modules/function-modules.js';
 import { gapsNamedByParameters } from './modules/untraced.js';
@@ -82,6 +84,8 @@ export interface CaptureOptions extends SelectOptions, EditOptions {
   stop?: boolean;
   /** Keep the calls of a module inside a Loop/Scan body as one tensor, calls along a new leading axis. */
   stackCalls?: boolean;
+  /** Return float16 and bfloat16 values (an fp16 model's) as float32; by default they stay as the graph computes them. */
+  float32?: boolean;
 }
 
 /** One row of `modules()`: what `named_modules()` shows, plus calls and observability. */
@@ -159,6 +163,8 @@ export class NeurotapModel {
     const inlined = inlineLocalFunctions(proto);
     // Stacked recurrent modules' h_n / c_n, which the export leaves per layer, are assembled the same way.
     const mapped = inlined?.model ?? proto;
+    // Both branches of a merged decoder name their values alike: indexed apart (branch-names.ts).
+    uniqueBranchValues(mapped.graph!);
     return new NeurotapModel(assembleRecurrentStates(mapped) ?? mapped, bytes, runtime, options, source, inlined);
   }
 
@@ -304,6 +310,7 @@ export class NeurotapModel {
    * module). Registered hooks fire during the same run, as they would in PyTorch's forward pass.
    */
   async capture(feeds: Feeds, options: CaptureOptions = {}): Promise<ActivationCache> {
+    if (options.float32) return upcastFloat16(await this.capture(feeds, { ...options, float32: false }), this.runtime);
     const rename = isRenameMap(options.layers) ? renamer(options.layers) : undefined;
     const specs = isRenameMap(options.layers) ? Object.keys(options.layers) : [options.layers ?? 'leaves'].flat();
     // Keys are numbered per call after the run, so a rename applies to the finished capture.

@@ -9,7 +9,9 @@ import { describe, it } from 'node:test';
 import { randomFeeds } from '../src/cli/random.js';
 import { loadModel } from '../src/node/index.js';
 import { decodeModel, encodeModel } from '../src/onnx/codec.js';
-import { REAL_MODELS } from './helpers/fixtures.js';
+import { float16ToFloat32 } from '../src/tensor-summary.js';
+import { cli } from './helpers/dataset.js';
+import { FIXTURES, mismatch, REAL_MODELS } from './helpers/fixtures.js';
 
 const GPT2 = join(REAL_MODELS, 'gpt2-tiny-ort-fused.onnx');
 
@@ -149,6 +151,89 @@ describe("optimum's DistilBERT (anonymous Linear weights, decomposed LayerNorms)
         for (let i = 0; i < k; i++) sum += (x.data as Float32Array)[row * k + i] * w.data[i * n + j];
         assert.ok(Math.abs(y[row * n + j] - sum) <= 1e-4 * Math.max(1, Math.abs(sum)), `row ${row}, column ${j}`);
       }
+    await model.release();
+  });
+});
+
+describe('fp16 GroupQueryAttention decoder with a KV cache (qwen-tiny-gqa-fp16)', () => {
+  const QWEN = join(REAL_MODELS, 'qwen-tiny-gqa-fp16.onnx');
+
+  it('names every module after its parameters (`l0.q.w` → l0.q), typed from its op', async () => {
+    const model = await loadModel(QWEN);
+    const leaves = model.modules().filter((m) => m.leaf);
+    const expected = ['ln1 LayerNorm', 'q Linear', 'k Linear', 'v Linear', 'o Linear', 'ln2 LayerNorm', 'up Linear'];
+    for (const layer of ['l0', 'l1'])
+      assert.deepEqual(
+        leaves.filter((m) => m.name.startsWith(`${layer}.`)).map((m) => `${m.name.slice(3)} ${m.type}`),
+        [...expected, 'dn Linear'],
+      );
+    assert.deepEqual(
+      leaves.filter((m) => !m.name.includes('.')).map((m) => `${m.name} ${m.type}`),
+      ['embed_tokens Embedding', 'norm LayerNorm', 'lm_head Linear'],
+    );
+    // A SkipLayerNormalization's output 0 is the norm; its output 3 (the residual sum) is not.
+    assert.deepEqual(model.module('l0.ln2')?.calls[0].outputs, ['l0.ln2']);
+  });
+
+  it('returns float16 values as the graph computes them, float32 with float32: true', async () => {
+    const model = await loadModel(QWEN);
+    const feeds = randomFeeds(model, model.inputNames, new Map([['seq_len', 3]]), 0);
+    assert.deepEqual(feeds['past_key_values.0.key'].dims, [1, 2, 0, 16]);
+    const ids = [...(feeds.input_ids.data as Int32Array)];
+    assert.ok(ids.every((id) => id >= 0 && id < 1000) && new Set(ids).size > 1, `token ids ${ids}`);
+    const half = await model.capture(feeds as never, { layers: ['l0.q', 'norm'] });
+    const full = await model.capture(feeds as never, { layers: ['l0.q', 'norm'], float32: true });
+    for (const key of ['l0.q', 'norm']) {
+      assert.equal(half.get(key)!.type, 'float16');
+      assert.ok(half.get(key)!.data instanceof Uint16Array);
+      assert.equal(full.get(key)!.type, 'float32');
+      assert.deepEqual([...full.float32(key)], [...float16ToFloat32(half.get(key)!.data as Uint16Array)]);
+    }
+    assert.equal(full.outputs.logits.type, 'float32');
+    await model.release();
+  });
+
+  it('neurotap extract --random runs it on an empty cache; --float32 upcasts', async () => {
+    const args = ['extract', QWEN, '--random', '--dim', 'seq_len=4', '--layers', 'l1.ln2,lm_head', '--json'];
+    for (const [flags, dtype] of [
+      [[], 'float16'],
+      [['--float32'], 'float32'],
+    ] as const) {
+      const run = await cli(...args, ...flags);
+      assert.equal(run.code, 0, run.stderr);
+      const out = JSON.parse(run.stdout);
+      assert.deepEqual(out.inputs['past_key_values.1.value'].shape, [1, 2, 0, 16]);
+      assert.deepEqual(
+        out.activations.map((a: { key: string; dtype: string; shape: number[] }) => [a.key, a.dtype, a.shape]),
+        [
+          ['l1.ln2', dtype, [1, 4, 64]],
+          ['lm_head', dtype, [1, 4, 1000]],
+        ],
+      );
+    }
+  });
+});
+
+describe("a merged decoder (optimum's decoder_model_merged.onnx: an If on use_cache_branch)", () => {
+  const MERGED = join(FIXTURES, 'merged-decoder', 'model.onnx');
+
+  it('both branches give the same keys, from the branch that ran', async () => {
+    const model = await loadModel(MERGED);
+    const ids = { type: 'int64', dims: [1, 3], data: new BigInt64Array([3n, 17n, 5n]) } as const;
+    const empty = { type: 'float32', dims: [1, 2, 0, 8], data: new Float32Array(0) } as const;
+    const feeds = (cache: boolean) => ({
+      input_ids: ids,
+      'past_key_values.0.key': empty,
+      'past_key_values.0.value': empty,
+      use_cache_branch: { type: 'bool', dims: [1], data: new Uint8Array([cache ? 1 : 0]) },
+    });
+    const layers = ['layers.0.self_attn.q_proj', 'layers.0.mlp', 'norm', 'lm_head'];
+    const cached = await model.capture(feeds(true) as never, { layers });
+    const fresh = await model.capture(feeds(false) as never, { layers });
+    assert.deepEqual([...cached.keys()], layers);
+    assert.deepEqual([...fresh.keys()], layers);
+    // With an empty past both branches compute the same decoder step.
+    for (const key of layers) assert.equal(mismatch(cached.get(key)!, fresh.get(key) as never), undefined, key);
     await model.release();
   });
 });

@@ -132,6 +132,13 @@ export class ActivationCache implements Iterable<[string, Tensor]> {
     );
   }
 
+  /** The same capture with every tensor (activations and outputs) passed through `map`. */
+  mapped(map: (t: Tensor) => Tensor): ActivationCache {
+    const outputs = Object.fromEntries(Object.entries(this.outputs).map(([k, t]) => [k, map(t)]));
+    const tensors = new Map([...this.#tensors].map(([k, t]) => [k, map(t)]));
+    return new ActivationCache(tensors, this.targets, this.notObservable, outputs, this.#save);
+  }
+
   /** Only the given keys (and their not-observable entries): what a capture asked for. */
   only(keys: ReadonlySet<string>): ActivationCache {
     return new ActivationCache(

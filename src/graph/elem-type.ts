@@ -50,6 +50,8 @@ function fromOp(index: GraphIndex, node: NodeProto, outIndex: number, seen: Set<
       return Number(attr(node, 'to')?.i);
     case 'CastLike':
       return input(1);
+    case 'Where': // input 0 is the bool condition
+      return input(1) ?? input(2);
     case 'Constant':
       return attr(node, 'value')?.t?.dataType ?? (attr(node, 'value_int') || attr(node, 'value_ints') ? INT64 : FLOAT);
     case 'ConstantOfShape':

@@ -73,6 +73,10 @@ const args = {
     type: 'boolean',
     description: 'Return quantized values (QuantizeLinear, DynamicQuantizeLinear, QLinear* outputs) as floats',
   },
+  float32: {
+    type: 'boolean',
+    description: 'Return float16/bfloat16 values (an fp16 model) as float32; by default they keep the dtype the graph computes',
+  },
   edit: EDIT_FLAG,
   ...IMAGE_ARGS,
   ...S3_ARGS,
@@ -196,6 +200,7 @@ async function extract(modelPath: string, flags: ScannedFlags): Promise<void> {
       stop: isSet(flags, 'stop'),
       stackCalls: isSet(flags, 'stack-calls'),
       dequantize: isSet(flags, 'dequantize'),
+      float32: isSet(flags, 'float32'),
       edit: await editsOf(flags.values.get('edit') ?? []),
     };
     const plan = model.plan(options); // an unknown layer fails before any input file is read
