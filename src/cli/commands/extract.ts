@@ -75,7 +75,8 @@ const args = {
   },
   float32: {
     type: 'boolean',
-    description: 'Return float16/bfloat16 values (an fp16 model) as float32; by default they keep the dtype the graph computes',
+    description:
+      'Return float16/bfloat16 values (an fp16 model) as float32; by default they keep the dtype the graph computes',
   },
   edit: EDIT_FLAG,
   ...IMAGE_ARGS,
