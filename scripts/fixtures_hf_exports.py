@@ -141,3 +141,98 @@ def make_merged_decoder():
     meta["notes"] = "optimum-style merged decoder: If(use_cache_branch), then = export with past, else = without"
     write_json(os.path.join(folder, "modules.json"), meta)
     print(f"merged-decoder: {len(meta['modules'])} modules, {len(golden)} golden arrays")
+
+
+# --------------------------------------------------------------------------
+# onnxruntime-genai model builder layout, 4-bit weights (MatMulNBits)
+# --------------------------------------------------------------------------
+
+BLOCK = 16
+
+
+def q4_weight(rng, k: int, n: int):
+    """A [k, n] weight exactly representable in 4 bits per block of 16 along k, and its MatMulNBits
+    initializers: B [n, k/16, 8] uint8 (two values a byte, low nibble first), scales [n * k/16]."""
+    q = rng.integers(0, 16, size=(n, k // BLOCK, BLOCK)).astype(np.uint8)
+    scales = (rng.random((n, k // BLOCK)).astype(np.float32) * 0.05 + 0.01).astype(np.float32)
+    weight = ((q.astype(np.float32) - 8) * scales[:, :, None]).reshape(n, k).T.copy()
+    packed = (q[:, :, 0::2] | (q[:, :, 1::2] << 4)).astype(np.uint8)
+    return weight, packed, scales.reshape(-1)
+
+
+@maker("builder-q4")
+def make_builder_q4():
+    """A one-layer Llama-style decoder as onnxruntime-genai's model builder writes it: node names
+    `/model/layers.0/attn/q_proj/MatMul`, MatMulNBits 4-bit weights named `...q_proj.MatMul.weight_Q4`,
+    GroupQueryAttention with a KV cache, SimplifiedLayerNormalization / SkipSimplifiedLayerNormalization,
+    the final norm as `/model/layers.1/final_norm_layernorm`. Built by hand (no exporter writes it
+    here); `reference.npz` holds the float weights the 4-bit ones stand for."""
+    rng = np.random.default_rng(0)
+    hidden, inter, vocab, heads, head = 16, 32, 48, 2, 8
+    inits, nodes, reference = [], [], OrderedDict()
+    ms = "com.microsoft"
+
+    def init(name, array):
+        inits.append(numpy_helper.from_array(array, name))
+        return name
+
+    def linear(path, x, k, n, out):
+        prefix = path.replace("/", ".").strip(".") + ".MatMul"
+        weight, packed, scales = q4_weight(rng, k, n)
+        reference[path.strip("/").replace("/", ".")] = weight
+        nodes.append(helper.make_node(
+            "MatMulNBits", [x, init(f"{prefix}.weight_Q4", packed), init(f"{prefix}.weight_scales", scales)],
+            [out], name=f"{path}/MatMul", domain=ms, K=k, N=n, bits=4, block_size=BLOCK))
+        return out
+
+    def ones(name, n):
+        return init(name, (1 + 0.1 * rng.standard_normal(n)).astype(np.float32))
+
+    nodes.append(helper.make_node("Gather", [init("model.embed_tokens.weight", rng.standard_normal((vocab, hidden)).astype(np.float32)), "input_ids"], ["/model/embed_tokens/Gather/output_0"], name="/model/embed_tokens/Gather"))
+    # The attention mask as GroupQueryAttention takes it: per-row lengths - 1, and the total length.
+    nodes += [
+        helper.make_node("ReduceSum", ["attention_mask", init("/model/attn_mask_reformat/one", np.array([1], np.int64))], ["/model/attn_mask_reformat/ReduceSum/output_0"], name="/model/attn_mask_reformat/attn_mask_subgraph/ReduceSum", keepdims=0),
+        helper.make_node("Sub", ["/model/attn_mask_reformat/ReduceSum/output_0", init("/model/attn_mask_reformat/one_i64", np.array(1, np.int64))], ["/model/attn_mask_reformat/Sub/output_0"], name="/model/attn_mask_reformat/attn_mask_subgraph/Sub"),
+        helper.make_node("Cast", ["/model/attn_mask_reformat/Sub/output_0"], ["/model/attn_mask_reformat/seqlens_k"], name="/model/attn_mask_reformat/attn_mask_subgraph/Sub/Cast", to=TensorProto.INT32),
+        helper.make_node("Shape", ["attention_mask"], ["/model/attn_mask_reformat/Shape/output_0"], name="/model/attn_mask_reformat/attn_mask_subgraph/Shape"),
+        helper.make_node("Gather", ["/model/attn_mask_reformat/Shape/output_0", init("/model/attn_mask_reformat/idx", np.array(1, np.int64))], ["/model/attn_mask_reformat/Gather/output_0"], name="/model/attn_mask_reformat/attn_mask_subgraph/Gather", axis=0),
+        helper.make_node("Cast", ["/model/attn_mask_reformat/Gather/output_0"], ["/model/attn_mask_reformat/total_seq_len"], name="/model/attn_mask_reformat/attn_mask_subgraph/Gather/Cast", to=TensorProto.INT32),
+    ]
+    emb = "/model/embed_tokens/Gather/output_0"
+    nodes.append(helper.make_node("SimplifiedLayerNormalization", [emb, ones("model.layers.0.input_layernorm.weight", hidden)], ["/model/layers.0/input_layernorm/output_0"], name="/model/layers.0/input_layernorm/LayerNorm", epsilon=1e-6, axis=-1))
+    x = "/model/layers.0/input_layernorm/output_0"
+    q = linear("/model/layers.0/attn/q_proj", x, hidden, hidden, "/model/layers.0/attn/q_proj/MatMul/output_0")
+    k = linear("/model/layers.0/attn/k_proj", x, hidden, hidden, "/model/layers.0/attn/k_proj/MatMul/output_0")
+    v = linear("/model/layers.0/attn/v_proj", x, hidden, hidden, "/model/layers.0/attn/v_proj/MatMul/output_0")
+    nodes.append(helper.make_node("GroupQueryAttention", [q, k, v, "past_key_values.0.key", "past_key_values.0.value", "/model/attn_mask_reformat/seqlens_k", "/model/attn_mask_reformat/total_seq_len"], ["/model/layers.0/attn/GroupQueryAttention/output_0", "present.0.key", "present.0.value"], name="/model/layers.0/attn/GroupQueryAttention", domain=ms, num_heads=heads, kv_num_heads=heads))
+    o = linear("/model/layers.0/attn/o_proj", "/model/layers.0/attn/GroupQueryAttention/output_0", hidden, hidden, "/model/layers.0/attn/o_proj/MatMul/output_0")
+    nodes.append(helper.make_node("SkipSimplifiedLayerNormalization", [emb, o, ones("model.layers.0.post_attention_layernorm.weight", hidden)], ["/model/layers.0/post_attention_layernorm/output_0", "", "", "/model/layers.0/post_attention_layernorm/output_3"], name="/model/layers.0/post_attention_layernorm/SkipLayerNorm", domain=ms, epsilon=1e-6))
+    h = "/model/layers.0/post_attention_layernorm/output_0"
+    gate = linear("/model/layers.0/mlp/gate_proj", h, hidden, inter, "/model/layers.0/mlp/gate_proj/MatMul/output_0")
+    up = linear("/model/layers.0/mlp/up_proj", h, hidden, inter, "/model/layers.0/mlp/up_proj/MatMul/output_0")
+    nodes += [
+        helper.make_node("Sigmoid", [gate], ["/model/layers.0/mlp/act_fn/Sigmoid/output_0"], name="/model/layers.0/mlp/act_fn/Sigmoid"),
+        helper.make_node("Mul", [gate, "/model/layers.0/mlp/act_fn/Sigmoid/output_0"], ["/model/layers.0/mlp/act_fn/Mul/output_0"], name="/model/layers.0/mlp/act_fn/Mul"),
+        helper.make_node("Mul", ["/model/layers.0/mlp/act_fn/Mul/output_0", up], ["/model/layers.0/mlp/Mul/output_0"], name="/model/layers.0/mlp/Mul"),
+    ]
+    down = linear("/model/layers.0/mlp/down_proj", "/model/layers.0/mlp/Mul/output_0", inter, hidden, "/model/layers.0/mlp/down_proj/MatMul/output_0")
+    nodes.append(helper.make_node("SkipSimplifiedLayerNormalization", [down, "/model/layers.0/post_attention_layernorm/output_3", ones("model.layers.1.final_norm_layernorm.weight", hidden)], ["/model/layers.1/final_norm_layernorm/output_0"], name="/model/layers.1/final_norm_layernorm/SkipLayerNorm", domain=ms, epsilon=1e-6))
+    linear("/lm_head", "/model/layers.1/final_norm_layernorm/output_0", hidden, vocab, "logits")
+
+    past = lambda n: helper.make_tensor_value_info(n, TensorProto.FLOAT, ["batch_size", heads, "past_sequence_length", head])
+    present = lambda n: helper.make_tensor_value_info(n, TensorProto.FLOAT, ["batch_size", heads, "total_sequence_length", head])
+    graph = helper.make_graph(
+        nodes, "main_graph",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch_size", "sequence_length"]),
+         helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch_size", "total_sequence_length"]),
+         past("past_key_values.0.key"), past("past_key_values.0.value")],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch_size", "sequence_length", vocab]),
+         present("present.0.key"), present("present.0.value")],
+        inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(ms, 1)], producer_name="onnxruntime-genai (layout, hand-built)")
+    model.ir_version = 8
+    folder = os.path.join(FIXTURES, "builder-q4")
+    os.makedirs(folder, exist_ok=True)
+    onnx.save(model, os.path.join(folder, "model.onnx"))
+    save_npz(os.path.join(folder, "reference.npz"), reference)
+    print(f"builder-q4: {len(nodes)} nodes, {len(reference)} 4-bit weights")

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { randomFeeds } from '../src/cli/random.js';
+import { parseNpz } from '../src/formats/npz.js';
 import { loadModel } from '../src/node/index.js';
 import { decodeModel, encodeModel } from '../src/onnx/codec.js';
 import { float16ToFloat32 } from '../src/tensor-summary.js';
@@ -234,6 +235,59 @@ describe("a merged decoder (optimum's decoder_model_merged.onnx: an If on use_ca
     assert.deepEqual([...fresh.keys()], layers);
     // With an empty past both branches compute the same decoder step.
     for (const key of layers) assert.equal(mismatch(cached.get(key)!, fresh.get(key) as never), undefined, key);
+    await model.release();
+  });
+});
+
+describe("onnxruntime-genai's model builder layout with 4-bit weights (MatMulNBits)", () => {
+  const BUILDER = join(FIXTURES, 'builder-q4', 'model.onnx');
+
+  it('gives the HF names where certain (attn → self_attn, the final norm → model.norm), types Linear (q4)', async () => {
+    const model = await loadModel(BUILDER);
+    const leaves = model
+      .modules()
+      .filter((m) => m.leaf && !m.name.startsWith('model.attn_mask_reformat'))
+      .map((m) => `${m.name} ${m.type}`);
+    assert.deepEqual(leaves, [
+      'model.embed_tokens Embedding',
+      'model.layers.0.input_layernorm RMSNorm',
+      'model.layers.0.self_attn.q_proj Linear (q4)',
+      'model.layers.0.self_attn.k_proj Linear (q4)',
+      'model.layers.0.self_attn.v_proj Linear (q4)',
+      'model.layers.0.self_attn.o_proj Linear (q4)',
+      'model.layers.0.post_attention_layernorm RMSNorm',
+      'model.layers.0.mlp.gate_proj Linear (q4)',
+      'model.layers.0.mlp.up_proj Linear (q4)',
+      'model.layers.0.mlp.act_fn SiLU',
+      'model.layers.0.mlp.down_proj Linear (q4)',
+      'model.norm RMSNorm',
+      'lm_head Linear (q4)',
+    ]);
+    assert.match(model.module('model.layers.0.self_attn')?.notObservable?.reason ?? '', /several values/);
+  });
+
+  it('q_proj and down_proj are x W of the weights the 4-bit blocks stand for, on an empty KV cache', async () => {
+    const model = await loadModel(BUILDER);
+    const reference = parseNpz(new Uint8Array(readFileSync(join(FIXTURES, 'builder-q4', 'reference.npz'))));
+    const feeds = randomFeeds(model, model.inputNames, new Map([['sequence_length', 3]]), 4);
+    assert.deepEqual(feeds['past_key_values.0.key'].dims, [1, 2, 0, 8]);
+    const layers = ['model.layers.0.self_attn.q_proj', 'model.layers.0.mlp.down_proj'];
+    const acts = await model.capture(feeds as never, { layers, inputs: true });
+    for (const [name, weight] of [
+      [layers[0], 'model.layers.0.attn.q_proj'],
+      [layers[1], 'model.layers.0.mlp.down_proj'],
+    ]) {
+      const w = reference.get(weight)!;
+      const [k, n] = w.dims;
+      const x = acts.float32(`in:${name}#0`);
+      const y = acts.float32(name);
+      for (let row = 0; row < 3; row++)
+        for (let j = 0; j < n; j++) {
+          let sum = 0;
+          for (let i = 0; i < k; i++) sum += x[row * k + i] * (w.data as Float32Array)[i * n + j];
+          assert.ok(Math.abs(y[row * n + j] - sum) <= 1e-3 * Math.max(1, Math.abs(sum)), `${name} [${row}, ${j}]`);
+        }
+    }
     await model.release();
   });
 });

@@ -11,6 +11,7 @@ import type { ContextStep, GraphIndex } from '../graph/graph-index.js';
 import type { StringStringEntryProto } from '../onnx/types.js';
 import { orderCallOutputs, passThroughAmbiguity } from './call-outputs.js';
 import { markCancelledTransposes } from './cancelled-transposes.js';
+import { isAliasedBuilderName, markBuilderTuples } from './builder-names.js';
 import { markFoldedBatchNorm } from './folded-batchnorm.js';
 import { markMergedCalls } from './merged-calls.js';
 import { fusedLeaving } from './fused-outputs.js';
@@ -95,7 +96,10 @@ export function buildModuleMap(index: GraphIndex, metadata: readonly StringStrin
   markFoldedBatchNorm(index, modules.values());
   markCancelledTransposes(index, [...modules.values()]);
   if (scopes.source === 'torchscript-names') markMergedCalls(index, modules, paths);
-  const untraced = scopes.source === 'node-names' ? [] : untracedModules(index, modules, scopes.source);
+  markBuilderTuples(index, modules.values());
+  const untraced = (scopes.source === 'node-names' ? [] : untracedModules(index, modules, scopes.source)).filter(
+    (m) => !isAliasedBuilderName(index, m.name),
+  );
   const list = placeUntraced([...modules.values()], untraced);
   for (const info of untraced) {
     modules.set(info.name, info);

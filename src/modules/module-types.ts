@@ -99,6 +99,7 @@ export function inferModuleType(info: ModuleInfo, index: GraphIndex): string {
   const set = new Set(core);
   if (set.has('MatMul') && (set.size === 1 || (set.size === 2 && set.has('Add')))) return 'Linear';
   if (set.has('Erf')) return 'GELU';
+  if (set.size === 2 && set.has('Sigmoid') && set.has('Mul')) return 'SiLU';
   if (set.has('Softmax') && set.has('MatMul')) return 'Attention';
   if (set.has('MatMulInteger')) return 'Linear (int8)';
   if (set.has('ReduceMean') && set.has('Sqrt')) return 'LayerNorm';

@@ -10,8 +10,12 @@ import type { ScopeStep } from './scopes.js';
 /** `layer1.0.conv1.weight` → `layer1.0.conv1`; anonymous names (`onnx::Conv_193`) → undefined. */
 export function parameterOwner(name: string): string | undefined {
   if (name.includes('::') || !name.includes('.')) return undefined;
-  return name.slice(0, name.lastIndexOf('.'));
+  const owner = name.slice(0, name.lastIndexOf('.'));
+  // The model builder names a weight after its node: `model.layers.0.attn.q_proj.MatMul.weight_Q4`.
+  return BUILDER_OP_SUFFIX.test(owner) ? owner.replace(BUILDER_OP_SUFFIX, '') || undefined : owner;
 }
+
+const BUILDER_OP_SUFFIX = /\.(MatMul|Gemm|Conv)$/;
 
 /** Module names that own a named parameter, with all their ancestors. */
 export function parameterModulesOf(index: GraphIndex): Set<string> {

@@ -10,6 +10,7 @@ import type { NodeProto } from '../onnx/types.js';
 import { parameterOwner, renameByParameters } from './parameter-renames.js';
 
 export { parameterModulesOf, parameterOwner } from './parameter-renames.js';
+import { aliasBuilderNames } from './builder-names.js';
 import { joinDecomposedLayers } from './decomposed-layers.js';
 import { moduleFromOwnParameters, scopeFromOutputs, stripFusionSuffix } from './fused-scopes.js';
 
@@ -54,7 +55,8 @@ export function readNodeScopes(index: GraphIndex, parameterModules: ReadonlySet<
   }
   if (nodes.some((n) => (n.name ?? '').includes('/'))) {
     const renamed = new Set<string>();
-    const paths = renameByParameters(index, torchscriptPaths(index, parameterModules), parameterModules, renamed);
+    const scoped = renameByParameters(index, torchscriptPaths(index, parameterModules), parameterModules, renamed);
+    const paths = aliasBuilderNames(index, scoped);
     return { source: 'torchscript-names', paths, renamed };
   }
   if (parameterModules.size > 0) {
