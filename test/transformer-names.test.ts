@@ -3,7 +3,8 @@
  * ONNX Runtime-fused GPT-2, an fp16 GroupQueryAttention decoder, optimum's DistilBERT.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { randomFeeds } from '../src/cli/random.js';
@@ -289,5 +290,56 @@ describe("onnxruntime-genai's model builder layout with 4-bit weights (MatMulNBi
         }
     }
     await model.release();
+  });
+});
+
+describe('external data as transformers.js ships it (model.onnx_data beside model.onnx)', () => {
+  it('loads and captures in Node; a missing data file is E_EXTERNAL_DATA_MISSING', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'neurotap-onnx-data-'));
+    try {
+      const value = (name: string) => ({
+        name,
+        type: { tensorType: { elemType: 1, shape: { dim: [{ dimValue: 2 }] } } },
+      });
+      const weight = (name: string, offset: number) => ({
+        name,
+        dataType: 1,
+        dims: [2],
+        dataLocation: 1,
+        externalData: [
+          { key: 'location', value: 'model.onnx_data' },
+          { key: 'offset', value: String(offset) },
+          { key: 'length', value: '8' },
+        ],
+      });
+      const bytes = encodeModel({
+        irVersion: 8,
+        opsetImport: [{ domain: '', version: 17 }],
+        graph: {
+          name: 'g',
+          node: [
+            { opType: 'Mul', name: '/scale/Mul', input: ['x', 'scale.weight'], output: ['/scale/Mul_output_0'] },
+            { opType: 'Add', name: '/shift/Add', input: ['/scale/Mul_output_0', 'shift.bias'], output: ['y'] },
+          ],
+          initializer: [weight('scale.weight', 0), weight('shift.bias', 8)],
+          input: [value('x')],
+          output: [value('y')],
+        },
+      });
+      writeFileSync(join(folder, 'model.onnx'), bytes);
+      writeFileSync(join(folder, 'model.onnx_data'), Buffer.from(new Float32Array([2, 3, 10, 20]).buffer));
+      const model = await loadModel(join(folder, 'model.onnx'));
+      const acts = await model.capture({ x: { data: Float32Array.from([1, 2]), dims: [2] } }, { layers: 'modules' });
+      assert.deepEqual([...acts.float32('scale')], [2, 6]);
+      assert.deepEqual([...acts.float32('shift')], [12, 26]);
+      await model.release();
+      rmSync(join(folder, 'model.onnx_data'));
+      const run = await cli('extract', join(folder, 'model.onnx'), '--random', '--json');
+      assert.equal(run.code, 2);
+      assert.equal(JSON.parse(run.stdout).error.code, 'E_EXTERNAL_DATA_MISSING');
+      assert.match(JSON.parse(run.stdout).error.message, /model\.onnx_data/);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 });
