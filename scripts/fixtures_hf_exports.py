@@ -236,3 +236,40 @@ def make_builder_q4():
     onnx.save(model, os.path.join(folder, "model.onnx"))
     save_npz(os.path.join(folder, "reference.npz"), reference)
     print(f"builder-q4: {len(nodes)} nodes, {len(reference)} 4-bit weights")
+
+
+OPTIMIZE_JS = """
+const ort = require(process.argv[1]);
+ort.InferenceSession.create(process.argv[2], {
+  graphOptimizationLevel: 'all', executionProviders: ['cpu'], optimizedModelFilePath: process.argv[3],
+}).then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+"""
+
+
+@maker("ort-decoder")
+def make_ort_decoder():
+    """The tiny decoder (no cache) exported with static shapes, then optimised by onnxruntime-node
+    at level 'all' (its LayerNorm, SkipLayerNorm, BiasGelu, MatMulAdd, Reshape fusions and constant
+    folding): every key must still equal PyTorch's or be reported."""
+    import subprocess
+
+    seed_everything(1)
+    model = Decoder().eval()
+    folder = os.path.join(FIXTURES, "ort-decoder")
+    os.makedirs(folder, exist_ok=True)
+    ids = torch.tensor([[3, 17, 5, 9], [1, 2, 30, 4]])
+    plain = os.path.join(folder, "plain.onnx")
+    torch.onnx.export(model, (ids,), plain, input_names=["input_ids"], output_names=OUTPUTS, opset_version=14)
+    ort = os.path.join(os.path.dirname(FIXTURES), "node_modules", "onnxruntime-node")
+    subprocess.run(["node", "-e", OPTIMIZE_JS, ort, plain, os.path.join(folder, "model.onnx")], check=True)
+    os.remove(plain)
+    golden, golden_inputs, calls, result = record_hooks(model, (ids,))
+    for i, r in enumerate(result):
+        golden[f"__output__#{i}"] = to_numpy(r)
+    save_npz(os.path.join(folder, "golden.npz"), golden)
+    save_npz(os.path.join(folder, "golden_inputs.npz"), golden_inputs)
+    save_npz(os.path.join(folder, "input.npz"), OrderedDict(input_ids=to_numpy(ids)))
+    meta = OrderedDict(modules=module_table(model, calls), inputs=["input_ids"], outputs=OUTPUTS, torch=torch.__version__)
+    meta["notes"] = "TorchScript export, static shapes, optimised by onnxruntime-node (graphOptimizationLevel 'all')"
+    write_json(os.path.join(folder, "modules.json"), meta)
+    print(f"ort-decoder: {len(meta['modules'])} modules, {len(golden)} golden arrays")

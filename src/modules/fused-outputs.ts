@@ -18,6 +18,7 @@ const SUM_NORMS: Record<string, { summands: number[]; bias: number; sum: number 
   SkipLayerNormalization: { summands: [0, 1], bias: 4, sum: 3 },
   SkipSimplifiedLayerNormalization: { summands: [0, 1], bias: 4, sum: 3 },
 };
+export const isSumNorm = (op: string | undefined) => SUM_NORMS[op ?? ''] !== undefined;
 const NORMS = new Set([
   'LayerNormalization',
   'SimplifiedLayerNormalization',

@@ -13,8 +13,9 @@
  */
 import type { GraphIndex } from '../graph/graph-index.js';
 import type { NodeProto } from '../onnx/types.js';
+import { resolveComponents } from './scopes.js';
 
-const FUSION_SUFFIX = /\/[A-Za-z0-9]*Fusion\/$/;
+const FUSION_SUFFIX = /\/[A-Za-z0-9]*Fusion\/?$/;
 const SCOPED_VALUE = /^[^/]*(\/.+)\/[^/]+_output_\d+$/;
 
 /** Fused attention ops whose weight input is the q/k/v projection of the attention module. */
@@ -83,4 +84,21 @@ export function moduleFromOwnParameters(
   if (FUSED_ATTENTION.has(node.opType ?? '') && owners.length > 0 && parts.length === owners[0].split('.').length)
     parts = parts.slice(0, -1);
   return parts.length ? parts.join('.') : undefined;
+}
+
+/**
+ * Modules whose output an optimiser computed ahead of time (constant folding with static shapes):
+ * the initializer keeps the value's TorchScript name, `/transformer/wpe/Gather_output_0` for
+ * `transformer.wpe` of position ids 0..n-1. Module name → initializer.
+ */
+export function foldedModuleOutputs(index: GraphIndex): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const name of index.initializers) {
+    const components = valueScopeComponents(name);
+    const op = /\/([A-Za-z]+)(_\d+)?_output_\d+$/.exec(name)?.[1];
+    if (!components?.length || op === undefined || op === 'Constant') continue;
+    const module = resolveComponents(components, new Set(), null).at(-1)?.module;
+    if (module !== undefined && !out.has(module)) out.set(module, name);
+  }
+  return out;
 }

@@ -15,7 +15,7 @@ import { isAliasedBuilderName, markBuilderTuples } from './builder-names.js';
 import { markFoldedBatchNorm } from './folded-batchnorm.js';
 import { markMergedCalls } from './merged-calls.js';
 import { fusedLeaving } from './fused-outputs.js';
-import { withBiasOpaqueInputs, withoutFusedBias } from './fused-bias.js';
+import { withFusedOpaqueInputs, withoutFusedBias } from './fused-bias.js';
 import { inferModuleType } from './module-types.js';
 import { moduleMapFromExport } from './neurotap-export.js';
 import {
@@ -189,7 +189,7 @@ function addCall(
   const ordered = hidden
     ? { outputs: [], outputPaths: [], unobservable: [{ path: [], reason: hidden }] }
     : orderCallOutputs(index, group.nodes, leaving, sinks.shared, group.nodes.filter(own));
-  const { outputs, outputPaths, unobservable } = withoutFusedBias(index, ordered);
+  const { outputs, outputPaths, unobservable } = withoutFusedBias(index, ordered, new Set(group.nodes.filter(own)));
   info.calls.push({
     index: info.calls.length + 1,
     nodes: group.nodes,
@@ -272,7 +272,7 @@ function finishModule(info: ModuleInfo, index: GraphIndex, paths: readonly Scope
   if (!info.type) info.type = inferModuleType(info, index);
   info.calls.forEach((call, i) => {
     call.opaqueInputs = opaqueInputs(index, paths, call);
-    info.calls[i] = withBiasOpaqueInputs(index, call);
+    info.calls[i] = withFusedOpaqueInputs(index, call);
   });
   const own = (n: number) => paths[n].at(-1)?.module === info.name;
   info.calls.forEach((call, i) => {

@@ -9,7 +9,8 @@ import type { ScopeStep } from './scopes.js';
 
 /** `layer1.0.conv1.weight` → `layer1.0.conv1`; anonymous names (`onnx::Conv_193`) → undefined. */
 export function parameterOwner(name: string): string | undefined {
-  if (name.includes('::') || !name.includes('.')) return undefined;
+  // `/transformer/wpe/Gather_output_0`: a value an optimiser folded into a constant (fused-scopes.ts).
+  if (name.includes('::') || !name.includes('.') || name.startsWith('/')) return undefined;
   const owner = name.slice(0, name.lastIndexOf('.'));
   // The model builder names a weight after its node: `model.layers.0.attn.q_proj.MatMul.weight_Q4`.
   return BUILDER_OP_SUFFIX.test(owner) ? owner.replace(BUILDER_OP_SUFFIX, '') || undefined : owner;

@@ -171,7 +171,7 @@ function addedQuantizer(node: NodeProto): boolean {
  * Sequential/ModuleList with its parent's last component in front (`layer1` / `layer1.0`), and other
  * children by attribute name (`conv1`); a module's repeated call gets `_N` appended.
  */
-function resolveComponents(
+export function resolveComponents(
   components: string[],
   params: ReadonlySet<string>,
   seen: ReadonlySet<string> | null,

@@ -9,6 +9,7 @@
  */
 import type { GraphIndex } from '../graph/graph-index.js';
 import type { ModuleInfo } from './module-map.js';
+import { foldedModuleOutputs } from './fused-scopes.js';
 import { parameterOwner, type ScopeSource } from './scopes.js';
 
 export const NO_TRACE = 'no trace in the graph';
@@ -41,6 +42,12 @@ export function untracedModules(
       `${NO_TRACE}: the model holds its parameter '${name}', but no node carries its name (its weights are read by another module, or the export lost its scope)`,
     );
   }
+  for (const [owner, constant] of foldedModuleOutputs(index))
+    if (!modules.has(owner) && !found.has(owner))
+      found.set(
+        owner,
+        `${NO_TRACE}: an optimiser folded its output into the constant '${constant}' (it does not depend on the model's inputs)`,
+      );
   return [...found].map(([name, reason]) => untraced(name, reason, modules));
 }
 
