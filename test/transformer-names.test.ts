@@ -44,6 +44,7 @@ describe('ONNX Runtime-fused GPT-2 (EmbedLayerNormalization, Attention, SkipLaye
       'transformer.h.0.attn.c_attn',
     ]);
     assert.equal(types.get('transformer.h.1.ln_1'), 'LayerNorm');
+    assert.equal(types.get('transformer.h.1.attn'), 'Attention');
     assert.deepEqual(model.module('transformer.h.1.ln_1')?.calls[0].outputs, ['/transformer/h.1/ln_1/Add_1_output_0']);
     assert.deepEqual(model.module('transformer.ln_f')?.calls[0].outputs, ['/transformer/ln_f/Add_1_output_0']);
     assert.deepEqual(model.module('transformer.h.0.mlp.c_fc')?.calls[0].outputs, ['FullyConnect_MatMul_0_output']);

@@ -17,7 +17,8 @@ export type InputRole =
   | { readonly kind: 'other' };
 
 const PAST = /^past(_key_values)?[._]|^past_\d+$|^cache[._]/i;
-const MASK = /(^|_)(attention_)?mask$/i;
+/** HF-style masks (1 = attend); not PyTorch's padding masks (`src_key_padding_mask`: True = ignore). */
+const MASK = /^((encoder_|decoder_)?attention_mask|input_mask)$/i;
 const POSITIONS = /^position_ids$/i;
 /** Ops a token id passes through on its way to the table (reshapes, casts). */
 const EMBED_TABLES: Record<number, number> = { 0: 2, 1: 4, 8: 3 };

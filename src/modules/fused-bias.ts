@@ -63,17 +63,19 @@ export function withoutFusedBias(index: GraphIndex, ordered: CallOutputs, own: R
 export function withFusedOpaqueInputs(index: GraphIndex, call: ModuleCall): ModuleCall {
   const inside = new Set(call.nodes);
   const reasons = new Map(call.opaqueReasons ?? []);
-  const unordered = call.inputs.length > 1 && isReorderedByOptimizer(index);
+  // Graph inputs read by independent nodes (two embedding Gathers) are what ORT's sort reorders.
+  const fed = call.inputs.filter((v) => index.inputs.includes(v));
+  const unordered = fed.length > 1 && isReorderedByOptimizer(index) ? new Set(fed) : new Set<string>();
   for (const v of call.inputs) {
     if (call.opaqueInputs.includes(v)) continue;
-    if (unordered) {
+    if (unordered.has(v)) {
       call.opaqueInputs.push(v);
       reasons.set(v, UNORDERED);
       continue;
     }
     const readers = (index.consumers.get(v) ?? []).filter((r) => inside.has(r));
     if (readers.length === 0) continue;
-    const reason = fusedInputReason(index, v, readers);
+    const reason = fusedInputReason(index, v, readers, inside);
     if (!reason) continue;
     call.opaqueInputs.push(v);
     reasons.set(v, reason);
@@ -81,14 +83,26 @@ export function withFusedOpaqueInputs(index: GraphIndex, call: ModuleCall): Modu
   return reasons.size ? { ...call, opaqueReasons: reasons } : call;
 }
 
-function fusedInputReason(index: GraphIndex, v: string, readers: readonly number[]): string | undefined {
+function fusedInputReason(
+  index: GraphIndex,
+  v: string,
+  readers: readonly number[],
+  inside: ReadonlySet<number>,
+): string | undefined {
   const reader = fusedBiasReader(index, v);
   if (reader) return reasonFor(reader);
   const producerName = index.nodes[index.producer.get(v) ?? -1]?.name ?? '';
   if (GEMM_RESHAPE.test(producerName) || GEMM_RESHAPE.test(v)) return FLATTENED;
+  // A summand is what the norm module received only as part of the sum; a block computing the other
+  // summand itself (BERT's layer: LayerNorm(dense(a) + x)) did receive x.
   const summing = readers
     .map((r) => index.nodes[r])
-    .find((n) => isSumNorm(n.opType) && n.input?.slice(0, 2).includes(v));
+    .find((n) => {
+      const summands = n.input?.slice(0, 2) ?? [];
+      if (!isSumNorm(n.opType) || !summands.includes(v)) return false;
+      const other = summands.find((x) => x !== v);
+      return !inside.has(index.producer.get(other ?? '') ?? -1);
+    });
   if (summing)
     return `the fused ${summing.opType} '${summing.name ?? ''}' adds it to the other summand before normalising: the module received the sum`;
   const producer = index.producer.get(v);
@@ -102,7 +116,7 @@ function fusedInputReason(index: GraphIndex, v: string, readers: readonly number
 }
 
 const UNORDERED =
-  "ONNX Runtime's optimiser reorders nodes, so the graph does not say in which order the module received its inputs";
+  "ONNX Runtime's optimiser reorders the nodes reading the model's inputs, so the graph does not say in which order the module received them";
 
 /** A graph ONNX Runtime's optimiser wrote (`optimizedModelFilePath`): the names its fusions give nodes. */
 function isReorderedByOptimizer(index: GraphIndex): boolean {

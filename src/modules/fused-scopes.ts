@@ -44,6 +44,14 @@ export function scopeFromOutputs(node: NodeProto): string[] | null {
   return null;
 }
 
+/**
+ * The Reshape ONNX Runtime's MatMulAddFusion puts before its 2-D Gemm (`gemm_input_reshape`): it
+ * prepares the Linear's input, so it belongs to the module reading it, like an added quantizer.
+ */
+export function preparesFusedInput(node: NodeProto): boolean {
+  return node.opType === 'Reshape' && /^gemm_input_reshape(_token_\d+)?$/.test(node.name ?? '');
+}
+
 /** How many nodes read each initializer (computed once per graph). */
 const readCounts = new WeakMap<GraphIndex, Map<string, number>>();
 

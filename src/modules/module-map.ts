@@ -16,7 +16,7 @@ import { markFoldedBatchNorm } from './folded-batchnorm.js';
 import { markMergedCalls } from './merged-calls.js';
 import { fusedLeaving } from './fused-outputs.js';
 import { withFusedOpaqueInputs, withoutFusedBias } from './fused-bias.js';
-import { inferModuleType } from './module-types.js';
+import { inferModuleType, ownsFusedAttention } from './module-types.js';
 import { moduleMapFromExport } from './neurotap-export.js';
 import {
   CONSUMER_SCOPE,
@@ -269,7 +269,8 @@ function finishModule(info: ModuleInfo, index: GraphIndex, paths: readonly Scope
   const ops = new Set<string>();
   for (const call of info.calls) for (const n of call.nodes) ops.add(index.nodes[n].opType ?? '');
   info.ops = [...ops];
-  if (!info.type) info.type = inferModuleType(info, index);
+  const ownNode = (n: number) => paths[n].at(-1)?.module === info.name;
+  if (!info.type) info.type = ownsFusedAttention(info, index, ownNode) ? 'Attention' : inferModuleType(info, index);
   info.calls.forEach((call, i) => {
     call.opaqueInputs = opaqueInputs(index, paths, call);
     info.calls[i] = withFusedOpaqueInputs(index, call);

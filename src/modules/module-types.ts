@@ -106,6 +106,13 @@ export function inferModuleType(info: ModuleInfo, index: GraphIndex): string {
   return core.join('+') || 'Module';
 }
 
+/** A module whose own node (not a child's) is a fused attention op: GPT-2's `attn` around its c_proj. */
+export function ownsFusedAttention(info: ModuleInfo, index: GraphIndex, own: (node: number) => boolean): boolean {
+  return info.calls.some((c) => c.nodes.some((n) => own(n) && FUSED_ATTENTION_OPS.has(index.nodes[n].opType ?? '')));
+}
+
+const FUSED_ATTENTION_OPS = new Set(['Attention', 'MultiHeadAttention', 'GroupQueryAttention', 'PackedAttention']);
+
 /** A lone Gather from an initializer (the table) by the module's input: an nn.Embedding. */
 function readsTable(info: ModuleInfo, index: GraphIndex): boolean {
   const gathers = info.calls[0]?.nodes.map((n) => index.nodes[n]).filter((n) => n.opType === 'Gather') ?? [];

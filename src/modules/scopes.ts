@@ -12,7 +12,7 @@ import { parameterOwner, renameByParameters } from './parameter-renames.js';
 export { parameterModulesOf, parameterOwner } from './parameter-renames.js';
 import { aliasBuilderNames } from './builder-names.js';
 import { joinDecomposedLayers } from './decomposed-layers.js';
-import { moduleFromOwnParameters, scopeFromOutputs, stripFusionSuffix } from './fused-scopes.js';
+import { moduleFromOwnParameters, preparesFusedInput, scopeFromOutputs, stripFusionSuffix } from './fused-scopes.js';
 
 /** One level of a node's module path: the module's full name, which call of it, its class if known. */
 export interface ScopeStep {
@@ -125,7 +125,7 @@ function torchscriptPaths(index: GraphIndex, parameterModules: ReadonlySet<strin
   for (const list of scopeLists)
     if (list) resolveComponents(list, parameterModules, null).forEach((s) => seen.add(s.module));
   return scopeLists.map((list, i) => {
-    if (addedQuantizer(nodes[i])) return CONSUMER_SCOPE;
+    if (addedQuantizer(nodes[i]) || preparesFusedInput(nodes[i])) return CONSUMER_SCOPE;
     if (list) return resolveComponents(list, parameterModules, seen);
     // A fused node reading parameters no other node reads belongs to their module.
     const owned = isSourceless(nodes[i]) ? undefined : moduleFromOwnParameters(nodes[i], index, parameterOwner);
