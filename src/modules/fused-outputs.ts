@@ -12,6 +12,7 @@
  */
 import type { GraphIndex } from '../graph/graph-index.js';
 import { DataType, type TensorProto } from '../onnx/types.js';
+import { valueModule } from './fused-scopes.js';
 
 /** Fused norms: which inputs they add up, which input is the fused bias, which output is the sum. */
 const SUM_NORMS: Record<string, { summands: number[]; bias: number; sum: number }> = {
@@ -43,6 +44,7 @@ export function fusedLeaving(
   inside: ReadonlySet<number>,
   leaving: readonly string[],
   leaf: boolean,
+  module: string,
 ): FusedLeaving {
   let out = leaving.filter((v) => !(leaf && isNormSideOutput(index, v, inside)));
   let hidden: string | undefined;
@@ -57,9 +59,15 @@ export function fusedLeaving(
       const sum = node.output?.[spec.sum];
       const readInside = (index.consumers.get(sum ?? '') ?? []).some((r) => inside.has(r));
       out = out.filter((x) => !summands.includes(x));
-      if (sum && !readInside) out.push(sum);
+      // The sum is this module's own Add only where its name says so (`/transformer/h.0/Add_1_output_0`
+      // for `transformer.h.0`): a module returning both summands as a tuple looks the same otherwise.
+      const named = sum ? valueModule(sum) : undefined;
+      const ownSum = named !== undefined && (named === module || named.startsWith(`${module}.`));
+      if (sum && !readInside && ownSum) out.push(sum);
       else
-        hidden = `its output, the residual sum, is computed inside the fused ${node.opType} '${node.name ?? reader}' of the next module, which does not return it (its optional output ${spec.sum} is unused)`;
+        hidden = sum
+          ? `its output is not certain: both values it computes are added by the fused ${node.opType} '${node.name ?? reader}' of the next module, whose sum (output ${spec.sum}, '${sum}') is not named after this module`
+          : `its output, the residual sum, is computed inside the fused ${node.opType} '${node.name ?? reader}' of the next module, which does not return it (its optional output ${spec.sum} is unused)`;
       break;
     }
   }

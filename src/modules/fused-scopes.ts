@@ -34,6 +34,12 @@ export function valueScopeComponents(value: string): string[] | null {
   return m ? m[1].split('/').filter(Boolean) : null;
 }
 
+/** The module a TorchScript value name places its value in: `/transformer/h.0/Add_1_output_0` → `transformer.h.0`. */
+export function valueModule(value: string): string | undefined {
+  const components = valueScopeComponents(value);
+  return components?.length ? resolveComponents(components, new Set(), null).at(-1)?.module : undefined;
+}
+
 /** Scope components from a scopeless node's output names (output 0 first), or null. */
 export function scopeFromOutputs(node: NodeProto): string[] | null {
   if (node.opType === 'Constant') return null;
@@ -102,10 +108,9 @@ export function moduleFromOwnParameters(
 export function foldedModuleOutputs(index: GraphIndex): Map<string, string> {
   const out = new Map<string, string>();
   for (const name of index.initializers) {
-    const components = valueScopeComponents(name);
     const op = /\/([A-Za-z]+)(_\d+)?_output_\d+$/.exec(name)?.[1];
-    if (!components?.length || op === undefined || op === 'Constant') continue;
-    const module = resolveComponents(components, new Set(), null).at(-1)?.module;
+    if (op === undefined || op === 'Constant') continue;
+    const module = valueModule(name);
     if (module !== undefined && !out.has(module)) out.set(module, name);
   }
   return out;

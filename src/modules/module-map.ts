@@ -185,7 +185,7 @@ function addCall(
   const inside = new Set(group.nodes);
   const own = (node: number) => paths[node].length - 1 === group.depth;
   const sinks = callSinks(index, inside, own);
-  const { leaving, hidden } = fusedLeaving(index, inside, sinks.leaving, group.nodes.every(own));
+  const { leaving, hidden } = fusedLeaving(index, inside, sinks.leaving, group.nodes.every(own), group.module);
   const ordered = hidden
     ? { outputs: [], outputPaths: [], unobservable: [{ path: [], reason: hidden }] }
     : orderCallOutputs(index, group.nodes, leaving, sinks.shared, group.nodes.filter(own));
