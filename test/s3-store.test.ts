@@ -93,6 +93,14 @@ describe('s3:// store', () => {
     assert.equal(retries.length, 0);
   });
 
+  it('refuses an endpoint that is not an http(s) URL, before any request', async () => {
+    const store = new S3DatasetStore(`s3://${BUCKET}/x.zarr`, { endpoint: 'minio:9000' });
+    await assert.rejects(
+      store.get('zarr.json'),
+      (e) => isNeurotapError(e, 'E_BAD_ARGUMENT') && /minio:9000/.test(e.message),
+    );
+  });
+
   it('refuses URLs that name no store', () => {
     for (const url of ['s3://b', 's3://Bucket/x.zarr', 's3://bucket/a//b.zarr', 's3://bucket/../x.zarr', 's3:/x'])
       assert.throws(

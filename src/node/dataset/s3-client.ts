@@ -64,7 +64,7 @@ function endpointOf(options: S3Options): string | undefined {
   if (endpoint === undefined || endpoint === '') return undefined;
   if (!/^https?:\/\/[^/]/.test(endpoint)) {
     throw new NeurotapError('E_BAD_ARGUMENT', `Expected the S3 endpoint to be an http(s):// URL; got '${endpoint}'.`, {
-      hint: 'E.g. s3Endpoint: "http://127.0.0.1:9000" (MinIO), or leave it out for AWS.',
+      hint: 'Give the s3 endpoint option as a URL such as http://127.0.0.1:9000 (MinIO), or leave it out for AWS.',
     });
   }
   return endpoint;
