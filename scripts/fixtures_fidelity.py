@@ -156,3 +156,60 @@ def make_rnn_states():
                  simple_kwargs(out="out", out_axes={1: "batch"}),
                  notes="Pattern 4: a 2-layer batch-first LSTM, a 2-layer bidirectional GRU and a 3-layer RNN "
                        "whose final states are unused: the export keeps one Y_h (Y_c) per layer op and no h_n.")
+
+
+class PairOwn(nn.Module):
+    """`return x, f(x)` in a module with ops of its own."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return x, torch.relu(self.lin(x)) * 2.0
+
+
+class PairLeaf(nn.Module):
+    """A leaf returning its input next to a value it computes (two ops: a single op's leaf is taken as torch.nn's)."""
+
+    def forward(self, x):
+        return x, torch.tanh(x) * 2.0
+
+
+class Gate(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return torch.sigmoid(self.lin(x))
+
+
+class PassThroughs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.pre = nn.Linear(4, 4)
+        self.pair = PairOwn()
+        self.leaf = PairLeaf()
+        self.gate = Gate()
+        self.res = nn.Linear(4, 4)
+        self.head = nn.Linear(8, 3)
+        self.tail = nn.Linear(4, 3)
+
+    def forward(self, x):
+        h = self.pre(x)
+        a, b = self.pair(h)  # a is h: one Concat reads pair's input and its output
+        c, d = self.leaf(b)  # c is b: one Mul reads leaf's input and its output
+        m = c * d
+        g = m * self.gate(m)  # a gate: its input times its output, the same graph as a returned pair
+        r = g + self.res(g)  # a residual sum stays observable
+        return self.head(torch.cat([a, b], -1)) + self.tail(r)
+
+
+@maker("pass-through")
+def make_pass_through():
+    seed_everything()
+    save_fixture("pass-through", PassThroughs(), OrderedDict(x=torch.randn(2, 4)), simple_kwargs(),
+                 notes="Pattern 3: modules with ops of their own (pair) and a leaf (leaf) returning their input "
+                       "as a tuple element, read by one node next to the other element; gate returns one "
+                       "tensor that the parent multiplies with gate's input (the same graph).")

@@ -3,6 +3,7 @@
  */
 import { declaredElemType, type GraphIndex } from '../graph/graph-index.js';
 import type { ModuleCall, ModuleInfo } from './module-map.js';
+import { isOneTensorLayer } from './module-types.js';
 import { recurrentOutputs, type CallOutputs } from './recurrent-outputs.js';
 
 const RECURRENT_OPS = new Set(['LSTM', 'GRU', 'RNN']);
@@ -154,10 +155,11 @@ function returnPositions(index: GraphIndex, inside: ReadonlySet<number>, start: 
 
 /**
  * `return x, f(x)` leaves no trace: the element `x` is just the module's input, read outside too.
- * A module that only dispatches to named children (no op of its own) and whose input is read, next
- * to its output, by one node outside the call may be returning it: its output is ambiguous.
- * Sequentials (numbered children) return their last child's output; modules with ops of their own
- * are taken as returning what their ops compute (`x + self.block(x)` stays observable).
+ * A module whose input is read, next to its output, by one node outside the call (`torch.cat([a, b])`
+ * of `a, b = m(x)`) may be returning it: its output is ambiguous, whether or not the module has ops of
+ * its own (a leaf too), since a module returning only `f(x)` to a parent computing `cat([x, f(x)])`
+ * gives the same graph. A sum is taken as a residual (`x + self.block(x)` stays observable), and a
+ * Sequential (numbered children) returns its last child's output.
  */
 const RESIDUAL_OPS = new Set(['Add', 'Sum']);
 
@@ -167,9 +169,10 @@ export function passThroughAmbiguity(
   call: ModuleCall,
   ownNode: (node: number) => boolean,
 ): string | undefined {
-  if (call.outputs.length !== 1 || call.unobservableOutputs.length > 0 || info.children.length === 0) return undefined;
-  if (info.children.every((c) => /\.\d+$/.test(c))) return undefined;
-  if (call.nodes.some((n) => ownNode(n) && index.nodes[n].opType !== 'Constant')) return undefined;
+  if (call.outputs.length !== 1 || call.unobservableOutputs.length > 0) return undefined;
+  if (info.children.length > 0 && info.children.every((c) => /\.\d+$/.test(c))) return undefined;
+  if (isOneTensorLayer(info)) return undefined;
+  const ownOps = call.nodes.some((n) => ownNode(n) && index.nodes[n].opType !== 'Constant');
   const inside = new Set(call.nodes);
   const output = call.outputs[0];
   // `x + f(x)` is a residual, not a tuple: a sum never reads a pair of returned elements in practice.
@@ -179,5 +182,10 @@ export function passThroughAmbiguity(
     );
   const input = call.inputs.find(besideOutput);
   if (input === undefined) return undefined;
-  return `${AMBIGUOUS}: its input '${input}' is read outside the call next to its output, and the module has no op of its own, so it may return its input as a tuple element (\`return x, f(x)\`), which the graph cannot show`;
+  const reader =
+    index.nodes[(index.consumers.get(input) ?? []).find((r) => !inside.has(r) && index.reads[r].includes(output))!];
+  const why = ownOps
+    ? `a module returning only its output to a parent that computes ${reader.opType}(x, f(x)) gives the same graph`
+    : 'the module has no op of its own';
+  return `${AMBIGUOUS}: its input '${input}' is read outside the call next to its output (by ${reader.opType} '${reader.name ?? ''}'), so it may return its input as a tuple element (\`return x, f(x)\`), which the graph cannot show; ${why}`;
 }

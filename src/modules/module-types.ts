@@ -158,3 +158,21 @@ function quantizerType(ops: readonly string[]): string | undefined {
   if (own.length !== 1) return undefined;
   return own[0] === 'QuantizeLinear' ? 'Quantize' : own[0] === 'DequantizeLinear' ? 'DeQuantize' : undefined;
 }
+
+/** torch.nn's own layers that return one tensor, by the type inferred from their ops or named by the exporter. */
+const ONE_TENSOR_LAYERS = new Set([
+  ...Object.values(SINGLE_OP_TYPES).filter((t) => !RECURRENT.includes(t)),
+  ...Object.values(SPATIAL_OPS),
+  'Linear',
+  'GELU',
+  'LayerNorm',
+]);
+
+/**
+ * A leaf whose ops are those of one of torch.nn's single-tensor layers (one Gemm: Linear; one Relu:
+ * ReLU): taken as that layer, which never returns its input beside its output.
+ */
+export function isOneTensorLayer(info: ModuleInfo): boolean {
+  if (info.children.length > 0) return false;
+  return ONE_TENSOR_LAYERS.has(info.type.replace(/ \((u?int8)\)$/, '').replace(/[123]d$/, ''));
+}
