@@ -112,6 +112,7 @@ class MergedCalls(nn.Module):
         self.lin = nn.Linear(4, 4)
         self.proj = Inner()
         self.block = Block()
+        self.twin = Block()
 
     def forward(self, x, y):
         a = self.lin(x)
@@ -119,7 +120,8 @@ class MergedCalls(nn.Module):
         c = self.lin(a)
         p = self.proj(x) * self.proj(y)  # exported /proj/lin, /proj/lin_1: proj's two calls look like one
         q = self.block(x) * self.block(y)  # /block/Add, /block_1/Add, but /block/lin_1 for the second call's child
-        return a * b + c, p, q
+        t = self.twin(y) * self.twin(y)  # both calls merged into one: twin and twin.lin look called once
+        return a * b + c, p, q + t
 
 
 @maker("calls-merged")
@@ -130,7 +132,8 @@ def make_calls_merged():
                  {"input_names": ["x", "y"], "output_names": ["out", "p", "q"]},
                  notes="Pattern 6 with torch 1.13: lin called 3 times (calls 1 and 2 identical, merged by the "
                        "exporter's CSE: lin, lin_1 = calls 1 and 3); proj and block called twice, their "
-                       "children's second calls scoped under the parent's first name (/proj/lin_1).")
+                       "children's second calls scoped under the parent's first name (/proj/lin_1); twin's two "
+                       "identical calls merged into one.")
 
 
 class StackedStates(nn.Module):

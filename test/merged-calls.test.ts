@@ -37,12 +37,26 @@ describe('calls merged by the exporter (pattern 6)', () => {
     assert.equal(acts.get('lin:2'), undefined);
     assert.equal(mismatch(acts.get('lin:1')!, fx.golden.get('lin:1')!), undefined);
     const reason = acts.notObservable.find((u) => u.key === 'lin:2')!.reason;
-    assert.match(reason, /^ambiguous call number: '\/Mul_2' reads this module's call 1 output twice/);
+    assert.match(reason, /^ambiguous call number: '\/Mul_3' reads this module's call 1 output twice/);
     assert.match(reason, /common-subexpression pass merged/);
     assert.deepEqual(
       acts.notObservable.map((u) => u.key),
       ['lin:2', 'in:lin:2#0'],
     );
+  });
+
+  it('a parent whose two identical calls were merged into one: it and its once-called children reported', async () => {
+    const { acts } = await capture('calls-merged');
+    assert.match(
+      acts.whyNotObservable('twin')!.reason,
+      /PyTorch may then have called it twice, with keys twin:1 and twin:2/,
+    );
+    for (const child of ['twin.lin', 'twin.act'])
+      assert.match(
+        acts.whyNotObservable(child)!.reason,
+        /^ambiguous: its parent 'twin' may be two calls merged into one/,
+      );
+    assert.ok(![...acts.keys()].some((k) => k.startsWith('twin')));
   });
 
   it('a parent called twice whose children are exported as /block/lin, /block/lin_1: reported, its children returned', async () => {

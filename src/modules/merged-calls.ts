@@ -84,10 +84,18 @@ function markShiftedCalls(
   const name = index.nodes[reader].name ?? `#${reader}`;
   const merged = `'${name}' reads this module's call ${call.index} output twice, as it would read two identical calls (same module, same input) that the exporter's common-subexpression pass merged`;
   if (info.calls.length === 1) {
+    const twice = (m: ModuleInfo) => `${m.name}:1 and ${m.name}:2`;
     info.notObservable = {
-      reason: `ambiguous: ${merged}; PyTorch may then have called it twice, with keys ${info.name}:1 and ${info.name}:2`,
+      reason: `ambiguous: ${merged}; PyTorch may then have called it twice, with keys ${twice(info)}`,
       hint: HINT_MERGED,
     };
+    // A descendant called once in the merged call may have run once in each of PyTorch's calls.
+    for (const d of descendants(info, modules))
+      if (d.calls.length === 1 && !d.notObservable)
+        d.notObservable = {
+          reason: `ambiguous: its parent '${info.name}' may be two calls merged into one (${merged}), so it may have run twice too, with keys ${twice(d)}`,
+          hint: HINT_MERGED,
+        };
     return;
   }
   const reason = `ambiguous call number: ${merged}, so this and later calls may be PyTorch's next ones`;
