@@ -13,6 +13,7 @@ import { NeurotapError } from '../errors.js';
 import { NeurotapModel, type LoadOptions } from '../model.js';
 import { resolveExecutionProviders } from './execution-providers.js';
 import { nodeModelSource } from './model-source.js';
+import { zeroCopyRuntime } from './zero-copy/runtime.js';
 
 export { resolveExecutionProviders } from './execution-providers.js';
 export { loadTokenizer } from './tokenizer.js';
@@ -20,7 +21,11 @@ import type { Runtime } from '../runtime/runtime.js';
 
 export * from '../index.js';
 
-export const nodeRuntime: Runtime = ort as unknown as Runtime;
+/** onnxruntime-node as its binding offers it (every output copied into a fresh ArrayBuffer). */
+const bindingRuntime: Runtime = ort as unknown as Runtime;
+
+/** The runtime `loadModel` uses: outputs viewed in ONNX Runtime's memory, the binding as fallback. */
+export const nodeRuntime: Runtime = zeroCopyRuntime(bindingRuntime);
 
 /** Loads an ONNX model from a file path (or bytes) for capture on onnxruntime-node. */
 export async function loadModel(source: string | Uint8Array, options: LoadOptions = {}): Promise<NeurotapModel> {
