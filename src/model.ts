@@ -10,14 +10,7 @@
 import { valueNames, type ValueName } from './capture/value-names.js';
 import { isRenameMap, renamer } from './capture/rename.js';
 import { NeurotapError } from './errors.js';
-import {
-  buildCaptureGraph,
-  requestKey,
-  valueContext,
-  type CaptureGraph,
-  type ExposeRequest,
-  type Reduction,
-} from './graph/rewrite.js';
+import { buildCaptureGraph, requestKey, valueContext, type CaptureGraph, type ExposeRequest } from './graph/rewrite.js';
 import { checkStructure } from './graph/check-structure.js';
 import { declaredElemType, declaredShape, indexGraph, type GraphIndex } from './graph/graph-index.js';
 import { ActivationCache } from './capture/activation-cache.js';
@@ -38,6 +31,7 @@ import {
   type Unobservable,
 } from './capture/select.js';
 import { planEdits, type EditOptions, type EditPlan } from './capture/edits.js';
+import { planKey } from './capture/plan-key.js';
 import { cutSessions, runCut, type CutSessions } from './capture/cut-run.js';
 import { inferElemType, unreturnableType } from './graph/elem-type.js';
 import { dropFusedTargets, loadCaptureBase, type CaptureBase } from './capture/runtime-optimized.js';
@@ -56,6 +50,8 @@ import type { ModelProto } from './onnx/types.js';
 import type { InferenceSession, ModelSource, Runtime, Tensor } from './runtime/runtime.js';
 import { ONNX_DTYPE, type DType } from './tensor.js';
 import { LogitLens, type LensOptions, type LensResult } from './lens/lens.js';
+import { DataType } from './onnx/types.js';
+import { quantParams } from './graph/quantization.js';
 
 interface CaptureSession {
   session: InferenceSession;
@@ -64,6 +60,42 @@ interface CaptureSession {
   /** With callback edits: the graph cut before each callback, one session per segment. */
   cut?: CutSessions;
 }
+
+/** What #captureOnce reads from a plan; see #capturePlan. */
+interface CapturePlan {
+  edits: EditPlan | undefined;
+  selection: Selection;
+  capture: CaptureSession;
+  modelOutputs: string[];
+  fetches: string[];
+  /** Per target, the fetched output holding it; undefined where it is a feed, returned as given. */
+  source: ReadonlyMap<CaptureTarget, string | undefined>;
+  ragged: ReadonlyMap<CaptureTarget, { meta: string; loops: number }>;
+  stack: boolean;
+  notObservable: Unobservable[];
+}
+
+/** How targets become graph outputs: dequantized, cast to float16, read at an edit depth. */
+interface RequestMode {
+  dequantize: boolean;
+  float16: boolean;
+  edits: EditPlan | undefined;
+}
+
+function requestMode(options: CaptureOptions, edits: EditPlan | undefined): RequestMode {
+  if (options.dtype !== undefined && options.dtype !== 'float32' && options.dtype !== 'float16')
+    throw new NeurotapError(
+      'E_BAD_ARGUMENT',
+      `Expected dtype 'float32' or 'float16'; got ${JSON.stringify(options.dtype)}.`,
+      {
+        hint: "Leave dtype out for the model's own types, or pass 'float16' for half-size float activations.",
+      },
+    );
+  return { dequantize: options.dequantize === true, float16: options.dtype === 'float16', edits };
+}
+
+/** Distinct option sets whose plans a model keeps (a sweep over layers plans each once, within this). */
+const MAX_PLANS = 64;
 
 /** More intra-op threads than this is a typo (each thread takes a stack; 100000 of them hang). */
 export const MAX_THREADS = 1024;
@@ -86,6 +118,12 @@ export interface CaptureOptions extends SelectOptions, EditOptions {
   stackCalls?: boolean;
   /** Return float16 and bfloat16 values (an fp16 model's) as float32; by default they stay as the graph computes them. */
   float32?: boolean;
+  /**
+   * 'float16': float32 activations come back as float16 (a Cast in the capture graph): half the
+   * bytes, rounded to float16's 11-bit precision (lossy; large values overflow to ±Inf). Keys,
+   * other dtypes and the model's own outputs are unchanged.
+   */
+  dtype?: 'float32' | 'float16';
 }
 
 /** One row of `modules()`: what `named_modules()` shows, plus calls and observability. */
@@ -116,6 +154,7 @@ export class NeurotapModel {
   private readonly moduleMap: ModuleMap;
   #callOrder: ReadonlyMap<string, number> | undefined;
   readonly #sessions = new Map<string, Promise<CaptureSession>>();
+  readonly #plans = new Map<string, Promise<CapturePlan>>();
   readonly #hooks = new HookRegistry();
   #base: Promise<CaptureBase> | undefined;
   /** The graph values ONNX Runtime's optimisation removed, once its optimised graph is known (QDQ models on the CPU EP). */
@@ -334,42 +373,79 @@ export class NeurotapModel {
   }
 
   async #captureOnce(feeds: Feeds, options: CaptureOptions): Promise<ActivationCache> {
-    const edits = planEdits(this.moduleMap, this.index, options);
-    const selection = await this.#selection(options, edits);
+    const plan = await this.#capturePlan(options);
+    const { edits, capture, source } = plan;
     const prepared = prepareFeeds(this.index, this.runtime, feeds);
-    const dequantize = options.dequantize === true;
-    const keepOutputs = options.stop !== true;
-    const requests = this.#requestsFor(selection, dequantize, edits);
-    const { session, outputOf, ragged, cut } = await this.#session(requests, keepOutputs, edits);
-    const modelOutputs = keepOutputs ? this.#returnableOutputs() : [];
     const runFeeds = edits ? { ...prepared, ...edits.feeds(this.runtime) } : prepared;
-    const metas = [...ragged.values()].map((m) => m.meta);
     const run = (s: InferenceSession, f: Record<string, Tensor>, o: string[]) => this.#runSession(s, f, o);
-    const fetched = cut
-      ? await runCut(this.index, cut, edits!.callbacks, runFeeds, outputOf, this.runtime, run)
-      : await run(session, runFeeds, [...new Set([...modelOutputs, ...outputOf.values(), ...metas])]);
-    const read = (t: CaptureTarget) =>
-      this.#isFeed(t)
-        ? prepared[t.value]
-        : fetched[outputOf.get(requestKey({ ...t, dequantize, editDepth: edits?.depthFor(t) }))!];
+    const fetched = capture.cut
+      ? await runCut(this.index, capture.cut, edits!.callbacks, runFeeds, capture.outputOf, this.runtime, run)
+      : await run(capture.session, runFeeds, plan.fetches);
+    const read = (t: CaptureTarget) => {
+      const from = source.get(t);
+      return from === undefined ? prepared[t.value] : fetched[from];
+    };
     const cond = (value: string) =>
       value in prepared
         ? prepared[value]
-        : (this.#constantCondition(value) ?? fetched[outputOf.get(requestKey({ value, reduce: 'none' }))!]);
+        : (this.#constantCondition(value) ?? fetched[capture.outputOf.get(requestKey({ value, reduce: 'none' }))!]);
     const records = (t: CaptureTarget) => {
-      const m = ragged.get(requestKey({ ...t, dequantize, editDepth: edits?.depthFor(t) }));
+      const m = plan.ragged.get(t);
       return m && { meta: fetched[m.meta], loops: m.loops };
     };
-    const stack = options.stackCalls === true;
-    const resolved = resolveCalls(this.index, this.runtime, selection.targets, read, cond, stack, records);
-    const outputs = Object.fromEntries(modelOutputs.map((o) => [o, fetched[o]]));
-    return new ActivationCache(
-      resolved.tensors,
-      resolved.targets,
-      [...selection.notObservable, ...resolved.notCalled, ...(keepOutputs ? this.#unreturnableOutputs() : [])],
-      outputs,
-      this.source.saveTensors,
-    );
+    const { targets } = plan.selection;
+    const resolved = resolveCalls(this.index, this.runtime, targets, read, cond, plan.stack, records);
+    const outputs: Record<string, Tensor> = {};
+    for (const o of plan.modelOutputs) outputs[o] = fetched[o];
+    const notObservable = [...plan.notObservable, ...resolved.notCalled];
+    return new ActivationCache(resolved.tensors, resolved.targets, notObservable, outputs, this.source.saveTensors);
+  }
+
+  /**
+   * What a capture with these options decides before running (selection, requests, session, the
+   * output each key is read from), shared by every capture with equal options: a small model's
+   * capture is mostly this. Options holding edit tensors or callbacks plan afresh each time.
+   */
+  #capturePlan(options: CaptureOptions): Promise<CapturePlan> {
+    const key = options.edit || options.editable ? undefined : planKey(options);
+    if (key === undefined) return this.#buildPlan(options);
+    let plan = this.#plans.get(key);
+    if (!plan) {
+      if (this.#plans.size >= MAX_PLANS) this.#plans.delete(this.#plans.keys().next().value!);
+      plan = this.#buildPlan(options);
+      plan.catch(() => this.#plans.delete(key));
+      this.#plans.set(key, plan);
+    }
+    return plan;
+  }
+
+  async #buildPlan(options: CaptureOptions): Promise<CapturePlan> {
+    const edits = planEdits(this.moduleMap, this.index, options);
+    const selection = await this.#selection(options, edits);
+    const mode = requestMode(options, edits);
+    const keepOutputs = options.stop !== true;
+    const capture = await this.#session(this.#requestsFor(selection, mode), keepOutputs, edits);
+    const modelOutputs = keepOutputs ? this.#returnableOutputs() : [];
+    const metas = [...capture.ragged.values()].map((m) => m.meta);
+    const source = new Map<CaptureTarget, string | undefined>();
+    const ragged = new Map<CaptureTarget, { meta: string; loops: number }>();
+    for (const t of selection.targets) {
+      const request = this.#requestOf(t, mode);
+      source.set(t, request && capture.outputOf.get(requestKey(request))!);
+      const m = request && capture.ragged.get(requestKey(request));
+      if (m) ragged.set(t, m);
+    }
+    return {
+      edits,
+      selection,
+      capture,
+      modelOutputs,
+      fetches: [...new Set([...modelOutputs, ...capture.outputOf.values(), ...metas])],
+      source,
+      ragged,
+      stack: options.stackCalls === true,
+      notObservable: [...selection.notObservable, ...(keepOutputs ? this.#unreturnableOutputs() : [])],
+    };
   }
 
   /** An If condition stored in the model as an initializer (a bool scalar: raw byte or int32 field). */
@@ -398,7 +474,7 @@ export class NeurotapModel {
   async prepare(options: CaptureOptions = {}): Promise<void> {
     const edits = planEdits(this.moduleMap, this.index, options);
     await this.#session(
-      this.#requestsFor(await this.#selection(options, edits), options.dequantize === true, edits),
+      this.#requestsFor(await this.#selection(options, edits), requestMode(options, edits)),
       options.stop !== true,
       edits,
     );
@@ -410,20 +486,34 @@ export class NeurotapModel {
     return this.plan(options);
   }
 
-  /** An unreduced graph input is returned from the feeds: it is not a graph value to expose. */
-  #isFeed(t: { value: string; reduce: Reduction }): boolean {
-    return t.reduce === 'none' && this.index.inputs.includes(t.value);
+  /**
+   * What the capture graph returns for a target; undefined for an unreduced graph input, which is
+   * returned from the feeds (unless it is cast to float16).
+   */
+  #requestOf(t: CaptureTarget, mode: RequestMode): ExposeRequest | undefined {
+    const { dequantize, edits } = mode;
+    const float =
+      inferElemType(this.index, t.value) === DataType.FLOAT || (dequantize && !!quantParams(this.index, t.value));
+    const float16 = mode.float16 && float;
+    if (t.reduce === 'none' && !float16 && !t.derive && this.index.inputs.includes(t.value)) return undefined;
+    return {
+      value: t.value,
+      reduce: t.reduce,
+      dequantize,
+      editDepth: edits?.depthFor(t),
+      derive: t.derive,
+      ...(float16 ? { float16 } : {}),
+    };
   }
 
   /** The values the capture graph must return: the targets, and the If conditions telling which branches ran. */
-  #requestsFor(selection: Selection, dequantize: boolean, edits?: EditPlan): ExposeRequest[] {
+  #requestsFor(selection: Selection, mode: RequestMode): ExposeRequest[] {
+    const { edits } = mode;
     // A condition fed by the user or stored as an initializer is known without running the graph.
     const conditions = branchConditions(this.index, selection.targets)
       .filter((value) => !this.index.inputs.includes(value) && !this.index.initializers.has(value))
       .map((value) => ({ value, reduce: 'none' as const }));
-    const targets = selection.targets
-      .filter((t) => !this.#isFeed(t))
-      .map((t) => ({ value: t.value, reduce: t.reduce, dequantize, editDepth: edits?.depthFor(t), derive: t.derive }));
+    const targets = selection.targets.flatMap((t) => this.#requestOf(t, mode) ?? []);
     // What each JS callback edit receives (the graph is cut there).
     const callbacks = (edits?.callbacks ?? []).map((c) => c.unedited);
     return [...targets, ...callbacks, ...conditions];
@@ -488,6 +578,7 @@ export class NeurotapModel {
     const sessions = [...this.#sessions.values()];
     this.#sessions.clear();
     await this.#lens?.release();
+    this.#plans.clear();
     // A session that failed to build has nothing to release.
     for (const s of sessions)
       await s.then(

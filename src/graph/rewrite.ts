@@ -33,6 +33,8 @@ export interface ExposeRequest {
   readonly editDepth?: number;
   /** A value a fused op hides, re-opened or recomputed next to it (derive.ts); `value` is then its anchor. */
   readonly derive?: Derivation;
+  /** Return a float32 value as float16 (a Cast at the end, in the graph): half the bytes, lossy. */
+  readonly float16?: boolean;
 }
 
 export interface CaptureGraph {
@@ -50,7 +52,7 @@ export interface RaggedMeta {
 }
 
 export const requestKey = (r: ExposeRequest) =>
-  `${r.value}\u0000${r.reduce}\u0000${r.dequantize === true}\u0000${r.editDepth ?? ''}\u0000${derivationKey(r.derive)}`;
+  `${r.value}\u0000${r.reduce}\u0000${r.dequantize === true}\u0000${r.editDepth ?? ''}\u0000${derivationKey(r.derive)}${r.float16 ? '\u0000f16' : ''}`;
 
 export function buildCaptureGraph(
   model: ModelProto,
@@ -71,10 +73,11 @@ export function buildCaptureGraph(
     const read = r.derive ? appendDerivation(editor, r.derive, index) : edited(r.value, r.editDepth);
     const source = quant ? appendDequantize(read, quant, editor.graphAt(steps), editor) : read;
     // Reduce where the value lives, so a loop stacks the small reduced tensors.
-    const local =
+    const reduced =
       r.reduce === 'none' ? source : appendReduction({ ...r, value: source }, opset, editor.graphAt(steps), editor);
+    const local = r.float16 ? appendCast(reduced, DataType.FLOAT16, editor.graphAt(steps), editor) : reduced;
     if (raggedLoopDepth(index, steps) >= 0) {
-      const elemType = quant ? FLOAT : (inferElemType(index, r.value) ?? FLOAT);
+      const elemType = r.float16 ? DataType.FLOAT16 : quant ? FLOAT : (inferElemType(index, r.value) ?? FLOAT);
       const { data, meta, loops } = threadRagged(editor, index, local, steps, elemType);
       outputOf.set(requestKey(r), data);
       ragged.set(requestKey(r), { meta, loops });
@@ -124,6 +127,18 @@ function appendDequantize(value: string, q: QuantParams, graph: GraphProto, edit
   const out = editor.fresh(`${value}::dequantized`);
   const inputs = q.zeroPoint ? [value, q.scale, q.zeroPoint] : [value, q.scale];
   (graph.node ??= []).push({ opType: 'DequantizeLinear', name: out, input: inputs, output: [out] });
+  return out;
+}
+
+function appendCast(value: string, to: number, graph: GraphProto, editor: GraphEditor): string {
+  const out = editor.fresh(`${value}::float16`);
+  (graph.node ??= []).push({
+    opType: 'Cast',
+    name: out,
+    input: [value],
+    output: [out],
+    attribute: [{ name: 'to', type: AttributeType.INT, i: to }],
+  });
   return out;
 }
 

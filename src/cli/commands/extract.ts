@@ -78,6 +78,11 @@ const args = {
     description:
       'Return float16/bfloat16 values (an fp16 model) as float32; by default they keep the dtype the graph computes',
   },
+  dtype: {
+    type: 'string',
+    valueHint: 'float16',
+    description: 'float16: return float32 activations as float16 (half the bytes, lossy; keys unchanged)',
+  },
   edit: EDIT_FLAG,
   ...IMAGE_ARGS,
   ...S3_ARGS,
@@ -202,6 +207,8 @@ async function extract(modelPath: string, flags: ScannedFlags): Promise<void> {
       stackCalls: isSet(flags, 'stack-calls'),
       dequantize: isSet(flags, 'dequantize'),
       float32: isSet(flags, 'float32'),
+      // The library checks the name.
+      dtype: lastValue(flags, 'dtype') as 'float16' | undefined,
       edit: await editsOf(flags.values.get('edit') ?? []),
     };
     const plan = model.plan(options); // an unknown layer fails before any input file is read
