@@ -32,6 +32,7 @@ import {
 } from './capture/select.js';
 import { planEdits, type EditOptions, type EditPlan } from './capture/edits.js';
 import { planKey } from './capture/plan-key.js';
+import { reshapeViews, viewTensor } from './capture/views.js';
 import { cutSessions, runCut, type CutSessions } from './capture/cut-run.js';
 import { inferElemType, unreturnableType } from './graph/elem-type.js';
 import { dropFusedTargets, loadCaptureBase, type CaptureBase } from './capture/runtime-optimized.js';
@@ -71,6 +72,8 @@ interface CapturePlan {
   /** Per target, the fetched output holding it; undefined where it is a feed, returned as given. */
   source: ReadonlyMap<CaptureTarget, string | undefined>;
   ragged: ReadonlyMap<CaptureTarget, { meta: string; loops: number }>;
+  /** Targets read as a view of another target's tensor (source holds their fetched shape). */
+  views: ReadonlyMap<CaptureTarget, CaptureTarget>;
   stack: boolean;
   notObservable: Unobservable[];
 }
@@ -80,9 +83,16 @@ interface RequestMode {
   dequantize: boolean;
   float16: boolean;
   edits: EditPlan | undefined;
+  /** Targets returned as a view of another target's data (views.ts): only their shape is fetched. */
+  views: ReadonlyMap<CaptureTarget, CaptureTarget>;
 }
 
-function requestMode(options: CaptureOptions, edits: EditPlan | undefined): RequestMode {
+function requestMode(
+  index: GraphIndex,
+  options: CaptureOptions,
+  edits: EditPlan | undefined,
+  selection: Selection,
+): RequestMode {
   if (options.dtype !== undefined && options.dtype !== 'float32' && options.dtype !== 'float16')
     throw new NeurotapError(
       'E_BAD_ARGUMENT',
@@ -91,7 +101,9 @@ function requestMode(options: CaptureOptions, edits: EditPlan | undefined): Requ
         hint: "Leave dtype out for the model's own types, or pass 'float16' for half-size float activations.",
       },
     );
-  return { dequantize: options.dequantize === true, float16: options.dtype === 'float16', edits };
+  // An edit may change a value and not its reshape: with edits every value is fetched as it is.
+  const views = edits ? new Map() : reshapeViews(index, selection.targets);
+  return { dequantize: options.dequantize === true, float16: options.dtype === 'float16', edits, views };
 }
 
 /** Distinct option sets whose plans a model keeps (a sweep over layers plans each once, within this). */
@@ -381,9 +393,13 @@ export class NeurotapModel {
     const fetched = capture.cut
       ? await runCut(this.index, capture.cut, edits!.callbacks, runFeeds, capture.outputOf, this.runtime, run)
       : await run(capture.session, runFeeds, plan.fetches);
-    const read = (t: CaptureTarget) => {
+    const fetchedOrFed = (t: CaptureTarget) => {
       const from = source.get(t);
       return from === undefined ? prepared[t.value] : fetched[from];
+    };
+    const read = (t: CaptureTarget) => {
+      const base = plan.views.get(t);
+      return base ? viewTensor(this.runtime, fetchedOrFed(base), fetchedOrFed(t)) : fetchedOrFed(t);
     };
     const cond = (value: string) =>
       value in prepared
@@ -422,7 +438,7 @@ export class NeurotapModel {
   async #buildPlan(options: CaptureOptions): Promise<CapturePlan> {
     const edits = planEdits(this.moduleMap, this.index, options);
     const selection = await this.#selection(options, edits);
-    const mode = requestMode(options, edits);
+    const mode = requestMode(this.index, options, edits, selection);
     const keepOutputs = options.stop !== true;
     const capture = await this.#session(this.#requestsFor(selection, mode), keepOutputs, edits);
     const modelOutputs = keepOutputs ? this.#returnableOutputs() : [];
@@ -444,6 +460,7 @@ export class NeurotapModel {
       source,
       ragged,
       stack: options.stackCalls === true,
+      views: mode.views,
       notObservable: [...selection.notObservable, ...(keepOutputs ? this.#unreturnableOutputs() : [])],
     };
   }
@@ -473,8 +490,9 @@ export class NeurotapModel {
   /** Builds (and caches) the session a capture with these options will use, without running it. */
   async prepare(options: CaptureOptions = {}): Promise<void> {
     const edits = planEdits(this.moduleMap, this.index, options);
+    const selection = await this.#selection(options, edits);
     await this.#session(
-      this.#requestsFor(await this.#selection(options, edits), requestMode(options, edits)),
+      this.#requestsFor(selection, requestMode(this.index, options, edits, selection)),
       options.stop !== true,
       edits,
     );
@@ -496,6 +514,7 @@ export class NeurotapModel {
       inferElemType(this.index, t.value) === DataType.FLOAT || (dequantize && !!quantParams(this.index, t.value));
     const float16 = mode.float16 && float;
     if (t.reduce === 'none' && !float16 && !t.derive && this.index.inputs.includes(t.value)) return undefined;
+    if (mode.views.has(t)) return { value: t.value, reduce: 'none', shape: true };
     return {
       value: t.value,
       reduce: t.reduce,

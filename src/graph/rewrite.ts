@@ -35,6 +35,8 @@ export interface ExposeRequest {
   readonly derive?: Derivation;
   /** Return a float32 value as float16 (a Cast at the end, in the graph): half the bytes, lossy. */
   readonly float16?: boolean;
+  /** Return only the value's shape (a Shape node): for a reshape of a captured value, viewed in JS. */
+  readonly shape?: boolean;
 }
 
 export interface CaptureGraph {
@@ -52,7 +54,7 @@ export interface RaggedMeta {
 }
 
 export const requestKey = (r: ExposeRequest) =>
-  `${r.value}\u0000${r.reduce}\u0000${r.dequantize === true}\u0000${r.editDepth ?? ''}\u0000${derivationKey(r.derive)}${r.float16 ? '\u0000f16' : ''}`;
+  `${r.value}\u0000${r.reduce}\u0000${r.dequantize === true}\u0000${r.editDepth ?? ''}\u0000${derivationKey(r.derive)}${r.float16 ? '\u0000f16' : ''}${r.shape ? '\u0000shape' : ''}`;
 
 export function buildCaptureGraph(
   model: ModelProto,
@@ -75,7 +77,11 @@ export function buildCaptureGraph(
     // Reduce where the value lives, so a loop stacks the small reduced tensors.
     const reduced =
       r.reduce === 'none' ? source : appendReduction({ ...r, value: source }, opset, editor.graphAt(steps), editor);
-    const local = r.float16 ? appendCast(reduced, DataType.FLOAT16, editor.graphAt(steps), editor) : reduced;
+    const local = r.shape
+      ? appendShape(reduced, editor.graphAt(steps), editor)
+      : r.float16
+        ? appendCast(reduced, DataType.FLOAT16, editor.graphAt(steps), editor)
+        : reduced;
     if (raggedLoopDepth(index, steps) >= 0) {
       const elemType = r.float16 ? DataType.FLOAT16 : quant ? FLOAT : (inferElemType(index, r.value) ?? FLOAT);
       const { data, meta, loops } = threadRagged(editor, index, local, steps, elemType);
@@ -127,6 +133,12 @@ function appendDequantize(value: string, q: QuantParams, graph: GraphProto, edit
   const out = editor.fresh(`${value}::dequantized`);
   const inputs = q.zeroPoint ? [value, q.scale, q.zeroPoint] : [value, q.scale];
   (graph.node ??= []).push({ opType: 'DequantizeLinear', name: out, input: inputs, output: [out] });
+  return out;
+}
+
+function appendShape(value: string, graph: GraphProto, editor: GraphEditor): string {
+  const out = editor.fresh(`${value}::shape`);
+  (graph.node ??= []).push({ opType: 'Shape', name: out, input: [value], output: [out] });
   return out;
 }
 
