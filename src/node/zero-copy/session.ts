@@ -68,10 +68,12 @@ export class ZeroCopySession {
   #fallback: Promise<InferenceSession> | undefined;
   /** Set after a first run of a small model with small outputs: later runs go to the binding. */
   #onBinding = false;
+  #ranOnce = false;
 
   private constructor(
     private handle: unknown,
-    private readonly createFallback: Fallback,
+    /** Builds the binding's session; it holds the model bytes, so it is dropped once no longer needed. */
+    private createFallback: Fallback | undefined,
     private readonly small: boolean,
   ) {}
 
@@ -129,12 +131,24 @@ export class ZeroCopySession {
     }
     const tensors = fetches.map((_, i) => outputTensor(a, values[i], infos[i]!));
     const bytes = tensors.reduce((sum, t) => sum + (t.data as ArrayBufferView).byteLength, 0);
-    if (this.small && bytes < SMALL_OUTPUT_BYTES * Math.max(1, tensors.length)) this.#onBinding = true;
+    if (!this.#ranOnce) this.#afterFirstRun(bytes < SMALL_OUTPUT_BYTES * Math.max(1, tensors.length));
     return Object.fromEntries(fetches.map((name, i) => [name, tensors[i]]));
   }
 
+  /**
+   * A small model with small outputs moves to the binding; a large one lets go of the bytes the
+   * binding's session would need (feed and output types are the model's: no later run needs it).
+   */
+  #afterFirstRun(smallOutputs: boolean): void {
+    this.#ranOnce = true;
+    if (this.small && smallOutputs) this.#onBinding = true;
+    else if (!this.small) this.createFallback = undefined;
+  }
+
   #runOnBinding(feeds: Record<string, Tensor>, fetches: readonly string[]): Promise<Record<string, Tensor>> {
-    this.#fallback ??= this.createFallback();
+    if (!this.#fallback && !this.createFallback)
+      throw new Error('this run needs the binding, and its model bytes are gone');
+    this.#fallback ??= this.createFallback!();
     return this.#fallback.then((s) => s.run(feeds, fetches) as Promise<Record<string, Tensor>>);
   }
 
