@@ -52,3 +52,4 @@ export { encodeSafetensors, parseSafetensors, type Safetensors } from './formats
 export type * as onnx from './onnx/types.js';
 export { parseTokenizer, type TokenVocab } from './lens/tokenizer.js';
 export type { LensLayer, LensOptions, LensResult, LensToken } from './lens/lens.js';
+export { float16ToFloat32 } from './tensor-summary.js';

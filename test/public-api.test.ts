@@ -20,6 +20,7 @@ const CORE = [
   'encodeNpy',
   'encodeNpz',
   'encodeSafetensors',
+  'float16ToFloat32',
   'isNeurotapError',
   'parseNpy',
   'parseNpz',
