@@ -20,6 +20,17 @@ export interface CaseResult {
   note?: string;
 }
 
+/**
+ * The bench's clock in ms: wall time, or with BENCH_CLOCK=cpu the process's CPU time (all threads),
+ * which a shared machine's load barely moves (use it with BENCH_THREADS=1: idle ONNX Runtime
+ * threads spin, and that counts as CPU).
+ */
+export const clockMs = (): number => {
+  if (process.env.BENCH_CLOCK !== 'cpu') return performance.now();
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
+
 export const stats = (v: number[]): Stats => {
   const s = [...v].sort((a, b) => a - b);
   return { median: s[s.length >> 1], min: s[0], max: s[s.length - 1] };

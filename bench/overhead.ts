@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { NeurotapModel } from '../src/model.js';
 import { nodeRuntime } from '../src/node/index.js';
 import type { InferenceSession, Runtime } from '../src/runtime/runtime.js';
-import { type CaseResult, stats } from './cases.js';
+import { type CaseResult, clockMs, stats } from './cases.js';
 
 /** nodeRuntime, with the time its sessions spend in `run` added up in `inside.ms`. */
 function timedRuntime(inside: { ms: number }): Runtime {
@@ -18,11 +18,11 @@ function timedRuntime(inside: { ms: number }): Runtime {
         const session = await nodeRuntime.InferenceSession.create(model, options);
         const run = session.run.bind(session);
         session.run = (async (...args: Parameters<typeof run>) => {
-          const t = performance.now();
+          const t = clockMs();
           try {
             return await run(...args);
           } finally {
-            inside.ms += performance.now() - t;
+            inside.ms += clockMs() - t;
           }
         }) as typeof session.run;
         return session;
@@ -47,9 +47,9 @@ export async function captureOverheadCase(
   const totals: number[] = [];
   for (let b = 0; b < blocks; b++) {
     inside.ms = 0;
-    const t = performance.now();
+    const t = clockMs();
     for (let i = 0; i < perBlock; i++) await model.capture(feeds);
-    const total = performance.now() - t;
+    const total = clockMs() - t;
     totals.push((total * 1000) / perBlock);
     overhead.push(((total - inside.ms) * 1000) / perBlock);
   }

@@ -10,7 +10,7 @@ import { NeurotapModel } from '../src/model.js';
 import { loadModel } from '../src/node/index.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import * as ort from 'onnxruntime-node';
-import { type CaseResult, measureRepeatedCaptures, type Stats, stats } from './cases.js';
+import { type CaseResult, clockMs, measureRepeatedCaptures, type Stats, stats } from './cases.js';
 import { datasetCases } from './dataset.js';
 import { patchingSweepCase } from './edits.js';
 import { s3Cases } from './s3.js';
@@ -20,14 +20,18 @@ import { browserCase } from './browser.js';
 const ROOT = join(import.meta.dirname, '..');
 const BIG = join(ROOT, 'fixtures', 'big');
 const THREADS = Number(process.env.BENCH_THREADS ?? 2);
+const CLOCK = process.env.BENCH_CLOCK === 'cpu' ? 'cpu' : 'wall';
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const PYTHON = '/usr/bin/python3';
+/** BENCH_ONLY=overhead,resnet,browser,big,rss,dataset,s3,edits runs only those groups. */
+const ONLY = process.env.BENCH_ONLY?.split(',');
+const want = (group: string) => !ONLY || ONLY.includes(group);
 const bindingRuntime = ort as unknown as Runtime;
 
 async function time(f: () => Promise<unknown>): Promise<number> {
-  const t = performance.now();
+  const t = clockMs();
   await f();
-  return performance.now() - t;
+  return clockMs() - t;
 }
 
 /**
@@ -56,7 +60,7 @@ function torchHooksMs(batch: number, size: number): { ms: number | null; note?: 
   try {
     const out = execFileSync(
       PYTHON,
-      [join(ROOT, 'bench', 'torch_hooks.py'), String(batch), String(size), String(THREADS), String(RUNS)],
+      [join(ROOT, 'bench', 'torch_hooks.py'), String(batch), String(size), String(THREADS), String(RUNS), CLOCK],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
     );
     return { ms: JSON.parse(out.trim().split('\n').pop()!).median_ms };
@@ -194,25 +198,26 @@ function bigModelCase(results: CaseResult[]): void {
 async function main(): Promise<void> {
   const results: CaseResult[] = [];
   // First, so the RSS it watches is not the ResNet cases' memory being returned.
-  const rss = await measureRepeatedCaptures(ROOT, 1000, THREADS);
-  results.push(await captureOverheadCase(ROOT, THREADS));
-  await resnetCases(results);
-  const browser = await browserCase(ROOT, 1, Math.max(2, Math.ceil(RUNS / 5)));
+  const rss = want('rss') ? await measureRepeatedCaptures(ROOT, 1000, THREADS) : undefined;
+  if (want('overhead')) results.push(await captureOverheadCase(ROOT, THREADS));
+  if (want('resnet')) await resnetCases(results);
+  const browser = want('browser') ? await browserCase(ROOT, 1, Math.max(2, Math.ceil(RUNS / 5))) : undefined;
   if (browser) results.push(browser);
-  bigModelCase(results);
-  results.push({
-    case: `digits-cnn: 1000 captures, RSS ${rss.afterWarmupMB.toFixed(0)} → ${rss.endMB.toFixed(0)} MB`,
-    ours: { median: rss.endMB, min: rss.endMB, max: rss.endMB },
-    baseline: 'RSS after 2,000 warm-up captures (MB)',
-    baselineMs: rss.afterWarmupMB,
-    ratio: rss.endMB / rss.afterWarmupMB,
-    target: '≤ 1.1',
-  });
-  results.push(...(await datasetCases(ROOT, THREADS)));
-  results.push(...(await s3Cases(ROOT, THREADS)));
-  results.push(await patchingSweepCase(ROOT, THREADS, (variants) => interleaved(variants, RUNS)));
+  if (want('big')) bigModelCase(results);
+  if (rss)
+    results.push({
+      case: `digits-cnn: 1000 captures, RSS ${rss.afterWarmupMB.toFixed(0)} → ${rss.endMB.toFixed(0)} MB`,
+      ours: { median: rss.endMB, min: rss.endMB, max: rss.endMB },
+      baseline: 'RSS after 2,000 warm-up captures (MB)',
+      baselineMs: rss.afterWarmupMB,
+      ratio: rss.endMB / rss.afterWarmupMB,
+      target: '≤ 1.1',
+    });
+  if (want('dataset')) results.push(...(await datasetCases(ROOT, THREADS)));
+  if (want('s3')) results.push(...(await s3Cases(ROOT, THREADS)));
+  if (want('edits')) results.push(await patchingSweepCase(ROOT, THREADS, (variants) => interleaved(variants, RUNS)));
   printTable(results);
-  console.log(JSON.stringify({ threads: THREADS, runs: RUNS, node: process.version, results }, null, 1));
+  console.log(JSON.stringify({ threads: THREADS, runs: RUNS, clock: CLOCK, node: process.version, results }, null, 1));
 }
 
 function printTable(results: CaseResult[]): void {

@@ -1,7 +1,8 @@
 """PyTorch baseline for `npm run bench`: ResNet-18 eager with forward hooks on every leaf module.
 
 Prints one JSON line: {"median_ms", "min_ms", "max_ms", "runs", "threads", "torch"}.
-Usage: /usr/bin/python3 bench/torch_hooks.py BATCH SIZE THREADS RUNS
+Usage: /usr/bin/python3 bench/torch_hooks.py BATCH SIZE THREADS RUNS [wall|cpu]
+(cpu: the process's CPU time, as `npm run bench` measures with BENCH_CLOCK=cpu)
 """
 import json
 import sys
@@ -13,6 +14,7 @@ import torchvision
 
 def main() -> None:
     batch, size, threads, runs = (int(a) for a in sys.argv[1:5])
+    clock = time.process_time if sys.argv[5:6] == ["cpu"] else time.perf_counter
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = torchvision.models.resnet18(weights=None).eval()
@@ -27,10 +29,10 @@ def main() -> None:
     with torch.no_grad():
         for i in range(runs + 3):
             acts.clear()
-            t = time.perf_counter()
+            t = clock()
             model(x)
             if i >= 3:
-                times.append((time.perf_counter() - t) * 1000)
+                times.append((clock() - t) * 1000)
     for h in handles:
         h.remove()
     times.sort()
