@@ -66,7 +66,11 @@ describe('duplicate values', () => {
       const both = await model.capture(feeds, { layers: ['pool', 'flatten'], dtype });
       const alone = await model.capture(feeds, { layers: ['flatten'], dtype });
       const flatten = both.get('flatten')!;
-      assert.equal(flatten.data.buffer, both.get('pool')!.data.buffer, 'flatten is a view of pool');
+      assert.equal(
+        (flatten.data as Float32Array).buffer,
+        (both.get('pool')!.data as Float32Array).buffer,
+        'flatten is a view of pool',
+      );
       assert.equal(flatten.type, alone.get('flatten')!.type);
       assert.deepEqual(flatten.dims, alone.get('flatten')!.dims);
       assert.deepEqual(flatten.dims, [feeds.image.dims[0], 16 * 4 * 4]);
