@@ -125,6 +125,25 @@ describe('logit lens on the tiny HF GPT-2 (default: the hidden_states preset)', 
   }
 });
 
+describe('logit lens on a real ONNX Runtime-fused GPT-2 (fused Attention, SkipLayerNormalization)', () => {
+  it('hidden_states.0 … 5 through the fused ln_f + lm_head equal torch; the last row is the model’s logits', async () => {
+    const dir = join(FIXTURES, 'hf-gpt2-ort-fused');
+    const model = await loadModel(join(dir, 'model.onnx'));
+    const feeds = Object.fromEntries(parseNpz(new Uint8Array(readFileSync(join(dir, 'input.npz'))))) as Record<
+      string,
+      PlainTensor
+    >;
+    try {
+      const result = await model.lens(feeds, { logits: true });
+      assert.deepEqual([result.norm, result.head], ['transformer.ln_f', 'lm_head']);
+      assert.equal(result.layers.at(-1)!.source, 'in:transformer.ln_f#0');
+      assertLensEquals(result, lensGolden('hf-gpt2-ort-fused'), 6);
+    } finally {
+      await model.release();
+    }
+  });
+});
+
 describe('logit lens: states the export does not hold', () => {
   it('are reported with the reason (no row), and none observable is E_NOT_OBSERVABLE', async () => {
     // ORT fused the static GPT-2's last block with ln_f: the block's output is no single value.
