@@ -89,6 +89,10 @@ describe('logit lens', () => {
     } finally {
       await model.release();
     }
+    // A merged decoder holds its head in both If branches: named, with the export to use instead.
+    const merged = await loadModel(fixture('merged-decoder').path);
+    assert.throws(() => merged.lensHead(), { code: 'E_NO_LM_HEAD', message: /'lm_head' has 2 call sites/ });
+    await merged.release();
     // An encoder (the tiny HF BertModel) has no LM head either.
     const bert = await loadModel(fixture('hf-bert').path);
     assert.throws(() => bert.lensHead(), { code: 'E_NO_LM_HEAD', message: /no module named lm_head/ });
@@ -138,6 +142,36 @@ describe('logit lens on a real ONNX Runtime-fused GPT-2 (fused Attention, SkipLa
       assert.deepEqual([result.norm, result.head], ['transformer.ln_f', 'lm_head']);
       assert.equal(result.layers.at(-1)!.source, 'in:transformer.ln_f#0');
       assertLensEquals(result, lensGolden('hf-gpt2-ort-fused'), 6);
+    } finally {
+      await model.release();
+    }
+  });
+});
+
+describe('logit lens on an fp16 graph', () => {
+  it('a fused fp16 final norm (SkipLayerNormalization) + lm_head: the last row is the model’s own logits (fp16 rounding)', async () => {
+    const model = await loadModel(join(FIXTURES, 'real-models', 'qwen-tiny-gqa-fp16.onnx'));
+    const empty = { data: new Uint16Array(0), dims: [1, 2, 0, 16], type: 'float16' as const };
+    const feeds: Record<string, PlainTensor> = {
+      input_ids: { data: Int32Array.from([1, 5, 9, 3]), dims: [1, 4] },
+      attention_mask: { data: new BigInt64Array(4).fill(1n), dims: [1, 4] },
+      ...Object.fromEntries(
+        ['0', '1'].flatMap((i) => [`past_key_values.${i}.key`, `past_key_values.${i}.value`].map((k) => [k, empty])),
+      ),
+    };
+    try {
+      // final_ln is the normed output (HF's last hidden state): the lens reads it before the norm.
+      const result = await model.lens(feeds, { layers: ['final_ln'], logits: true, top: 3 });
+      assert.deepEqual([result.norm, result.head, result.layers[0].source], ['norm', 'lm_head', 'in:norm#0']);
+      const own = (await model.run(feeds)).logits;
+      assert.equal(own.type, 'float16');
+      const { toFloat32 } = await import('../src/tensor-summary.js');
+      const expected = { type: 'float32' as const, dims: [...own.dims], data: toFloat32(own as HostTensor) };
+      // Equal up to fp16 rounding: the head's MatMul runs on another row count than in the model.
+      assert.equal(mismatch(result.layers[0].logits!, expected, 1e-3, 1e-4), undefined);
+      const row = expected.data.slice(0, expected.dims[2]);
+      const best = row.indexOf(Math.max(...row));
+      assert.equal(result.layers[0].top[0][0][0].id, best);
     } finally {
       await model.release();
     }

@@ -87,6 +87,15 @@ function findHead(map: ModuleMap, index: GraphIndex): ModuleInfo {
   // Unnamed: the Linear whose output is the model's output (a head called once, reading one value).
   const linear = map.modules.filter((m) => /^Linear/.test(m.type) && once(m) && outputs.has(m.calls[0].outputs[0]));
   if (linear.length === 1) return linear[0];
+  const repeated = map.modules.find((m) => HEAD_NAME.test(m.name) && m.calls.length > 1);
+  if (repeated)
+    throw new NeurotapError(
+      'E_NO_LM_HEAD',
+      `The logit lens needs an LM head called once; '${repeated.name}' has ${repeated.calls.length} call sites (the If branches of a merged decoder each hold one).`,
+      {
+        hint: 'Run the lens on the export without the merged If (decoder_model.onnx rather than decoder_model_merged.onnx), whose head is in the main graph.',
+      },
+    );
   throw noHead(
     named.length > 1
       ? `${named.map((m) => `'${m.name}'`).join(' and ')} both look like an LM head`
