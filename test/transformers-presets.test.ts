@@ -26,17 +26,6 @@ const SHAPES = {
   'hf-bert': { hidden: [2, 8, 32], attention: [2, 4, 8, 8] },
 };
 const VARIANTS = ['model.onnx', 'model.ort.onnx', 'model.static.ort.onnx', 'model.fused-attention.onnx'];
-/** Keys a variant reports, with the reason's words: values ONNX Runtime's fusions put out of reach. */
-const REPORTED: Record<string, Record<string, RegExp>> = {
-  // ORT names its fused SkipLayerNormalization nodes outside the blocks' scopes: the map's blocks then
-  // neither return nor read one certain hidden state (hfnames' parameter-derived names will place them).
-  'hf-bert/model.static.ort.onnx': {
-    'hidden_states.0': /could be the hidden state/,
-    'hidden_states.1': /could be the hidden state/,
-    'hidden_states.2': /returns 0 values/,
-  },
-};
-
 function hfOutputs(name: string) {
   return parseNpz(new Uint8Array(readFileSync(join(FIXTURES, name, 'hf_outputs.npz'))));
 }
@@ -64,13 +53,8 @@ describe('hidden_states and attentions presets', () => {
           const fused = variant === 'model.fused-attention.onnx' && key.startsWith('attentions');
           assert.equal(acts.recomputed(key) !== undefined, fused, `${variant}: ${key} recomputed`);
         }
-        const allowed = REPORTED[`${name}/${variant}`] ?? {};
         const why = (k: string) => acts.whyNotObservable(k)?.reason ?? '';
-        assert.deepEqual(
-          reported.filter((k) => !allowed[k]?.test(why(k))),
-          [],
-          `${variant}: reported ${reported.map((k) => `${k} (${why(k)})`)}`,
-        );
+        assert.deepEqual(reported, [], `${variant}: reported ${reported.map((k) => `${k} (${why(k)})`)}`);
         await model.release();
       });
     }
@@ -228,6 +212,23 @@ describe('hidden_states and attentions presets', () => {
       assert.deepEqual(acts.get(key)!.dims, key.startsWith('hidden') ? [2, 8, 2] : [2, 2, 8, 8], key);
       assert.equal(mismatch(acts.get(key)!, hf.get(key)!), undefined, `${key} differs from torch`);
     }
+    await model.release();
+  });
+  it("the real ORT-fused GPT-2: hidden states from the fused norms' sums, attentions recomputed, all equal torch", async () => {
+    const dir = join(FIXTURES, 'hf-gpt2-ort-fused');
+    const hf = hfOutputs('hf-gpt2-ort-fused');
+    const inputs = parseNpz(new Uint8Array(readFileSync(join(dir, 'input.npz'))));
+    const model = await loadModel(join(dir, 'model.onnx'));
+    const acts = await model.capture(Object.fromEntries(inputs), { layers: ['hidden_states', 'attentions'] });
+    const keys = [...expectedKeys('hidden_states', 6), ...expectedKeys('attentions', 5)];
+    assert.deepEqual([...acts.keys()].sort(), keys.sort());
+    for (const key of keys) {
+      assert.deepEqual(acts.get(key)!.dims, key.startsWith('hidden') ? [2, 8, 32] : [2, 4, 8, 8], key);
+      assert.equal(mismatch(acts.get(key)!, hf.get(key)!), undefined, `${key} differs from torch`);
+      // Only the attentions are recomputed; the hidden states are values the fused ops compute.
+      assert.equal(acts.recomputed(key) !== undefined, key.startsWith('attentions'), key);
+    }
+    assert.match(acts.recomputed('attentions.0')!, /fused Attention/);
     await model.release();
   });
 });
