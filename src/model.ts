@@ -413,7 +413,9 @@ export class NeurotapModel {
     const resolved = resolveCalls(this.index, this.runtime, targets, read, cond, plan.stack, records);
     const outputs: Record<string, Tensor> = {};
     for (const o of plan.modelOutputs) outputs[o] = fetched[o];
-    const notObservable = [...plan.notObservable, ...resolved.notCalled];
+    // A key one If branch returned is not "not called" because the other branch's site of it did not run.
+    const notCalled = resolved.notCalled.filter((u) => !resolved.tensors.has(u.key));
+    const notObservable = [...plan.notObservable, ...notCalled];
     return new ActivationCache(resolved.tensors, resolved.targets, notObservable, outputs, this.source.saveTensors);
   }
 

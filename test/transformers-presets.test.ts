@@ -231,4 +231,18 @@ describe('hidden_states and attentions presets', () => {
     assert.match(acts.recomputed('attentions.0')!, /fused Attention/);
     await model.release();
   });
+
+  it('a merged decoder: both If branches give the same keys, the taken one returns them', async () => {
+    const fx = fixture('merged-decoder');
+    const model = await loadModel(fx.path);
+    const plan = model.plan({ layers: ['hidden_states', 'attentions'] });
+    const keys = ['hidden_states.0', 'hidden_states.1', 'attentions.0'];
+    assert.deepEqual(plan.targets.map((t) => t.key).sort(), [...keys, ...keys].sort());
+    const acts = await model.capture(Object.fromEntries(fx.inputs), { layers: ['hidden_states', 'attentions'] });
+    assert.deepEqual([...acts.keys()].sort(), [...keys].sort());
+    assert.deepEqual(acts.notObservable, []);
+    assert.equal(mismatch(acts.get('hidden_states.0')!, fx.golden.get('embed_tokens')!), undefined);
+    assert.equal(mismatch(acts.get('hidden_states.1')!, fx.golden.get('norm')!), undefined);
+    await model.release();
+  });
 });

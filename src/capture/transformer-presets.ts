@@ -287,12 +287,45 @@ export function transformerSelection(
   reduceFor: (name: string) => Reduction,
 ): Selection {
   const found = findBlocks(map);
+  const selection: Selection = { targets: [], notObservable: [] };
+  // A merged decoder runs every block in one of two If branches: each branch gives the same keys,
+  // and only the taken one returns them (the other is reported as not called, then dropped).
+  for (const site of branchSites(found)) addItems(selection, index, site, preset, reduceFor);
+  return selection;
+}
+
+/** The blocks as one call site each: the model itself, or each If branch of a merged decoder. */
+function branchSites(found: Blocks): Blocks[] {
+  const modules = [...found.blocks, ...(found.finalNorm ? [found.finalNorm] : [])];
+  const n = found.blocks[0].calls.length;
+  const sameBranch = (k: number) => {
+    const where = JSON.stringify(found.blocks[0].calls[k]?.context);
+    return modules.every((m) => m.calls.length === n && JSON.stringify(m.calls[k].context) === where);
+  };
+  const branched = n > 1 && found.blocks[0].calls.every((c) => c.context.length > 0);
+  if (!branched || ![...Array(n).keys()].every(sameBranch)) return [found];
+  const at = (m: ModuleInfo | undefined, k: number) => m && { ...m, calls: [m.calls[k]] };
+  return [...Array(n).keys()].map((k) => ({
+    ...found,
+    blocks: found.blocks.map((b) => at(b, k)!),
+    finalNorm: at(found.finalNorm, k),
+    embeddings: at(found.embeddings, k),
+  }));
+}
+
+function addItems(
+  selection: Selection,
+  index: GraphIndex,
+  found: Blocks,
+  preset: TransformerPreset,
+  reduceFor: (name: string) => Reduction,
+): void {
   const extents = lazyExtents(index, found.blocks);
   const items =
     preset === 'hidden_states'
       ? hiddenStates(index, found, extents)
       : found.blocks.map((b, i) => attentionProbs(index, b, () => extents.of(i)));
-  const selection: Selection = { targets: [], notObservable: [] };
+  const siteContext = found.blocks[0].calls[0]?.context;
   items.forEach((item, i) => {
     const key = `${preset}.${i}`;
     if ('reason' in item) {
@@ -314,8 +347,8 @@ export function transformerSelection(
       site: 1,
       tuple: '',
       ...(item.derive ? { derive: item.derive, recomputed: item.recomputed } : {}),
+      ...(siteContext?.length ? { siteContext } : {}),
     };
     selection.targets.push(target);
   });
-  return selection;
 }
