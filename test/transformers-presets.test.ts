@@ -245,4 +245,24 @@ describe('hidden_states and attentions presets', () => {
     assert.equal(mismatch(acts.get('hidden_states.1')!, fx.golden.get('norm')!), undefined);
     await model.release();
   });
+
+  it("re-opens a SkipLayerNormalization's unnamed sum output (3) in the capture graph: the block output torch saw", async () => {
+    // In the static-shape ORT variant, transformer.h.1's residual add and ln_f are one SkipLayerNormalization.
+    const fx = fixture('hf-gpt2');
+    const proto = decodeModel(new Uint8Array(readFileSync(join(FIXTURES, 'hf-gpt2', 'model.static.ort.onnx'))));
+    const node = proto.graph!.node!.find((n) => n.opType === 'SkipLayerNormalization')!;
+    assert.equal(node.output?.[3] ?? '', '');
+    const request = {
+      value: node.output![0],
+      reduce: 'none' as const,
+      derive: { kind: 'optional-output' as const, anchor: node.output![0], output: 3 },
+    };
+    const graph = buildCaptureGraph(proto, indexGraph(proto.graph!), [request], true);
+    const session = await ort.InferenceSession.create(encodeModel(graph.model));
+    const ids = fx.inputs.get('input_ids')!;
+    const out = await session.run({ input_ids: new ort.Tensor('int64', ids.data as BigInt64Array, [...ids.dims]) });
+    const sum = out[graph.outputOf.get(requestKey(request))!];
+    assert.equal(mismatch(sum, fx.golden.get('transformer.h.1')!), undefined);
+    await session.release();
+  });
 });
