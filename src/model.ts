@@ -76,6 +76,11 @@ interface CapturePlan {
   views: ReadonlyMap<CaptureTarget, CaptureTarget>;
   stack: boolean;
   notObservable: Unobservable[];
+  /**
+   * Where no target sits in an If or Loop body, the keys do not depend on the run: each key with
+   * the target it reads, worked out once (resolveCalls on the targets themselves).
+   */
+  keyed?: { entries: [string, CaptureTarget][]; targets: CaptureTarget[] };
 }
 
 /** How targets become graph outputs: dequantized, cast to float16, read at an edit depth. */
@@ -410,7 +415,13 @@ export class NeurotapModel {
       return m && { meta: fetched[m.meta], loops: m.loops };
     };
     const { targets } = plan.selection;
-    const resolved = resolveCalls(this.index, this.runtime, targets, read, cond, plan.stack, records);
+    const resolved = plan.keyed
+      ? {
+          tensors: new Map(plan.keyed.entries.map(([key, t]) => [key, read(t)])),
+          targets: [...plan.keyed.targets],
+          notCalled: [],
+        }
+      : resolveCalls(this.index, this.runtime, targets, read, cond, plan.stack, records);
     const outputs: Record<string, Tensor> = {};
     for (const o of plan.modelOutputs) outputs[o] = fetched[o];
     // A key one If branch returned is not "not called" because the other branch's site of it did not run.
@@ -464,6 +475,19 @@ export class NeurotapModel {
       stack: options.stackCalls === true,
       views: mode.views,
       notObservable: [...selection.notObservable, ...(keepOutputs ? this.#unreturnableOutputs() : [])],
+      keyed: ragged.size || capture.cut ? undefined : this.#runIndependentKeys(selection.targets),
+    };
+  }
+
+  #runIndependentKeys(targets: readonly CaptureTarget[]): CapturePlan['keyed'] {
+    const outside = (t: CaptureTarget) => !t.siteContext?.length && valueContext(this.index, t.value).length === 0;
+    if (!targets.every(outside)) return undefined;
+    // Each target stands in for its own tensor: the keys come out paired with what they read.
+    const asTensor = (t: CaptureTarget) => t as unknown as Tensor;
+    const keyed = resolveCalls(this.index, this.runtime, targets, asTensor, () => undefined, false);
+    return {
+      entries: [...keyed.tensors].map(([key, t]) => [key, t as unknown as CaptureTarget]),
+      targets: keyed.targets,
     };
   }
 
