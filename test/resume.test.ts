@@ -13,28 +13,23 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { arraySource, writeDataset, type DataSource } from '../src/node/dataset/index.js';
 import { loadModel } from '../src/node/index.js';
-import { BIN, cli, digitsLike, DIGITS_CNN, ROOT, storeFiles, writeDigitsNpy } from './helpers/dataset.js';
+import {
+  BIN,
+  cli,
+  digitsExtractArgs,
+  digitsLike,
+  DIGITS_CNN,
+  ROOT,
+  storeFiles,
+  writeDigitsNpy,
+} from './helpers/dataset.js';
 
 let tmp: string;
 let npy: string;
 const ITEMS = 2400;
 const CHUNK = 24; // three batches of 8
-const args = (out: string) => [
-  'extract',
-  DIGITS_CNN,
-  '--inputs',
-  npy,
-  '--batch-size',
-  '8',
-  '--chunk-size',
-  String(CHUNK),
-  '--layers',
-  'conv1,fc1,fc2',
-  '--out',
-  out,
-  '--threads',
-  '1',
-];
+const args = (out: string) =>
+  digitsExtractArgs({ inputs: npy, out, batchSize: 8, chunkSize: CHUNK, layers: 'conv1,fc1,fc2', json: false });
 
 before(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'neurotap-resume-'));

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { cli, DIGITS_CNN, storeFiles, writeDigitsNpy } from './helpers/dataset.js';
+import { cli, digitsExtractArgs, storeFiles, writeDigitsNpy } from './helpers/dataset.js';
 import { BUCKET, type LocalS3, objectsUnder, spawnCli, startProxy, startS3 } from './helpers/s3.js';
 
 const CHUNKS = 8; // 256 items in chunks of 32 (two batches of 16)
@@ -23,24 +23,8 @@ let npy: string;
 let s3: LocalS3;
 let reference: Map<string, Buffer>;
 
-const args = (out: string, ...more: string[]) => [
-  'extract',
-  DIGITS_CNN,
-  '--inputs',
-  npy,
-  '--batch-size',
-  '16',
-  '--chunk-size',
-  '32',
-  '--layers',
-  'conv1,fc1,fc2',
-  '--out',
-  out,
-  '--threads',
-  '1',
-  '--json',
-  ...more,
-];
+const args = (out: string, ...more: string[]) =>
+  digitsExtractArgs({ inputs: npy, out, batchSize: 16, chunkSize: 32, layers: 'conv1,fc1,fc2' }, ...more);
 
 before(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'neurotap-s3-dataset-'));

@@ -8,25 +8,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { cli, cliWithEnv, DIGITS_CNN, storeFiles, writeDigitsNpy } from './helpers/dataset.js';
+import { cli, cliWithEnv, digitsExtractArgs, storeFiles, writeDigitsNpy } from './helpers/dataset.js';
 
 let tmp: string;
 let npy: string;
-const args = (out: string) => [
-  'extract',
-  DIGITS_CNN,
-  '--inputs',
-  npy,
-  '--batch-size',
-  '16',
-  '--chunk-size',
-  '48',
-  '--out',
-  out,
-  '--threads',
-  '1',
-  '--json',
-];
+const args = (out: string) => digitsExtractArgs({ inputs: npy, out, batchSize: 16, chunkSize: 48 });
 
 before(() => {
   tmp = mkdtempSync(join(tmpdir(), 'neurotap-shard-'));

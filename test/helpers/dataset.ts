@@ -24,6 +24,39 @@ export function writeDigitsNpy(path: string, n: number, seed = 1): Float32Array 
   return data;
 }
 
+/** What a data-set run of the digits CNN varies between tests; everything else is fixed. */
+export interface DigitsRun {
+  inputs: string;
+  out: string;
+  batchSize: number;
+  chunkSize: number;
+  layers?: string;
+  json?: boolean;
+}
+
+/** `extract` streaming the digits CNN over an .npy of items into a store, on one thread so stores compare byte for byte. */
+export function digitsExtractArgs(run: DigitsRun, ...more: string[]): string[] {
+  const layers = run.layers ? ['--layers', run.layers] : [];
+  const json = run.json === false ? [] : ['--json'];
+  return [
+    'extract',
+    DIGITS_CNN,
+    '--inputs',
+    run.inputs,
+    '--batch-size',
+    String(run.batchSize),
+    '--chunk-size',
+    String(run.chunkSize),
+    ...layers,
+    '--out',
+    run.out,
+    '--threads',
+    '1',
+    ...json,
+    ...more,
+  ];
+}
+
 export interface Run {
   code: number;
   stdout: string;
