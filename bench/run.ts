@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NeurotapModel } from '../src/model.js';
 import { loadModel } from '../src/node/index.js';
+import { zeroCopyRuntime } from '../src/node/zero-copy/runtime.js';
 import type { Runtime } from '../src/runtime/runtime.js';
 import * as ort from 'onnxruntime-node';
 import { type CaseResult, clockMs, measureRepeatedCaptures, type Stats, stats } from './cases.js';
@@ -81,8 +82,12 @@ async function resnetCases(results: CaseResult[]): Promise<void> {
   const path = join(BIG, 'resnet18-224.onnx');
   if (!existsSync(path)) return void console.error('skipping ResNet-18 cases: run `npm run bench:models` first');
   const model: NeurotapModel = await loadModel(path, { threads: THREADS });
-  // The same model on onnxruntime-node's binding, which copies every output (the zero-copy path's fallback).
-  const copying = NeurotapModel.fromBytes(new Uint8Array(readFileSync(path)), bindingRuntime, { threads: THREADS });
+  // The same model on ONNX Runtime's C API, whose outputs are not copied (opt-in: NEUROTAP_ZERO_COPY=1).
+  const zeroCopy = NeurotapModel.fromBytes(
+    new Uint8Array(readFileSync(path)),
+    zeroCopyRuntime(bindingRuntime, { enabled: true }),
+    { threads: THREADS },
+  );
   const batch = 8;
   const x = {
     data: Float32Array.from({ length: batch * 3 * 224 * 224 }, (_, i) => Math.sin(i)),
@@ -91,7 +96,7 @@ async function resnetCases(results: CaseResult[]): Promise<void> {
   const variants = {
     plain: () => model.run({ x }),
     leaves: () => model.capture({ x }),
-    leavesBinding: () => copying.capture({ x }),
+    leavesZeroCopy: () => zeroCopy.capture({ x }),
     leavesFloat16: () => model.capture({ x }, { dtype: 'float16' }),
     leavesMean: () => model.capture({ x }, { reduce: 'mean' }),
     layer1Stop: () => model.capture({ x }, { layers: ['layer1'], stop: true }),
@@ -114,7 +119,7 @@ async function resnetCases(results: CaseResult[]): Promise<void> {
     target,
   });
   results.push(vsPlain(`resnet18 b8: capture all leaves (${leafCount} keys)`, s.leaves, '≤ 1.1'));
-  results.push(vsPlain('resnet18 b8: all leaves on the copying binding (fallback)', s.leavesBinding, 'reference'));
+  results.push(vsPlain('resnet18 b8: all leaves, zero-copy C API (opt-in)', s.leavesZeroCopy, 'reference'));
   results.push(vsPlain('resnet18 b8: all leaves as float16 (half the bytes)', s.leavesFloat16, 'reference'));
   results.push(vsPlain('resnet18 b8: layer1 only, early stop', s.layer1Stop, '≤ 0.45'));
   results.push(vsPlain('resnet18 b8: all leaves, spatial mean in graph', s.leavesMean, '≤ 1.05'));

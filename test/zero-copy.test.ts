@@ -63,7 +63,7 @@ describe('zero-copy outputs', () => {
     for (const [key, copy] of copies) assert.deepEqual(acts.get(key)!.data, copy, key);
   });
 
-  it('runs CPU sessions on the C API and sends the rest to the binding', async () => {
+  it('runs CPU sessions on the C API when opted in and sends the rest to the binding', async () => {
     const bytes = new Uint8Array(readFileSync(fixture('digits-cnn').path));
     const cpu = await nodeRuntime.InferenceSession.create(bytes, { executionProviders: ['cpu'], intraOpNumThreads: 1 });
     assert.ok(cpu instanceof ZeroCopySession);
@@ -72,9 +72,12 @@ describe('zero-copy outputs', () => {
     assert.ok(!(optimizing instanceof ZeroCopySession));
     process.env.NEUROTAP_ZERO_COPY = '0';
     const off = await nodeRuntime.InferenceSession.create(bytes, {});
+    delete process.env.NEUROTAP_ZERO_COPY;
+    const unset = await nodeRuntime.InferenceSession.create(bytes, {}); // opt-in: the binding by default
     process.env.NEUROTAP_ZERO_COPY = 'always';
     assert.ok(!(off instanceof ZeroCopySession));
-    for (const s of [cpu, optimizing, off]) await s.release();
+    assert.ok(!(unset instanceof ZeroCopySession));
+    for (const s of [cpu, optimizing, off, unset]) await s.release();
   });
 
   it("throws ONNX Runtime's own message for a run it refuses", async () => {
