@@ -7,7 +7,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadModel } from '../src/node/index.js';
-import { FIXTURES, fixture, mismatch } from './helpers/fixtures.js';
+import { assertMatchesGoldens, FIXTURES, fixture, mismatch } from './helpers/fixtures.js';
 
 /** Every fixture folder with PyTorch goldens (scripts/make_fixtures.py and scripts/fixtures_*.py write them). */
 const MODELS = readdirSync(FIXTURES).filter((name) => existsSync(join(FIXTURES, name, 'golden.npz')));
@@ -35,33 +35,7 @@ describe('fidelity against PyTorch forward hooks', () => {
       model.outputNames.forEach((out, i) =>
         assert.equal(mismatch(acts.outputs[out], fx.golden.get(`__output__#${i}`)!), undefined, `output ${out}`),
       );
-      const missing: string[] = [];
-      let compared = 0;
-      for (const [key, expected] of fx.golden) {
-        if (key.startsWith('__output__')) continue;
-        const actual = acts.get(key);
-        const module = key.split(/[:#]/)[0];
-        if (actual) {
-          assert.equal(mismatch(actual, expected), undefined, `${name}: ${key} differs from PyTorch`);
-          compared++;
-        } else if (acts.whyNotObservable(module)) {
-          assert.ok(acts.whyNotObservable(module)!.reason.length > 10);
-        } else missing.push(key);
-      }
-      // What modules received equals what PyTorch's pre-hooks saw.
-      for (const key of acts.keys()) {
-        if (!key.startsWith('in:')) continue;
-        const expected = fx.goldenInputs.get(key.slice(3));
-        assert.ok(expected, `${name}: captured '${key}' is not a PyTorch pre-hook key`);
-        assert.equal(mismatch(acts.get(key)!, expected), undefined, `${name}: ${key} differs from PyTorch's input`);
-      }
-      // Every captured key is one PyTorch produced (no invented names).
-      for (const key of acts.keys())
-        if (!key.startsWith('in:'))
-          assert.ok(fx.golden.has(key), `${name}: captured '${key}' is not a PyTorch hook key`);
-      const allowed = INVISIBLE[name];
-      const unexplained = missing.filter((k) => !allowed?.test(k.split(/[:#]/)[0]));
-      assert.deepEqual(unexplained, [], `${name}: modules neither captured nor reported`);
+      const compared = assertMatchesGoldens(acts, fx, name, INVISIBLE[name]);
       assert.ok(compared > 0);
     });
   }

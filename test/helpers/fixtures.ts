@@ -1,4 +1,5 @@
 /** Loading the committed PyTorch fixtures (see scripts/make_fixtures.py) and comparing tensors. */
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseNpz } from '../../src/formats/npz.js';
@@ -48,4 +49,45 @@ export function mismatch(
     }
   }
   return at >= 0 ? `at ${at}: ${a[at]} vs ${b[at]}` : undefined;
+}
+
+/** What assertMatchesGoldens reads of a capture (an ActivationCache). */
+interface CapturedKeys {
+  get(key: string): { dims: readonly number[]; data: unknown } | undefined;
+  keys(): Iterable<string>;
+  whyNotObservable(name: string): { reason: string } | undefined;
+}
+
+/**
+ * The first law on one capture against a fixture's goldens: each PyTorch hook key is captured equal
+ * to PyTorch, or its module is reported with a reason, or matches `invisible` (modules the export
+ * leaves no trace of); each captured key is a PyTorch key (output or pre-hook input) equal to it.
+ * Returns how many hook keys were compared.
+ */
+export function assertMatchesGoldens(
+  acts: CapturedKeys,
+  fx: Pick<ReturnType<typeof fixture>, 'golden' | 'goldenInputs'>,
+  label: string,
+  invisible?: RegExp,
+): number {
+  const missing: string[] = [];
+  let compared = 0;
+  for (const [key, expected] of fx.golden) {
+    if (key.startsWith('__output__')) continue;
+    const actual = acts.get(key);
+    const module = key.split(/[:#]/)[0];
+    if (actual) {
+      assert.equal(mismatch(actual, expected), undefined, `${label}: ${key} differs from PyTorch`);
+      compared++;
+    } else if (acts.whyNotObservable(module)) {
+      assert.ok(acts.whyNotObservable(module)!.reason.length > 10, `${label}: ${module}'s reason says nothing`);
+    } else if (!invisible?.test(module)) missing.push(key);
+  }
+  assert.deepEqual(missing, [], `${label}: modules neither captured nor reported`);
+  for (const key of acts.keys()) {
+    const expected = key.startsWith('in:') ? fx.goldenInputs.get(key.slice(3)) : fx.golden.get(key);
+    assert.ok(expected, `${label}: captured '${key}' is not a PyTorch hook or pre-hook key`);
+    assert.equal(mismatch(acts.get(key)!, expected), undefined, `${label}: ${key} differs from PyTorch`);
+  }
+  return compared;
 }
