@@ -1,0 +1,64 @@
+/**
+ * `plan()` is worked out once per option set and capture base: equal options give the same
+ * (readonly) targets in fresh arrays, and on a QDQ model loaded with `fromBytes` the selections
+ * made before ONNX Runtime's optimised graph was known are dropped once it is.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { parseNpz } from '../src/formats/npz.js';
+import { NeurotapModel } from '../src/model.js';
+import { loadModel, nodeRuntime } from '../src/node/index.js';
+import { nodeModelSource } from '../src/node/model-source.js';
+import { FIXTURES, fixture } from './helpers/fixtures.js';
+
+describe('plan cache', () => {
+  it('gives equal options the same targets, in arrays of their own, and other options their own plan', async () => {
+    const model = await loadModel(fixture('digits-cnn').path);
+    const first = model.plan({ layers: ['conv1', /^relu/] });
+    const again = model.plan({ layers: ['conv1', /^relu/] });
+    assert.deepEqual(
+      first.targets.map((t) => t.key),
+      ['conv1', 'relu1', 'relu2', 'relu3'].filter((k) => model.module(k)),
+    );
+    assert.equal(again.targets.length, first.targets.length);
+    again.targets.forEach((t, i) => assert.equal(t, first.targets[i], `${t.key}: planned anew`));
+    assert.notEqual(again.targets, first.targets);
+    // Mutating one answer leaves the next intact.
+    first.targets.length = 0;
+    assert.deepEqual(
+      model.plan({ layers: ['conv1', /^relu/] }).targets.map((t) => t.key),
+      again.targets.map((t) => t.key),
+    );
+    const reduced = model.plan({ layers: ['conv1'], reduce: 'mean' });
+    assert.deepEqual(
+      reduced.targets.map((t) => [t.key, t.reduce]),
+      [['conv1', 'mean']],
+    );
+    assert.notEqual(reduced.targets[0], again.targets[0]);
+  });
+
+  it('drops the plans made before a QDQ model’s optimised graph was known (fromBytes, then capture)', async () => {
+    const path = join(FIXTURES, 'fused-qdq', 'model.onnx');
+    const bytes = new Uint8Array(readFileSync(path));
+    const model = NeurotapModel.fromBytes(bytes, nodeRuntime, {}, nodeModelSource(path, nodeRuntime));
+    // Before any capture the optimised graph is unknown: fc is planned, and the plan is kept.
+    const before = model.plan({ layers: ['fc'] });
+    assert.deepEqual(
+      before.targets.map((t) => t.key),
+      ['fc'],
+    );
+    assert.equal(model.plan({ layers: ['fc'] }).targets[0], before.targets[0]);
+    const feeds = Object.fromEntries(parseNpz(new Uint8Array(readFileSync(join(FIXTURES, 'fused-qdq', 'input.npz')))));
+    const acts = await model.capture(feeds, { layers: ['fc'] });
+    assert.deepEqual([...acts.keys()], []);
+    // Now the base is ONNX Runtime's graph: fc was fused into QGemm, as capture and a loaded model say.
+    const after = model.plan({ layers: ['fc'] });
+    assert.deepEqual(after.targets, []);
+    assert.match(after.notObservable[0].reason, /fused by ONNX Runtime into QGemm '\/fc\/Gemm'/);
+    assert.deepEqual(after.notObservable, acts.notObservable);
+    assert.deepEqual(after, (await loadModel(path)).plan({ layers: ['fc'] }));
+    assert.equal(model.plan({ layers: ['fc'] }).notObservable[0], after.notObservable[0]);
+  });
+});
