@@ -11,6 +11,7 @@ import { parseNpz } from '../src/formats/npz.js';
 import { NeurotapModel } from '../src/model.js';
 import { loadModel, nodeRuntime } from '../src/node/index.js';
 import { nodeModelSource } from '../src/node/model-source.js';
+import { PromiseCache } from '../src/promise-cache.js';
 import { FIXTURES, fixture } from './helpers/fixtures.js';
 
 describe('plan cache', () => {
@@ -60,5 +61,28 @@ describe('plan cache', () => {
     assert.deepEqual(after.notObservable, acts.notObservable);
     assert.deepEqual(after, (await loadModel(path)).plan({ layers: ['fc'] }));
     assert.equal(model.plan({ layers: ['fc'] }).notObservable[0], after.notObservable[0]);
+  });
+});
+
+describe('PromiseCache (sessions and plans)', () => {
+  it('shares a promise per key, makes a rejected one again, and keeps at most max', async () => {
+    const cache = new PromiseCache<string>(2);
+    let made = 0;
+    const make =
+      (value: string, fail = false) =>
+      () => {
+        made++;
+        return fail ? Promise.reject(new Error(value)) : Promise.resolve(value);
+      };
+    const a = cache.get('a', make('a1'));
+    assert.equal(cache.get('a', make('a2')), a);
+    assert.equal(await a, 'a1');
+    await assert.rejects(cache.get('b', make('b1', true)), /b1/);
+    assert.equal(await cache.get('b', make('b2')), 'b2', 'a rejected promise is made again');
+    await cache.get('c', make('c1'));
+    assert.equal(await cache.get('a', make('a3')), 'a3', 'the oldest was forgotten past max');
+    assert.equal(made, 5);
+    assert.deepEqual(await Promise.all(cache.take()), ['c1', 'a3']);
+    assert.deepEqual(cache.take(), []);
   });
 });

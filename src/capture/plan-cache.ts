@@ -4,6 +4,7 @@
  * `fromBytes`, ONNX Runtime's optimised graph becomes known at the first capture and the values it
  * fused away drop out of later plans, so selections are kept per base and dropped when it changes.
  */
+import { PromiseCache } from '../promise-cache.js';
 import type { CaptureOptions } from './capture-options.js';
 import type { ModelParts } from './model-parts.js';
 import type { CaptureBaseCache } from './base-cache.js';
@@ -21,7 +22,7 @@ export class PlanCache {
   readonly #selections = new Map<string, Selection>();
   /** The base the kept selections were made on (undefined: the model's own graph, or not yet known). */
   #selectionsBase: CaptureBase['optimized'];
-  readonly #plans = new Map<string, Promise<CapturePlan>>();
+  readonly #plans = new PromiseCache<CapturePlan>(MAX_PLANS);
 
   constructor(
     private readonly parts: ModelParts,
@@ -59,15 +60,11 @@ export class PlanCache {
   capturePlan(options: CaptureOptions): Promise<CapturePlan> {
     const key = options.edit || options.editable ? undefined : planKey(options);
     if (key === undefined) return this.#buildPlan(options);
-    return remember(this.#plans, key, () => {
-      const plan = this.#buildPlan(options);
-      plan.catch(() => this.#plans.delete(key));
-      return plan;
-    });
+    return this.#plans.get(key, () => this.#buildPlan(options));
   }
 
   clear(): void {
-    this.#plans.clear();
+    this.#plans.take();
     this.#selections.clear();
   }
 

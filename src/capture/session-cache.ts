@@ -7,8 +7,9 @@ import { NeurotapError } from '../errors.js';
 import { buildCaptureGraph, requestKey, type CaptureGraph, type ExposeRequest } from '../graph/rewrite.js';
 import type { ModelParts } from './model-parts.js';
 import { encodeModel } from '../onnx/codec.js';
+import { PromiseCache } from '../promise-cache.js';
 import type { InferenceSession } from '../runtime/runtime.js';
-import { externalDataFiles, firstLine, sessionOptions } from '../runtime/session-options.js';
+import { externalDataFiles, firstLine, releaseSessions, sessionOptions } from '../runtime/session-options.js';
 import type { CaptureBaseCache } from './base-cache.js';
 import { cutSessions, type CutSessions } from './cut-run.js';
 import type { EditPlan } from './edits.js';
@@ -22,7 +23,7 @@ export interface CaptureSession {
 }
 
 export class SessionCache {
-  readonly #sessions = new Map<string, Promise<CaptureSession>>();
+  readonly #sessions = new PromiseCache<CaptureSession>();
 
   constructor(
     private readonly parts: ModelParts,
@@ -34,26 +35,12 @@ export class SessionCache {
     const keys = [...new Set(requests.map(requestKey))].sort().join('\u0001');
     const callbacks = edits?.callbacks.map((c) => c.target.key).join('\u0002') ?? '';
     const key = `${keepOutputs}\u0001${edits?.signature ?? ''}\u0003${callbacks}\u0003${keys}`;
-    let session = this.#sessions.get(key);
-    if (!session) {
-      session = this.#create(requests, keepOutputs, edits);
-      session.catch(() => this.#sessions.delete(key));
-      this.#sessions.set(key, session);
-    }
-    return session;
+    return this.#sessions.get(key, () => this.#create(requests, keepOutputs, edits));
   }
 
   /** Releases every session created so far (one that failed to build has nothing to release). */
   async release(): Promise<void> {
-    const sessions = [...this.#sessions.values()];
-    this.#sessions.clear();
-    for (const s of sessions)
-      await s.then(
-        async (c) => {
-          for (const session of c.cut ? c.cut.segments.map((g) => g.session) : [c.session]) await session.release();
-        },
-        () => undefined,
-      );
+    await releaseSessions(this.#sessions.take(), (c) => (c.cut ? c.cut.segments.map((g) => g.session) : [c.session]));
   }
 
   async #create(requests: readonly ExposeRequest[], keepOutputs: boolean, edits?: EditPlan): Promise<CaptureSession> {

@@ -23,6 +23,8 @@ import type { ModuleMap } from '../modules/module-map.js';
 import { encodeModel } from '../onnx/codec.js';
 import type { ModelProto } from '../onnx/types.js';
 import type { InferenceSession, Runtime, Tensor } from '../runtime/runtime.js';
+import { PromiseCache } from '../promise-cache.js';
+import { releaseSessions } from '../runtime/session-options.js';
 import { ONNX_DTYPE, sizeOf, type HostTensor, type TypedArray } from '../tensor.js';
 import { findLensHead, type LensHead } from './head.js';
 import { LENS_INPUT, LENS_OUTPUTS, LENS_SKIP, lensGraph } from './lens-graph.js';
@@ -93,7 +95,7 @@ const MAX_TOP = 1000;
 /** One lens per model: the head found once, one session per graph variant. */
 export class LogitLens {
   #head: LensHead | undefined;
-  readonly #sessions = new Map<string, Promise<InferenceSession>>();
+  readonly #sessions = new PromiseCache<InferenceSession>();
 
   constructor(private readonly host: LensHost) {}
 
@@ -186,25 +188,15 @@ export class LogitLens {
     skipRow: boolean;
   }): Promise<InferenceSession> {
     const key = JSON.stringify(g);
-    let session = this.#sessions.get(key);
-    if (!session) {
+    return this.#sessions.get(key, () => {
       const elemType = Number(Object.entries(ONNX_DTYPE).find(([, d]) => d === g.type)?.[0] ?? 1);
       const model = lensGraph(this.host.proto, this.host.index, this.head, { ...g, elemType });
-      session = this.host.createSession(encodeModel(model));
-      session.catch(() => this.#sessions.delete(key));
-      this.#sessions.set(key, session);
-    }
-    return session;
+      return this.host.createSession(encodeModel(model));
+    });
   }
 
   async release(): Promise<void> {
-    const sessions = [...this.#sessions.values()];
-    this.#sessions.clear();
-    for (const s of sessions)
-      await s.then(
-        (x) => x.release(),
-        () => undefined,
-      );
+    await releaseSessions(this.#sessions.take(), (session) => [session]);
   }
 }
 

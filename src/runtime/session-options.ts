@@ -67,6 +67,20 @@ export async function runSession(
   }
 }
 
+/** Releases the sessions of each settled promise in turn; one that failed to build has nothing to release. */
+export async function releaseSessions<T>(
+  pending: readonly Promise<T>[],
+  sessionsOf: (settled: T) => readonly InferenceSession[],
+): Promise<void> {
+  for (const p of pending)
+    await p.then(
+      async (settled) => {
+        for (const session of sessionsOf(settled)) await session.release();
+      },
+      () => undefined,
+    );
+}
+
 export function firstLine(err: unknown): string {
   return String(err instanceof Error ? err.message : err).split('\n')[0];
 }
