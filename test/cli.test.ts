@@ -4,18 +4,17 @@
  * exit codes and the JSON error codes.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { encodeNpy } from '../src/formats/npy.js';
 import { parseNpz } from '../src/formats/npz.js';
 import type { HostTensor } from '../src/tensor.js';
+import { ensureBuilt } from './helpers/cli.js';
 import { cli } from './helpers/dataset.js';
 
 const ROOT = join(import.meta.dirname, '..');
-const DIST_MAIN = join(ROOT, 'dist', 'cli', 'main.js');
 const FIXTURES = join(ROOT, 'fixtures');
 const REAL_MODELS = join(FIXTURES, 'real-models');
 const fx = (...parts: string[]) => join(FIXTURES, ...parts);
@@ -29,30 +28,6 @@ async function cliJson(expectedCode: number, ...args: string[]): Promise<any> {
     `exit code of neurotap ${args.join(' ')}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`,
   );
   return JSON.parse(run.stdout);
-}
-
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestSource(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-/** The CLI runs from dist/; `npm test` builds it, a direct run of this file builds it when missing or stale. */
-function ensureBuilt(): void {
-  if (existsSync(DIST_MAIN) && statSync(DIST_MAIN).mtimeMs >= newestSource(join(ROOT, 'src'))) return;
-  try {
-    execFileSync(
-      process.execPath,
-      [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')],
-      { stdio: 'pipe' },
-    );
-  } catch (err) {
-    // Type errors still emit JavaScript; only a missing build stops the tests.
-    if (!existsSync(DIST_MAIN)) throw new Error(`tsc failed: ${(err as { stdout?: Buffer }).stdout?.toString()}`);
-  }
 }
 
 function maxAbsDiff(a: HostTensor, b: HostTensor): number {

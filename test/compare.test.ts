@@ -4,7 +4,6 @@
  * and the HTML report drawn in Chromium.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,8 +15,8 @@ import { compareValues } from '../src/compare/metrics.js';
 import { decodeModel, loadModel } from '../src/node/index.js';
 import type { HostTensor } from '../src/tensor.js';
 import { fixture, FIXTURES, REAL_MODELS } from './helpers/fixtures.js';
+import { cliFromSource } from './helpers/cli.js';
 
-const ROOT = join(import.meta.dirname, '..');
 const CHROMIUM = '/usr/bin/chromium';
 const fx = (...parts: string[]) => join(FIXTURES, ...parts);
 
@@ -32,18 +31,7 @@ async function perturbed(path: string, initializer: string, delta: number): Prom
   return bytes;
 }
 
-function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const script = "const m = await import('./src/cli/main.ts'); process.exitCode = await m.main(process.argv.slice(1));";
-  return new Promise((resolve) =>
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', '--input-type=module', '-e', script, ...args],
-      { cwd: ROOT, maxBuffer: 64 << 20, env: { ...process.env, NO_COLOR: '1' } },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    ),
-  );
-}
+const run = (...args: string[]) => cliFromSource(args);
 
 const t32 = (values: number[]): HostTensor => ({
   type: 'float32',

@@ -25,6 +25,7 @@ import { encodeNpz } from '../src/formats/npz.js';
 import { parseSafetensors } from '../src/formats/safetensors.js';
 import { isNeurotapError, loadModel, type NeurotapModel } from '../src/node/index.js';
 import type { HostTensor } from '../src/tensor.js';
+import { ensureBuilt } from './helpers/cli.js';
 import { cli, digitsLike, DIGITS_CNN, ROOT, tokenModelBytes, writeDigitsNpy } from './helpers/dataset.js';
 
 let tmp: string;
@@ -36,11 +37,7 @@ const image = { type: 'float32' as const, dims: [N, 1, 8, 8], data };
 before(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'neurotap-dataset-'));
   model = await loadModel(DIGITS_CNN, { threads: 1 });
-  execFileSync(
-    process.execPath,
-    [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')],
-    { stdio: 'ignore' },
-  );
+  ensureBuilt();
 });
 after(() => rmSync(tmp, { recursive: true, force: true }));
 

@@ -4,7 +4,6 @@
  * forward hooks returning the edited output (scripts/fixtures_edits.py); bad edits exit 2.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,24 +11,14 @@ import { after, describe, it } from 'node:test';
 import { encodeNpy } from '../src/formats/npy.js';
 import { parseNpz } from '../src/formats/npz.js';
 import type { HostTensor } from '../src/tensor.js';
+import { cliFromBuild } from './helpers/cli.js';
 import { editFixture } from './helpers/edits.js';
 import { FIXTURES, mismatch } from './helpers/fixtures.js';
 
-const ROOT = join(import.meta.dirname, '..');
 const tmp = mkdtempSync(join(tmpdir(), 'neurotap-edits-cli-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-function neurotap(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) =>
-    execFile(
-      process.execPath,
-      [join(ROOT, 'bin', 'neurotap.js'), ...args],
-      { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    ),
-  );
-}
+const neurotap = (...args: string[]) => cliFromBuild(args);
 
 async function extract(
   out: string,

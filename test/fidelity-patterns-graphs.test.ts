@@ -4,30 +4,13 @@
  * PyTorch goldens by test/fidelity.test.ts; here: keys, reasons, and that nothing crashes.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadModel } from '../src/node/index.js';
 import { encodeModel } from '../src/onnx/codec.js';
 import type { ModelProto, ValueInfoProto } from '../src/onnx/types.js';
+import { cliFromSource } from './helpers/cli.js';
 import { FIXTURES, fixture, mismatch } from './helpers/fixtures.js';
-
-const ROOT = join(import.meta.dirname, '..');
-
-/** `neurotap ARGS` from the sources, in a child process (an abort there must not kill the test run). */
-function cli(args: string[]): { status: number; stdout: string } {
-  const script = `const { main } = await import(${JSON.stringify(join(ROOT, 'src', 'cli', 'main.ts'))}); process.exitCode = await main(${JSON.stringify(args)});`;
-  try {
-    const stdout = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    return { status: 0, stdout };
-  } catch (err) {
-    const e = err as { status: number | null; stdout: string };
-    return { status: e.status ?? -1, stdout: e.stdout };
-  }
-}
 
 function tensor(name: string, elemType: number, dims?: (number | string)[]): ValueInfoProto {
   const shape = dims && { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) };
@@ -78,9 +61,10 @@ describe('values ONNX Runtime JS cannot return (pattern 13)', () => {
     assert.deepEqual(Object.keys(await model.run({ x })), ['y']);
   });
 
-  it('neurotap layers probes an int4 model without aborting and names the reason', () => {
-    const run = cli(['layers', join(FIXTURES, 'int4-quant', 'model.onnx')]);
-    assert.equal(run.status, 0);
+  it('neurotap layers probes an int4 model without aborting and names the reason', async () => {
+    // In a child process: an abort there must not kill the test run.
+    const run = await cliFromSource(['layers', join(FIXTURES, 'int4-quant', 'model.onnx')]);
+    assert.equal(run.code, 0);
     assert.match(run.stdout, /quant .*not observable: a tensor of type int4/);
     assert.match(run.stdout, /4 modules, 4 leaves, 1 not observable/);
   });
@@ -120,9 +104,9 @@ describe('scalar shapes (pattern 14)', () => {
     assert.equal((acts.get('act')!.data as Float32Array)[0], 12);
   });
 
-  it('scalar-input: --random makes the 0-d input, layers --json declares it []', () => {
+  it('scalar-input: --random makes the 0-d input, layers --json declares it []', async () => {
     const path = join(FIXTURES, 'scalar-input', 'model.onnx');
-    const layers = JSON.parse(cli(['layers', path, '--json', '--no-probe']).stdout);
+    const layers = JSON.parse((await cliFromSource(['layers', path, '--json', '--no-probe'])).stdout);
     assert.deepEqual(
       layers.inputs.map((v: { name: string; shape: unknown }) => [v.name, v.shape]),
       [
@@ -134,8 +118,8 @@ describe('scalar shapes (pattern 14)', () => {
       layers.modules.map((m: { outputShapes: unknown }) => m.outputShapes),
       [[[null]], [[['batch', 3]]]],
     );
-    const run = cli(['extract', path, '--random', '--json']);
-    assert.equal(run.status, 0);
+    const run = await cliFromSource(['extract', path, '--random', '--json']);
+    assert.equal(run.code, 0);
     const out = JSON.parse(run.stdout);
     assert.ok(JSON.stringify(out).includes('"act"'), run.stdout.slice(0, 300));
   });
@@ -251,9 +235,9 @@ describe('modules exported as ONNX local functions (pattern 9)', () => {
     });
   }
 
-  it('layers lists the function modules instead of 0 modules', () => {
-    const run = cli(['layers', join(FIXTURES, 'local-functions', 'model.onnx'), '--no-probe']);
-    assert.equal(run.status, 0);
+  it('layers lists the function modules instead of 0 modules', async () => {
+    const run = await cliFromSource(['layers', join(FIXTURES, 'local-functions', 'model.onnx'), '--no-probe']);
+    assert.equal(run.code, 0);
     assert.match(run.stdout, /6 modules, 4 leaves, 0 not observable/);
     assert.match(run.stdout, /b1 +FnBlock +2/);
   });

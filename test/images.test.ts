@@ -5,30 +5,19 @@
  * PIL, so their results must be PIL's to the grey level; a JPEG decodes differently by a level or two.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { parseNpz } from '../src/formats/npz.js';
 import { resizedSize } from '../src/image/transforms.js';
 import { imageInput } from '../src/viewer-core/image-input.js';
 import sharp from 'sharp';
 import { IMAGENET_MEAN, IMAGENET_STD, loadImageTensor, type ImageTensorOptions } from '../src/node/image.js';
+import { cliFromSource } from './helpers/cli.js';
 import { FIXTURES } from './helpers/fixtures.js';
 import { isNeurotapError } from '../src/errors.js';
 
-const ROOT = join(import.meta.dirname, '..');
-
-/** The CLI from the sources (no build needed): exit code, stdout, stderr. */
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const main = "import { main } from './src/cli/main.ts'; process.exitCode = await main(process.argv.slice(1));";
-  const run = promisify(execFile)(process.execPath, ['--import', 'tsx', '-e', main, '--', ...args], { cwd: ROOT });
-  return run.then(
-    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (err: { code: number; stdout: string; stderr: string }) => err,
-  );
-}
+const cli = (...args: string[]) => cliFromSource(args);
 
 const DIR = join(FIXTURES, 'images');
 const goldens = parseNpz(new Uint8Array(readFileSync(join(DIR, 'torchvision.npz'))));

@@ -4,34 +4,18 @@
  * with codes before anything is written.
  */
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
+import { ensureBuilt } from './helpers/cli.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin', 'neurotap.js');
 const DIGITS = join(ROOT, 'fixtures', 'digits-cnn.onnx');
 const RNN = join(ROOT, 'fixtures', 'rnn', 'model.onnx');
-
-function buildIfStale(): void {
-  const built = join(ROOT, 'dist', 'cli', 'commands', 'report.js');
-  const sources = ['commands/report.ts', 'report-html.ts', 'report-images.ts'].map(
-    (f) => statSync(join(ROOT, 'src', 'cli', f)).mtimeMs,
-  );
-  if (existsSync(built) && statSync(built).mtimeMs >= Math.max(...sources)) return;
-  try {
-    execFileSync(
-      process.execPath,
-      [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')],
-      { stdio: 'pipe' },
-    );
-  } catch {
-    // type errors elsewhere still emit JavaScript
-  }
-}
 
 function report(...args: string[]): Promise<{ code: number; body: any }> {
   return new Promise((resolve) => {
@@ -57,7 +41,7 @@ describe('neurotap report', () => {
   let dir: string;
 
   before(() => {
-    buildIfStale();
+    ensureBuilt();
     dir = mkdtempSync(join(tmpdir(), 'neurotap-report-'));
   });
 

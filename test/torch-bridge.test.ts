@@ -18,6 +18,7 @@ import { decodeModel } from '../src/onnx/codec.js';
 import { parseSafetensors } from '../src/formats/safetensors.js';
 import { loadModel } from '../src/node/index.js';
 import type { HostTensor } from '../src/tensor.js';
+import { cliFromSource } from './helpers/cli.js';
 import { fixture, FIXTURES } from './helpers/fixtures.js';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -151,28 +152,22 @@ describe('neurotap_torch.export', () => {
   });
 
   it('names modules "from neurotap-export" in layers', async () => {
-    const run = execFileSync(
-      process.execPath,
-      ['--import', 'tsx', '--input-type=module', '-e', CLI, 'layers', bridge('fused-bn', 'model.onnx'), '--no-probe'],
-      { cwd: ROOT, encoding: 'utf8' },
-    );
+    const layers = await cliFromSource(['layers', bridge('fused-bn', 'model.onnx'), '--no-probe']);
+    assert.equal(layers.code, 0, layers.stderr);
+    const run = layers.stdout;
     assert.match(run, /names from neurotap-export/);
     assert.match(run, /stem\s+ConvOnly/);
   });
 });
-
-const CLI = "const m = await import('./src/cli/main.ts'); process.exitCode = await m.main(process.argv.slice(1));";
 
 describe('neurotap_torch.py live', { skip: hasTorch() ? false : 'no /usr/bin/python3 with torch' }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'neurotap-torch-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('dumps to .safetensors with model outputs and the module tree, found by neurotap torch-helper --path', async () => {
-    const helper = execFileSync(
-      process.execPath,
-      ['--import', 'tsx', '--input-type=module', '-e', CLI, 'torch-helper', '--path'],
-      { cwd: ROOT, encoding: 'utf8' },
-    ).trim();
+    const found = await cliFromSource(['torch-helper', '--path']);
+    assert.equal(found.code, 0, found.stderr);
+    const helper = found.stdout.trim();
     assert.equal(helper, join(ROOT, 'python', 'neurotap_torch.py'));
     const out = join(dir, 'seed-mlp.safetensors');
     const script = [

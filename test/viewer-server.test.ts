@@ -4,35 +4,18 @@
  * paths outside its folders, reports bad arguments with codes, and exits cleanly on Ctrl-C.
  */
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openerFor } from '../src/cli/view-open.js';
+import { ensureBuilt } from './helpers/cli.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin', 'neurotap.js');
 const DIGITS = join(ROOT, 'fixtures', 'digits-cnn.onnx');
-
-/** bin/ runs dist/; build it when this file runs alone on a stale tree (npm test builds first). */
-function buildIfStale(): void {
-  const built = join(ROOT, 'dist', 'cli', 'commands', 'view.js');
-  const sources = ['commands/view.ts', 'view-server.ts', 'view-build.ts', 'commands/report.ts'].map(
-    (f) => statSync(join(ROOT, 'src', 'cli', f)).mtimeMs,
-  );
-  if (existsSync(built) && statSync(built).mtimeMs >= Math.max(...sources)) return;
-  try {
-    execFileSync(
-      process.execPath,
-      [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')],
-      { stdio: 'pipe' },
-    );
-  } catch {
-    // type errors elsewhere still emit JavaScript
-  }
-}
 
 interface Started {
   child: ChildProcess;
@@ -86,7 +69,7 @@ describe('neurotap view', () => {
   let demo: Started;
 
   before(async () => {
-    buildIfStale();
+    ensureBuilt();
     demo = await startView('--port', '0');
   });
 

@@ -1,8 +1,8 @@
 /** Shared by the data-set tests: small inputs on disk, a token-id model, running the CLI, comparing stores. */
-import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { encodeModel } from '../../src/onnx/codec.js';
+import { cliFromBuild } from './cli.js';
 import { encodeNpy } from '../../src/formats/npy.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -64,21 +64,12 @@ export interface Run {
 }
 
 export function cli(...args: string[]): Promise<Run> {
-  return cliWithEnv({}, ...args);
+  return cliFromBuild(args);
 }
 
 /** The CLI with extra environment variables (a job runner's, for `--shard auto`). */
 export function cliWithEnv(env: Record<string, string>, ...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { cwd: ROOT, maxBuffer: 64 << 20, env: { ...process.env, NO_COLOR: '1', ...env } },
-      (err, stdout, stderr) => {
-        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-      },
-    );
-  });
+  return cliFromBuild(args, env);
 }
 
 /** Every file of a store (relative path -> bytes), leftovers of interrupted writes (*.tmp) aside. */
