@@ -14,29 +14,11 @@ import { symbolsOf } from '../src/graph/symbolic-dims.js';
 import type { NeurotapModel } from '../src/model.js';
 import { loadModel } from '../src/node/index.js';
 import { parseNpz } from '../src/formats/npz.js';
-import { FIXTURES } from './helpers/fixtures.js';
+import { FIXTURES, outputDifference } from './helpers/fixtures.js';
 
 const FOLDERS = readdirSync(FIXTURES).filter(
   (name) => existsSync(join(FIXTURES, name, 'model.onnx')) && existsSync(join(FIXTURES, name, 'input.npz')),
 );
-
-type Data = { dims: readonly number[]; type: string; data: unknown };
-
-/** Where two outputs differ beyond the invariant's tolerance, or undefined. */
-export function outputDifference(actual: Data, expected: Data): string | undefined {
-  if (actual.type !== expected.type) return `dtype ${actual.type} vs ${expected.type}`;
-  if (actual.dims.join(',') !== expected.dims.join(',')) return `shape [${actual.dims}] vs [${expected.dims}]`;
-  const a = actual.data as ArrayLike<number | bigint>;
-  const b = expected.data as ArrayLike<number | bigint>;
-  const float = actual.type.startsWith('float');
-  for (let i = 0; i < b.length; i++) {
-    const same = float
-      ? Math.abs(Number(a[i]) - Number(b[i])) <= 1e-5 * Math.max(1, Math.abs(Number(b[i]))) || Object.is(a[i], b[i])
-      : a[i] === b[i];
-    if (!same) return `at ${i}: ${a[i]} vs ${b[i]}`;
-  }
-  return undefined;
-}
 
 /** The real exports whose weights are all here, run on random inputs (every symbolic size 2). */
 const REAL = readdirSync(join(FIXTURES, 'real-models')).filter(

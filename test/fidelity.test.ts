@@ -7,23 +7,10 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadModel } from '../src/node/index.js';
-import { assertMatchesGoldens, FIXTURES, fixture, mismatch } from './helpers/fixtures.js';
+import { assertMatchesGoldens, FIXTURES, fixture, INVISIBLE, mismatch } from './helpers/fixtures.js';
 
 /** Every fixture folder with PyTorch goldens (scripts/make_fixtures.py and scripts/fixtures_*.py write them). */
 const MODELS = readdirSync(FIXTURES).filter((name) => existsSync(join(FIXTURES, name, 'golden.npz')));
-
-/** Modules that a TorchScript export leaves no trace of, so no module map can list them. */
-const INVISIBLE: Record<string, RegExp> = {
-  // BatchNorm folded into the Conv before it: neither its nodes nor its parameters survive.
-  resnet18: /(^|\.)(bn\d|downsample\.1)$/,
-  'fused-bn': /(^|\.)bn$|^seq\.1$/,
-  'opaque-first-input': /^bn$/,
-  // A DeQuantStub before convert is an identity: no node, no parameter.
-  'quant-fake': /^dequant$/,
-  // Dropout in eval exports as nothing (HF's tiny GPT-2 and BERT, scripts/fixtures_transformers.py).
-  'hf-gpt2': /(^|\.)(drop|attn_dropout|resid_dropout|dropout)$/,
-  'hf-bert': /\.dropout$/,
-};
 
 describe('fidelity against PyTorch forward hooks', () => {
   for (const name of MODELS) {

@@ -32,6 +32,8 @@ interface Crossing {
   /** Whether `node` is the value's reader (a Gemm, the next recurrent op) rather than its producer. */
   readonly nodeReads: boolean;
   readonly reason: string;
+  /** Only the calls reading the value are affected (its producer's output is what it returns). */
+  readonly readersOnly?: boolean;
 }
 
 function attr(node: NodeProto, name: string): number | undefined {
@@ -67,6 +69,15 @@ function isSwap(node: NodeProto | undefined): boolean {
   return node?.opType === 'Transpose' && perm?.[0] === 1 && perm[1] === 0;
 }
 
+/**
+ * A transpose moving axis 0 or 1: a batch-first layer's input swap, possibly merged with another
+ * permute (ONNX Runtime's transpose optimiser turns swap ∘ permute into one `perm [2, 0, 1]`).
+ */
+function movesBatchAxes(node: NodeProto | undefined): boolean {
+  const perm = node?.attribute?.find((a) => a.name === 'perm')?.ints?.map(Number);
+  return node?.opType === 'Transpose' && perm !== undefined && (perm[0] !== 0 || perm[1] !== 1);
+}
+
 interface Recurrent {
   readonly node: number;
   readonly input: string;
@@ -86,7 +97,13 @@ function recurrentOps(index: GraphIndex): Recurrent[] {
     const squeeze = (index.consumers.get(y) ?? []).find((c) => index.nodes[c].opType === 'Squeeze');
     const sequence = squeeze === undefined ? y : (index.nodes[squeeze].output?.[0] ?? y);
     const outSwap = (index.consumers.get(sequence) ?? []).some((c) => isSwap(index.nodes[c]));
-    ops.push({ node: n, input, sequence, inSwap: isSwap(p === undefined ? undefined : index.nodes[p]), outSwap });
+    ops.push({
+      node: n,
+      input,
+      sequence,
+      inSwap: movesBatchAxes(p === undefined ? undefined : index.nodes[p]),
+      outSwap,
+    });
   });
   return ops;
 }
@@ -113,6 +130,9 @@ function recurrentCrossings(index: GraphIndex): Crossing[] {
   const crossings: Crossing[] = [];
   for (const r of suspect) {
     if (!r.inSwap) crossings.push({ value: r.input, node: r.node, nodeReads: true, reason });
+    // The input swap outside the layer's call (ONNX Runtime merges equal transposes across modules):
+    // the layer's call receives the time-major sequence, the transpose's own output.
+    else crossings.push({ value: r.input, node: r.node, nodeReads: true, reason, readersOnly: true });
     // A module that already reports the element (recurrent-outputs.ts) no longer lists the value.
     if (!r.outSwap) crossings.push({ value: r.sequence, node: r.node, nodeReads: false, reason });
   }
@@ -127,7 +147,7 @@ function report(modules: readonly ModuleInfo[], crossing: Crossing): void {
       const producesIt = call.outputs.includes(crossing.value) && holds !== crossing.nodeReads;
       const readsIt = call.inputs.includes(crossing.value) && holds === crossing.nodeReads;
       if (readsIt && !call.opaqueInputs.includes(crossing.value)) call.opaqueInputs.push(crossing.value);
-      if (producesIt) dropOutput(info, i, crossing.value, crossing.reason);
+      if (producesIt && !crossing.readersOnly) dropOutput(info, i, crossing.value, crossing.reason);
     });
   }
 }

@@ -14,6 +14,7 @@ import { markCancelledTransposes } from './cancelled-transposes.js';
 import { isAliasedBuilderName, markBuilderTuples } from './builder-names.js';
 import { markFoldedBatchNorm } from './folded-batchnorm.js';
 import { markMergedCalls } from './merged-calls.js';
+import { markRuntimeRewrites } from './runtime-rewrites.js';
 import { fusedLeaving } from './fused-outputs.js';
 import { withFusedOpaqueInputs, withoutFusedBias } from './fused-bias.js';
 import { inferModuleType, ownsFusedAttention } from './module-types.js';
@@ -87,6 +88,7 @@ export function buildModuleMap(index: GraphIndex, metadata: readonly StringStrin
   const constant = constantNodes(index);
   let groups = [...groupCalls(index, paths, constant).values()];
   if (scopes.source === 'dynamo-metadata') groups = groups.flatMap((g) => splitRepeatedCalls(index, g, paths));
+  if (scopes.source === 'torchscript-names') groups = inCallOrder(groups);
   const modules = new Map<string, ModuleInfo>();
   for (const group of groups) addCall(modules, group, index, paths, constant);
   for (const info of modules.values()) {
@@ -94,12 +96,14 @@ export function buildModuleMap(index: GraphIndex, metadata: readonly StringStrin
   }
   for (const info of modules.values()) finishModule(info, index, paths);
   markFoldedBatchNorm(index, modules.values());
+  const fusedAway = markRuntimeRewrites(index, modules);
   markCancelledTransposes(index, [...modules.values()]);
   if (scopes.source === 'torchscript-names') markMergedCalls(index, modules, paths);
   markBuilderTuples(index, modules.values());
   const untraced = (scopes.source === 'node-names' ? [] : untracedModules(index, modules, scopes.source)).filter(
-    (m) => !isAliasedBuilderName(index, m.name),
+    (m) => !isAliasedBuilderName(index, m.name) && !fusedAway.some((f) => f.name === m.name),
   );
+  untraced.unshift(...fusedAway);
   const list = placeUntraced([...modules.values()], untraced);
   for (const info of untraced) {
     modules.set(info.name, info);
@@ -120,6 +124,28 @@ function stepKey(path: readonly ScopeStep[], depth: number): string {
     .slice(0, depth + 1)
     .map((s) => `${s.module}@${s.call}`)
     .join('/');
+}
+
+/**
+ * A module's calls in the order their `_N` suffixes give: an optimiser (ONNX Runtime saving its
+ * optimised graph) may reorder nodes, so `/proj/lin_1/Gemm` can come before `/proj/lin/Gemm`. Each
+ * module keeps the positions its calls take in the list; only which call fills which changes.
+ */
+function inCallOrder(groups: CallGroup[]): CallGroup[] {
+  const byModule = new Map<string, CallGroup[]>();
+  for (const g of groups) (byModule.get(g.module) ?? byModule.set(g.module, []).get(g.module)!).push(g);
+  for (const list of byModule.values()) list.sort((a, b) => compareCalls(a.scopeCalls ?? [], b.scopeCalls ?? []));
+  const next = new Map<string, number>();
+  return groups.map((g) => {
+    const k = next.get(g.module) ?? 0;
+    next.set(g.module, k + 1);
+    return byModule.get(g.module)![k];
+  });
+}
+
+function compareCalls(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return 0;
 }
 
 /**
@@ -152,6 +178,7 @@ function groupCalls(
           nodes: [],
           context: external,
           depth,
+          scopeCalls: path.slice(0, depth + 1).map((s) => s.call),
         };
         groups.set(key, group);
       }

@@ -11,10 +11,15 @@ import type { ScopeStep } from './scopes.js';
 export function parameterOwner(name: string): string | undefined {
   // `/transformer/wpe/Gather_output_0`: a value an optimiser folded into a constant (fused-scopes.ts).
   if (name.includes('::') || !name.includes('.') || name.startsWith('/')) return undefined;
-  const owner = name.slice(0, name.lastIndexOf('.'));
+  // ONNX Runtime's Conv fusions name the weights they compute after the originals (runtime-rewrites.ts).
+  const original = name.replace(ORT_FUSED_PARAMETER, '');
+  const owner = original.slice(0, original.lastIndexOf('.'));
   // The model builder names a weight after its node: `model.layers.0.attn.q_proj.MatMul.weight_Q4`.
   return BUILDER_OP_SUFFIX.test(owner) ? owner.replace(BUILDER_OP_SUFFIX, '') || undefined : owner;
 }
+
+/** The prefixes ONNX Runtime's Conv fusions give the initializers they compute from the originals. */
+const ORT_FUSED_PARAMETER = /^(ConvBnFusion_(W|BN_B)|ConvAddFusion_(Add_B|B)|ConvMulFusion_(W|Mul_B))_/;
 
 const BUILDER_OP_SUFFIX = /\.(MatMul|Gemm|Conv)$/;
 

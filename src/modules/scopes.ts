@@ -12,7 +12,13 @@ import { parameterOwner, renameByParameters } from './parameter-renames.js';
 export { parameterModulesOf, parameterOwner } from './parameter-renames.js';
 import { aliasBuilderNames } from './builder-names.js';
 import { joinDecomposedLayers } from './decomposed-layers.js';
-import { moduleFromOwnParameters, preparesFusedInput, scopeFromOutputs, stripFusionSuffix } from './fused-scopes.js';
+import {
+  moduleFromOwnParameters,
+  preparesFusedInput,
+  scopeFromOutputs,
+  stripFusionSuffix,
+  valueScopeComponents,
+} from './fused-scopes.js';
 
 /** One level of a node's module path: the module's full name, which call of it, its class if known. */
 export interface ScopeStep {
@@ -119,11 +125,7 @@ function torchscriptPaths(index: GraphIndex, parameterModules: ReadonlySet<strin
     const slash = name.indexOf('/');
     return slash >= 0 ? name.slice(slash).split('/').slice(1, -1).filter(Boolean) : scopeFromOutputs(n);
   });
-  // Every scope a node names, as a full module path, to tell `relu_1` (second call of `relu`)
-  // from a module really called `relu_1`.
-  const seen = new Set<string>();
-  for (const list of scopeLists)
-    if (list) resolveComponents(list, parameterModules, null).forEach((s) => seen.add(s.module));
+  const seen = scopesSeen(index, scopeLists, parameterModules);
   return scopeLists.map((list, i) => {
     if (addedQuantizer(nodes[i]) || preparesFusedInput(nodes[i])) return CONSUMER_SCOPE;
     if (list) return resolveComponents(list, parameterModules, seen);
@@ -133,6 +135,25 @@ function torchscriptPaths(index: GraphIndex, parameterModules: ReadonlySet<strin
     // Unscoped nodes are constants or were added after export (casts, identities): their neighbours tell.
     return UNKNOWN;
   });
+}
+
+/**
+ * Every scope a node or a value names, as a full module path, to tell `relu_1` (second call of
+ * `relu`) from a module really called `relu_1`. Value names count: a fusion of ONNX Runtime keeps the
+ * output name of an op whose own node is gone (`/layer1.0/relu/Relu_output_0`, runtime-rewrites.ts).
+ */
+export function scopesSeen(
+  index: GraphIndex,
+  scopeLists: readonly (string[] | null)[],
+  parameterModules: ReadonlySet<string>,
+): Set<string> {
+  const seen = new Set<string>();
+  const add = (list: string[] | null) => {
+    if (list?.length) for (const s of resolveComponents(list, parameterModules, null)) seen.add(s.module);
+  };
+  scopeLists.forEach(add);
+  for (const node of index.nodes) for (const out of node.output ?? []) if (out) add(valueScopeComponents(out));
+  return seen;
 }
 
 /** A ModuleList or Sequential that TorchScript never names as a scope (`/transformer/h.0/…`, not `/transformer/h/h.0`). */

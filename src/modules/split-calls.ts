@@ -13,6 +13,8 @@ export interface CallGroup {
   nodes: number[];
   context: readonly ContextStep[];
   depth: number;
+  /** The call number of each step of the scope path down to this module (`_N` suffixes), where names give them. */
+  scopeCalls?: readonly number[];
 }
 
 export function splitRepeatedCalls(index: GraphIndex, group: CallGroup, paths: readonly ScopeStep[][]): CallGroup[] {

@@ -51,7 +51,13 @@ export function untracedModules(
   return [...found].map(([name, reason]) => untraced(name, reason, modules));
 }
 
-function untraced(name: string, reason: string, modules: ReadonlyMap<string, ModuleInfo>): ModuleInfo {
+/** A module listed with the reason it left nothing to capture (no calls). */
+export function untraced(
+  name: string,
+  reason: string,
+  modules: ReadonlyMap<string, ModuleInfo>,
+  hint = 'Nothing to capture: in eval the module passes its input through (or was never computed); capture its neighbours.',
+): ModuleInfo {
   const dot = name.lastIndexOf('.');
   const parent = dot > 0 && modules.has(name.slice(0, dot)) ? name.slice(0, dot) : undefined;
   return {
@@ -62,10 +68,7 @@ function untraced(name: string, reason: string, modules: ReadonlyMap<string, Mod
     parent,
     children: [],
     calls: [],
-    notObservable: {
-      reason,
-      hint: 'Nothing to capture: in eval the module passes its input through (or was never computed); capture its neighbours.',
-    },
+    notObservable: { reason, hint },
   };
 }
 
