@@ -4,26 +4,18 @@
  * with codes before anything is written.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import { ensureBuilt } from './helpers/cli.js';
+import { cliJsonFromBuild, ensureBuilt } from './helpers/cli.js';
 
 const ROOT = join(import.meta.dirname, '..');
-const BIN = join(ROOT, 'bin', 'neurotap.js');
 const DIGITS = join(ROOT, 'fixtures', 'digits-cnn.onnx');
 const RNN = join(ROOT, 'fixtures', 'rnn', 'model.onnx');
 
-function report(...args: string[]): Promise<{ code: number; body: any }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, 'report', ...args, '--json'], { cwd: ROOT }, (err, stdout) => {
-      resolve({ code: err ? Number((err as { code?: number }).code) : 0, body: JSON.parse(stdout) });
-    });
-  });
-}
+const report = (...args: string[]) => cliJsonFromBuild(['report', ...args]);
 
 /** Every src/href value in the document. */
 function references(html: string): string[] {

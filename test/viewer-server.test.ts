@@ -4,14 +4,14 @@
  * paths outside its folders, reports bad arguments with codes, and exits cleanly on Ctrl-C.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openerFor } from '../src/cli/view-open.js';
-import { ensureBuilt } from './helpers/cli.js';
+import { cliJsonFromBuild, ensureBuilt } from './helpers/cli.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin', 'neurotap.js');
@@ -57,13 +57,7 @@ function getWithHost(base: string, path: string, host: string): Promise<{ status
   });
 }
 
-function cliJson(...args: string[]): Promise<{ code: number; body: any }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args, '--json'], { cwd: ROOT }, (err, stdout) => {
-      resolve({ code: err ? Number((err as { code?: number }).code) : 0, body: JSON.parse(stdout) });
-    });
-  });
-}
+const cliJson = (...args: string[]) => cliJsonFromBuild(args);
 
 describe('neurotap view', () => {
   let demo: Started;

@@ -28,6 +28,12 @@ export function cliFromBuild(args: readonly string[], env: Record<string, string
   return runNode([BIN, ...args], env);
 }
 
+/** cliFromBuild with `--json` appended: the exit code and stdout parsed (JSON results and errors alike). */
+export async function cliJsonFromBuild(args: readonly string[]): Promise<{ code: number; body: any }> {
+  const run = await cliFromBuild([...args, '--json']);
+  return { code: run.code, body: JSON.parse(run.stdout) };
+}
+
 function runNode(argv: readonly string[], env: Record<string, string>): Promise<CliRun> {
   return new Promise((resolve) =>
     execFile(
