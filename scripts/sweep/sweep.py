@@ -9,7 +9,9 @@ and silent gaps; each class found gets a small fixture of its own in ``scripts/f
 A case is registered with ``@case("name")`` in a ``scripts/sweep/cases_*.py`` file (imported
 automatically) and returns ``Case(model, args, ...)``. Each case is written to ``DIR/name/``:
 ``model.onnx`` (``torch.onnx.export``), ``reference.npz`` (``neurotap_torch.dump`` with inputs) and
-``input.npz`` (the feeds, by input name).
+``input.npz`` (the feeds, by input name). ``Case(..., scripted=True)`` exports a
+``torch.jit.script``-ed copy of the model (its loops and branches become ONNX ``Loop``/``If``),
+while the hooks record the eager model.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ class Case:
     input_names: list = None  # default x0, x1, ...
     export: dict = field(default_factory=dict)  # extra torch.onnx.export kwargs
     inputs: bool = True  # record pre-hook inputs (in: keys)
+    # Export a torch.jit.script-ed copy (loops and branches stay If/Loop nodes); the hooks record
+    # the eager model, since a scripted module runs no Python hooks.
+    scripted: bool = False
 
 
 CASES = {}
@@ -88,7 +93,8 @@ def run_case(name, out_root):
         f.write(_npz_bytes(feeds))
     neurotap_torch.dump(c.model, args, os.path.join(folder, "reference.npz"), inputs=c.inputs)
     kwargs = {"input_names": names, "opset_version": 14, **c.export}
-    torch.onnx.export(c.model, args, os.path.join(folder, "model.onnx"), **kwargs)
+    exported = torch.jit.script(c.model) if c.scripted else c.model
+    torch.onnx.export(exported, args, os.path.join(folder, "model.onnx"), **kwargs)
 
 
 def main():

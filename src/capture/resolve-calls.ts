@@ -9,6 +9,7 @@ import { valueContext } from '../graph/rewrite.js';
 import { splitRagged } from '../graph/thread-ragged.js';
 import type { Runtime, Tensor } from '../runtime/runtime.js';
 import type { CaptureTarget, Unobservable } from './select.js';
+import { type CondReader, takenIterations } from './taken-iterations.js';
 
 export interface ResolvedCalls {
   readonly tensors: Map<string, Tensor>;
@@ -28,8 +29,11 @@ export function branchConditions(index: GraphIndex, targets: readonly CaptureTar
 interface Instance {
   target: CaptureTarget;
   tensors: Tensor[];
-  /** Per tensor, the iteration numbers of the Loops around it (outermost first), when known. */
-  iterations?: number[][];
+  /**
+   * Per tensor, where it ran when known: each Loop around it (outermost first) as its node index
+   * and the iteration, interleaved (`[loop, i, innerLoop, j]`); [] outside loops.
+   */
+  paths?: number[][];
 }
 
 /** What a capture of a value in an If inside a Loop returned: the taken iterations' records. */
@@ -40,7 +44,7 @@ export function resolveCalls(
   runtime: Runtime,
   targets: readonly CaptureTarget[],
   read: (t: CaptureTarget) => Tensor,
-  cond: (value: string) => { data: ArrayLike<unknown> } | undefined,
+  cond: CondReader,
   stackCalls: boolean,
   ragged: RaggedReader = () => undefined,
 ): ResolvedCalls {
@@ -59,53 +63,35 @@ export function resolveCalls(
       notTaken(target, '');
       continue;
     }
-    const outerLoop = steps.find((s) => index.nodes[s.node].opType === 'Loop')?.node ?? -1;
+    const loopNodes = steps.filter((s) => index.nodes[s.node].opType !== 'If').map((s) => s.node);
+    const pathOf = (it: readonly number[]) =>
+      loopNodes.slice(-it.length || loopNodes.length).flatMap((l, d) => [l, it[d]]);
     const records = ragged(target);
     if (records) {
       const taken = raggedTensors(runtime, read(target), records.meta, records.loops);
       if (taken.length === 0) notTaken(target, ' in any iteration of its loop');
       else {
-        const iterations = taken.map((r) => [outerLoop, ...r.iterations]);
-        instances.push({ target, tensors: taken.map((r) => r.tensor), iterations });
+        const paths = taken.map((r) => pathOf(r.iterations));
+        instances.push({ target, tensors: taken.map((r) => r.tensor), paths });
       }
       continue;
     }
     const loops = steps.filter((s) => index.nodes[s.node].opType !== 'If').length;
     const tensor = read(target);
     if (loops === 0 || stackCalls || !target.module) {
-      instances.push({ target, tensors: [tensor] });
+      instances.push({ target, tensors: [tensor], ...(loops === 0 ? { paths: [[]] } : {}) });
       continue;
     }
     const calls = splitLeading(runtime, tensor, loops);
-    // Iterations are known for one loop: a call site in an If inside it ran where its condition held.
-    const ran = loops === 1 ? takenIterations(index, target, steps, calls.length, cond) : undefined;
+    // A call site in an If inside the loops ran only in the iterations where its conditions held.
+    const loopDims = tensor.dims.slice(0, loops);
+    const ran = takenIterations(index, target.siteContext ?? [], steps, loopDims, cond);
+    const flat = (it: readonly number[]) => it.reduce((f, i, d) => f * loopDims[d] + i, 0);
     if (!ran) instances.push({ target, tensors: calls });
     else if (ran.length === 0) notTaken(target, ' in any iteration of its loop');
-    else instances.push({ target, tensors: ran.map((i) => calls[i]), iterations: ran.map((i) => [outerLoop, i]) });
+    else instances.push({ target, tensors: ran.map((it) => calls[flat(it)]), paths: ran.map(pathOf) });
   }
   return { ...assignKeys(instances), notCalled };
-}
-
-/**
- * The iterations (of the one Loop around the value) in which the target's call site ran: its If
- * conditions inside the loop are stacked per iteration. Undefined when a condition is not per iteration.
- */
-function takenIterations(
-  index: GraphIndex,
-  t: CaptureTarget,
-  steps: readonly ContextStep[],
-  iterations: number,
-  cond: (value: string) => { data: ArrayLike<unknown> } | undefined,
-): number[] | undefined {
-  let ran = Array.from({ length: iterations }, (_, i) => i);
-  for (const step of t.siteContext ?? []) {
-    const node = index.nodes[step.node];
-    if (node.opType !== 'If' || steps.some((s) => s.node === step.node && s.attr === step.attr)) continue;
-    const c = cond(node.input![0]);
-    if (!c || c.data.length !== iterations) return undefined;
-    ran = ran.filter((i) => Boolean(c.data[i]) === (step.attr === 'then_branch'));
-  }
-  return ran;
 }
 
 /** Where a target's value lives and where its module's call site sits: both must have run. */
@@ -113,16 +99,13 @@ function branchSteps(index: GraphIndex, t: CaptureTarget): readonly ContextStep[
   return [...valueContext(index, t.value), ...(t.siteContext ?? [])];
 }
 
-function ranBranches(
-  index: GraphIndex,
-  steps: readonly ContextStep[],
-  cond: (value: string) => { data: ArrayLike<unknown> } | undefined,
-): boolean {
+function ranBranches(index: GraphIndex, steps: readonly ContextStep[], cond: CondReader): boolean {
   for (const step of steps) {
     const node = index.nodes[step.node];
     if (node.opType !== 'If') continue;
-    const c = cond(node.input![0]);
     // A condition inside a loop is per iteration: then the stacked tensor tells.
+    if (index.context[step.node].some((s) => index.nodes[s.node].opType !== 'If')) continue;
+    const c = cond(node.input![0]);
     if (c?.data.length !== 1) continue;
     if (Boolean(c.data[0]) !== (step.attr === 'then_branch')) return false;
   }
@@ -193,22 +176,31 @@ function assignKeys(instances: readonly Instance[]): { tensors: Map<string, Tens
 }
 
 /**
- * A module whose calls all carry their loop iterations (call sites in an If inside a Loop) is
- * numbered as PyTorch counts its calls: by iteration, then by site within an iteration.
+ * A module with calls in loops, whose every call's place is known (its loops' iterations and its
+ * site's first node), is numbered as PyTorch counts its calls: in execution order, which is the
+ * order of `[loop, iteration, …, site position]` (a Loop node's index comes after its body's nodes
+ * and before the nodes after it, so a call inside an inner loop sorts between the calls around it).
  */
 function byIterations(group: readonly Instance[], tensors: Map<string, Tensor>, targets: CaptureTarget[]): boolean {
-  const depth = group[0].iterations?.[0]?.length;
-  if (depth === undefined || !group.every((g) => g.iterations?.every((it) => it.length === depth))) return false;
-  const event = (site: number, it: readonly number[]) => [...it, site];
+  const positions = group[0].target.sitePositions;
+  if (!positions || !group.every((g) => g.paths) || !group.some((g) => g.paths!.some((p) => p.length > 0)))
+    return false;
+  const place = (site: number, path: readonly number[]) => [...path, positions[site - 1] ?? -1];
+  const sites = [...group.map((g) => g.target.site), ...(group[0].target.alwaysSites ?? [])];
+  if (sites.some((site) => (positions[site - 1] ?? -1) < 0)) return false;
   const events = new Map<string, number[]>();
+  const id = (site: number, path: readonly number[]) => `${site}@${path.join(',')}`;
   for (const inst of group)
-    for (const it of inst.iterations!) events.set(event(inst.target.site, it).join(','), event(inst.target.site, it));
+    for (const p of inst.paths!) events.set(id(inst.target.site, p), place(inst.target.site, p));
+  // A site that always runs counts even where this capture reports it.
+  for (const site of group[0].target.alwaysSites ?? [])
+    if (!events.has(id(site, []))) events.set(id(site, []), place(site, []));
   const order = [...events.entries()].sort(([, a], [, b]) => compareTuples(a, b)).map(([k]) => k);
   const callOf = new Map(order.map((k, i) => [k, i + 1]));
   for (const inst of group) {
     const t = inst.target;
     inst.tensors.forEach((tensor, i) => {
-      const call = callOf.get(event(t.site, inst.iterations![i]).join(','))!;
+      const call = callOf.get(id(t.site, inst.paths![i]))!;
       const base = order.length === 1 ? t.module! : `${t.module}:${call}`;
       const key = `${t.kind === 'input' ? 'in:' : ''}${base}${t.tuple}`;
       tensors.set(key, tensor);

@@ -12,6 +12,7 @@ import type { CapturePlan } from './capture-plan.js';
 import { runCut } from './cut-run.js';
 import { prepareFeeds, type Feeds } from './feeds.js';
 import { resolveCalls } from './resolve-calls.js';
+import type { CondValue } from './taken-iterations.js';
 import type { CaptureTarget } from './select.js';
 import { viewTensor } from './views.js';
 
@@ -32,10 +33,14 @@ export async function runCapturePlan(parts: ModelParts, plan: CapturePlan, feeds
     const base = plan.views.get(t);
     return base ? viewTensor(runtime, fetchedOrFed(base), fetchedOrFed(t)) : fetchedOrFed(t);
   };
-  const cond = (value: string) =>
-    value in prepared
-      ? prepared[value]
-      : (constantCondition(index, value) ?? fetched[capture.outputOf.get(requestKey({ value, reduce: 'none' }))!]);
+  const cond = (value: string): CondValue => {
+    if (value in prepared) return prepared[value];
+    const key = requestKey({ value, reduce: 'none' });
+    const m = capture.ragged.get(key);
+    const t = constantCondition(index, value) ?? fetched[capture.outputOf.get(key)!];
+    // A condition inside a branch in a loop comes back for the iterations that reached it only.
+    return m ? { data: t.data, records: { meta: fetched[m.meta], loops: m.loops } } : t;
+  };
   const records = (t: CaptureTarget) => {
     const m = plan.ragged.get(t);
     return m && { meta: fetched[m.meta], loops: m.loops };

@@ -60,6 +60,8 @@ export interface CaptureTarget {
    * numbers after it even when this capture reports it (a call whose output is not observable).
    */
   readonly alwaysSites?: readonly number[];
+  /** Per site (1-based, so `[site - 1]`), the flat index of its first node (-1: none): orders calls across loop depths. */
+  readonly sitePositions?: readonly number[];
 }
 
 export interface Unobservable {
@@ -305,10 +307,15 @@ function addModuleTargets(info: ModuleInfo, selection: Selection, withInputs: bo
         tuple: suffix,
         siteContext: call.context,
         alwaysSites: alwaysSites(info),
+        sitePositions: sitePositions(info),
       });
     });
     if (withInputs) addInputTargets(info, call, base, selection);
   }
+}
+
+function sitePositions(info: ModuleInfo): number[] {
+  return info.calls.map((c) => (c.nodes.length ? Math.min(...c.nodes) : -1));
 }
 
 function alwaysSites(info: ModuleInfo): number[] {
@@ -346,6 +353,7 @@ function addInputTargets(
       tuple: `#${i}`,
       siteContext: call.context,
       alwaysSites: alwaysSites(info),
+      sitePositions: sitePositions(info),
     });
   });
 }
