@@ -68,3 +68,95 @@ def make_loop_nested():
                  notes="torch.jit.script: a Loop in a Loop with If branches in both bodies, a nested If "
                        "(elif), a module called at two loop depths",
                  export_model=torch.jit.script(model))
+
+
+# --------------------------------------------------------------------------
+# scan-branch: an If inside a Scan body (hand-built; PyTorch exports no Scan, other converters do)
+# --------------------------------------------------------------------------
+
+STEPS = 5
+
+
+class ScanBranch(nn.Module):
+    """What the hand-built Scan computes, step by step: the state `h` and slice `x_t` of `xs`
+    (forward) and `g_t` of `gs` (reverse direction) go through `proj`, then an If on the sign of
+    the sum picks `pos` (ReLU) or `neg` (tanh); the scan output `2 h` is accumulated in reverse."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(4, 4)
+        self.pos = nn.Linear(4, 4)
+        self.neg = nn.Linear(4, 4)
+
+    def forward(self, h, xs, gs):
+        ys = []
+        for t in range(xs.shape[0]):
+            z = self.proj(h + xs[t]) * gs[xs.shape[0] - 1 - t]
+            h = torch.relu(self.pos(z)) if bool(z.sum() > 0) else torch.tanh(self.neg(z))
+            ys.append(h * 2.0)
+        return h, torch.stack(ys[::-1])
+
+
+def _scan_branch_numpy(eager, h, xs, gs):
+    """The same recurrence in numpy (an independent check of the eager twin)."""
+    p = {k: v.detach().numpy().astype(np.float64) for k, v in eager.state_dict().items()}
+    lin = lambda name, v: v @ p[f"{name}.weight"].T + p[f"{name}.bias"]  # noqa: E731
+    h, ys, branches = h.astype(np.float64), [], []
+    for t in range(xs.shape[0]):
+        z = lin("proj", h + xs[t]) * gs[xs.shape[0] - 1 - t]
+        branches.append(bool(z.sum() > 0))
+        h = np.maximum(lin("pos", z), 0) if branches[-1] else np.tanh(lin("neg", z))
+        ys.append(h * 2.0)
+    return h, np.stack(ys[::-1]), branches
+
+
+def _scan_branch_graph(eager) -> onnx.ModelProto:
+    f = TensorProto.FLOAT
+    vi = lambda name, shape: helper.make_tensor_value_info(name, f, shape)  # noqa: E731
+    gemm = lambda mod, x, out: helper.make_node(  # noqa: E731
+        "Gemm", [x, f"{mod}.weight", f"{mod}.bias"], [out], name=f"/{mod}/Gemm", transB=1)
+    then_branch = helper.make_graph(
+        [gemm("pos", "z", "/pos/Gemm_output_0"), helper.make_node("Relu", ["/pos/Gemm_output_0"], ["h_pos"], name="/Relu")],
+        "then", [], [vi("h_pos", [2, 4])])
+    else_branch = helper.make_graph(
+        [gemm("neg", "z", "/neg/Gemm_output_0"), helper.make_node("Tanh", ["/neg/Gemm_output_0"], ["h_neg"], name="/Tanh")],
+        "else", [], [vi("h_neg", [2, 4])])
+    two = numpy_helper.from_array(np.array(2.0, np.float32), "two")
+    zero = numpy_helper.from_array(np.array(0.0, np.float32), "zero")
+    body = helper.make_graph(
+        [
+            helper.make_node("Add", ["h_in", "x_t"], ["/Add_output_0"], name="/Add"),
+            gemm("proj", "/Add_output_0", "/proj/Gemm_output_0"),
+            helper.make_node("Mul", ["/proj/Gemm_output_0", "g_t"], ["z"], name="/Mul"),
+            helper.make_node("ReduceSum", ["z"], ["/ReduceSum_output_0"], name="/ReduceSum", keepdims=0),
+            helper.make_node("Greater", ["/ReduceSum_output_0", "zero"], ["/Greater_output_0"], name="/Greater"),
+            helper.make_node("If", ["/Greater_output_0"], ["h_out"], name="/If",
+                             then_branch=then_branch, else_branch=else_branch),
+            helper.make_node("Mul", ["h_out", "two"], ["y_t"], name="/Mul_1"),
+        ],
+        "body", [vi("h_in", [2, 4]), vi("x_t", [2, 4]), vi("g_t", [2, 4])], [vi("h_out", [2, 4]), vi("y_t", [2, 4])],
+        initializer=[two, zero])
+    scan = helper.make_node("Scan", ["h", "xs", "gs"], ["h_final", "ys"], name="/Scan", body=body,
+                            num_scan_inputs=2, scan_input_directions=[0, 1], scan_output_directions=[1])
+    weights = [numpy_helper.from_array(v.detach().numpy(), k) for k, v in eager.state_dict().items()]
+    graph = helper.make_graph([scan], "scan-branch",
+                              [vi("h", [2, 4]), vi("xs", [STEPS, 2, 4]), vi("gs", [STEPS, 2, 4])],
+                              [vi("h_final", [2, 4]), vi("ys", [STEPS, 2, 4])], initializer=weights)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)], ir_version=8,
+                             producer_name="neurotap scripts/fixtures_control.py")
+
+
+@maker("scan-branch")
+def make_scan_branch():
+    from fixtures_graphs import save_handmade
+    seed_everything(3)
+    eager = ScanBranch().eval()
+    inputs = OrderedDict(h=torch.randn(2, 4), xs=torch.randn(STEPS, 2, 4), gs=torch.randn(STEPS, 2, 4))
+    with torch.no_grad():
+        h, ys = eager(*inputs.values())
+    nh, nys, branches = _scan_branch_numpy(eager, *(v.numpy() for v in inputs.values()))
+    assert np.allclose(h.numpy(), nh, atol=1e-5) and np.allclose(ys.numpy(), nys, atol=1e-5)
+    assert any(branches) and not all(branches), branches  # both branches run, in different steps
+    save_handmade("scan-branch", _scan_branch_graph(eager), eager, inputs, ["h_final", "ys"],
+                  "hand-built: an If inside a Scan body (a reverse scan input, a reverse scan output); "
+                  f"goldens from ScanBranch's hooks, checked against numpy; branches per step: {branches}")

@@ -7,6 +7,7 @@ import { uniqueBranchValues } from './graph/branch-names.js';
 import { checkStructure } from './graph/check-structure.js';
 import { indexGraph } from './graph/graph-index.js';
 import { inlineLocalFunctions } from './graph/inline-functions.js';
+import { scansAsLoops } from './graph/scan-as-loop.js';
 import type { ModelParts } from './capture/model-parts.js';
 import { applyFunctionEvidence } from './modules/function-modules.js';
 import { buildModuleMap } from './modules/module-map.js';
@@ -33,7 +34,8 @@ export function parseModel(bytes: Uint8Array, runtime: Runtime, options: LoadOpt
   // (plain runs still use the original bytes).
   const inlined = inlineLocalFunctions(original);
   // Stacked recurrent modules' h_n / c_n, which the export leaves per layer, are assembled the same way.
-  const mapped = inlined?.model ?? original;
+  // So is a Scan whose body holds an If, as the equivalent Loop (branch values need its sequences).
+  const mapped = scansAsLoops(inlined?.model ?? original) ?? inlined?.model ?? original;
   // Both branches of a merged decoder name their values alike: indexed apart (branch-names.ts).
   uniqueBranchValues(mapped.graph!);
   const proto = assembleRecurrentStates(mapped) ?? mapped;

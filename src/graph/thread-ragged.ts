@@ -34,7 +34,7 @@ export function raggedLoopDepth(index: GraphIndex, steps: readonly ContextStep[]
 
 /**
  * Why a value at `steps` cannot be threaded out, or undefined: an If lacking the other branch (an
- * invalid model), or an If inside a Scan body (no carried sequences there).
+ * invalid model), or an If inside a Scan body that scan-as-loop.ts left a Scan (no carried sequences there).
  */
 export function unthreadable(index: GraphIndex, steps: readonly ContextStep[]): string | undefined {
   for (const [d, s] of steps.entries()) {
@@ -45,7 +45,7 @@ export function unthreadable(index: GraphIndex, steps: readonly ContextStep[]): 
         return `it sits in an If ('${node.name ?? ''}') without an ${other}, which ONNX requires`;
     }
     if (node.opType === 'Scan' && steps.slice(d + 1).some((t) => index.nodes[t.node].opType === 'If'))
-      return 'it sits in an If inside a Scan body, whose per-iteration values have no common shape';
+      return 'it sits in an If inside a Scan body, whose per-iteration values have no common shape (a Scan with a scan output axis other than 0, or of opset < 11, is not rewritten as the equivalent Loop)';
   }
   return undefined;
 }
