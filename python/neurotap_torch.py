@@ -59,8 +59,8 @@ def _snapshot(value):
     """Tensors cloned now (a later in-place op such as ReLU(inplace=True) must not change them)."""
     if isinstance(value, torch.Tensor):
         return value.detach().clone()
-    if isinstance(value, (tuple, list)):
-        return type(value)(_snapshot(v) for v in value)
+    if isinstance(value, (tuple, list)):  # a namedtuple (PackedSequence) as a plain tuple: its fields in order
+        return (list if isinstance(value, list) else tuple)(_snapshot(v) for v in value)
     return value
 
 

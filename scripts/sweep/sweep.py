@@ -48,6 +48,7 @@ class Case:
     # Export a torch.jit.script-ed copy (loops and branches stay If/Loop nodes); the hooks record
     # the eager model, since a scripted module runs no Python hooks.
     scripted: bool = False
+    export_args: tuple = None  # trace the export on these (e.g. batch 1) and capture on args (batch 3)
 
 
 CASES = {}
@@ -94,7 +95,8 @@ def run_case(name, out_root):
     neurotap_torch.dump(c.model, args, os.path.join(folder, "reference.npz"), inputs=c.inputs)
     kwargs = {"input_names": names, "opset_version": 14, **c.export}
     exported = torch.jit.script(c.model) if c.scripted else c.model
-    torch.onnx.export(exported, args, os.path.join(folder, "model.onnx"), **kwargs)
+    traced = args if c.export_args is None else c.export_args
+    torch.onnx.export(exported, traced, os.path.join(folder, "model.onnx"), **kwargs)
 
 
 def main():
@@ -114,7 +116,7 @@ def main():
             print(f"ok      {name}", flush=True)
         except Exception as e:  # one case's failure must not stop the sweep
             failed += 1
-            print(f"EXPORT  {name}: {type(e).__name__}: {str(e).splitlines()[0][:200]}", flush=True)
+            print(f"EXPORT  {name}: {type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}", flush=True)
             if os.environ.get("SWEEP_DEBUG"):
                 traceback.print_exc()
     print(f"{len(chosen) - failed}/{len(chosen)} cases written to {a.out}")
