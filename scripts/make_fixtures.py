@@ -123,8 +123,8 @@ def snapshot(value):
     """A deep copy of the tensors in ``value`` (nested tuples/lists kept)."""
     if isinstance(value, torch.Tensor):
         return value.detach().clone()
-    if isinstance(value, (tuple, list)):
-        return type(value)(snapshot(v) for v in value)
+    if isinstance(value, (tuple, list)):  # a namedtuple (PackedSequence) as a plain tuple: its fields in order
+        return (list if isinstance(value, list) else tuple)(snapshot(v) for v in value)
     return value
 
 

@@ -329,11 +329,19 @@ function addInputTargets(
   selection: Selection,
 ): void {
   // `#i` is the position among the call's inputs, opaque ones included: dropping one must not shift the
-  // next input onto its key.
+  // next input onto its key. Where evidence nests them (a recurrent module's `input, (h_0, c_0)`), the path.
+  const suffix = (i: number) => (call.inputPaths?.[i] ?? [i]).map((p) => `#${p}`).join('');
+  for (const missing of call.unobservableInputs ?? [])
+    selection.notObservable.push({
+      key: `in:${base}${missing.path.map((p) => `#${p}`).join('')}`,
+      module: info.name,
+      reason: missing.reason,
+      hint: 'Capture the values it is made of with the "values" preset.',
+    });
   call.inputs.forEach((value, i) => {
     if (call.opaqueInputs.includes(value)) {
       selection.notObservable.push({
-        key: `in:${base}#${i}`,
+        key: `in:${base}${suffix(i)}`,
         module: info.name,
         reason:
           call.opaqueReasons?.get(value) ??
@@ -343,14 +351,14 @@ function addInputTargets(
       return;
     }
     selection.targets.push({
-      key: `in:${base}#${i}`,
+      key: `in:${base}${suffix(i)}`,
       value,
       module: info.name,
       call: call.index,
       kind: 'input',
       reduce: 'none',
       site: call.index,
-      tuple: `#${i}`,
+      tuple: suffix(i),
       siteContext: call.context,
       alwaysSites: alwaysSites(info),
       sitePositions: sitePositions(info),

@@ -11,6 +11,7 @@ import type { ContextStep, GraphIndex } from '../graph/graph-index.js';
 import type { StringStringEntryProto } from '../onnx/types.js';
 import { orderCallOutputs, passThroughAmbiguity } from './call-outputs.js';
 import { markCancelledTransposes } from './cancelled-transposes.js';
+import { withCellArguments } from './cell-arguments.js';
 import { isAliasedBuilderName, markBuilderTuples } from './builder-names.js';
 import { markFoldedBatchNorm } from './folded-batchnorm.js';
 import { markMergedCalls } from './merged-calls.js';
@@ -37,6 +38,13 @@ export interface ModuleCall {
   readonly nodes: readonly number[];
   /** Values entering the call, as the hook's `input` tuple. */
   readonly inputs: readonly string[];
+  /**
+   * Nested position of each input in the pre-hook's tuple where evidence gives it ([0], [1, 0], [1, 1]
+   * for an LSTM's `input, (h_0, c_0)`); absent: each input's position in `inputs`.
+   */
+  readonly inputPaths?: readonly (readonly number[])[];
+  /** Elements of the pre-hook's input tuple that the graph does not hold, with the reason. */
+  readonly unobservableInputs?: readonly { path: readonly number[]; reason: string }[];
   /** Values leaving the call; more than one means a tuple output, ordered as PyTorch returns it. */
   readonly outputs: readonly string[];
   /** Nested tuple position of each output: [0], [1, 0], [1, 1] for an LSTM's `out, (h, c)`. */
@@ -300,7 +308,7 @@ function finishModule(info: ModuleInfo, index: GraphIndex, paths: readonly Scope
   if (!info.type) info.type = ownsFusedAttention(info, index, ownNode) ? 'Attention' : inferModuleType(info, index);
   info.calls.forEach((call, i) => {
     call.opaqueInputs = opaqueInputs(index, paths, call);
-    info.calls[i] = withFusedOpaqueInputs(index, call);
+    info.calls[i] = withCellArguments(index, info, withFusedOpaqueInputs(index, call));
   });
   const own = (n: number) => paths[n].at(-1)?.module === info.name;
   info.calls.forEach((call, i) => {

@@ -19,6 +19,7 @@
 import type { GraphIndex } from '../graph/graph-index.js';
 import type { NodeProto } from '../onnx/types.js';
 import type { ModuleCall, ModuleInfo } from './module-map.js';
+import { withRecurrentArguments } from './recurrent-arguments.js';
 
 const RECURRENT = new Set(['LSTM', 'GRU', 'RNN']);
 const SWAP = [1, 0, 2];
@@ -44,12 +45,16 @@ interface SequenceRead {
 
 export function markMergedRecurrentInputs(index: GraphIndex, modules: readonly ModuleInfo[]): void {
   const calls = modules.flatMap((info) => info.calls.map((_, i) => ({ info, i })));
+  // A stacked module's layers are several ops in one call: its inputs are settled at its first layer.
+  const settled = new Set<string>();
   index.nodes.forEach((node, op) => {
     if (!RECURRENT.has(node.opType ?? '')) return;
     const holding = calls.filter(({ info, i }) => info.calls[i].nodes.includes(op));
     if (holding.length === 0) return;
     // The recurrent module's own call: the innermost one holding the op.
     const own = holding.reduce((a, b) => (b.info.calls[b.i].nodes.length < a.info.calls[a.i].nodes.length ? b : a));
+    if (settled.has(`${own.info.name}:${own.i}`)) return;
+    settled.add(`${own.info.name}:${own.i}`);
     const merged = sequenceRead(index, op, own.info.calls[own.i]);
     let received: string | undefined;
     for (const { info, i } of holding) {
@@ -58,7 +63,8 @@ export function markMergedRecurrentInputs(index: GraphIndex, modules: readonly M
       info.calls[i] = result.call;
       if (info === own.info && i === own.i) received = result.received;
     }
-    own.info.calls[own.i] = withoutShapeOnlyInputs(index, own.info.calls[own.i], received);
+    const call = withoutShapeOnlyInputs(index, own.info.calls[own.i], received);
+    own.info.calls[own.i] = withRecurrentArguments(index, call, op, received);
   });
 }
 

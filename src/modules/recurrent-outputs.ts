@@ -5,10 +5,14 @@
  * - a batch-first module whose output transpose was cancelled against a transpose after the module:
  *   the graph then only holds the sequence time-major;
  * - a stacked or bidirectional module whose final states stay per layer and direction because the
- *   model never used `h_n`: the graph holds no concatenated `h_n`.
+ *   model never used `h_n`: the graph holds no concatenated `h_n`;
+ * - a module run on a PackedSequence: it returns a PackedSequence, which the graph does not hold.
  */
 import type { GraphIndex } from '../graph/graph-index.js';
 import type { NodeProto } from '../onnx/types.js';
+import { PACKED_PATHS, PACKED_REASON, readsPackedSequence } from './recurrent-arguments.js';
+
+const RECURRENT = new Set(['LSTM', 'GRU', 'RNN']);
 
 export interface CallOutputs {
   outputs: string[];
@@ -39,7 +43,9 @@ export function recurrentOutputs(
         ]
       : [[1]];
   const result: CallOutputs = { outputs: [], outputPaths: [], unobservable: [] };
-  if (first === undefined) {
+  if (nodes.some((n) => RECURRENT.has(index.nodes[n].opType ?? '') && readsPackedSequence(index, n))) {
+    result.unobservable.push(...PACKED_PATHS.map((path) => ({ path, reason: PACKED_REASON })));
+  } else if (first === undefined) {
     result.unobservable.push({
       path: [0],
       reason:
