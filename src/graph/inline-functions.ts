@@ -261,15 +261,32 @@ function placeParameterless(nodes: Placed[], module: string): void {
   for (const p of pending) {
     const fedBy = (p.node.input ?? []).flatMap((v) => {
       const q = producer.get(v);
-      return q?.own !== undefined && q !== p ? [q.own] : [];
+      return q?.own !== undefined && q !== p ? [q] : [];
     });
     const outputs = new Set(p.node.output ?? []);
-    const readBy = nodes.flatMap((q) =>
-      q.own !== undefined && q !== p && (q.node.input ?? []).some((v) => outputs.has(v)) ? [q.own] : [],
+    const readBy = nodes.filter(
+      (q) => q.own !== undefined && q !== p && (q.node.input ?? []).some((v) => outputs.has(v)),
     );
-    const common = fedBy.length && readBy.length ? commonModule([...fedBy, ...readBy]) : module;
+    const neighbours = [...fedBy, ...readBy];
+    const common = fedBy.length && readBy.length ? sameCallModule(neighbours) : module;
     p.own = within(common, module) && common.length > module.length ? common : module;
   }
+}
+
+/**
+ * The deepest module the nodes share in one call: a ReLU between two calls of one Linear
+ * (`self.a(relu(self.a(x)))`) is in neither call, so it goes to the module around them.
+ */
+function sameCallModule(nodes: readonly Placed[]): string {
+  const parts = commonModule(nodes.map((q) => q.own ?? '')).split('.');
+  let depth = 0;
+  while (depth < parts.length) {
+    const name = parts.slice(0, depth + 1).join('.');
+    const call = nodes[0].calls.get(name);
+    if (!nodes.every((q) => q.calls.get(name) === call)) break;
+    depth++;
+  }
+  return parts.slice(0, depth).join('.');
 }
 
 /**

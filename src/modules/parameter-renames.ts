@@ -65,14 +65,26 @@ export function renameByParameters(
   paths = renameCallsByParameters(index, paths, parameterModules, owners, renamed);
   if (renames.size === 0) return paths;
   for (const to of renames.values()) renamed.add(to);
-  const rename = (module: string) => {
-    if (parameterModules.has(module)) return module;
+  const direct = (module: string) => {
     for (const [from, to] of renames) {
       if (module === from) return to;
       // A descendant (`enc.0.act` of `enc.0`) or an ancestor (`enc` of `enc.0` → `blocks.enc`) follows.
       if (module.startsWith(`${from}.`)) return to + module.slice(from.length);
       const rest = from.slice(module.length);
       if (from.startsWith(`${module}.`) && to.endsWith(rest)) return to.slice(0, to.length - rest.length);
+    }
+    return module;
+  };
+  const rename = (module: string) => {
+    if (parameterModules.has(module)) return module;
+    const to = direct(module);
+    if (to !== module) return to;
+    // A parameterless sibling follows its renamed parent: `right.1` (a Tanh) of `right` → `heads.right`.
+    const parts = module.split('.');
+    for (let k = parts.length - 1; k > 0; k--) {
+      const prefix = parts.slice(0, k).join('.');
+      const moved = direct(prefix);
+      if (moved !== prefix) return moved + module.slice(prefix.length);
     }
     return module;
   };
