@@ -104,7 +104,7 @@ export function buildModuleMap(index: GraphIndex, metadata: readonly StringStrin
   }
   for (const info of modules.values()) finishModule(info, index, paths);
   markFoldedBatchNorm(index, modules.values());
-  const fusedAway = markRuntimeRewrites(index, modules);
+  const fusedAway = markRuntimeRewrites(index, modules, scopes.rename);
   markCancelledTransposes(index, [...modules.values()]);
   if (scopes.source === 'torchscript-names') markMergedCalls(index, modules, paths);
   markBuilderTuples(index, modules.values());

@@ -47,6 +47,7 @@ export function renameByParameters(
   paths: ScopeStep[][],
   parameterModules: ReadonlySet<string>,
   renamed: Set<string>,
+  renamesOut?: Map<string, string>,
 ): ScopeStep[][] {
   const owners = new Map<string, Set<string>>();
   paths.forEach((path, i) => {
@@ -64,7 +65,26 @@ export function renameByParameters(
   }
   paths = renameCallsByParameters(index, paths, parameterModules, owners, renamed);
   if (renames.size === 0) return paths;
-  for (const to of renames.values()) renamed.add(to);
+  for (const [from, to] of renames) {
+    renamed.add(to);
+    renamesOut?.set(from, to);
+  }
+  const rename = moduleRenamer(renames, parameterModules);
+  return paths.map((path) =>
+    path.length === 0 ? path : path.map((step) => ({ ...step, module: rename(step.module) })),
+  );
+}
+
+/**
+ * Scoped module names → parameter paths, given the renames read from the parameters: a descendant
+ * or an ancestor of a renamed module follows it, and so does a parameterless sibling (`right.1`, a
+ * Tanh beside `right.0` → `heads.right.0`, is `heads.right.1`). Also used for the value names of ops
+ * ONNX Runtime fused away (runtime-rewrites.ts).
+ */
+export function moduleRenamer(
+  renames: ReadonlyMap<string, string>,
+  parameterModules: ReadonlySet<string>,
+): (module: string) => string {
   const direct = (module: string) => {
     for (const [from, to] of renames) {
       if (module === from) return to;
@@ -75,11 +95,10 @@ export function renameByParameters(
     }
     return module;
   };
-  const rename = (module: string) => {
-    if (parameterModules.has(module)) return module;
+  return (module) => {
+    if (renames.size === 0 || parameterModules.has(module)) return module;
     const to = direct(module);
     if (to !== module) return to;
-    // A parameterless sibling follows its renamed parent: `right.1` (a Tanh) of `right` → `heads.right`.
     const parts = module.split('.');
     for (let k = parts.length - 1; k > 0; k--) {
       const prefix = parts.slice(0, k).join('.');
@@ -88,9 +107,6 @@ export function renameByParameters(
     }
     return module;
   };
-  return paths.map((path) =>
-    path.length === 0 ? path : path.map((step) => ({ ...step, module: rename(step.module) })),
-  );
 }
 
 /**

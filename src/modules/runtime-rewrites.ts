@@ -44,7 +44,7 @@ interface FusedValue {
 }
 
 /** The original node a value's TorchScript name says produced it, where that is not the node that does. */
-function fusedValues(index: GraphIndex): Map<string, FusedValue> {
+function fusedValues(index: GraphIndex, rename: (module: string) => string): Map<string, FusedValue> {
   const found = new Map<string, FusedValue>();
   let seen: Set<string> | undefined;
   const params = parameterModulesOf(index);
@@ -59,7 +59,8 @@ function fusedValues(index: GraphIndex): Map<string, FusedValue> {
       const components = valueScopeComponents(value);
       seen ??= scopesSeen(index, [], params);
       const step = components?.length ? resolveComponents(components, params, seen).at(-1) : undefined;
-      found.set(value, { node, last, module: step?.module, call: step?.call ?? 1 });
+      // Named like node scopes: a container dropped from scopes follows the parameter path.
+      found.set(value, { node, last, module: step && rename(step.module), call: step?.call ?? 1 });
     }
   }
   return found;
@@ -135,8 +136,12 @@ const within = (module: string | undefined, ancestor: string) =>
  * the NCHWc layout; returns the modules whose only op was fused into another node's (not in the
  * map, since they left no node), each reported with the node that computes its output now.
  */
-export function markRuntimeRewrites(index: GraphIndex, modules: ReadonlyMap<string, ModuleInfo>): ModuleInfo[] {
-  const fused = fusedValues(index);
+export function markRuntimeRewrites(
+  index: GraphIndex,
+  modules: ReadonlyMap<string, ModuleInfo>,
+  rename: (module: string) => string = (m) => m,
+): ModuleInfo[] {
+  const fused = fusedValues(index, rename);
   const blocked = blockedValues(index);
   const quantized = kernelInputs(index);
   if (fused.size + blocked.size + quantized.size === 0 && !index.nodes.some((n) => INLINED.test(n.name ?? '')))

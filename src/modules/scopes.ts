@@ -7,7 +7,7 @@
  */
 import type { GraphIndex } from '../graph/graph-index.js';
 import type { NodeProto } from '../onnx/types.js';
-import { parameterOwner, renameByParameters } from './parameter-renames.js';
+import { moduleRenamer, parameterOwner, renameByParameters } from './parameter-renames.js';
 
 export { parameterModulesOf, parameterOwner } from './parameter-renames.js';
 import { aliasBuilderNames } from './builder-names.js';
@@ -33,6 +33,8 @@ export interface NodeScopes {
   readonly source: ScopeSource;
   /** Modules whose scoped name was replaced by their parameter path (a container dropped from scopes). */
   readonly renamed?: ReadonlySet<string>;
+  /** Scoped name → parameter path, for names read elsewhere than node names (parameter-renames.ts). */
+  readonly rename?: (module: string) => string;
   /** Per node: its module path from the outermost module down (root excluded); [] = top level. */
   readonly paths: ScopeStep[][];
 }
@@ -61,9 +63,12 @@ export function readNodeScopes(index: GraphIndex, parameterModules: ReadonlySet<
   }
   if (nodes.some((n) => (n.name ?? '').includes('/'))) {
     const renamed = new Set<string>();
-    const scoped = renameByParameters(index, torchscriptPaths(index, parameterModules), parameterModules, renamed);
-    const paths = aliasBuilderNames(index, scoped);
-    return { source: 'torchscript-names', paths, renamed };
+    const renames = new Map<string, string>();
+    const paths = aliasBuilderNames(
+      index,
+      renameByParameters(index, torchscriptPaths(index, parameterModules), parameterModules, renamed, renames),
+    );
+    return { source: 'torchscript-names', paths, renamed, rename: moduleRenamer(renames, parameterModules) };
   }
   if (parameterModules.size > 0) {
     const paths = joinDecomposedLayers(
