@@ -8,8 +8,11 @@ One file, no dependency but ``torch``. Get it from the npm package::
     Runs ``model(*args)`` once with a forward hook on every module (``named_modules()`` without the
     root) and writes what each hook saw, cloned when the hook fired, to ``path`` (``.safetensors`` or
     ``.npz``), keyed exactly as neurotap keys captures: ``name`` for a module called once,
-    ``name:k`` for its k-th call (from 1) when called several times, ``#i`` per tuple element
-    (nested: ``lstm#1#0``; None elements skipped, their index kept), ``in:KEY#i`` for the i-th
+    ``name:k`` for its k-th call (from 1) when called several times, ``#i`` per element of a
+    returned container, by position (nested: ``lstm#1#0``; a tuple's or list's index, a dict's
+    insertion order, a ModelOutput's non-None fields, a dataclass's field order; None elements
+    skipped, their position kept; the names of a dict's keys or a dataclass's fields are in the
+    module table, ``"fields"``), ``in:KEY#i`` for the i-th
     positional input when ``inputs=True`` (forward pre-hooks), ``output:NAME`` for the model's
     outputs when ``output_names`` is given. The module tree (name, class name, calls) is stored in
     the file's metadata (safetensors ``__metadata__["neurotap.modules"]``; in an ``.npz``, the
@@ -37,10 +40,13 @@ One file, no dependency but ``torch``. Get it from the npm package::
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import struct
 import warnings
 import zipfile
+from collections.abc import Mapping
 
 import torch
 import torch.nn as nn
@@ -55,22 +61,48 @@ MARK_DOMAIN = "neurotap"
 # --------------------------------------------------------------------------------------------
 
 
+def _elements(value):
+    """The elements of a container output, by position: a tuple's or list's (a namedtuple's too)
+    in order, a dict's values in insertion order (a Hugging Face ModelOutput, an OrderedDict that
+    leaves out None fields, as ``output[i]`` indexes it), a dataclass's fields in declaration
+    order. None for anything else (a tensor, None, an int)."""
+    if isinstance(value, (tuple, list)):
+        return list(value)
+    if isinstance(value, Mapping):
+        return list(value.values())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [getattr(value, f.name) for f in dataclasses.fields(value)]
+    return None
+
+
+def _field_names(value):
+    """A container's element names by position (dict keys, dataclass and namedtuple fields), or None."""
+    if isinstance(value, Mapping):
+        return [str(k) for k in value.keys()]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [f.name for f in dataclasses.fields(value)]
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return list(value._fields)
+    return None
+
+
 def _snapshot(value):
-    """Tensors cloned now (a later in-place op such as ReLU(inplace=True) must not change them)."""
+    """Tensors cloned now (a later in-place op such as ReLU(inplace=True) must not change them),
+    containers as lists of their elements by position (see ``_elements``)."""
     if isinstance(value, torch.Tensor):
         return value.detach().clone()
-    if isinstance(value, (tuple, list)):  # a namedtuple (PackedSequence) as a plain tuple: its fields in order
-        return (list if isinstance(value, list) else tuple)(_snapshot(v) for v in value)
-    return value
+    elements = _elements(value)
+    return None if elements is None else [_snapshot(v) for v in elements]
 
 
 def _flatten(value, key, out):
-    """Nested tuples/lists to ``key#i#j`` entries; non-tensor leaves (None, ints) are skipped."""
+    """Nested containers to ``key#i#j`` entries, by position (see ``_elements``); non-tensor
+    leaves (None, ints) are skipped, their position kept."""
     if isinstance(value, torch.Tensor):
         out[key] = value
-    elif isinstance(value, (tuple, list)):
-        for i, v in enumerate(value):
-            _flatten(v, f"{key}#{i}", out)
+        return
+    for i, v in enumerate(_elements(value) or []):
+        _flatten(v, f"{key}#{i}", out)
 
 
 def _modules(model):
@@ -87,6 +119,7 @@ def record(model: nn.Module, args, inputs: bool = False):
     args = args if isinstance(args, tuple) else (args,)
     events = []  # (kind, name, call index, snapshot) in firing order
     calls = {}
+    fields = {}  # module -> its output container's element names (dict keys, fields), by position
     handles = []
     for name, module in _modules(model):
         calls[name] = 0
@@ -98,6 +131,8 @@ def record(model: nn.Module, args, inputs: bool = False):
 
         def hook(mod, inp, out, _name=name):
             events.append(("out", _name, calls[_name], _snapshot(out)))
+            if _field_names(out) is not None:
+                fields.setdefault(_name, _field_names(out))
 
         handles.append(module.register_forward_pre_hook(pre_hook))
         handles.append(module.register_forward_hook(hook))
@@ -115,7 +150,10 @@ def record(model: nn.Module, args, inputs: bool = False):
                 _flatten(v, f"in:{key}#{i}", tensors)
         else:
             _flatten(value, key, tensors)
-    table = [{"name": n, "type": type(m).__name__, "calls": calls[n]} for n, m in _modules(model)]
+    table = [
+        {"name": n, "type": type(m).__name__, "calls": calls[n], **({"fields": fields[n]} if n in fields else {})}
+        for n, m in _modules(model)
+    ]
     return tensors, table, result
 
 
@@ -128,7 +166,7 @@ def dump(model: nn.Module, args, path: str, inputs: bool = False, output_names=N
     tensors, table, result = record(model, args, inputs)
     if output_names is not None:
         outs = {}
-        _flatten(result if isinstance(result, (tuple, list)) else (result,), "", outs)
+        _flatten(result if _elements(result) is not None else (result,), "", outs)
         flat = [outs[k] for k in outs]
         if len(flat) != len(output_names):
             raise ValueError(f"expected {len(flat)} output_names for the model's outputs; got {len(output_names)}")
@@ -246,22 +284,33 @@ class _Mark(torch.autograd.Function):
 
 
 def _tensor_paths(value, path=()):
-    """(path, tensor) for every tensor leaf of nested tuples/lists."""
+    """(path, tensor) for every tensor leaf of nested containers, by position (see ``_elements``)."""
     if isinstance(value, torch.Tensor):
         return [(path, value)]
-    if isinstance(value, (tuple, list)):
-        return [p for i, v in enumerate(value) for p in _tensor_paths(v, path + (i,))]
-    return []
+    return [p for i, v in enumerate(_elements(value) or []) for p in _tensor_paths(v, path + (i,))]
 
 
 def _replace(value, new, path=()):
-    """``value`` with its tensor leaves taken from ``new`` (a dict path -> tensor)."""
+    """``value`` with its tensor leaves taken from ``new`` (a dict path -> tensor): the same kind of
+    container (a copy, so that an object the module keeps is left alone), elements by position."""
     if isinstance(value, torch.Tensor):
         return new[path]
+    elements = _elements(value)
+    if elements is None:
+        return value
+    items = [_replace(v, new, path + (i,)) for i, v in enumerate(elements)]
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return type(value)(*items)
     if isinstance(value, (tuple, list)):
-        items = [_replace(v, new, path + (i,)) for i, v in enumerate(value)]
-        return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
-    return value
+        return type(value)(items)
+    out = copy.copy(value)
+    if isinstance(value, Mapping):
+        for k, v in zip(list(value.keys()), items):
+            out[k] = v
+    else:  # a dataclass (frozen ones too)
+        for f, v in zip(dataclasses.fields(value), items):
+            object.__setattr__(out, f.name, v)
+    return out
 
 
 class _Marker:

@@ -293,7 +293,7 @@ function addModuleTargets(info: ModuleInfo, selection: Selection, withInputs: bo
       });
     }
     // A tuple keeps its `#i` keys even when some of its elements are not observable.
-    const tuple = call.outputs.length + call.unobservableOutputs.length > 1;
+    const tuple = call.container === true || call.outputs.length + call.unobservableOutputs.length > 1;
     call.outputs.forEach((value, i) => {
       const suffix = tuple ? suffixOf(call.outputPaths[i]) : '';
       selection.targets.push({

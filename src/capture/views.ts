@@ -30,6 +30,9 @@ export function reshapeViews(index: GraphIndex, targets: readonly CaptureTarget[
     if (!VIEW_OPS.has(node.opType ?? '') || !base || views.has(base) || base.value === t.value) continue;
     if (topLevel(t.value) && topLevel(base.value)) views.set(t, base);
   }
+  // A base must be fetched whole: a view of a view (a chain of Identity markers, `return x, f(x)`
+  // in a marked export) would read the middle one's shape as its data.
+  for (const [t, base] of views) if (views.has(base)) views.delete(t);
   return views;
 }
 

@@ -129,9 +129,17 @@ function isCache(side: CompareSide): side is ActivationCache {
 function explainFromCache(side: CompareSide, name: string): ExplainMissing | undefined {
   if (!isCache(side)) return undefined;
   return (key) => {
-    const why = side.whyNotObservable(key) ?? side.whyNotObservable(moduleOfKey(key));
+    const why = side.whyNotObservable(key) ?? wholeModuleReason(side, moduleOfKey(key));
     return why ? `not observable in ${name}: ${why.reason}` : undefined;
   };
+}
+
+/**
+ * Why a module is not observable as a whole (its output, every call's), which explains every key of
+ * it; a reason given for one tuple element or input (`attn#1`) explains only that key.
+ */
+function wholeModuleReason(cache: ActivationCache, module: string) {
+  return cache.notObservable.find((u) => u.module === module && !u.key.includes('#') && !u.key.startsWith('in:'));
 }
 
 /** `layer1.0:2#1` → `layer1.0`; `in:fc#0` → `fc`. */
@@ -144,7 +152,7 @@ export function explainFromModel(model: NeurotapModel, cache: ActivationCache, n
   return (key) => {
     if (/^(__output__|output[:#])/.test(key)) return 'a model output, not a module key';
     const module = moduleOfKey(key);
-    const why = cache.whyNotObservable(key) ?? cache.whyNotObservable(module);
+    const why = cache.whyNotObservable(key) ?? wholeModuleReason(cache, module);
     if (why) return `not observable in ${name}: ${why.reason}`;
     if (!model.module(module)) return `not a module in ${name}: no node of its graph belongs to '${module}'`;
     return `${name} has no call or tuple element '${key}' of '${module}'`;

@@ -40,6 +40,8 @@ export function orderCallOutputs(
   if (cell) return { outputs: cell, outputPaths: cell.map((_, i) => [i]), unobservable: [] };
   if (candidates.length <= 1)
     return { outputs: [...candidates], outputPaths: candidates.map((_, i) => [i]), unobservable: [] };
+  const pooled = poolWithIndices(index, candidates, ownNodes);
+  if (pooled) return { outputs: pooled, outputPaths: [[0], [1]], unobservable: [], container: true };
   const ordered = byReturnPosition(index, new Set(nodes), candidates, shared);
   if (ordered) return { outputs: ordered, outputPaths: ordered.map((_, i) => [i]), unobservable: [] };
   return { outputs: [], outputPaths: [], unobservable: [{ path: [], reason: ambiguousReason(candidates, shared) }] };
@@ -50,7 +52,7 @@ export const AMBIGUOUS = 'ambiguous';
 const SHAPE_OPS = new Set(['Shape', 'Size', 'ConstantOfShape', 'Range']);
 const INT64 = 7;
 
-function isShapeValue(index: GraphIndex, v: string): boolean {
+export function isShapeValue(index: GraphIndex, v: string): boolean {
   const producer = index.producer.get(v);
   if (producer !== undefined && SHAPE_OPS.has(index.nodes[producer].opType ?? '')) return true;
   return declaredElemType(index.types.get(v)) === INT64;
@@ -75,6 +77,28 @@ function cellOrder(index: GraphIndex, values: readonly string[], recurrent: numb
     .map((v, i) => [v, slot[i]] as const)
     .sort((a, b) => a[1] - b[1])
     .map(([v]) => v);
+}
+
+/**
+ * A max pool with `return_indices=True` (MaxPool2d, AdaptiveMaxPool2d) returns `(output, indices)`:
+ * a MaxPool op of the module itself whose Indices output is read is that evidence, and its two
+ * outputs' layout the order (the exporter's flattening arithmetic on the indices, and the unread
+ * outputs of its helper MaxPool, are no elements). Only when the indices are used: unused, the
+ * exporter drops them and the graph shows a plain pool.
+ */
+function poolWithIndices(index: GraphIndex, values: readonly string[], ownNodes: readonly number[]) {
+  const unread = (v: string) =>
+    (index.consumers.get(v) ?? []).length === 0 && index.outputPosition.get(v) === undefined;
+  const pools = ownNodes.filter((n) => {
+    const op = index.nodes[n];
+    return op.opType === 'MaxPool' && !unread(op.output?.[0] ?? '') && !unread(op.output?.[1] ?? '');
+  });
+  if (pools.length !== 1) return undefined;
+  const outs = index.nodes[pools[0]].output ?? [];
+  const elements = values.filter((v) => !unread(v));
+  const slots = elements.map((v) => [...stateOrigins(index, v, outs)]);
+  if (elements.length !== 2 || slots.some((s) => s.length !== 1) || slots[0][0] === slots[1][0]) return undefined;
+  return slots[0][0] === 0 ? elements : [elements[1], elements[0]];
 }
 
 /** Which outputs of the recurrent op (by position) `value` is computed from. */
@@ -181,11 +205,22 @@ export function passThroughAmbiguity(
       (r) => !inside.has(r) && index.reads[r].includes(output) && !RESIDUAL_OPS.has(index.nodes[r].opType ?? ''),
     );
   const input = call.inputs.find(besideOutput);
-  if (input === undefined) return undefined;
+  if (input === undefined) return returnedBeside(index, call, output, ownOps);
   const reader =
     index.nodes[(index.consumers.get(input) ?? []).find((r) => !inside.has(r) && index.reads[r].includes(output))!];
   const why = ownOps
     ? `a module returning only its output to a parent that computes ${reader.opType}(x, f(x)) gives the same graph`
     : 'the module has no op of its own';
   return `${AMBIGUOUS}: its input '${input}' is read outside the call next to its output (by ${reader.opType} '${reader.name ?? ''}'), so it may return its input as a tuple element (\`return x, f(x)\`), which the graph cannot show; ${why}`;
+}
+
+/** `return m(x)` at the top with `m` returning `x, f(x)`: the input and the output both model outputs. */
+function returnedBeside(index: GraphIndex, call: ModuleCall, output: string, ownOps: boolean): string | undefined {
+  if (index.outputPosition.get(output) === undefined || index.subgraphOutputs.has(output)) return undefined;
+  const input = call.inputs.find((v) => index.outputPosition.get(v) !== undefined && !index.subgraphOutputs.has(v));
+  if (input === undefined) return undefined;
+  const why = ownOps
+    ? 'a module returning only its output to a parent that returns (x, f(x)) gives the same graph'
+    : 'the module has no op of its own';
+  return `${AMBIGUOUS}: its input '${input}' is a model output next to its output, so it may return its input as a tuple element (\`return x, f(x)\`), which the graph cannot show; ${why}`;
 }

@@ -9,6 +9,7 @@
  */
 import type { ContextStep, GraphIndex } from '../graph/graph-index.js';
 import type { StringStringEntryProto } from '../onnx/types.js';
+import { markAttentionTuples } from './attention-outputs.js';
 import { orderCallOutputs, passThroughAmbiguity } from './call-outputs.js';
 import { markCancelledTransposes } from './cancelled-transposes.js';
 import { withCellArguments } from './cell-arguments.js';
@@ -53,6 +54,12 @@ export interface ModuleCall {
   opaqueInputs: string[];
   /** Why an opaque input differs, where a more precise reason than the generic one is known. */
   readonly opaqueReasons?: ReadonlyMap<string, string>;
+  /**
+   * The output is a container even with one element (a 1-tuple, a 1-entry dict, an
+   * nn.MultiheadAttention's `(out, None)`): its keys are `#i`. Set only from evidence (markers,
+   * a module class known to return a tuple); otherwise one value is the module's whole output.
+   */
+  readonly container?: boolean;
   /** Tuple elements of the output that the graph does not hold, with the reason. */
   readonly unobservableOutputs: readonly { path: readonly number[]; reason: string }[];
   /**
@@ -103,6 +110,7 @@ export function buildModuleMap(index: GraphIndex, metadata: readonly StringStrin
     if (info.parent !== undefined) modules.get(info.parent)?.children.push(info.name);
   }
   for (const info of modules.values()) finishModule(info, index, paths);
+  markAttentionTuples(index, modules.values(), (n) => paths[n].at(-1)?.module);
   markFoldedBatchNorm(index, modules.values());
   const fusedAway = markRuntimeRewrites(index, modules, scopes.rename);
   markCancelledTransposes(index, [...modules.values()]);
@@ -225,6 +233,7 @@ function addCall(
     ? { outputs: [], outputPaths: [], unobservable: [{ path: [], reason: hidden }] }
     : orderCallOutputs(index, group.nodes, leaving, sinks.shared, group.nodes.filter(own));
   const { outputs, outputPaths, unobservable } = withoutFusedBias(index, ordered, new Set(group.nodes.filter(own)));
+  const container = ordered.container === true;
   info.calls.push({
     index: info.calls.length + 1,
     nodes: group.nodes,
@@ -234,6 +243,7 @@ function addCall(
     opaqueInputs: [],
     context: group.context,
     unobservableOutputs: unobservable,
+    ...(container ? { container } : {}),
   });
 }
 

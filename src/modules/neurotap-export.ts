@@ -89,6 +89,8 @@ function buildCall(index: GraphIndex, k: number, marks: readonly Mark[], scoped:
     inputs: ins.map((m) => m.value),
     outputs: outs.map((m) => m.value),
     outputPaths: outs.map((m) => m.path),
+    // `#0` alone (a 1-tuple, a 1-entry dict, `(out, None)`): the markers say it is a container.
+    container: outs.some((m) => m.path.length > 0),
     opaqueInputs: [],
     unobservableOutputs: [],
     context: index.context[last] ?? [],

@@ -19,6 +19,8 @@ export interface CallOutputs {
   outputPaths: number[][];
   /** Tuple elements the graph does not hold, with the reason. */
   unobservable: { path: number[]; reason: string }[];
+  /** A container even with one element (see ModuleCall.container). */
+  container?: boolean;
 }
 
 export function recurrentOutputs(

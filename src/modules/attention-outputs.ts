@@ -1,0 +1,138 @@
+/**
+ * `nn.MultiheadAttention.forward` always returns a tuple, `(attn_output, attn_weights)`, the weights
+ * None under `need_weights=False` (torchvision's ViT: `x, _ = self.self_attention(x, x, x,
+ * need_weights=False)`). Its hook output is that tuple, so its keys are `#0` and `#1`, never the bare
+ * name, even when the graph holds only the attention output.
+ *
+ * The evidence that a module is one (TorchScript exports record no class names): parameters named as
+ * nn.MultiheadAttention names them (`in_proj_weight`, `in_proj_bias`, `q_proj_weight`, …) and its
+ * child `out_proj`'s parameters read by the module's own nodes, since `F.multi_head_attention_forward`
+ * uses `out_proj.weight` without calling `out_proj` (a custom attention that calls its `out_proj`
+ * Linear, as open_clip's does, is not taken for one). The exporter deduplicates equal initializers
+ * (the zero biases of a freshly initialised model), so a parameter read may carry a twin module's
+ * name. With out_proj's evidence alone (separate q/k/v weights, folded into anonymous constants) the
+ * module is reported ambiguous. The dynamo exporter's class name says it directly.
+ */
+import type { GraphIndex } from '../graph/graph-index.js';
+import { AMBIGUOUS, isShapeValue } from './call-outputs.js';
+import type { ModuleCall, ModuleInfo } from './module-map.js';
+
+const IN_PROJECTION = /(^|\.)(in_proj_weight|in_proj_bias|q_proj_weight|k_proj_weight|v_proj_weight)$/;
+const OUT_PROJECTION = /(^|\.)out_proj\.(weight|bias)$/;
+
+export const NO_ATTENTION_WEIGHTS =
+  'nn.MultiheadAttention returns (attn_output, attn_weights), and the graph holds no attention weights: it was called with need_weights=False (the element is None) or the model never uses them (the exporter removes unused values)';
+
+const MAYBE_ATTENTION =
+  "ambiguous: its own nodes read its child out_proj's parameters without calling out_proj, as nn.MultiheadAttention does (which returns a tuple, (attn_output, attn_weights)), but no in_proj parameter name survives the export to confirm it (a custom attention returning one tensor gives the same graph)";
+
+/** Own nodes of the module reading an `out_proj` parameter (a twin's, where the exporter deduplicated equal initializers). */
+function ownReaders(index: GraphIndex, info: ModuleInfo, own: (node: number) => boolean, names: RegExp): Set<number> {
+  const readers = new Set<number>();
+  for (const call of info.calls)
+    for (const n of call.nodes)
+      if (own(n) && index.reads[n].some((v) => index.initializers.has(v) && names.test(v))) readers.add(n);
+  return readers;
+}
+
+/** 'yes' from a class name or both projections' parameter names, 'maybe' from out_proj's alone. */
+function isMultiheadAttention(
+  index: GraphIndex,
+  info: ModuleInfo,
+  own: (node: number) => boolean,
+  outProj: ReadonlySet<number>,
+): 'yes' | 'maybe' | 'no' {
+  if (info.typeSource === 'export') return info.type === 'MultiheadAttention' ? 'yes' : 'no';
+  if (outProj.size === 0) return 'no';
+  const named = [...index.initializers].some((v) => v.startsWith(`${info.name}.`) && IN_PROJECTION.test(v));
+  return named || ownReaders(index, info, own, IN_PROJECTION).size > 0 ? 'yes' : 'maybe';
+}
+
+/** Whether `value` is computed (inside the call) from one of `nodes`' outputs. */
+function computedFrom(index: GraphIndex, inside: ReadonlySet<number>, value: string, nodes: ReadonlySet<number>) {
+  const seen = new Set([value]);
+  const stack = [value];
+  while (stack.length) {
+    const p = index.producer.get(stack.pop()!);
+    if (p === undefined || !inside.has(p)) continue;
+    if (nodes.has(p)) return true;
+    for (const v of index.reads[p])
+      if (!seen.has(v)) {
+        seen.add(v);
+        stack.push(v);
+      }
+  }
+  return false;
+}
+
+/** Values produced in the call and read after it (or returned by the graph), shape arithmetic aside. */
+function leavingValues(index: GraphIndex, call: ModuleCall): string[] {
+  const inside = new Set(call.nodes);
+  const graphOutputs = new Set(index.outputs);
+  return call.nodes
+    .flatMap((n) => index.nodes[n].output ?? [])
+    .filter(
+      (v) =>
+        v &&
+        !isShapeValue(index, v) &&
+        (graphOutputs.has(v) || (index.consumers.get(v) ?? []).some((r) => !inside.has(r))),
+    );
+}
+
+/**
+ * The call's outputs as `(attn_output, attn_weights)`: the last value computed through `out_proj` is
+ * element 0 (one before it, read outside too, is an intermediate a cancelled transpose let escape:
+ * the next module reads the time-major value), a value not computed through it is the weights;
+ * anything else is left as the general rules found it.
+ */
+function attentionTuple(index: GraphIndex, call: ModuleCall, outProj: ReadonlySet<number>): ModuleCall | undefined {
+  // The general rules' ambiguity (several values, a possible pass-through) is settled by the known
+  // layout; any other reason (a fused or folded value) stands.
+  if (call.unobservableOutputs.some((u) => !u.reason.startsWith(AMBIGUOUS))) return undefined;
+  const inside = new Set(call.nodes);
+  const leaving = leavingValues(index, call);
+  if (leaving.length === 0) return undefined;
+  // Without out_proj's parameters (a class name from dynamo metadata) only a lone output is placed.
+  const through =
+    outProj.size === 0 && leaving.length === 1
+      ? [...leaving]
+      : leaving.filter((v) => computedFrom(index, inside, v, outProj));
+  const producers = (v: string) => new Set([index.producer.get(v)!]);
+  const projected = through.filter(
+    (v) => !through.some((w) => w !== v && computedFrom(index, inside, w, producers(v))),
+  );
+  const weights = leaving.filter((v) => !through.includes(v));
+  if (projected.length !== 1 || weights.length > 1) return undefined;
+  return {
+    ...call,
+    container: true,
+    outputs: [projected[0], ...weights],
+    outputPaths: weights.length ? [[0], [1]] : [[0]],
+    unobservableOutputs: weights.length ? [] : [{ path: [1], reason: NO_ATTENTION_WEIGHTS }],
+  };
+}
+
+/** Gives every nn.MultiheadAttention call its tuple keys (`attn#0`, and `attn#1` returned or reported). */
+export function markAttentionTuples(
+  index: GraphIndex,
+  modules: Iterable<ModuleInfo>,
+  ownerOf: (node: number) => string | undefined,
+): void {
+  for (const info of modules) {
+    const own = (n: number) => ownerOf(n) === info.name;
+    const outProj = ownReaders(index, info, own, OUT_PROJECTION);
+    const verdict = isMultiheadAttention(index, info, own, outProj);
+    if (verdict === 'no') continue;
+    if (verdict === 'yes') info.type = 'MultiheadAttention';
+    info.calls.forEach((call, i) => {
+      if (verdict === 'maybe')
+        info.calls[i] = {
+          ...call,
+          outputs: [],
+          outputPaths: [],
+          unobservableOutputs: [{ path: [], reason: MAYBE_ATTENTION }],
+        };
+      else info.calls[i] = attentionTuple(index, call, outProj) ?? call;
+    });
+  }
+}
