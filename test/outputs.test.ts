@@ -5,13 +5,14 @@
  * containers only a marked export (`neurotap_torch.export`) shows.
  */
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { compareCaches, explainFromModel, inExecutionOrder } from '../src/compare/compare.js';
 import { parseNpz } from '../src/formats/npz.js';
 import { loadModel } from '../src/node/index.js';
+import { hasTorch } from './helpers/python.js';
 import { FIXTURES, fixture, mismatch } from './helpers/fixtures.js';
 
 const MARKED = join(FIXTURES, 'outputs-marked');
@@ -92,15 +93,6 @@ describe('containers only a marked export shows', () => {
     assert.deepEqual(fields, { 'blocks.nested': ['pair', 'sum'], 'blocks.one_dict': ['out'] });
   });
 });
-
-function hasTorch(): boolean {
-  try {
-    execFileSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('neurotap_torch containers live', { skip: hasTorch() ? false : 'no /usr/bin/python3 with torch' }, () => {
   it('keys namedtuple, frozen dataclass and ModelOutput-like elements alike in dump and export markers', async () => {

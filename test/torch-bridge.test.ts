@@ -6,7 +6,7 @@
  * itself run live when Debian's torch is installed, and `neurotap torch-helper`.
  */
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,7 @@ import { loadModel } from '../src/node/index.js';
 import type { HostTensor } from '../src/tensor.js';
 import { cliFromSource } from './helpers/cli.js';
 import { fixture, FIXTURES } from './helpers/fixtures.js';
+import { hasTorch } from './helpers/python.js';
 
 const ROOT = join(import.meta.dirname, '..');
 /** Fixture folders with PyTorch goldens. bridge-cases has none (see fixtures/bridge/README.md): its input and default export sit in fixtures/bridge/bridge-cases/. */
@@ -37,15 +38,6 @@ function readDump(path: string): Map<string, HostTensor> {
   const tensors = parseNpz(new Uint8Array(readFileSync(path)));
   tensors.delete('__metadata__');
   return tensors;
-}
-
-function hasTorch(): boolean {
-  try {
-    execFileSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('neurotap_torch.dump', () => {
