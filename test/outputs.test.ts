@@ -39,6 +39,9 @@ describe('tuple-returning torch.nn classes in a default export', () => {
     for (const key of ['attn_w#0', 'attn_w#1', 'pool#0', 'pool#1', 'as_dict#0', 'as_dict#1', 'as_output#1'])
       assert.equal(mismatch(acts.get(key)!, fx.golden.get(key)!), undefined, key);
     assert.equal(acts.get('pool#1')?.type, 'int64');
+    // `attn(x, x, x)` through the packed in-projection: the pre-hook's three inputs are one value.
+    for (const i of [0, 1, 2])
+      assert.equal(mismatch(acts.get(`in:attn#${i}`)!, fx.goldenInputs.get(`attn#${i}`)!), undefined);
     // A reason given for one element explains that element only, not the module's inputs.
     const explain = explainFromModel(model, acts, 'A');
     assert.match(explain('attn#1') ?? '', /need_weights=False/);

@@ -112,6 +112,28 @@ function attentionTuple(index: GraphIndex, call: ModuleCall, outProj: ReadonlySe
   };
 }
 
+/**
+ * `attn(x, x, x)`: the query, key and value are one tensor when the module reads one value, once,
+ * through one MatMul (after one transpose when batch_first) whose weight is the packed `[E, 3E]`
+ * in-projection (`F._in_projection_packed` takes that path only when `query is key is value`). Then
+ * the pre-hook's three inputs are that value, passed positionally as PyTorch's own callers do
+ * (`nn.TransformerEncoderLayer`); keyword arguments never reach a pre-hook (see the README's limits).
+ */
+function selfAttentionInputs(index: GraphIndex, call: ModuleCall, own: (node: number) => boolean): string[] {
+  if (call.inputs.length !== 1) return [...call.inputs];
+  const x = call.inputs[0];
+  const readersOf = (v: string) => call.nodes.filter((n) => index.reads[n].includes(v));
+  let readers = readersOf(x);
+  // batch_first: one transpose of all three (`query = key = value = query.transpose(1, 0)`).
+  if (readers.length === 1 && index.nodes[readers[0]].opType === 'Transpose')
+    readers = readersOf(index.nodes[readers[0]].output?.[0] ?? '');
+  const node = index.nodes[readers[0]];
+  if (readers.length !== 1 || !own(readers[0]) || node.opType !== 'MatMul') return [...call.inputs];
+  const weight = (index.graph.initializer ?? []).find((t) => t.name === node.input?.[1]);
+  const dims = (weight?.dims ?? []).map(Number);
+  return dims.length === 2 && dims[1] === 3 * dims[0] ? [x, x, x] : [...call.inputs];
+}
+
 /** Gives every nn.MultiheadAttention call its tuple keys (`attn#0`, and `attn#1` returned or reported). */
 export function markAttentionTuples(
   index: GraphIndex,
@@ -132,7 +154,10 @@ export function markAttentionTuples(
           outputPaths: [],
           unobservableOutputs: [{ path: [], reason: MAYBE_ATTENTION }],
         };
-      else info.calls[i] = attentionTuple(index, call, outProj) ?? call;
+      else {
+        const tuple = attentionTuple(index, call, outProj) ?? call;
+        info.calls[i] = { ...tuple, inputs: selfAttentionInputs(index, tuple, own) };
+      }
     });
   }
 }
