@@ -6,18 +6,14 @@
  * except in CI (CI=1), where that is a failure.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import * as esbuild from 'esbuild';
-import { chromium, type Browser } from 'playwright-core';
-import { startViewerServer, type ViewerServer } from '../src/cli/view-server.js';
+import { CHROMIUM, hostPage, type PageHost } from './helpers/browser-page.js';
 import { editFixture } from './helpers/edits.js';
 import { mismatch } from './helpers/fixtures.js';
 
 const ROOT = join(import.meta.dirname, '..');
-const CHROMIUM = '/usr/bin/chromium';
 const skip =
   existsSync(CHROMIUM) || process.env.CI
     ? false
@@ -46,43 +42,19 @@ window.editedRun = async (url, ids, cleanIds, steer, layers) => {
 
 describe('edits in Chromium (web entry)', { skip, timeout: 120_000 }, () => {
   const fx = editFixture('edits-gpt');
-  let dir: string;
-  let server: ViewerServer;
-  let browser: Browser;
+  let host: PageHost;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'neurotap-edits-web-'));
-    await esbuild.build({
-      stdin: { contents: PAGE_SCRIPT, resolveDir: ROOT, loader: 'js' },
-      bundle: true,
-      format: 'esm',
-      platform: 'browser',
-      outfile: join(dir, 'edits.js'),
-      logLevel: 'silent',
-    });
-    writeFileSync(
-      join(dir, 'edits.html'),
-      '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><script type="module" src="edits.js"></script>',
-    );
-    server = await startViewerServer({ modelPath: fx.path, assetsDir: dir, port: 0 });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu'],
-    });
+    host = await hostPage('neurotap-edits-web-', 'edits', PAGE_SCRIPT, fx.path);
   });
 
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => host?.close());
 
   it('four edits at once equal PyTorch (every block, the logits)', async () => {
-    const page = await browser.newPage();
+    const page = await host.browser.newPage();
     const problems: string[] = [];
     page.on('pageerror', (e) => problems.push(e.message));
-    await page.goto(new URL('edits.html', server.url).href);
+    await page.goto(new URL('edits.html', host.server.url).href);
     await page.waitForFunction(() => 'editedRun' in window);
     const c = fx.cases.find((x) => x.name === 'together')!;
     const numbers = (t: { data: unknown }) => Array.from(t.data as ArrayLike<number | bigint>, Number);
@@ -91,7 +63,7 @@ describe('edits in Chromium (web entry)', { skip, timeout: 120_000 }, () => {
       (args) =>
         (window as unknown as { editedRun(...a: unknown[]): Promise<Record<string, number[]>> }).editedRun(...args),
       [
-        new URL('model/model.onnx', server.url).href,
+        new URL('model/model.onnx', host.server.url).href,
         numbers(fx.inputs.ids),
         numbers(fx.clean().ids),
         numbers(fx.tensor(c, 'h.0')),

@@ -14,6 +14,7 @@ import { indexGraph, type GraphIndex } from '../graph/graph-index.js';
 import { decodeModel } from '../onnx/codec.js';
 import { AttributeType, type ModelProto, type NodeProto, type TensorProto } from '../onnx/types.js';
 import type { InferenceSession, ModelSource } from '../runtime/runtime.js';
+import { qdqPreservingGraph } from './qdq-groups.js';
 import type { Selection } from './select.js';
 
 const CONTROL_FLOW = new Set(['If', 'Loop', 'Scan']);
@@ -34,6 +35,8 @@ export interface OptimizedGraph {
   readonly index: GraphIndex;
   /** Why each value of the original graph that the optimised one lacks cannot be captured. */
   whyMissing(value: string): string | undefined;
+  /** The graph is the model's own, kept out of the fused groups: its capture sessions are optimised as usual. */
+  readonly optimizeSessions?: boolean;
 }
 
 /** The optimised model ONNX Runtime saved, with the original DequantizeLinear outputs it can still give. */
@@ -145,7 +148,12 @@ export async function loadCaptureBase(
   request: OptimizeRequest,
   options: InferenceSession.SessionOptions,
 ): Promise<CaptureBase> {
-  if (!source.optimize || !wantsRuntimeOptimized(index, request)) return { proto, index };
+  if (!wantsRuntimeOptimized(index, request)) return { proto, index };
+  if (!source.optimize) {
+    // onnxruntime-web: no saved optimised graph, so the capture keeps out of the fused groups.
+    const preserving = qdqPreservingGraph(proto, index);
+    return { proto: preserving.proto, index: preserving.index, optimized: preserving };
+  }
   // 'extended' fuses the quantized groups; 'all' would also change layouts (NCHWc, NHWC) under the same names.
   const saved = await source.optimize(bytes, { ...options, graphOptimizationLevel: 'extended' }).catch((cause) => {
     const message = String(cause instanceof Error ? cause.message : cause).split('\n')[0];

@@ -53,7 +53,7 @@ export class SessionCache {
     const graph = base ? buildCaptureGraph(base.proto, base.index, requests, keepOutputs, edits?.edits) : undefined;
     const options = sessionOptions(this.parts.options, external.length ? source.externalDataFolder : undefined);
     // ONNX Runtime already optimised that graph: optimising again would not change it, extra outputs aside.
-    if (base?.optimized) options.graphOptimizationLevel = 'disabled';
+    if (base?.optimized && !base.optimized.optimizeSessions) options.graphOptimizationLevel = 'disabled';
     const create = (model: Uint8Array) => runtime.InferenceSession.create(model, options);
     try {
       if (graph && edits?.callbacks.length) {

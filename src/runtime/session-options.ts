@@ -51,6 +51,19 @@ export function externalDataFiles(proto: ModelProto): string[] {
   return [...files];
 }
 
+/**
+ * float16 values as neurotap documents them on every runtime: a Uint16Array of bit patterns.
+ * onnxruntime-web returns a Float16Array where the JS engine has one (Chromium), Node a Uint16Array.
+ */
+function float16AsBits(t: Tensor): Tensor {
+  if (t.type !== 'float16' || t.data instanceof Uint16Array) return t;
+  const data = t.data as unknown as ArrayBufferView;
+  // Its Tensor constructor turns a Uint16Array back into a Float16Array, so the view shadows `data`
+  // (the same bytes: ONNX Runtime reads them unchanged when the tensor is fed back).
+  Object.defineProperty(t, 'data', { value: new Uint16Array(data.buffer, data.byteOffset, t.size) });
+  return t;
+}
+
 /** A run; ONNX Runtime's failure becomes E_RUNTIME with its first line. */
 export async function runSession(
   session: InferenceSession,
@@ -58,7 +71,9 @@ export async function runSession(
   fetches: string[],
 ): Promise<Record<string, Tensor>> {
   try {
-    return (await session.run(feeds, fetches)) as Record<string, Tensor>;
+    const out = (await session.run(feeds, fetches)) as Record<string, Tensor>;
+    for (const [name, t] of Object.entries(out)) out[name] = float16AsBits(t);
+    return out;
   } catch (cause) {
     throw new NeurotapError('E_RUNTIME', `ONNX Runtime failed to run the model: ${firstLine(cause)}`, {
       hint: 'Check the input shapes and values against `neurotap layers MODEL`.',
