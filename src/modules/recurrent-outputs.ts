@@ -64,7 +64,7 @@ export function recurrentOutputs(
     result.outputPaths.push([0]);
   }
   if (states.length === statePaths.length) {
-    result.outputs.push(...states);
+    result.outputs.push(...inStateOrder(index, inside, op, states));
     result.outputPaths.push(...statePaths);
   } else {
     const reason =
@@ -72,6 +72,17 @@ export function recurrentOutputs(
     for (const path of statePaths) result.unobservable.push({ path, reason });
   }
   return result;
+}
+
+/**
+ * An LSTM's `(h_n, c_n)` by the op output each derives from (Y_h is output 1, Y_c output 2), not by
+ * where they reach the graph's end: an optimiser (ONNX Runtime saving its graph) reorders nodes.
+ */
+function inStateOrder(index: GraphIndex, inside: ReadonlySet<number>, op: NodeProto, states: string[]): string[] {
+  if (states.length !== 2) return states;
+  const from = (v: string) => [1, 2].filter((k) => valuesBefore(index, inside, v).has(op.output?.[k] || '\0'));
+  const [a, b] = states.map(from);
+  return a.length === 1 && b.length === 1 && a[0] === 2 && b[0] === 1 ? [states[1], states[0]] : states;
 }
 
 /**
