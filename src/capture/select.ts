@@ -269,7 +269,12 @@ export function intermediateValues(index: GraphIndex): ReadonlySet<string> {
 
 function addModuleTargets(info: ModuleInfo, selection: Selection, withInputs: boolean, reduce: Reduction): void {
   if (info.notObservable) {
-    selection.notObservable.push({ key: info.name, module: info.name, ...info.notObservable });
+    const { reason, hint, inputsObservable } = info.notObservable;
+    selection.notObservable.push({ key: info.name, module: info.name, reason, hint });
+    const many = info.calls.length > 1;
+    if (withInputs && inputsObservable)
+      for (const call of info.calls)
+        addInputTargets(info, call, many ? `${info.name}:${call.index}` : info.name, selection);
     return;
   }
   const many = info.calls.length > 1;

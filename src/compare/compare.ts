@@ -13,8 +13,10 @@ import type { ActivationCache } from '../capture/activation-cache.js';
 import type { LayerSpec } from '../capture/select.js';
 import { NeurotapError } from '../errors.js';
 import type { NeurotapModel } from '../model.js';
+import type { ModuleSummary } from '../modules/module-summary.js';
 import { sizeOf, type DType, type HostTensor } from '../tensor.js';
 import { castFeedsTo } from './cast-feeds.js';
+import { untracedReason } from './reference-modules.js';
 import { compareValues, valuesOf, type TensorMetrics, type Tolerance } from './metrics.js';
 
 export interface CompareOptions {
@@ -129,7 +131,7 @@ function isCache(side: CompareSide): side is ActivationCache {
 function explainFromCache(side: CompareSide, name: string): ExplainMissing | undefined {
   if (!isCache(side)) return undefined;
   return (key) => {
-    const why = side.whyNotObservable(key) ?? wholeModuleReason(side, moduleOfKey(key));
+    const why = reportedFor(side, key);
     return why ? `not observable in ${name}: ${why.reason}` : undefined;
   };
 }
@@ -142,19 +144,46 @@ function wholeModuleReason(cache: ActivationCache, module: string) {
   return cache.notObservable.find((u) => u.module === module && !u.key.includes('#') && !u.key.startsWith('in:'));
 }
 
+/**
+ * The report covering a key: the key itself, then each enclosing key (`in:m#0#1` is inside the
+ * reported `in:m#0` where one side keys a list argument's elements), then the whole module's.
+ */
+function reportedFor(cache: ActivationCache, key: string) {
+  const own = cache.whyNotObservable(key);
+  if (own) return own;
+  const prefix = key.startsWith('in:') ? 'in:' : '';
+  for (let rest = key.slice(prefix.length); /[#:]/.test(rest); ) {
+    rest = rest.replace(/[#:][^#:]*$/, '');
+    const enclosing = cache.notObservable.find((u) => u.key === prefix + rest);
+    if (enclosing) return enclosing;
+  }
+  return wholeModuleReason(cache, moduleOfKey(key));
+}
+
 /** `layer1.0:2#1` → `layer1.0`; `in:fc#0` → `fc`. */
 export function moduleOfKey(key: string): string {
   return key.replace(/^in:/, '').replace(/[#:].*$/, '');
 }
 
 /** Why a key of one model (`name`: 'A' or 'B') has no partner in the other model. */
-export function explainFromModel(model: NeurotapModel, cache: ActivationCache, name: string): ExplainMissing {
+export function explainFromModel(
+  model: NeurotapModel,
+  cache: ActivationCache,
+  name: string,
+  referenceTypes: ReadonlyMap<string, string> = new Map(),
+): ExplainMissing {
+  let summaries: ModuleSummary[] | undefined;
+  const modules = () => (summaries ??= model.modules());
   return (key) => {
     if (/^(__output__|output[:#])/.test(key)) return 'a model output, not a module key';
     const module = moduleOfKey(key);
-    const why = cache.whyNotObservable(key) ?? wholeModuleReason(cache, module);
+    const why = reportedFor(cache, key);
     if (why) return `not observable in ${name}: ${why.reason}`;
-    if (!model.module(module)) return `not a module in ${name}: no node of its graph belongs to '${module}'`;
+    if (!model.module(module)) {
+      const untraced = untracedReason(referenceTypes.get(module), modules);
+      if (untraced) return `not observable in ${name}: ${untraced}`;
+      return `not a module in ${name}: no node of its graph belongs to '${module}'`;
+    }
     return `${name} has no call or tuple element '${key}' of '${module}'`;
   };
 }

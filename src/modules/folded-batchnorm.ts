@@ -11,6 +11,9 @@
 import type { GraphIndex } from '../graph/graph-index.js';
 import type { ModuleInfo, NotObservable } from './module-map.js';
 
+/** How the reason of a Conv whose BatchNorm was folded into it starts (compare's reference explanations read it). */
+export const FOLDED_CONV_REASON = 'the exporter folded the next BatchNorm into this';
+
 /** Advice measured with torch 1.13: `do_constant_folding=False` still folds BatchNorm (the eval peephole does it). */
 const KEEP_BATCHNORM =
   'Re-export with torch.onnx.export(..., training=torch.onnx.TrainingMode.PRESERVE) with the model in eval mode to keep BatchNorm nodes and observe every module (do_constant_folding=False does not keep them)';
@@ -23,8 +26,15 @@ export function markFoldedBatchNorm(index: GraphIndex, modules: Iterable<ModuleI
   const fused = foldedConvOutputs(index);
   if (fused.size === 0) return;
   for (const info of modules) {
-    for (const call of info.calls)
-      for (const v of call.inputs) if (fused.has(v) && !call.opaqueInputs.includes(v)) call.opaqueInputs.push(v);
+    info.calls.forEach((call, i) => {
+      const reasons = new Map(call.opaqueReasons ?? []);
+      for (const v of call.inputs) {
+        if (!fused.has(v) || call.opaqueInputs.includes(v)) continue;
+        call.opaqueInputs.push(v);
+        reasons.set(v, foldedInputReason(index, v, fused.get(v)!));
+      }
+      if (reasons.size > (call.opaqueReasons?.size ?? 0)) info.calls[i] = { ...call, opaqueReasons: reasons };
+    });
     if (info.notObservable) continue;
     const value = info.calls.flatMap((c) => c.outputs).find((v) => fused.has(v));
     if (value === undefined) continue;
@@ -44,17 +54,28 @@ function foldedConvOutputs(index: GraphIndex): Map<string, string> {
   return fused;
 }
 
+/**
+ * The fused value may or may not be what the module received: the graph cannot tell, so the reason
+ * says that rather than claiming the two differ.
+ */
+function foldedInputReason(index: GraphIndex, value: string, weight: string): string {
+  const producer = index.nodes[index.producer.get(value)!];
+  return `it receives the ${producer.opType} '${producer.name ?? value}' with a BatchNorm folded into it by the exporter (weights renamed '${weight}'); the graph cannot tell whether that BatchNorm ran before this call (the module received bn(conv(x)), the value here) or inside it as its first child (it received conv(x))`;
+}
+
 function reasonFor(index: GraphIndex, info: ModuleInfo, value: string, weight: string): NotObservable {
   const producer = index.nodes[index.producer.get(value)!];
   const hint = `${KEEP_BATCHNORM}; the fused value is the ONNX value '${value}' (capture it by that name).`;
   if (info.children.length === 0) {
     return {
-      reason: `the exporter folded the next BatchNorm into this ${producer.opType} (weights renamed '${weight}'): the graph holds batchnorm(conv(x)), under no module name`,
+      reason: `${FOLDED_CONV_REASON} ${producer.opType} (weights renamed '${weight}'): the graph holds batchnorm(conv(x)), under no module name`,
       hint,
+      inputsObservable: true,
     };
   }
   return {
     reason: `its output would be the ${producer.opType} '${producer.name ?? value}' with a BatchNorm folded into it by the exporter (weights renamed '${weight}'); the graph cannot tell whether that BatchNorm ran inside this module (output bn(conv(x))) or after it (output conv(x))`,
     hint,
+    inputsObservable: true,
   };
 }

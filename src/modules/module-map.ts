@@ -20,6 +20,7 @@ import { markRuntimeRewrites } from './runtime-rewrites.js';
 import { fusedLeaving } from './fused-outputs.js';
 import { withFusedOpaqueInputs, withoutFusedBias } from './fused-bias.js';
 import { inferModuleType, ownsFusedAttention } from './module-types.js';
+import { withListInputs } from './list-inputs.js';
 import { moduleMapFromExport } from './neurotap-export.js';
 import {
   CONSUMER_SCOPE,
@@ -72,6 +73,8 @@ export interface ModuleCall {
 export interface NotObservable {
   readonly reason: string;
   readonly hint: string;
+  /** Only the output is unknown: what the calls received is still keyed (a Conv with a folded BatchNorm). */
+  readonly inputsObservable?: boolean;
 }
 
 export interface ModuleInfo {
@@ -318,7 +321,7 @@ function finishModule(info: ModuleInfo, index: GraphIndex, paths: readonly Scope
   if (!info.type) info.type = ownsFusedAttention(info, index, ownNode) ? 'Attention' : inferModuleType(info, index);
   info.calls.forEach((call, i) => {
     call.opaqueInputs = opaqueInputs(index, paths, call);
-    info.calls[i] = withCellArguments(index, info, withFusedOpaqueInputs(index, call));
+    info.calls[i] = withListInputs(index, withCellArguments(index, info, withFusedOpaqueInputs(index, call)));
   });
   const own = (n: number) => paths[n].at(-1)?.module === info.name;
   info.calls.forEach((call, i) => {

@@ -14,6 +14,7 @@ import {
   type Comparison,
 } from '../../compare/compare.js';
 import { castFeedsTo } from '../../compare/cast-feeds.js';
+import { referenceModuleTypes } from '../../compare/reference-modules.js';
 import { NeurotapError } from '../../errors.js';
 import { parseNpz } from '../../formats/npz.js';
 import { parseSafetensors } from '../../formats/safetensors.js';
@@ -118,19 +119,34 @@ async function feedsFor(model: NeurotapModel, flags: ScannedFlags, json: boolean
   return { ...feeds, ...randomFeeds(model, rest, dimSizesOf(flags), seedOf(flags)) };
 }
 
-/** A reference file of activations: .safetensors or .npz, keyed as neurotap keys. */
-async function readReference(path: string): Promise<Map<string, HostTensor>> {
+/** A reference file of activations: .safetensors or .npz, keyed as neurotap keys, with its module classes. */
+async function readReference(path: string): Promise<{ tensors: Map<string, HostTensor>; types: Map<string, string> }> {
   const bytes = await readFileBytes(path, 'reference');
   const ext = extname(path).toLowerCase();
-  if (ext === '.safetensors') return parseSafetensors(bytes).tensors;
+  if (ext === '.safetensors') {
+    const { tensors, metadata } = parseSafetensors(bytes);
+    return { tensors, types: referenceModuleTypes(metadata['neurotap.modules']) };
+  }
   if (ext === '.npz') {
     const tensors = parseNpz(bytes);
-    tensors.delete('__metadata__'); // neurotap_torch.dump's module tree, as JSON bytes
-    return tensors;
+    const metadata = tensors.get('__metadata__'); // neurotap_torch.dump's module tree, as JSON bytes
+    tensors.delete('__metadata__');
+    return { tensors, types: referenceModuleTypes(npzMetadata(metadata)) };
   }
   throw new NeurotapError('E_BAD_ARGUMENT', `Expected B to be .onnx, .safetensors or .npz; got ${path}.`, {
     hint: HINT,
   });
+}
+
+/** The `neurotap.modules` entry of an npz's `__metadata__` member (uint8 bytes of a JSON object). */
+function npzMetadata(member: HostTensor | undefined): string | undefined {
+  if (!member || !(member.data instanceof Uint8Array)) return undefined;
+  try {
+    const entry = (JSON.parse(new TextDecoder().decode(member.data)) as Record<string, unknown>)['neurotap.modules'];
+    return typeof entry === 'string' ? entry : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function compare(pathA: string, pathB: string, flags: ScannedFlags): Promise<number> {
@@ -154,12 +170,12 @@ async function compare(pathA: string, pathB: string, flags: ScannedFlags): Promi
       opened.push(modelB);
       result = await compareModels(modelA, modelB, feeds, { ...options, layers });
     } else {
-      const reference = await readReference(pathB);
+      const { tensors: reference, types } = await readReference(pathB);
       const inputs = [...reference.keys()].some((k) => k.startsWith('in:'));
       const acts = await modelA.capture(castFeedsTo(modelA, feeds), { layers, dequantize: true, inputs });
       result = compareCaches(inExecutionOrder(modelA, acts), reference, {
         ...options,
-        missingInA: explainFromModel(modelA, acts, 'A'),
+        missingInA: explainFromModel(modelA, acts, 'A', types),
         missingInB: () => 'the reference holds no such key',
       });
     }
