@@ -12,6 +12,10 @@
   explains them. The ReLU after the folded Conv receives bn(conv(x)), which the graph holds, but it
   cannot show whether a BatchNorm ran inside the ReLU's module first: ``in:relu#0`` is reported with
   that reason.
+- ``vision-constant-input``: RAFT's update block in miniature: a Conv called once per iteration,
+  first on a zero flow that depends on no model input (the exporter folds it into a constant, so the
+  call reads no graph value) and then on computed flows. ``neurotap compare`` against ``dump.npz``
+  reports that first call's ``in:`` key with that reason.
 """
 
 from __future__ import annotations
@@ -86,9 +90,35 @@ def make_vision_untraced():
     save_fixture("vision-untraced", model, inputs, simple_kwargs(),
                  notes="folded BatchNorms at a trailing slot and under a name, a Dropout, an Identity: "
                        "dump.npz holds the module tree compare explains them from")
+    _dump("vision-untraced", model, inputs)
+
+
+class Refine(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 2, 3, padding=1)
+
+    def forward(self, x):
+        flow = torch.zeros(1, 2, 4, 4)
+        for _ in range(2):
+            flow = flow + torch.tanh(self.conv(flow) + x)
+        return flow
+
+
+def _dump(name, model, inputs):
     sys.path.insert(0, os.path.join(os.path.dirname(FIXTURES), "python"))
     import neurotap_torch
 
     model.eval()
-    neurotap_torch.dump(model, tuple(inputs.values()), os.path.join(FIXTURES, "vision-untraced", "dump.npz"),
-                        inputs=True)
+    neurotap_torch.dump(model, tuple(inputs.values()), os.path.join(FIXTURES, name, "dump.npz"), inputs=True)
+
+
+@maker("vision-constant-input")
+def make_vision_constant_input():
+    seed_everything(0)
+    model = Refine()
+    inputs = OrderedDict(x=torch.randn(1, 2, 4, 4))
+    kwargs = {"input_names": ["x"], "output_names": ["output"]}
+    save_fixture("vision-constant-input", model, inputs, kwargs,
+                 notes="a Conv whose first call reads a constant-folded zero flow (RAFT's first iteration)")
+    _dump("vision-constant-input", model, inputs)

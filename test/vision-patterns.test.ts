@@ -53,6 +53,35 @@ describe('torchvision patterns', () => {
     );
   });
 
+  it('compare explains the input of a call that reads only a constant-folded value (RAFT’s zero flow)', async () => {
+    const dir = fx('vision-constant-input');
+    const r = await cliFromSource([
+      'compare',
+      join(dir, 'model.onnx'),
+      join(dir, 'dump.npz'),
+      '--input',
+      join(dir, 'input.npz'),
+      '--json',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const c = JSON.parse(r.stdout) as {
+      keys: { key: string; ok: boolean }[];
+      unmatched: { a: Unmatched[]; b: Unmatched[] };
+    };
+    assert.deepEqual(
+      c.keys.map((k) => [k.key, k.ok]),
+      [
+        ['conv:1', true],
+        ['in:conv:2#0', true],
+        ['conv:2', true],
+      ],
+    );
+    assert.deepEqual(c.unmatched.a, []);
+    assert.equal(c.unmatched.b.length, 1);
+    assert.equal(c.unmatched.b[0].key, 'in:conv:1#0');
+    assert.match(c.unmatched.b[0].reason, /^not observable in A: no graph value enters this call/);
+  });
+
   it('reports the inputs of a layer taking a list whose first op is torch.cat (DenseNet)', async () => {
     const f = fixture('vision-list-input');
     const model = await loadModel(f.path);

@@ -159,17 +159,20 @@ class Flow(nn.Module):
 def raft_small():
     torch.manual_seed(0)
     m = randomize_norm_stats(Flow(tvf.raft_small(), 3))
-    return Case(m, (torch.randn(1, 3, 64, 64), torch.randn(1, 3, 64, 64)), export={"opset_version": 16})
+    # 128 px: at 64 px the coarsest correlation level is 1x1, where torch's grid_sample (align_corners)
+    # divides by W - 1 = 0 and the reference holds NaN.
+    x = (torch.randn(1, 3, 128, 128), torch.randn(1, 3, 128, 128))
+    return Case(m, x, export={"opset_version": 16})
 
 
-# Quantized tensors are recorded as their integers (int_repr(), uint8), as the fixtures' goldens are
-# and as neurotap returns a quantized module's output.
+# Quantized tensors are recorded dequantized (float): `neurotap compare` dequantizes what it captures
+# (the fixtures' goldens keep int_repr() instead, as a plain capture returns the integers).
 _snapshot = neurotap_torch._snapshot
 
 
 def _snapshot_quantized(value):
     if isinstance(value, torch.Tensor) and value.is_quantized:
-        return value.detach().int_repr().clone()
+        return value.detach().dequantize()
     if isinstance(value, (tuple, list)):
         return type(value)(_snapshot_quantized(v) for v in value)
     return _snapshot(value)

@@ -16,7 +16,7 @@ import type { NeurotapModel } from '../model.js';
 import type { ModuleSummary } from '../modules/module-summary.js';
 import { sizeOf, type DType, type HostTensor } from '../tensor.js';
 import { castFeedsTo } from './cast-feeds.js';
-import { untracedReason } from './reference-modules.js';
+import { constantInputReason, untracedReason } from './reference-modules.js';
 import { compareValues, valuesOf, type TensorMetrics, type Tolerance } from './metrics.js';
 
 export interface CompareOptions {
@@ -179,11 +179,14 @@ export function explainFromModel(
     const module = moduleOfKey(key);
     const why = reportedFor(cache, key);
     if (why) return `not observable in ${name}: ${why.reason}`;
-    if (!model.module(module)) {
+    const info = model.module(module);
+    if (!info) {
       const untraced = untracedReason(referenceTypes.get(module), modules);
       if (untraced) return `not observable in ${name}: ${untraced}`;
       return `not a module in ${name}: no node of its graph belongs to '${module}'`;
     }
+    const constant = constantInputReason(info, key);
+    if (constant) return `not observable in ${name}: ${constant}`;
     return `${name} has no call or tuple element '${key}' of '${module}'`;
   };
 }

@@ -6,6 +6,7 @@
  * reference's class is the evidence; the reason says what each such class leaves in an export, and a
  * BatchNorm is explained so only where the graph does hold folded Convs.
  */
+import type { ModuleInfo } from '../modules/module-map.js';
 import type { ModuleSummary } from '../modules/module-summary.js';
 import { FOLDED_CONV_REASON } from '../modules/folded-batchnorm.js';
 
@@ -34,4 +35,17 @@ export function untracedReason(type: string | undefined, modules: () => readonly
   const folded = modules().filter((m) => m.notObservable?.reason.startsWith(FOLDED_CONV_REASON)).length;
   if (folded === 0) return undefined;
   return `no trace in the graph: the reference's module is a ${type}, and this export folded BatchNorms into ${folded} Convs (their weights renamed onnx::Conv_*), leaving no node or parameter of it; re-export with training=torch.onnx.TrainingMode.PRESERVE to keep it`;
+}
+
+/**
+ * Why a reference's input key has no partner where the module's call reads no graph value: what it
+ * received did not depend on the model's inputs (RAFT's zero initial flow), so the exporter folded it
+ * into a constant, which is no value a capture can return under the call.
+ */
+export function constantInputReason(info: ModuleInfo, key: string): string | undefined {
+  const m = /^in:[^#:]+(?::(\d+))?#\d+/.exec(key);
+  if (!m) return undefined;
+  const call = info.calls.find((c) => c.index === Number(m[1] ?? 1));
+  if (!call || call.inputs.length > 0) return undefined;
+  return 'no graph value enters this call: it computes from weights and constants only, so what it received did not depend on the model inputs and the exporter folded it into a constant';
 }
