@@ -35,6 +35,8 @@ const NO_NAME_LEFT: Record<string, Partial<Record<(typeof LEVELS)[number], RegEx
   resnet18: { all: /(^|\.)conv1$/ },
   'resnet18-preserve': { all: /(^|\.)conv[12]$/ },
   'tuples-unet': { all: /^out$/ },
+  'vision-list-input': { all: /^(block\.layers\.\d\.conv|head)$/ },
+  'vision-untraced': { all: /^(conv1|block\.0\.0)$/ },
 };
 
 const folder = mkdtempSync(join(tmpdir(), 'neurotap-ort-levels-'));

@@ -29,10 +29,10 @@ describe('BatchNorm folded into a Conv owned by another module', () => {
       assert.match(hint, /TrainingMode\.PRESERVE/);
       assert.match(hint, /do_constant_folding=False does not keep them/);
     }
-    // What act, seq and seq.2 received: the fused value, bn(conv(x)) only if the BatchNorm ran before them.
+    // What act, seq, its Conv seq.0 and seq.2 received: the fused value, bn(conv(x)) only if the BatchNorm ran before them.
     assert.deepEqual(
       acts.notObservable.filter((u) => u.key.startsWith('in:')).map((u) => u.key),
-      ['in:act#0', 'in:seq#0', 'in:seq.2#0'],
+      ['in:act#0', 'in:seq#0', 'in:seq.0#0', 'in:seq.2#0'],
     );
     assert.deepEqual(
       [...acts.keys()].filter((k) => !k.startsWith('in:')),

@@ -42,7 +42,7 @@ describe('torchvision patterns', () => {
         key,
       );
     assert.match(why.get('drop') ?? '', /is a Dropout, which is the identity in eval/);
-    assert.match(why.get('skip') ?? '', /is a Identity, which is the identity in eval/);
+    assert.match(why.get('skip') ?? '', /is an Identity, which is the identity in eval/);
     // The ReLU receives bn1(conv1(x)), which the graph holds, but a BatchNorm inside it would look the same.
     assert.match(why.get('in:relu#0') ?? '', /cannot tell whether that BatchNorm ran before this call/);
     // A folded Conv's own input (the model input here) is what it received: compared, not reported.

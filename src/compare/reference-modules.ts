@@ -26,11 +26,15 @@ export function referenceModuleTypes(json: string | undefined): Map<string, stri
 
 const IDENTITY_IN_EVAL = /^(Dropout\d?d?|AlphaDropout|FeatureAlphaDropout|Identity|StochasticDepth|DropPath)$/;
 
+function article(word: string): string {
+  return /^[AEIOU]/.test(word) ? 'an' : 'a';
+}
+
 /** Why a module the reference lists left no trace in the export, where its class says it cannot. */
 export function untracedReason(type: string | undefined, modules: () => readonly ModuleSummary[]): string | undefined {
   if (type === undefined) return undefined;
   if (IDENTITY_IN_EVAL.test(type))
-    return `no trace in the graph: the reference's module is a ${type}, which is the identity in eval and exports as no node`;
+    return `no trace in the graph: the reference's module is ${article(type)} ${type}, which is the identity in eval and exports as no node`;
   if (!/^(BatchNorm[123]d|SyncBatchNorm)$/.test(type)) return undefined;
   const folded = modules().filter((m) => m.notObservable?.reason.startsWith(FOLDED_CONV_REASON)).length;
   if (folded === 0) return undefined;
