@@ -9,7 +9,8 @@ position kept.
     A default (TorchScript, torch 1.13) export whose modules return containers that the graph
     shows: ``nn.MultiheadAttention`` called with ``need_weights=False`` (``attn#0``, ``attn#1``
     reported: its hook output is ``(out, None)``), one whose weights are used (``attn_w#0``,
-    ``attn_w#1``), ``MaxPool2d(return_indices=True)`` (``pool#0``, ``pool#1`` from the op's
+    ``attn_w#1``), a deep copy of ``attn`` whose deduplicated weights carry ``attn``'s names
+    (``attn_clone#0``, as ``nn.TransformerDecoder``'s cloned layers), ``MaxPool2d(return_indices=True)`` (``pool#0``, ``pool#1`` from the op's
     Indices output), and a dict, a dataclass and a ModelOutput-like OrderedDict whose elements
     flow to separate graph outputs (``#0``, ``#1`` by position). Checked by test/fidelity.test.ts.
 ``outputs-marked``
@@ -22,6 +23,7 @@ position kept.
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 from collections import OrderedDict, namedtuple
@@ -104,6 +106,9 @@ class Tuples(nn.Module):
         super().__init__()
         self.attn = nn.MultiheadAttention(16, 2, batch_first=True)
         self.attn_w = nn.MultiheadAttention(16, 2, batch_first=True)
+        # A clone, as nn.TransformerDecoder makes its layers: the exporter deduplicates its weights
+        # into the original's initializers, so its parameters carry attn's names.
+        self.attn_clone = copy.deepcopy(self.attn)
         self.pool = nn.MaxPool2d(2, return_indices=True)
         self.as_dict = Returns("dict")
         self.as_dataclass = Returns("dataclass")
@@ -113,7 +118,8 @@ class Tuples(nn.Module):
         y, _ = self.attn(x, x, x, need_weights=False)
         z, w = self.attn_w(y, y, y)
         p, idx = self.pool(z.unsqueeze(1))
-        outs = [z, w, p, idx]
+        y2, _ = self.attn_clone(y, y, y, need_weights=False)
+        outs = [z, w, p, idx, y2]
         for kind, block in (("dict", self.as_dict), ("dataclass", self.as_dataclass),
                             ("modeloutput", self.as_output)):
             outs += values_of(kind, block(y))
@@ -137,8 +143,8 @@ def make_outputs_tuples():
     seed_everything(0)
     model = Tuples().eval()
     x = torch.randn(2, 6, 16)
-    names = ["z", "w", "p", "idx", "d0", "d1", "c0", "c1", "m0", "m1"]
-    kwargs = {"input_names": ["x"], "output_names": names, "opset_version": 13}
+    names = ["z", "w", "p", "idx", "y2", "d0", "d1", "c0", "c1", "m0", "m1"]
+    kwargs = {"input_names": ["x"], "output_names": names, "opset_version": 14}
     save_fixture("outputs-tuples", model, OrderedDict(x=x), kwargs,
                  notes="Containers a default export shows: nn.MultiheadAttention, MaxPool indices, dicts by position.")
     _rewrite_goldens("outputs-tuples", model, (x,))

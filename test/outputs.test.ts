@@ -36,7 +36,19 @@ describe('tuple-returning torch.nn classes in a default export', () => {
     assert.equal(acts.get('attn'), undefined);
     assert.equal(mismatch(acts.get('attn#0')!, fx.golden.get('attn#0')!), undefined);
     assert.match(acts.whyNotObservable('attn#1')?.reason ?? '', /need_weights=False/);
-    for (const key of ['attn_w#0', 'attn_w#1', 'pool#0', 'pool#1', 'as_dict#0', 'as_dict#1', 'as_output#1'])
+    // A deep copy: the exporter deduplicated its weights into Identity nodes that keep its names.
+    assert.equal(model.module('attn_clone')?.type, 'MultiheadAttention');
+    assert.match(acts.whyNotObservable('attn_clone#1')?.reason ?? '', /need_weights=False/);
+    for (const key of [
+      'attn_clone#0',
+      'attn_w#0',
+      'attn_w#1',
+      'pool#0',
+      'pool#1',
+      'as_dict#0',
+      'as_dict#1',
+      'as_output#1',
+    ])
       assert.equal(mismatch(acts.get(key)!, fx.golden.get(key)!), undefined, key);
     assert.equal(acts.get('pool#1')?.type, 'int64');
     // `attn(x, x, x)` through the packed in-projection: the pre-hook's three inputs are one value.

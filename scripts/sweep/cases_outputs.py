@@ -176,3 +176,27 @@ class PassToOutputs(nn.Module):
 @case("out-pass-graph-outputs")
 def pass_graph_outputs():
     return Case(PassToOutputs(), (torch.randn(2, 16),))
+
+
+class CrossAttention(nn.Module):
+    """nn.TransformerDecoderLayer's idiom: self-attention, then `multihead_attn(x, mem, mem)`."""
+
+    def __init__(self):
+        super().__init__()
+        self.self_attn = nn.MultiheadAttention(16, 2, batch_first=True)
+        self.cross = nn.MultiheadAttention(16, 2, batch_first=True)
+
+    def forward(self, x, mem):
+        y = x + self.self_attn(x, x, x, need_weights=False)[0]
+        return y + self.cross(y, mem, mem, need_weights=False)[0]
+
+
+@case("out-mha-cross")
+def mha_cross():
+    return Case(CrossAttention(), (torch.randn(2, 5, 16), torch.randn(2, 7, 16)))
+
+
+@case("out-transformer-decoder")
+def transformer_decoder():
+    layer = nn.TransformerDecoderLayer(16, 2, 32, dropout=0.0, batch_first=True)
+    return Case(nn.TransformerDecoder(layer, 2), (torch.randn(2, 5, 16), torch.randn(2, 7, 16)))

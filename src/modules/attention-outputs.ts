@@ -8,9 +8,8 @@
  * nn.MultiheadAttention names them (`in_proj_weight`, `in_proj_bias`, `q_proj_weight`, …) and its
  * child `out_proj`'s parameters read by the module's own nodes, since `F.multi_head_attention_forward`
  * uses `out_proj.weight` without calling `out_proj` (a custom attention that calls its `out_proj`
- * Linear, as open_clip's does, is not taken for one). The exporter deduplicates equal initializers
- * (the zero biases of a freshly initialised model), so a parameter read may carry a twin module's
- * name. With out_proj's evidence alone (separate q/k/v weights, folded into anonymous constants) the
+ * Linear, as open_clip's does, is not taken for one). Where the exporter deduplicated equal
+ * initializers, a node reads the parameter through an Identity that keeps its name. With out_proj's evidence alone (separate q/k/v weights, folded into anonymous constants) the
  * module is reported ambiguous. The dynamo exporter's class name says it directly.
  */
 import type { GraphIndex } from '../graph/graph-index.js';
@@ -18,7 +17,6 @@ import { AMBIGUOUS, isShapeValue } from './call-outputs.js';
 import type { ModuleCall, ModuleInfo } from './module-map.js';
 
 const IN_PROJECTION = /(^|\.)(in_proj_weight|in_proj_bias|q_proj_weight|k_proj_weight|v_proj_weight)$/;
-const OUT_PROJECTION = /(^|\.)out_proj\.(weight|bias)$/;
 
 export const NO_ATTENTION_WEIGHTS =
   'nn.MultiheadAttention returns (attn_output, attn_weights), and the graph holds no attention weights: it was called with need_weights=False (the element is None) or the model never uses them (the exporter removes unused values)';
@@ -26,13 +24,29 @@ export const NO_ATTENTION_WEIGHTS =
 const MAYBE_ATTENTION =
   "ambiguous: its own nodes read its child out_proj's parameters without calling out_proj, as nn.MultiheadAttention does (which returns a tuple, (attn_output, attn_weights)), but no in_proj parameter name survives the export to confirm it (a custom attention returning one tensor gives the same graph)";
 
-/** Own nodes of the module reading an `out_proj` parameter (a twin's, where the exporter deduplicated equal initializers). */
-function ownReaders(index: GraphIndex, info: ModuleInfo, own: (node: number) => boolean, names: RegExp): Set<number> {
+/** Own nodes of the module reading an initializer that `named` accepts. */
+function ownReaders(
+  index: GraphIndex,
+  info: ModuleInfo,
+  own: (node: number) => boolean,
+  named: (v: string) => boolean,
+): Set<number> {
   const readers = new Set<number>();
   for (const call of info.calls)
     for (const n of call.nodes)
-      if (own(n) && index.reads[n].some((v) => index.initializers.has(v) && names.test(v))) readers.add(n);
+      if (own(n) && index.reads[n].some((v) => isParameter(index, v) && named(v))) readers.add(n);
   return readers;
+}
+
+/**
+ * A parameter's name as nodes read it: an initializer, or the `Identity` of one by which torch 1.13's
+ * exporter deduplicates equal initializers (the clones of `nn.TransformerDecoder`, zero biases):
+ * the Identity's output keeps the parameter's own name.
+ */
+function isParameter(index: GraphIndex, v: string): boolean {
+  if (index.initializers.has(v)) return true;
+  const p = index.producer.get(v);
+  return p !== undefined && index.nodes[p].opType === 'Identity' && index.initializers.has(index.reads[p][0] ?? '');
 }
 
 /** 'yes' from a class name or both projections' parameter names, 'maybe' from out_proj's alone. */
@@ -45,7 +59,7 @@ function isMultiheadAttention(
   if (info.typeSource === 'export') return info.type === 'MultiheadAttention' ? 'yes' : 'no';
   if (outProj.size === 0) return 'no';
   const named = [...index.initializers].some((v) => v.startsWith(`${info.name}.`) && IN_PROJECTION.test(v));
-  return named || ownReaders(index, info, own, IN_PROJECTION).size > 0 ? 'yes' : 'maybe';
+  return named || ownReaders(index, info, own, (v) => IN_PROJECTION.test(v)).size > 0 ? 'yes' : 'maybe';
 }
 
 /** Whether `value` is computed (inside the call) from one of `nodes`' outputs. */
@@ -142,7 +156,8 @@ export function markAttentionTuples(
 ): void {
   for (const info of modules) {
     const own = (n: number) => ownerOf(n) === info.name;
-    const outProj = ownReaders(index, info, own, OUT_PROJECTION);
+    const outProjWeight = `${info.name}.out_proj.weight`;
+    const outProj = ownReaders(index, info, own, (v) => v === outProjWeight);
     const verdict = isMultiheadAttention(index, info, own, outProj);
     if (verdict === 'no') continue;
     if (verdict === 'yes') info.type = 'MultiheadAttention';
