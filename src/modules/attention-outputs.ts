@@ -148,31 +148,53 @@ function selfAttentionInputs(index: GraphIndex, call: ModuleCall, own: (node: nu
   return dims.length === 2 && dims[1] === 3 * dims[0] ? [x, x, x] : [...call.inputs];
 }
 
-/** Gives every nn.MultiheadAttention call its tuple keys (`attn#0`, and `attn#1` returned or reported). */
+/**
+ * Gives every nn.MultiheadAttention call its tuple keys (`attn#0`, and `attn#1` returned or
+ * reported). A module reading another one's `out_proj.weight` is that module's clone (a random
+ * weight equals only a copy's) whose own initializer the exporter deduplicated and ONNX Runtime's
+ * optimiser then read directly, past the Identity: it is one once the original is known to be one.
+ */
 export function markAttentionTuples(
   index: GraphIndex,
   modules: Iterable<ModuleInfo>,
   ownerOf: (node: number) => string | undefined,
 ): void {
-  for (const info of modules) {
-    const own = (n: number) => ownerOf(n) === info.name;
-    const outProjWeight = `${info.name}.out_proj.weight`;
-    const outProj = ownReaders(index, info, own, (v) => v === outProjWeight);
-    const verdict = isMultiheadAttention(index, info, own, outProj);
-    if (verdict === 'no') continue;
-    if (verdict === 'yes') info.type = 'MultiheadAttention';
-    info.calls.forEach((call, i) => {
-      if (verdict === 'maybe')
-        info.calls[i] = {
-          ...call,
-          outputs: [],
-          outputPaths: [],
-          unobservableOutputs: [{ path: [], reason: MAYBE_ATTENTION }],
-        };
-      else {
-        const tuple = attentionTuple(index, call, outProj) ?? call;
-        info.calls[i] = { ...tuple, inputs: selfAttentionInputs(index, tuple, own) };
-      }
-    });
-  }
+  const list = [...modules];
+  const found = new Set<string>();
+  for (const twins of [false, true])
+    for (const info of list) {
+      if (found.has(info.name)) continue;
+      const own = (n: number) => ownerOf(n) === info.name;
+      const weight = (v: string) =>
+        v === `${info.name}.out_proj.weight` ||
+        (twins && v.endsWith('.out_proj.weight') && found.has(v.slice(0, -'.out_proj.weight'.length)));
+      const outProj = ownReaders(index, info, own, weight);
+      const verdict = isMultiheadAttention(index, info, own, outProj);
+      if (verdict === 'no' || (verdict === 'maybe' && !twins)) continue;
+      found.add(info.name);
+      markCalls(index, info, verdict, outProj, own);
+    }
+}
+
+function markCalls(
+  index: GraphIndex,
+  info: ModuleInfo,
+  verdict: 'yes' | 'maybe',
+  outProj: ReadonlySet<number>,
+  own: (node: number) => boolean,
+): void {
+  if (verdict === 'yes') info.type = 'MultiheadAttention';
+  info.calls.forEach((call, i) => {
+    if (verdict === 'maybe')
+      info.calls[i] = {
+        ...call,
+        outputs: [],
+        outputPaths: [],
+        unobservableOutputs: [{ path: [], reason: MAYBE_ATTENTION }],
+      };
+    else {
+      const tuple = attentionTuple(index, call, outProj) ?? call;
+      info.calls[i] = { ...tuple, inputs: selfAttentionInputs(index, tuple, own) };
+    }
+  });
 }
