@@ -30,3 +30,14 @@ describe('onnxruntime-web (WASM) in Node gives what onnxruntime-node gives', () 
       }
     });
 });
+
+describe("onnxruntime-web's 'wasm' provider is its CPU one", () => {
+  it("a QDQ model loaded with executionProviders ['wasm'] keeps its integer kernels under capture", async () => {
+    const c = webCase('fused-qdq');
+    const web = await runOn(
+      await loadWeb(new Uint8Array(readFileSync(c.path)), { executionProviders: ['wasm'] }),
+      c.feeds,
+    );
+    assertSameAsNode('fused-qdq on wasm', web, await runOn(await loadNode(c.path), c.feeds), c.rtol);
+  });
+});

@@ -108,7 +108,8 @@ export interface OptimizeRequest {
 
 /** Whether the capture must start from ONNX Runtime's optimised graph (a QDQ model on the CPU EP). */
 export function wantsRuntimeOptimized(index: GraphIndex, request: OptimizeRequest): boolean {
-  const cpuOnly = (request.executionProviders ?? ['cpu']).every((ep) => ep === 'cpu');
+  // onnxruntime-web's 'wasm' provider is its CPU one (the same kernels and QDQ fusions, compiled to WASM).
+  const cpuOnly = (request.executionProviders ?? ['cpu']).every((ep) => ep === 'cpu' || ep === 'wasm');
   const fuses = request.graphOptimizationLevel !== 'disabled' && request.graphOptimizationLevel !== 'basic';
   return cpuOnly && fuses && !request.external && isQdqModel(index);
 }
