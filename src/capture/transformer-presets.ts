@@ -19,6 +19,7 @@ import type { ModuleInfo, ModuleMap } from '../modules/module-map.js';
 import type { Reduction } from '../graph/rewrite.js';
 import type { CaptureTarget, Selection } from './select.js';
 import { attentionRecipe, type Derivation } from '../graph/derive.js';
+import { gqaRecipe } from '../graph/derive-gqa.js';
 import { blockExtent, embeddingsByExtent, type Extent, softmaxByExtent, streamByExtent } from './block-extent.js';
 import { isFusedSum, narrowCandidates, skipSum } from './fused-stream.js';
 
@@ -262,20 +263,22 @@ function attentionProbs(index: GraphIndex, block: ModuleInfo, extent: () => Exte
 
 function fusedProbs(index: GraphIndex, block: ModuleInfo, node: NodeProto): Found {
   const op = node.opType ?? '';
-  if (op !== 'Attention')
+  if (op !== 'Attention' && op !== 'GroupQueryAttention')
     return {
-      reason: `the attention is the fused op ${op}, which keeps its probabilities inside (recomputing them is done for Attention only)`,
+      reason: `the attention is the fused op ${op}, which keeps its probabilities inside (recomputing them is done for Attention and GroupQueryAttention only: no golden of ours checks ${op}'s forms)`,
       module: block.name,
     };
-  const recipe = attentionRecipe(index, node);
-  if ('reason' in recipe)
-    return { reason: `the fused Attention in '${block.name}': ${recipe.reason}`, module: block.name };
+  const recipe = op === 'Attention' ? attentionRecipe(index, node) : gqaRecipe(index, node);
+  if ('reason' in recipe) return { reason: `the fused ${op} in '${block.name}': ${recipe.reason}`, module: block.name };
   const anchor = node.output![0];
   return {
     value: anchor,
     module: block.name,
     derive: { kind: 'attention-probs', anchor },
-    recomputed: `from the fused Attention's input, packed QKV weights, mask and scale: softmax(QKᵀ·scale + mask${node.input?.[4] ? ', past keys from its present output' : ''})`,
+    recomputed:
+      op === 'Attention'
+        ? `from the fused Attention's input, packed QKV weights, mask and scale: softmax(QKᵀ·scale + mask${node.input?.[4] ? ', past keys from its present output' : ''})`
+        : `from the fused GroupQueryAttention's query${'rotary' in recipe && recipe.rotary ? ' (rotated by its cos/sin caches)' : ''}, its present_key output and seqlens_k: causal softmax(QKᵀ·scale) in float32`,
   };
 }
 

@@ -4,12 +4,14 @@
  *   residual sum; EmbedLayerNormalization's output 2, the embedding sum): the capture graph names it;
  * - `attention-probs`: ONNX Runtime's fused `Attention` keeps its softmax inside: the probabilities
  *   are recomputed next to it from its own inputs (input, packed QKV weights and bias, raw 2-D mask,
- *   past via its `present` output), its scale and its causal flag, as its CPU kernel computes them.
+ *   past via its `present` output), its scale and its causal flag, as its CPU kernel computes them;
+ *   `GroupQueryAttention`'s from its query, its `present_key` output and its sequence lengths (derive-gqa.ts).
  * `attentionRecipe` says up front whether a node can be recomputed, so what cannot is reported.
  */
 import type { GraphIndex } from './graph-index.js';
 import type { GraphProto, NodeProto } from '../onnx/types.js';
 import { AttributeType, DataType } from '../onnx/types.js';
+import { appendGqaProbs } from './derive-gqa.js';
 
 export type Derivation =
   | { readonly kind: 'optional-output'; readonly anchor: string; readonly output: number }
@@ -38,10 +40,11 @@ export function appendDerivation(editor: Editor, d: Derivation, index: GraphInde
     nodes[at] = { ...node, output };
     return name;
   }
+  if (nodes[at].opType === 'GroupQueryAttention') return appendGqaProbs(editor, nodes, at, index);
   return appendAttentionProbs(editor, nodes, at, index);
 }
 
-const attr = (node: NodeProto, name: string) => node.attribute?.find((a) => a.name === name);
+export const attr = (node: NodeProto, name: string) => node.attribute?.find((a) => a.name === name);
 
 /** Why a fused Attention's probabilities cannot be recomputed, or its head count and sizes. */
 export function attentionRecipe(
@@ -80,14 +83,16 @@ function maskRank(index: GraphIndex, mask: string): number | undefined {
     : undefined;
 }
 
-function appendAttentionProbs(editor: Editor, nodes: NodeProto[], at: number, index: GraphIndex): string {
-  const node = nodes[at];
-  const recipe = attentionRecipe(index, node);
-  if ('reason' in recipe) throw new Error(`attention-probs on an unsupported node: ${recipe.reason}`);
-  const { heads, hidden } = recipe;
-  const headSize = hidden / heads;
-  const [x, weights, bias, mask, past] = node.input ?? [];
-  const base = editor.fresh(`${node.output?.[0]}::probs`);
+/** Nodes added beside a fused op, named under `base`; `added` is spliced in after it. */
+export interface NodeBuilder {
+  readonly added: NodeProto[];
+  op(opType: string, inputs: string[], attrs?: NodeProto['attribute']): string;
+  ints(values: number[]): string;
+  intScalar(value: number): string;
+  floatScalar(value: number): string;
+}
+
+export function nodeBuilder(base: string): NodeBuilder {
   let n = 0;
   const added: NodeProto[] = [];
   const op = (opType: string, inputs: string[], attrs: NodeProto['attribute'] = []): string => {
@@ -95,8 +100,23 @@ function appendAttentionProbs(editor: Editor, nodes: NodeProto[], at: number, in
     added.push({ opType, name: out, input: inputs, output: [out], attribute: attrs });
     return out;
   };
-  const ints = (values: number[]) => constant(DataType.INT64, values, [values.length], op);
-  const floatScalar = (value: number) => constant(DataType.FLOAT, [value], [], op);
+  return {
+    added,
+    op,
+    ints: (values) => constant(DataType.INT64, values, [values.length], op),
+    intScalar: (value) => constantScalar(value, op),
+    floatScalar: (value) => constant(DataType.FLOAT, [value], [], op),
+  };
+}
+
+function appendAttentionProbs(editor: Editor, nodes: NodeProto[], at: number, index: GraphIndex): string {
+  const node = nodes[at];
+  const recipe = attentionRecipe(index, node);
+  if ('reason' in recipe) throw new Error(`attention-probs on an unsupported node: ${recipe.reason}`);
+  const { heads, hidden } = recipe;
+  const headSize = hidden / heads;
+  const [x, weights, bias, mask, past] = node.input ?? [];
+  const { op, ints, floatScalar, added } = nodeBuilder(editor.fresh(`${node.output?.[0]}::probs`));
   const perm = (p: number[]) => [{ name: 'perm', type: AttributeType.INTS, ints: p }];
   const heads4 = (t: string) =>
     op('Transpose', [op('Reshape', [t, ints([0, 0, heads, headSize])])], perm([0, 2, 1, 3]));
