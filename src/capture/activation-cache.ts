@@ -8,6 +8,7 @@
  * for (const [key, tensor] of acts) console.log(key, tensor.dims);
  * ```
  */
+import { recomputedMetadata } from './recomputed-marks.js';
 import { NeurotapError } from '../errors.js';
 import type { SavedTensors, Tensor, TensorSaver } from '../runtime/runtime.js';
 import type { DType, HostTensor } from '../tensor.js';
@@ -118,7 +119,12 @@ export class ActivationCache implements Iterable<[string, Tensor]> {
         },
       );
     }
-    return this.#save(path, this.tensors());
+    return this.#save(path, this.tensors(), this.fileMetadata());
+  }
+
+  /** What a saved file records beside the tensors: the recomputed keys and how (recomputed-marks.ts). */
+  fileMetadata(): Record<string, string> {
+    return recomputedMetadata(this.targets, new Set(this.#tensors.keys()));
   }
 
   /** The same capture with keys renamed (`layer1` -> `feat`, `layer1:2` -> `feat:2`, `in:layer1#0` -> `in:feat#0`). */

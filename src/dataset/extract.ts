@@ -96,7 +96,11 @@ export async function captureBatch(
     const tensor = acts.get(t.key);
     if (!tensor) continue;
     tensors.set(t.key, tensor as unknown as HostTensor); // ORT Tensors carry type, dims and data as HostTensor does
-    origins.set(t.key, { value: t.value, ...(t.module ? { module: t.module } : {}) });
+    origins.set(t.key, {
+      value: t.value,
+      ...(t.module ? { module: t.module } : {}),
+      ...(t.recomputed ? { recomputed: t.recomputed } : {}),
+    });
   }
   for (const [name, t] of Object.entries(acts.outputs)) {
     tensors.set(`output:${name}`, t as unknown as HostTensor);

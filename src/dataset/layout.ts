@@ -13,6 +13,8 @@ export interface KeyOrigin {
   /** The graph value the key was read from (for its declared shape). */
   value: string;
   module?: string;
+  /** How the tensor was recomputed beside a fused op, where it was not read from the graph. */
+  recomputed?: string;
 }
 
 /**
@@ -49,6 +51,7 @@ export function inferLayout(
       sampleAxis: axis,
       ...(origin?.module ? { module: origin.module } : {}),
       ...(moduleType ? { moduleType } : {}),
+      ...(origin?.recomputed ? { recomputed: origin.recomputed } : {}),
     });
   }
   return { keys: assignArrayNames(keys), skipped };

@@ -85,6 +85,8 @@ export interface KeyLayout {
   readonly module?: string;
   /** Module type (Conv2d, Linear...), used to pick the neuron axis for statistics. */
   readonly moduleType?: string;
+  /** How the tensor was recomputed beside a fused op (attentions of a fused attention op), where it was not read from the graph. */
+  readonly recomputed?: string;
 }
 
 export interface DatasetLayout {

@@ -25,6 +25,8 @@ export interface ParseNpzOptions {
  * The archive is untrusted: the sizes it declares are checked against the file and `maxBytes`
  * before anything is inflated, and no entry inflates past its declared size (zip bombs).
  */
+const NPZ_METADATA_KEY = '__metadata__';
+
 export function parseNpz(bytes: Uint8Array, options: ParseNpzOptions = {}): Map<string, HostTensor> {
   const maxBytes = options.maxBytes ?? DEFAULT_NPZ_MAX_BYTES;
   const entries = npyEntries(bytes);
@@ -106,7 +108,10 @@ function entryNameOf(key: string): string {
  * would make a path escaping the folder of a naive extractor (zip-slip: `../x`, `/x`) is stored
  * under a sanitised name, and the key kept in neurotap-keys.json, which parseNpz reads back.
  */
-export function encodeNpz(entries: Map<string, HostTensor> | [string, HostTensor][]): Uint8Array {
+export function encodeNpz(
+  entries: Map<string, HostTensor> | [string, HostTensor][],
+  metadata: Record<string, string> = {},
+): Uint8Array {
   const files: Zippable = {};
   const renamed: Record<string, string> = {};
   const given = new Set<string>();
@@ -130,5 +135,33 @@ export function encodeNpz(entries: Map<string, HostTensor> | [string, HostTensor
   }
   if (Object.keys(renamed).length)
     files[NPZ_KEYS_ENTRY] = [new TextEncoder().encode(JSON.stringify(renamed)), { level: 0, mtime: ENTRY_TIME }];
+  if (Object.keys(metadata).length) {
+    if (given.has(NPZ_METADATA_KEY))
+      throw new NeurotapError('E_BAD_ARGUMENT', `"${NPZ_METADATA_KEY}" is reserved for the file's metadata.`, {
+        hint: 'Rename the array.',
+      });
+    const data = new TextEncoder().encode(JSON.stringify(metadata));
+    files[`${NPZ_METADATA_KEY}.npy`] = [
+      encodeNpy({ type: 'uint8', dims: [data.length], data }),
+      { level: 0, mtime: ENTRY_TIME },
+    ];
+  }
   return zipSync(files);
+}
+
+/**
+ * The `.npz` metadata member neurotap and neurotap_torch write (`__metadata__`: a JSON object of
+ * strings, as uint8 bytes, like safetensors' `__metadata__`), taken out of the parsed arrays.
+ */
+export function takeNpzMetadata(tensors: Map<string, HostTensor>): Record<string, string> {
+  const raw = tensors.get(NPZ_METADATA_KEY);
+  if (!raw || raw.type !== 'uint8') return {};
+  tensors.delete(NPZ_METADATA_KEY);
+  try {
+    const parsed: unknown = JSON.parse(new TextDecoder().decode(raw.data as Uint8Array));
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return {};
+    return Object.fromEntries(Object.entries(parsed).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  } catch {
+    return {};
+  }
 }

@@ -223,8 +223,8 @@ async function writeNpyDirectory(dir: string, entries: Map<string, HostTensor>):
 }
 
 /**
- * Writes tensors in the format the path asks for: `.npz`, `.safetensors` (the only one that keeps
- * `metadata`), or a directory (path ending in `/`, an existing directory, or no extension) holding
+ * Writes tensors in the format the path asks for: `.npz`, `.safetensors` (both keep `metadata`:
+ * safetensors' `__metadata__`, the `.npz`'s `__metadata__` member), or a directory (path ending in `/`, an existing directory, or no extension) holding
  * one `.npy` per key plus `index.json` (key -> file). Returns the format and the files written.
  */
 export async function writeTensors(
@@ -234,7 +234,7 @@ export async function writeTensors(
 ): Promise<{ format: TensorFileFormat; files: string[] }> {
   const format = await outputFormat(path);
   if (format === 'npy-directory') return { format, files: await writeNpyDirectory(path, entries) };
-  const bytes = format === 'npz' ? encodeNpz(entries) : encodeSafetensors(entries, metadata);
+  const bytes = format === 'npz' ? encodeNpz(entries, metadata) : encodeSafetensors(entries, metadata);
   await writeFileAtomic(path, bytes);
   return { format, files: [path] };
 }

@@ -14,7 +14,7 @@ export function nodeModelSource(modelPath: string | undefined, runtime: Runtime)
   const baseDir = modelPath ? dirname(resolve(modelPath)) : process.cwd();
   return {
     externalDataFolder: baseDir,
-    saveTensors: async (path, tensors) => (await import('./files.js')).writeTensors(path, tensors),
+    saveTensors: async (path, tensors, metadata) => (await import('./files.js')).writeTensors(path, tensors, metadata),
     optimize: (model, options) => optimizedByRuntime(runtime, model, options),
     async checkExternalData(location: string) {
       const file = resolve(baseDir, location);

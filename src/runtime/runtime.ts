@@ -24,7 +24,11 @@ export interface SavedTensors {
 }
 
 /** Writes tensors to a path (the Node entry's writer). */
-export type TensorSaver = (path: string, tensors: Map<string, HostTensor>) => Promise<SavedTensors>;
+export type TensorSaver = (
+  path: string,
+  tensors: Map<string, HostTensor>,
+  metadata?: Record<string, string>,
+) => Promise<SavedTensors>;
 
 export interface ModelSource {
   /** Writes captured tensors to files, where the entry can (Node): `acts.save(path)`. */

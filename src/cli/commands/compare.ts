@@ -16,8 +16,9 @@ import {
 import { castFeedsTo } from '../../compare/cast-feeds.js';
 import { referenceModuleTypes } from '../../compare/reference-modules.js';
 import { NeurotapError } from '../../errors.js';
-import { parseNpz } from '../../formats/npz.js';
+import { parseNpz, takeNpzMetadata } from '../../formats/npz.js';
 import { parseSafetensors } from '../../formats/safetensors.js';
+import { recomputedOf } from '../../capture/recomputed-marks.js';
 import type { NeurotapModel } from '../../model.js';
 import { readFileBytes, writeFileAtomic } from '../../node/files.js';
 import type { HostTensor } from '../../tensor.js';
@@ -119,34 +120,39 @@ async function feedsFor(model: NeurotapModel, flags: ScannedFlags, json: boolean
   return { ...feeds, ...randomFeeds(model, rest, dimSizesOf(flags), seedOf(flags)) };
 }
 
-/** A reference file of activations: .safetensors or .npz, keyed as neurotap keys, with its module classes. */
-async function readReference(path: string): Promise<{ tensors: Map<string, HostTensor>; types: Map<string, string> }> {
+/** A reference file of activations: .safetensors or .npz, keyed as neurotap keys, with its module classes and the keys it marks recomputed. */
+async function readReference(
+  path: string,
+): Promise<{ tensors: Map<string, HostTensor>; types: Map<string, string>; recomputed: Record<string, string> }> {
   const bytes = await readFileBytes(path, 'reference');
   const ext = extname(path).toLowerCase();
   if (ext === '.safetensors') {
     const { tensors, metadata } = parseSafetensors(bytes);
-    return { tensors, types: referenceModuleTypes(metadata['neurotap.modules']) };
+    return {
+      tensors,
+      types: referenceModuleTypes(metadata['neurotap.modules']),
+      recomputed: recomputedOf(metadata),
+    };
   }
   if (ext === '.npz') {
     const tensors = parseNpz(bytes);
-    const metadata = tensors.get('__metadata__'); // neurotap_torch.dump's module tree, as JSON bytes
-    tensors.delete('__metadata__');
-    return { tensors, types: referenceModuleTypes(npzMetadata(metadata)) };
+    // neurotap_torch.dump's module tree, or neurotap extract's recomputed keys, as JSON bytes
+    const metadata = takeNpzMetadata(tensors);
+    return { tensors, types: referenceModuleTypes(metadata['neurotap.modules']), recomputed: recomputedOf(metadata) };
   }
   throw new NeurotapError('E_BAD_ARGUMENT', `Expected B to be .onnx, .safetensors or .npz; got ${path}.`, {
     hint: HINT,
   });
 }
 
-/** The `neurotap.modules` entry of an npz's `__metadata__` member (uint8 bytes of a JSON object). */
-function npzMetadata(member: HostTensor | undefined): string | undefined {
-  if (!member || !(member.data instanceof Uint8Array)) return undefined;
-  try {
-    const entry = (JSON.parse(new TextDecoder().decode(member.data)) as Record<string, unknown>)['neurotap.modules'];
-    return typeof entry === 'string' ? entry : undefined;
-  } catch {
-    return undefined;
-  }
+/** Keys either side holds as recomputed tensors (not read from a graph), said so nobody mistakes them. */
+function recomputedText(r: { a: Record<string, string>; b: Record<string, string> } | undefined): string {
+  if (!r) return '';
+  const side = (name: string, marks: Record<string, string>) =>
+    Object.keys(marks).length
+      ? `recomputed in ${name} (not read from the graph): ${Object.keys(marks).join(', ')}\n`
+      : '';
+  return side('A', r.a) + side('B', r.b);
 }
 
 async function compare(pathA: string, pathB: string, flags: ScannedFlags): Promise<number> {
@@ -165,14 +171,17 @@ async function compare(pathA: string, pathB: string, flags: ScannedFlags): Promi
     modelA.plan({ layers }); // an unknown layer fails before any input is read
     const feeds = await feedsFor(modelA, flags, json);
     let result: Comparison;
+    let recomputed: { a: Record<string, string>; b: Record<string, string> } | undefined;
     if (extname(pathB).toLowerCase() === '.onnx') {
       const modelB = await openModel(pathB, threads, providers(flags, 'ep-b'));
       opened.push(modelB);
       result = await compareModels(modelA, modelB, feeds, { ...options, layers });
     } else {
-      const { tensors: reference, types } = await readReference(pathB);
+      const { tensors: reference, types, recomputed: inB } = await readReference(pathB);
       const inputs = [...reference.keys()].some((k) => k.startsWith('in:'));
       const acts = await modelA.capture(castFeedsTo(modelA, feeds), { layers, dequantize: true, inputs });
+      const inA = recomputedOf(acts.fileMetadata());
+      if (Object.keys(inA).length + Object.keys(inB).length) recomputed = { a: inA, b: inB };
       result = compareCaches(inExecutionOrder(modelA, acts), reference, {
         ...options,
         missingInA: explainFromModel(modelA, acts, 'A', types),
@@ -185,7 +194,9 @@ async function compare(pathA: string, pathB: string, flags: ScannedFlags): Promi
         new TextEncoder().encode(renderComparison(result, { a: basename(pathA), b: basename(pathB) })),
       );
     process.stdout.write(
-      json ? `${comparisonJson(result, { a: pathA, b: pathB })}\n` : comparisonText(result, process.stdout),
+      json
+        ? `${comparisonJson(result, { a: pathA, b: pathB, ...(recomputed ? { recomputed } : {}) })}\n`
+        : comparisonText(result, process.stdout) + recomputedText(recomputed),
     );
     return result.firstDivergence === null ? 0 : EXIT_DIVERGED;
   } finally {

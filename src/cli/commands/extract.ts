@@ -218,7 +218,7 @@ async function extract(modelPath: string, flags: ScannedFlags): Promise<void> {
     const acts = await model.capture(feeds as Record<string, PlainTensor>, options);
     requireObservable(acts.size, acts.notObservable); // e.g. only If branches that did not run
     const { writeTensors } = await import('../../node/files.js');
-    const written = out === undefined ? null : await writeTensors(out, acts.tensors());
+    const written = out === undefined ? null : await writeTensors(out, acts.tensors(), acts.fileMetadata());
     const { summary, warning } = model.moduleEvidence;
     const modules = { summary, ...(warning ? { warning } : {}) };
     const result = { model: modelPath, feeds, acts, written, modules };

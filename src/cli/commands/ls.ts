@@ -69,6 +69,11 @@ function listText(l: StoreListing): string[] {
   if (l.missingChunks.length) lines.push('', `chunks without a completion record: ${ranges(l.missingChunks)}`);
   if (l.shards) lines.push(shardLine(l.shards));
   for (const k of l.skippedKeys) lines.push(s.dim(`${k.key}: not stored, ${k.reason}`));
+  const recomputed = l.keys.filter((k) => k.recomputed);
+  if (recomputed.length)
+    lines.push(
+      `recomputed (not read from the graph): ${recomputed.map((k) => k.key).join(', ')}: ${recomputed[0].recomputed}`,
+    );
   if (l.leftovers)
     lines.push(s.dim(`${l.leftovers} temporary objects of interrupted writes (not data; --resume removes them)`));
   return lines;

@@ -27,6 +27,8 @@ export interface ListedKey {
   /** The array's shape, items first. */
   shape: number[];
   module?: string;
+  /** How the tensor was recomputed beside a fused op, where it was not read from the graph. */
+  recomputed?: string;
   /** Chunk objects of the array in the store, and the chunks the array has. */
   chunks: { present: number; expected: number };
 }
@@ -112,6 +114,7 @@ export async function listStore(target: StoreTarget, options: ListStoreOptions =
       dtype: k.dtype,
       shape: k.shape,
       ...(k.module ? { module: k.module } : {}),
+      ...(k.recomputed ? { recomputed: k.recomputed } : {}),
       chunks: { present, expected: count },
     };
   });

@@ -127,7 +127,12 @@ export class ZarrDatasetWriter {
         // NaN marks items never written in float arrays, which a reader then cannot mistake for data.
         fillValue: fillValueOf(k.dtype) as never,
         dimensionNames: ['item', ...k.shape.slice(1).map((_, i) => `${k.array}_${i + 1}`)],
-        attributes: { neurotap_key: k.key, sample_axis: k.sampleAxis, ...(k.module ? { module: k.module } : {}) },
+        attributes: {
+          neurotap_key: k.key,
+          sample_axis: k.sampleAxis,
+          ...(k.module ? { module: k.module } : {}),
+          ...(k.recomputed ? { recomputed: k.recomputed } : {}),
+        },
       });
     }
     const keys = Object.fromEntries(manifest.keys.map((k) => [k.key, k.array]));
