@@ -2,7 +2,8 @@
  * The viewer's transformer panel in Debian's Chromium: on the tiny HF GPT-2 (fixtures/hf-gpt2) fed
  * the fixture's token ids, the per-token norms the page computed equal torch's norms of HF's hidden
  * states (scripts/fixtures_lens.py), there is one head grid per layer with one heatmap per head, and
- * the probabilities drawn equal HF's attentions. A model without the presets shows no panel.
+ * the probabilities drawn equal HF's attentions. A model without the presets shows no panel. A page
+ * that starts from random inputs makes them as --random does (token ids inside the vocabulary).
  * Skipped where /usr/bin/chromium is missing, except in CI (CI=1), where that is a failure.
  */
 import assert from 'node:assert/strict';
@@ -13,7 +14,9 @@ import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { buildViewer } from '../src/cli/view-build.js';
 import { startViewerServer, type ViewerServer } from '../src/cli/view-server.js';
+import { randomFeeds } from '../src/cli/random.js';
 import { parseNpz } from '../src/formats/npz.js';
+import { loadModel } from '../src/node/index.js';
 import type { HostTensor } from '../src/tensor.js';
 import { FIXTURES, mismatch } from './helpers/fixtures.js';
 
@@ -32,6 +35,7 @@ interface Panel {
 interface Hook {
   ready: boolean;
   runs: number;
+  source?: string;
   error?: { code: string; message: string };
   result?: { transformer?: Panel };
 }
@@ -131,6 +135,73 @@ describe('viewer transformer panel in Chromium', { skip, timeout: 120_000 }, () 
       assert.ok(colours > 8, `head grid ${i}: ${colours} colours`);
     }
     assert.deepEqual(problems, []);
+  });
+
+  it('starts from random inputs as --random makes them: token ids inside the embedding, masks of ones, an empty cache', async () => {
+    const model = await loadModel(join(GPT2, 'model.onnx'));
+    const expected = randomFeeds(model, model.inputNames, new Map([['sequence', 16]]), 0).input_ids;
+    await model.release();
+    const p = await browser.newPage();
+    try {
+      await p.goto(server.url);
+      await p.waitForFunction(() => (window as unknown as { __neurotap?: Hook }).__neurotap?.ready === true, null, {
+        timeout: 60_000,
+      });
+      assert.match((await hook(p)).source ?? '', /^random/);
+      const ids = await p.evaluate(() =>
+        (
+          window as unknown as { __neurotap: { input(n: string): { type: string; dims: number[]; data: number[] } } }
+        ).__neurotap.input('input_ids'),
+      );
+      assert.deepEqual([ids.type, ids.dims], ['int64', [1, 16]]);
+      assert.deepEqual(ids.data, Array.from(expected.data as BigInt64Array, Number));
+      // Inside GPT-2's 96 embedding rows, and not the zeros the page used to make.
+      assert.ok(ids.data.every((v) => v >= 0 && v < 96) && new Set(ids.data).size > 8, `${ids.data}`);
+    } finally {
+      await p.close();
+    }
+    // A KV-cache GroupQueryAttention Llama runs from random inputs: mask of ones, empty past, recomputed heads.
+    const gqa = await startViewerServer({
+      modelPath: join(FIXTURES, 'hf-llama-gqa', 'model.gqa.onnx'),
+      assetsDir: assets,
+      port: 0,
+    });
+    const q = await browser.newPage();
+    try {
+      await q.goto(gqa.url);
+      await q.waitForFunction(
+        () => {
+          const h = (window as unknown as { __neurotap?: Hook }).__neurotap;
+          // runs, not ready: the tall head grids push the layer cards (which set ready once painted) off screen.
+          return (h?.runs ?? 0) > 0 || h?.error !== undefined;
+        },
+        null,
+        { timeout: 60_000 },
+      );
+      const h = await hook(q);
+      assert.equal(h.error, undefined, JSON.stringify(h.error));
+      const input = (name: string) =>
+        q.evaluate(
+          (n) =>
+            (
+              window as unknown as { __neurotap: { input(n: string): { dims: number[]; data: number[] } } }
+            ).__neurotap.input(n),
+          name,
+        );
+      const mask = await input('attention_mask');
+      assert.deepEqual([mask.dims, new Set(mask.data)], [[1, 16], new Set([1])]);
+      assert.deepEqual((await input('past_key_values.0.key')).dims, [1, 2, 0, 16]);
+      assert.deepEqual(
+        h.result!.transformer!.heads.map((g) => [g.key, g.heads, g.queries, g.keys]),
+        [
+          ['attentions.0', 4, 16, 16],
+          ['attentions.1', 4, 16, 16],
+        ],
+      );
+    } finally {
+      await q.close();
+      await gqa.close();
+    }
   });
 
   it('shows no transformer panel for a model without the presets', async () => {

@@ -13,7 +13,7 @@ import { LayerCards } from './layer-cards.js';
 import { showOutputs } from './output-panel.js';
 import { showTransformer } from './transformer-panel.js';
 import type { ModelInfo, ModelSourceMessage, RunResult } from './protocol.js';
-import { installHook } from './test-hook.js';
+import { type HookFeed, installHook } from './test-hook.js';
 import { ModuleTree } from './tree-panel.js';
 import { Runner, ViewerError, WorkerClient } from './worker-client.js';
 
@@ -41,15 +41,18 @@ const state = {
 let wasmPaths = new URL('ort/', location.href).href;
 
 const client = new WorkerClient(new URL('./worker.js', import.meta.url));
-const hook = installHook((name, data, dims, type = 'float32') => {
-  const typed =
-    type === 'int64'
-      ? BigInt64Array.from(data, (v) => BigInt(v))
-      : type === 'int32'
-        ? Int32Array.from(data)
-        : Float32Array.from(data);
-  setInput({ [name]: { type, dims, data: typed } }, 'test input', false);
-});
+const hook = installHook(
+  (name, data, dims, type = 'float32') => {
+    const typed =
+      type === 'int64'
+        ? BigInt64Array.from(data, (v) => BigInt(v))
+        : type === 'int32'
+          ? Int32Array.from(data)
+          : Float32Array.from(data);
+    setInput({ [name]: { type, dims, data: typed } }, 'test input', false);
+  },
+  (name) => state.feeds[name] as HookFeed | undefined,
+);
 const cards = new LayerCards(
   byId('layers'),
   (module) => state.info?.modules.find((m) => m.name === module)?.type ?? 'value',

@@ -25,10 +25,18 @@ export interface PageHook {
   values(key: string): number[];
   /** Sets an input (float32 unless `type` says int64 or int32, for token ids) and runs. */
   setInput(name: string, data: number[], dims: number[], type?: 'float32' | 'int64' | 'int32'): void;
+  /** The input the page last ran on, as numbers (token ids too). */
+  input(name: string): { type: string; dims: number[]; data: number[] } | undefined;
 }
 
-export function installHook(setInput: PageHook['setInput']): PageHook {
+export type HookFeed = { type: string; dims: readonly number[]; data: ArrayLike<number | bigint> };
+
+export function installHook(setInput: PageHook['setInput'], feedOf: (name: string) => HookFeed | undefined): PageHook {
   const hook: PageHook = {
+    input: (name) => {
+      const feed = feedOf(name);
+      return feed && { type: feed.type, dims: [...feed.dims], data: Array.from(feed.data, Number) };
+    },
     ready: false,
     runs: 0,
     layers: () =>

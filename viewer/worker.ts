@@ -6,7 +6,8 @@
 import { isNeurotapError, loadModel, type HostTensor, type NeurotapModel, type PlainTensor } from '../src/web.js';
 import { captureLayers } from '../src/viewer-core/layer-data.js';
 import { modulesInCallOrder } from '../src/viewer-core/module-tree.js';
-import { randomInputs } from '../src/viewer-core/random-input.js';
+import { randomFeeds } from '../src/cli/random.js';
+import { DEFAULT_SYMBOL_SIZE } from '../src/viewer-core/random-input.js';
 import { headGrid, tokenNorms } from '../src/viewer-core/transformer-view.js';
 import type {
   ErrorInfo,
@@ -90,7 +91,11 @@ function transformerResult(layers: RunResult['layers'], notObservable: RunResult
 
 async function handle(request: Request): Promise<unknown> {
   if (request.op === 'load') return load(request.source, request.wasmPaths);
-  if (request.op === 'random') return randomInputs(current().inputs, request.seed);
+  // As --random makes them: token ids inside the embedding, masks of ones, positions, an empty KV cache.
+  if (request.op === 'random') {
+    const m = current();
+    return randomFeeds(m, m.inputNames, new Map(), request.seed, { fallbackSize: DEFAULT_SYMBOL_SIZE });
+  }
   return run(request.feeds, request.layers);
 }
 

@@ -19,9 +19,15 @@ function shapeError(v: ValueInfo, why: string): NeurotapError {
 
 /**
  * Sizes for every symbolic dimension: --dim values, 1 for batch-like names, an empty KV cache (its
- * length 0, a `total_*` length the new tokens' alone), else an error listing what is missing.
+ * length 0, a `total_*` length the new tokens' alone), else `fallback` (the viewer's 16) or an error
+ * listing what is missing.
  */
-function resolveSizes(model: NeurotapModel, inputs: readonly ValueInfo[], given: ReadonlyMap<string, number>) {
+function resolveSizes(
+  model: NeurotapModel,
+  inputs: readonly ValueInfo[],
+  given: ReadonlyMap<string, number>,
+  fallback?: number,
+) {
   const sizes = new Map(given);
   const { past, total } = cacheSymbols(model, inputs);
   for (const s of past) if (!sizes.has(s)) sizes.set(s, 0);
@@ -36,6 +42,7 @@ function resolveSizes(model: NeurotapModel, inputs: readonly ValueInfo[], given:
     (k) => !inputs.some((v) => v.shape!.some((d) => d === k || (typeof d === 'string' && symbolsOf(d).includes(k)))),
   );
   const missing = [...symbols].filter((s) => !sizes.has(s) && !isBatchName(s) && !total.has(s));
+  if (fallback !== undefined) for (const s of missing.splice(0)) sizes.set(s, fallback);
   if (missing.length) {
     throw new NeurotapError(
       'E_BAD_ARGUMENT',
@@ -100,10 +107,11 @@ export function randomFeeds(
   names: readonly string[],
   dims: ReadonlyMap<string, number>,
   seed: number,
+  options: RandomSizeOptions = {},
 ): Record<string, HostTensor> {
   const uniform = seededUniform(seed);
   const feeds: Record<string, HostTensor> = {};
-  for (const { value, shape } of randomShapes(model, names, dims))
+  for (const { value, shape } of randomShapes(model, names, dims, options))
     feeds[value.name] = withRole(randomTensor(value, shape, uniform), model.inputRole(value.name), uniform);
   return feeds;
 }
@@ -119,8 +127,9 @@ export function randomShapes(
   model: NeurotapModel,
   names: readonly string[],
   dims: ReadonlyMap<string, number>,
+  options: RandomSizeOptions = {},
 ): RandomShape[] {
-  const shapes = declaredRandomShapes(model, names, dims);
+  const shapes = declaredRandomShapes(model, names, dims, options);
   const total = shapes.reduce((n, s) => n + s.bytes, 0);
   if (total > MAX_RANDOM_BYTES)
     throw new NeurotapError(
@@ -129,6 +138,11 @@ export function randomShapes(
       { hint: 'Give smaller sizes with --dim NAME=SIZE, or pass the inputs as files with --input.' },
     );
   return shapes;
+}
+
+export interface RandomSizeOptions {
+  /** Size of a symbolic dimension neither given nor derived (the viewer's 16); without it, an error. */
+  readonly fallbackSize?: number;
 }
 
 interface RandomShape {
@@ -142,9 +156,10 @@ export function declaredRandomShapes(
   model: NeurotapModel,
   names: readonly string[],
   dims: ReadonlyMap<string, number>,
+  options: RandomSizeOptions = {},
 ): RandomShape[] {
   const inputs = names.map((n) => model.valueInfo(n));
-  const sizes = resolveSizes(model, inputs, dims);
+  const sizes = resolveSizes(model, inputs, dims, options.fallbackSize);
   return inputs.map((value) => {
     const shape = value.shape!.map((d) => (typeof d === 'number' ? d : evaluateDim(d, sizes)));
     const bad = shape.find((d) => !Number.isSafeInteger(d) || d < 0);

@@ -1,7 +1,8 @@
 /**
- * Random inputs at the declared shapes, for models the viewer knows no sample for: standard normal
- * floats from a seeded generator (the same page shows the same numbers), zeros for integer and
- * boolean inputs (token ids and masks stay in range). Symbolic sizes: batch-like names 1, others 16.
+ * Random inputs at the declared shapes: standard normal floats from a seeded generator (the same
+ * page shows the same numbers), zeros for integer and boolean inputs. Symbolic sizes: batch-like
+ * names 1, others 16. The viewer's page makes its random inputs with `randomFeeds` (src/cli/random.ts,
+ * `fallbackSize` 16), which gives token ids, masks and positions their roles on top of these.
  *
  * ```ts
  * const feeds = randomInputs(model.inputs, 0);
