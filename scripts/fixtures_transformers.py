@@ -474,6 +474,24 @@ def make_hf_gpt2_ort_fused():
     print(f"hf-gpt2-ort-fused: {len(out)} arrays")
 
 
+def set_live_nodes(graph, ordered: list, outputs: set) -> list:
+    """The graph's nodes become ``ordered`` less what nothing reads any more (nor ``outputs``), and
+    its initializers those still read; returns the nodes kept (used by the hand-fused variants)."""
+    while True:
+        read = {i for n in ordered for i in n.input} | outputs
+        alive = [n for n in ordered if any(o in read for o in n.output)]
+        if len(alive) == len(ordered):
+            break
+        ordered = alive
+    del graph.node[:]
+    graph.node.extend(ordered)
+    used = {i for n in ordered for i in n.input}
+    keep_inits = [t for t in graph.initializer if t.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(keep_inits)
+    return ordered
+
+
 @maker("hf-bert-fused-attention")
 def make_hf_bert_fused_attention():
     """``fixtures/hf-bert/model.fused-attention.onnx``: hf-bert/model.onnx with each layer's self-attention
@@ -517,19 +535,7 @@ def make_hf_bert_fused_attention():
             if a.op_type == "Attention" and a not in ordered and a.output[0] in n.input:
                 ordered.append(a)
         ordered.append(n)
-    outputs = {o.name for o in graph.output}
-    while True:
-        read = {i for n in ordered for i in n.input} | outputs
-        alive = [n for n in ordered if any(o in read for o in n.output)]
-        if len(alive) == len(ordered):
-            break
-        ordered = alive
-    del graph.node[:]
-    graph.node.extend(ordered)
-    used = {i for n in ordered for i in n.input}
-    keep_inits = [t for t in graph.initializer if t.name in used]
-    del graph.initializer[:]
-    graph.initializer.extend(keep_inits)
+    ordered = set_live_nodes(graph, ordered, {o.name for o in graph.output})
     proto.opset_import.append(helper.make_opsetid("com.microsoft", 1))
     onnx.checker.check_model(proto)
     onnx.save(proto, os.path.join(folder, "model.fused-attention.onnx"))

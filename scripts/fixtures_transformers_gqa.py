@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from fixtures_transformers import set_live_nodes
 from make_fixtures import FIXTURES, maker, save_fixture, save_npz, seed_everything, to_numpy
 
 HEADS, KV_HEADS, HEAD_DIM, THETA = 4, 2, 16, 10000.0
@@ -238,18 +239,8 @@ def _write_gqa_variant(folder: str, layers: int, packed: bool) -> None:
             ordered.extend(fused if isinstance(fused, list) else [fused])
         ordered.append(n)
     outputs = {o.name for o in graph.output} | {f"present.{i}.{kv}" for i in range(layers) for kv in ("key", "value")}
-    while True:  # drop what nothing reads any more (the rotary and mask constants of the unfused maths)
-        read = {x for n in ordered for x in n.input} | outputs
-        alive = [n for n in ordered if any(o in read for o in n.output)]
-        if len(alive) == len(ordered):
-            break
-        ordered = alive
-    del graph.node[:]
-    graph.node.extend(ordered)
-    used = {x for n in ordered for x in n.input}
-    kept = [t for t in graph.initializer if t.name in used]
-    del graph.initializer[:]
-    graph.initializer.extend(kept)
+    # Drop what nothing reads any more (the rotary and mask constants of the unfused maths).
+    ordered = set_live_nodes(graph, ordered, outputs)
     cache = ["batch", KV_HEADS, "past_sequence", HEAD_DIM]
     graph.input.append(helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "total_sequence"]))
     for i in range(layers):
