@@ -202,14 +202,15 @@ def _write_gqa_variant(folder: str, layers: int, packed: bool) -> None:
                               numpy_helper.from_array(np.array([1], dtype=np.int64), "reduce_axes"),
                               numpy_helper.from_array(np.array([1], dtype=np.int32), "const_one"),
                               numpy_helper.from_array(np.array(1, dtype=np.int64), "gather_idx")])
-    # seqlens_k (total length - 1 per sequence) and total_sequence_length, as model-builder computes them.
+    # seqlens_k (total length - 1 per sequence) and total_sequence_length, as model-builder computes them;
+    # node names without a scope, so they name no module the torch model lacks.
     head = [
-        helper.make_node("Cast", ["attention_mask"], ["attn_mask_i32"], name="/model/attn_mask/Cast", to=6),
-        helper.make_node("ReduceSum", ["attn_mask_i32", "reduce_axes"], ["seqlens_k_p1"], name="/model/attn_mask/ReduceSum", keepdims=0),
-        helper.make_node("Sub", ["seqlens_k_p1", "const_one"], ["seqlens_k"], name="/model/attn_mask/Sub"),
-        helper.make_node("Shape", ["attention_mask"], ["mask_shape"], name="/model/attn_mask/Shape"),
-        helper.make_node("Gather", ["mask_shape", "gather_idx"], ["total_sl_i64"], name="/model/attn_mask/Gather", axis=0),
-        helper.make_node("Cast", ["total_sl_i64"], ["total_sl"], name="/model/attn_mask/Cast_1", to=6),
+        helper.make_node("Cast", ["attention_mask"], ["attn_mask_i32"], name="attn_mask_Cast", to=6),
+        helper.make_node("ReduceSum", ["attn_mask_i32", "reduce_axes"], ["seqlens_k_p1"], name="attn_mask_ReduceSum", keepdims=0),
+        helper.make_node("Sub", ["seqlens_k_p1", "const_one"], ["seqlens_k"], name="attn_mask_Sub"),
+        helper.make_node("Shape", ["attention_mask"], ["mask_shape"], name="attn_mask_Shape"),
+        helper.make_node("Gather", ["mask_shape", "gather_idx"], ["total_sl_i64"], name="attn_mask_Gather", axis=0),
+        helper.make_node("Cast", ["total_sl_i64"], ["total_sl"], name="attn_mask_Cast_1", to=6),
     ]
     gqa = {}
     for i in range(layers):
