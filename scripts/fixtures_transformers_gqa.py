@@ -13,7 +13,8 @@ from the same inverse frequencies, seqlens_k and total_sequence_length from an `
 input, BNSH past/present caches as graph inputs and outputs). onnxruntime-node's optimizer does not
 make this fusion. ``hf_outputs.npz`` holds HF's hidden states and attentions of the 6-token prompt;
 ``hf_outputs_step.npz`` the same model run on the prompt plus one token (its attentions' last query
-row is what the cached step returns).
+row is what the cached step returns); ``model.gqa-window.onnx`` sets ``local_window_size`` 3 and
+``hf_outputs_window.npz`` holds the same model's outputs with Mistral's ``sliding_window`` 3.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from fixtures_transformers import set_live_nodes
 from make_fixtures import FIXTURES, maker, save_fixture, save_npz, seed_everything, to_numpy
 
 HEADS, KV_HEADS, HEAD_DIM, THETA = 4, 2, 16, 10000.0
+WINDOW = 3
 
 
 class LlamaRMSNorm(nn.Module):
@@ -66,6 +68,7 @@ class LlamaAttention(nn.Module):
         self.o_proj = nn.Linear(HEADS * HEAD_DIM, hidden, bias=False)
         self.register_buffer("inv_freq", inv_freq(), persistent=False)
         self.record = record
+        self.sliding_window = None  # Mistral's: a query sees itself and the sliding_window - 1 tokens before it
 
     def forward(self, hidden_states):
         b, s, _ = hidden_states.shape
@@ -82,6 +85,8 @@ class LlamaAttention(nn.Module):
         scores = torch.matmul(q, k.transpose(2, 3)) / math.sqrt(HEAD_DIM)
         rows = torch.arange(s)
         future = rows[None, :] > rows[:, None]
+        if self.sliding_window:
+            future = future | (rows[:, None] - rows[None, :] >= self.sliding_window)
         scores = scores.masked_fill(future, torch.finfo(torch.float32).min)
         probs = torch.softmax(scores, dim=-1, dtype=torch.float32)
         self.record.append(probs.detach().clone())
@@ -184,6 +189,20 @@ def make_hf_llama_gqa():
     save_npz(os.path.join(folder, "hf_outputs_step.npz"), step)
     _write_gqa_variant(folder, layers=len(model.model.layers), packed=False)
     _write_gqa_variant(folder, layers=len(model.model.layers), packed=True)
+    # The same weights with a sliding window of 3 (Mistral), and GroupQueryAttention's local_window_size 3.
+    for layer in model.model.layers:
+        layer.self_attn.sliding_window = WINDOW
+    window = OrderedDict((f"prompt.{k}", v) for k, v in _hf_outputs(model, prompt).items())
+    window.update((f"step.{k}", v) for k, v in _hf_outputs(model, ids).items())
+    save_npz(os.path.join(folder, "hf_outputs_window.npz"), window)
+    import onnx
+    from onnx import helper
+
+    proto = onnx.load(os.path.join(folder, "model.gqa.onnx"))
+    for n in proto.graph.node:
+        if n.op_type == "GroupQueryAttention":
+            n.attribute.append(helper.make_attribute("local_window_size", WINDOW))
+    onnx.save(proto, os.path.join(folder, "model.gqa-window.onnx"))
 
 
 def _write_gqa_variant(folder: str, layers: int, packed: bool) -> None:

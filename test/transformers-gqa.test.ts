@@ -2,7 +2,8 @@
  * `attentions` through ONNX Runtime's `GroupQueryAttention` (com.microsoft): the tiny Llama of
  * scripts/fixtures_transformers_gqa.py (rotary, 4 query heads over 2 key/value heads), whose
  * hf_outputs*.npz hold what torch's eager attention computes, on the unfused export and on the
- * hand-fused GQA variants (separate and packed QKV), on a prompt, a right-padded prompt and a cached step.
+ * hand-fused GQA variants (separate and packed QKV, a local window against torch's sliding window),
+ * on a prompt, a right-padded prompt and a cached step.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -24,6 +25,17 @@ const step = npz('hf_outputs_step.npz');
 const KEYS = ['attentions.0', 'attentions.1', 'hidden_states.0', 'hidden_states.1', 'hidden_states.2'];
 const ids = npz('input.npz').get('input_ids')!;
 const ones = (n: number, dims: number[]) => ({ data: new BigInt64Array(n).fill(1n), dims });
+const windowed = npz('hf_outputs_window.npz');
+/** Torch's outputs for each fused file: the prompt's and the 7-token run's (whose last row is the cached step). */
+const TORCH = {
+  'model.gqa.onnx': { prompt: (k: string) => hf.get(k)!, step: (k: string) => step.get(k)! },
+  'model.gqa-packed.onnx': { prompt: (k: string) => hf.get(k)!, step: (k: string) => step.get(k)! },
+  // local_window_size 3 against Mistral's sliding_window 3 (the same weights).
+  'model.gqa-window.onnx': {
+    prompt: (k: string) => windowed.get(`prompt.${k}`)!,
+    step: (k: string) => windowed.get(`step.${k}`)!,
+  },
+};
 
 /** The fused files' feeds: the prompt, its mask, empty caches [batch, kv_heads, 0, head]. */
 function promptFeeds(mask = ones(12, [2, 6])): Feeds {
@@ -49,18 +61,18 @@ describe('attentions through GroupQueryAttention', () => {
     await model.release();
   });
 
-  for (const file of ['model.gqa.onnx', 'model.gqa-packed.onnx']) {
+  for (const [file, torch] of Object.entries(TORCH)) {
     it(`${file}: the probabilities are recomputed from the op's inputs and equal torch's`, async () => {
       const model = await loadModel(join(DIR, file));
       const feeds = promptFeeds();
       const plain = await model.run(feeds);
       // The fused file computes the torch model: its logits are torch's.
-      assert.equal(mismatch(plain.logits, hf.get('logits')!, 1e-4, 1e-5), undefined);
+      assert.equal(mismatch(plain.logits, torch.prompt('logits'), 1e-4, 1e-5), undefined);
       const acts = await model.capture(feeds, { layers: ['hidden_states', 'attentions'] });
       assert.deepEqual([...acts.keys()].sort(), KEYS);
       for (const key of KEYS) {
         assert.deepEqual(acts.get(key)!.dims, key.startsWith('hidden') ? [2, 6, 32] : [2, 4, 6, 6]);
-        assert.equal(mismatch(acts.get(key)!, hf.get(key)!, 1e-4, 1e-6), undefined, key);
+        assert.equal(mismatch(acts.get(key)!, torch.prompt(key), 1e-4, 1e-6), undefined, key);
         assert.equal(/GroupQueryAttention.*rotated/.test(acts.recomputed(key) ?? ''), key.startsWith('attentions'));
       }
       // Capturing changes nothing the model returns.
@@ -80,7 +92,7 @@ describe('attentions through GroupQueryAttention', () => {
         for (let b = 0; b < 2; b++)
           for (let h = 0; h < 4; h++)
             for (let k = 0; k < 7; k++) {
-              const want = at(step.get(key)!, b, h, 6, k);
+              const want = at(torch.step(key), b, h, 6, k);
               assert.ok(Math.abs(at(got, b, h, 0, k) - want) < 1e-6 + 1e-4 * want, `${key} [${b},${h},0,${k}]`);
             }
       }
@@ -112,13 +124,19 @@ describe('attentions through GroupQueryAttention', () => {
     const proto = decodeModel(new Uint8Array(readFileSync(join(DIR, 'model.gqa.onnx'))));
     const index = indexGraph(proto.graph!);
     const node = index.nodes.find((n) => n.opType === 'GroupQueryAttention')!;
-    assert.deepEqual(gqaRecipe(index, node), { heads: 4, kvHeads: 2, headSize: 16, packed: false, rotary: true });
+    assert.deepEqual(gqaRecipe(index, node), {
+      heads: 4,
+      kvHeads: 2,
+      headSize: 16,
+      packed: false,
+      rotary: true,
+      window: -1,
+    });
     const withAttr = (name: string, value: { i?: number; f?: number }): NodeProto => ({
       ...node,
       attribute: [...(node.attribute ?? []), { name, type: value.f === undefined ? 2 : 1, ...value }],
     });
     const reason = (n: NodeProto) => (gqaRecipe(index, n) as { reason: string }).reason;
-    assert.match(reason(withAttr('local_window_size', { i: 4 })), /local attention window/);
     assert.match(reason(withAttr('softcap', { f: 30 })), /softcap/);
     assert.match(reason(withAttr('rotary_interleaved', { i: 1 })), /interleaved rotary/);
     assert.match(reason(withAttr('smooth_softmax', { i: 1 })), /smooth_softmax/);
@@ -149,7 +167,14 @@ describe('attentions through GroupQueryAttention', () => {
     const proto = decodeModel(new Uint8Array(readFileSync(join(FIXTURES, 'real-models', 'qwen-tiny-gqa-fp16.onnx'))));
     const index = indexGraph(proto.graph!);
     const node = index.nodes.find((n) => n.opType === 'GroupQueryAttention')!;
-    assert.deepEqual(gqaRecipe(index, node), { heads: 4, kvHeads: 2, headSize: 16, packed: false, rotary: false });
+    assert.deepEqual(gqaRecipe(index, node), {
+      heads: 4,
+      kvHeads: 2,
+      headSize: 16,
+      packed: false,
+      rotary: false,
+      window: -1,
+    });
     await model.release();
   });
 });

@@ -7,7 +7,8 @@
  *   already rotated by the kernel, query head h reading key head h / (num_heads / kv_num_heads);
  * - positions: sequence b holds `seqlens_k[b] + 1` tokens (right padding), the new ones last, so
  *   query i sits at `max(total_b − seq, 0) + i` (0 + i on a first prompt);
- * - `softmax(QKᵀ·scale)` over the keys at or before each query's position and inside its sequence,
+ * - `softmax(QKᵀ·scale)` over the keys at or before each query's position and inside its sequence
+ *   (and, with `local_window_size` W, after position − W: measured against torch's sliding window W),
  *   in float32 (HF's eager attention takes its softmax in float32 too).
  * Forms it does not recompute are reported by `gqaRecipe` with what they have.
  */
@@ -22,6 +23,8 @@ export interface GqaRecipe {
   readonly headSize: number;
   readonly packed: boolean;
   readonly rotary: boolean;
+  /** `local_window_size`: each query sees itself and the window − 1 keys before it (−1: no window). */
+  readonly window: number;
 }
 
 const int = (node: NodeProto, name: string, fallback: number) => Number(attr(node, name)?.i ?? fallback);
@@ -61,7 +64,6 @@ export function gqaRecipe(index: GraphIndex, node: NodeProto): GqaRecipe | { rea
       `num_heads ${heads} not a multiple of kv_num_heads ${kvHeads}`,
     !node.output?.[1] && 'no present_key output',
     headSize === undefined && 'a head size no initializer or declared shape gives',
-    int(node, 'local_window_size', -1) !== -1 && 'a local attention window (local_window_size)',
     softcap !== 0 && 'a softcap',
     int(node, 'smooth_softmax', 0) !== 0 && 'smooth_softmax',
     rotary && int(node, 'rotary_interleaved', 0) !== 0 && 'interleaved rotary embeddings',
@@ -72,7 +74,8 @@ export function gqaRecipe(index: GraphIndex, node: NodeProto): GqaRecipe | { rea
     input[11] && 'a head_sink input',
   ].filter((x): x is string => typeof x === 'string');
   if (unsupported.length) return { reason: `its probabilities cannot be recomputed: it has ${unsupported.join(', ')}` };
-  return { heads, kvHeads, headSize: headSize!, packed: !input[1], rotary };
+  const window = int(node, 'local_window_size', -1);
+  return { heads, kvHeads, headSize: headSize!, packed: !input[1], rotary, window: window > 0 ? window : -1 };
 }
 
 const toFloat = (b: NodeBuilder, t: string) =>
@@ -114,7 +117,7 @@ export function appendGqaProbs(
   const node = nodes[at];
   const recipe = gqaRecipe(index, node);
   if ('reason' in recipe) throw new Error(`attention-probs on an unsupported node: ${recipe.reason}`);
-  const { heads, kvHeads, headSize, packed, rotary } = recipe;
+  const { heads, kvHeads, headSize, packed, rotary, window } = recipe;
   const input = node.input ?? [];
   const b = nodeBuilder(editor.fresh(`${node.output?.[0]}::probs`));
   const { op, ints } = b;
@@ -139,9 +142,13 @@ export function appendGqaProbs(
   const scores = op('Reshape', [scores5, shape4]);
   // Key j is hidden from query i of sequence b when it comes after i's position or past b's length.
   const key = op('Range', [b.intScalar(0), op('Gather', [shape5, b.intScalar(4)], axisAttr(0)), b.intScalar(1)]);
-  const after = op('Greater', [key, op('Reshape', [pos, ints([0, 1, -1, 1])])]);
+  const pos4 = op('Reshape', [pos, ints([0, 1, -1, 1])]);
+  const after = op('Greater', [key, pos4]);
   const outside = op('Not', [op('Less', [key, op('Reshape', [total, ints([-1, 1, 1, 1])])])]);
-  const hidden = op('Or', [after, outside]);
+  let hidden = op('Or', [after, outside]);
+  // A local window (Mistral's sliding_window): key j is seen only when pos − window < j.
+  if (window > 0)
+    hidden = op('Or', [hidden, op('Not', [op('Greater', [key, op('Sub', [pos4, b.intScalar(window)])])])]);
   const masked = op('Where', [hidden, b.floatScalar(-3.4028234663852886e38), scores]);
   const probs = op('Softmax', [masked], axisAttr(3));
   nodes.splice(at + 1, 0, ...b.added);
