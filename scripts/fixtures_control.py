@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 from onnx import TensorProto, helper, numpy_helper
 
-from make_fixtures import maker, save_fixture, seed_everything
+from make_fixtures import FIXTURES, maker, save_fixture, seed_everything
 
 
 class LoopNested(nn.Module):
@@ -160,3 +160,125 @@ def make_scan_branch():
     save_handmade("scan-branch", _scan_branch_graph(eager), eager, inputs, ["h_final", "ys"],
                   "hand-built: an If inside a Scan body (a reverse scan input, a reverse scan output); "
                   f"goldens from ScanBranch's hooks, checked against numpy; branches per step: {branches}")
+
+
+# --------------------------------------------------------------------------
+# parameter-names: an export whose node names carry no scope (`Gemm_3`, as older exporters wrote)
+# --------------------------------------------------------------------------
+
+class BetweenNodes(nn.Module):
+    """Names can come from parameters only. `trunk.1` (a ReLU between two Linears) lies between
+    its container's nodes; `tail`'s ReLU comes after its last one, where the graph cannot say
+    whether it is `tail`'s or the caller's; the ReLU after `res` is the root's."""
+
+    def __init__(self):
+        super().__init__()
+        self.trunk = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4))
+        self.tail = nn.Sequential(nn.Linear(4, 4), nn.ReLU())
+        self.res = nn.Linear(4, 4)
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x):
+        x = self.trunk(x) + x
+        x = self.tail(x)
+        x = torch.relu(self.res(x)) + x
+        return self.head(x) * 2.0
+
+
+@maker("parameter-names")
+def make_parameter_names():
+    import io
+    from fixtures_graphs import save_handmade
+    seed_everything(0)
+    model = BetweenNodes().eval()
+    inputs = OrderedDict(x=torch.randn(2, 4))
+    f = io.BytesIO()
+    torch.onnx.export(model, tuple(inputs.values()), f, input_names=["x"], output_names=["output"], opset_version=14)
+    graph = _rewire(onnx.load_from_string(f.getvalue()))
+    save_handmade("parameter-names", graph, model, inputs, ["output"],
+                  "torch.onnx.export (traced) with node and value names replaced by op_index names, "
+                  "as older exporters wrote them: module names come from parameter names only")
+
+
+def _rewire(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Renames every node output to `<op>_<i>_out<k>` (the graph output keeps its name) and its readers."""
+    g = model.graph
+    names = {}
+    for i, node in enumerate(g.node):
+        for k, o in enumerate(node.output):
+            names[o] = o if o in {out.name for out in g.output} else f"{node.op_type}_{i}_out{k}"
+    for i, node in enumerate(g.node):
+        node.name = f"{node.op_type}_{i}"
+        node.input[:] = [names.get(v, v) for v in node.input]
+        node.output[:] = [names[o] for o in node.output]
+    del g.value_info[:]
+    return model
+
+
+class ModuleListLoop(nn.Module):
+    """`for layer in self.layers` in a scripted model is unrolled, and torch 1.13 scopes the children
+    of the first element only (`/layers.0/0/Gemm`, then `/layers.1/Gemm` for `layers.1.0`)."""
+
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Sequential(nn.Linear(4, 4), nn.GELU()) for _ in range(3)])
+        self.norm = nn.LayerNorm(4)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = x + layer(x)
+        return self.norm(x)
+
+
+@maker("scripted-modulelist")
+def make_scripted_modulelist():
+    seed_everything(0)
+    model = ModuleListLoop().eval()
+    inputs = OrderedDict(x=torch.randn(2, 4))
+    kwargs = {"output_names": ["output"], "dynamic_axes": {"x": {0: "batch"}, "output": {0: "batch"}}}
+    save_fixture("scripted-modulelist", model, inputs, kwargs,
+                 notes="torch.jit.script: a loop over a ModuleList, unrolled; only layers.0's children are scoped",
+                 export_model=torch.jit.script(model))
+
+
+class Pair(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(4, 4)
+        self.b = nn.Linear(4, 4)
+
+    def forward(self, x, h):
+        return torch.tanh(self.a(x) + h), torch.sigmoid(self.b(h))
+
+
+class LoopInvariant(nn.Module):
+    """Modules in a loop reading a value computed before it (`x`): the same input for every call.
+    `pair` runs in an If inside the loop (iterations 0 and 2) and reads `x` and the carried `h`;
+    `shift` runs in every iteration and reads only `x`."""
+
+    def __init__(self):
+        super().__init__()
+        self.pair = Pair()
+        self.skip = nn.Linear(4, 4)
+        self.shift = nn.Linear(4, 4)
+
+    def forward(self, x, h, steps):
+        for i in range(int(steps)):
+            if i % 2 == 0:
+                a, b = self.pair(x, h)
+                h = a * b
+            else:
+                h = self.skip(h)
+            h = h + self.shift(x)
+        return h
+
+
+@maker("loop-invariant")
+def make_loop_invariant():
+    seed_everything(0)
+    model = LoopInvariant().eval()
+    inputs = OrderedDict(x=torch.randn(2, 4), h=torch.randn(2, 4), steps=torch.tensor(4))
+    kwargs = {"output_names": ["output"], "dynamic_axes": {"x": {0: "batch"}, "h": {0: "batch"}, "output": {0: "batch"}}}
+    save_fixture("loop-invariant", model, inputs, kwargs,
+                 notes="torch.jit.script: modules in a Loop (one in an If) reading a value computed before it",
+                 export_model=torch.jit.script(model))

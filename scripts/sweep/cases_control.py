@@ -7,6 +7,7 @@ that decide the control flow (trip counts, a sample rate) are tensors, as script
     node --import tsx scripts/sweep/report.ts --out /tmp/sweep-control --verbose 'ctl-*'
 """
 
+import io
 from typing import List
 
 import torch
@@ -314,3 +315,114 @@ class NestedSameModule(nn.Module):
 @case("ctl-nested-same-module")
 def nested_same_module():
     return scripted(NestedSameModule(), (torch.randn(2, 4), torch.tensor(2), torch.tensor(2)), ["x", "n", "m"])
+
+
+class Scopeless(nn.Module):
+    """Exported after another torch.jit.script of the same class in the process: torch 1.13 then
+    writes no scope in any node name (`/Gemm_2`), so names can come from parameters only."""
+
+    def __init__(self):
+        super().__init__()
+        self.trunk = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4))
+        self.tail = nn.Sequential(nn.Linear(4, 4), nn.ReLU())
+        self.res = nn.Linear(4, 4)
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x, steps):
+        for i in range(int(steps)):
+            x = self.trunk(x) + x
+        x = self.tail(x)
+        x = torch.relu(self.res(x)) + x
+        return self.head(x) * 2.0
+
+
+@case("ctl-scopeless")
+def scopeless():
+    args = (torch.randn(2, 4), torch.tensor(2))
+    # A throwaway export first: the harness's export of the case model is then the second one.
+    torch.onnx.export(torch.jit.script(Scopeless()), args, io.BytesIO(), input_names=["x", "steps"], opset_version=14)
+    return scripted(Scopeless(), args, ["x", "steps"])
+
+
+class BreakLoop(nn.Module):
+    """`break` on a data-dependent condition, and a list appended to only in one branch."""
+
+    def __init__(self):
+        super().__init__()
+        self.step = nn.Linear(4, 4)
+        self.keep = nn.Linear(4, 4)
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x, steps):
+        kept: List[torch.Tensor] = []
+        for i in range(int(steps)):
+            x = torch.tanh(self.step(x))
+            if bool(x.sum() > 0):
+                kept.append(self.keep(x))
+            if bool(x.abs().max() > 0.99):
+                break
+        total = x
+        for k in kept:
+            total = total + k
+        return self.head(total)
+
+
+@case("ctl-break-loop")
+def break_loop():
+    torch.manual_seed(3)
+    return scripted(BreakLoop(), (torch.randn(2, 4) * 2, torch.tensor(6)), ["x", "steps"])
+
+
+class BranchThenAfter(nn.Module):
+    """`f` in one branch of an If inside a loop and again after the loop."""
+
+    def __init__(self):
+        super().__init__()
+        self.f = nn.Linear(4, 4)
+        self.g = nn.Linear(4, 4)
+
+    def forward(self, x, steps):
+        for i in range(int(steps)):
+            if i % 3 == 1:
+                x = self.f(x)
+            else:
+                x = torch.relu(self.g(x))
+        return self.f(x)
+
+
+@case("ctl-branch-then-after")
+def branch_then_after():
+    return scripted(BranchThenAfter(), (torch.randn(2, 4), torch.tensor(5)), ["x", "steps"])
+
+
+class Pair(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(4, 4)
+        self.b = nn.Linear(4, 4)
+
+    def forward(self, x, h):
+        return torch.tanh(self.a(x) + h), torch.sigmoid(self.b(h))
+
+
+class TupleInBranch(nn.Module):
+    """A submodule returning a tuple, called in an If inside a Loop (scripted GRUCell does not export)."""
+
+    def __init__(self):
+        super().__init__()
+        self.cell = Pair()
+        self.skip = nn.Linear(4, 4)
+
+    def forward(self, x, h, steps):
+        for i in range(int(steps)):
+            if i % 2 == 0:
+                a, b = self.cell(x, h)
+                h = a * b
+            else:
+                h = self.skip(h)
+        return h
+
+
+@case("ctl-cell-in-branch")
+def cell_in_branch():
+    return scripted(TupleInBranch(), (torch.randn(2, 4), torch.randn(2, 4), torch.tensor(4)), ["x", "h", "steps"])

@@ -50,6 +50,7 @@ export function resolveCalls(
 ): ResolvedCalls {
   const notCalled: Unobservable[] = [];
   const instances: Instance[] = [];
+  const invariant: Instance[] = [];
   const notTaken = (target: CaptureTarget, where: string) =>
     notCalled.push({
       key: target.key,
@@ -78,6 +79,14 @@ export function resolveCalls(
     }
     const loops = steps.filter((s) => index.nodes[s.node].opType !== 'If').length;
     const tensor = read(target);
+    const siteLoops = (target.siteContext ?? []).filter((s) => index.nodes[s.node].opType !== 'If').length;
+    if (target.module && !stackCalls && loops < siteLoops) {
+      // Computed before a loop its call sits in: the same value for every iteration's call.
+      const calls = loops ? splitLeading(runtime, tensor, loops) : [tensor];
+      const dims = tensor.dims.slice(0, loops);
+      invariant.push({ target, tensors: calls, paths: calls.map((_, i) => pathOf(unravel(i, dims))) });
+      continue;
+    }
     if (loops === 0 || stackCalls || !target.module) {
       instances.push({ target, tensors: [tensor], ...(loops === 0 ? { paths: [[]] } : {}) });
       continue;
@@ -91,7 +100,46 @@ export function resolveCalls(
     else if (ran.length === 0) notTaken(target, ' in any iteration of its loop');
     else instances.push({ target, tensors: ran.map((it) => calls[flat(it)]), paths: ran.map(pathOf) });
   }
+  const unknown = invariant.filter((inv) => !repeatPerCall(inv, instances));
+  for (const inv of unknown)
+    notCalled.push({
+      key: inv.target.key,
+      module: inv.target.module!,
+      reason:
+        'cannot be numbered: it is computed before the loop its call sits in, and no value of the same call in this capture tells in which iterations the call ran',
+      hint: "Capture the module's output too (its calls are numbered from it).",
+    });
   return { ...assignKeys(instances), notCalled };
+}
+
+/**
+ * A loop-invariant value (computed outside a loop its call sits in) repeated for every call of its
+ * site that another target of the same site ran (the site's output, or an input computed in the
+ * loop): each gets the value of its outer iterations. False when no such target is captured.
+ */
+function repeatPerCall(inv: Instance, instances: Instance[]): boolean {
+  const { module, site } = inv.target;
+  const depth = inv.paths![0].length;
+  const calls = new Map<string, number[]>();
+  for (const other of instances)
+    if (other.target.module === module && other.target.site === site && other.paths)
+      for (const p of other.paths) if (p.length > depth) calls.set(p.join(','), p);
+  if (calls.size === 0) return false;
+  const own = new Map(inv.paths!.map((p, i) => [p.join(','), inv.tensors[i]]));
+  const paths = [...calls.values()];
+  const tensors = paths.map((p) => own.get(p.slice(0, depth).join(',')));
+  if (tensors.some((t) => t === undefined)) return false;
+  instances.push({ target: inv.target, tensors: tensors as Tensor[], paths });
+  return true;
+}
+
+function unravel(flat: number, dims: readonly number[]): number[] {
+  const out = new Array<number>(dims.length);
+  for (let d = dims.length - 1; d >= 0; d--) {
+    out[d] = flat % dims[d];
+    flat = Math.floor(flat / dims[d]);
+  }
+  return out;
 }
 
 /** Where a target's value lives and where its module's call site sits: both must have run. */

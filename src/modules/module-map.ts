@@ -16,6 +16,7 @@ import { withCellArguments } from './cell-arguments.js';
 import { isAliasedBuilderName, markBuilderTuples } from './builder-names.js';
 import { markFoldedBatchNorm } from './folded-batchnorm.js';
 import { markLostCalls } from './lost-calls.js';
+import { markOpenEnds } from './between-nodes.js';
 import { markMergedCalls } from './merged-calls.js';
 import { markRuntimeRewrites } from './runtime-rewrites.js';
 import { fusedLeaving } from './fused-outputs.js';
@@ -120,6 +121,7 @@ export function buildModuleMap(index: GraphIndex, metadata: readonly StringStrin
   markCancelledTransposes(index, [...modules.values()]);
   if (scopes.source === 'torchscript-names') markMergedCalls(index, modules, paths);
   if (scopes.source === 'torchscript-names') markLostCalls(modules.values(), paths);
+  if (scopes.source === 'parameter-names') markOpenEnds(index, modules.values());
   markBuilderTuples(index, modules.values());
   const untraced = (scopes.source === 'node-names' ? [] : untracedModules(index, modules, scopes.source)).filter(
     (m) => !isAliasedBuilderName(index, m.name) && !fusedAway.some((f) => f.name === m.name),

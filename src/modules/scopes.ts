@@ -12,6 +12,7 @@ import { moduleRenamer, parameterOwner, renameByParameters } from './parameter-r
 export { parameterModulesOf, parameterOwner } from './parameter-renames.js';
 import { aliasBuilderNames } from './builder-names.js';
 import { joinDecomposedLayers } from './decomposed-layers.js';
+import { placeBetween } from './between-nodes.js';
 import {
   moduleFromOwnParameters,
   preparesFusedInput,
@@ -71,11 +72,13 @@ export function readNodeScopes(index: GraphIndex, parameterModules: ReadonlySet<
     return { source: 'torchscript-names', paths, renamed, rename: moduleRenamer(renames, parameterModules) };
   }
   if (parameterModules.size > 0) {
-    const paths = joinDecomposedLayers(
+    const joined = joinDecomposedLayers(
       index,
       nodes.map((n) => parameterPath(n, index)),
       parameterOwner,
     );
+    // A node reading no parameter between two nodes of one module (a Sequential's ReLU) is its.
+    const paths = placeBetween(index, joined, (i) => joined[i].length === 0 && !isSourceless(nodes[i]));
     return { source: 'parameter-names', paths };
   }
   // Weights stored as Constant nodes (PaddleOCR's exports) join the layer that reads them.
@@ -127,13 +130,12 @@ function torchscriptPaths(index: GraphIndex, parameterModules: ReadonlySet<strin
   // If branch: `If_0_else_branch__Inline_0__/stft/Conv`; optimisers' fused nodes: fused-scopes.ts.
   const scopeLists = nodes.map((n) => {
     const name = stripFusionSuffix(n.name ?? '');
-    const slash = name.indexOf('/');
-    return slash >= 0 ? name.slice(slash).split('/').slice(1, -1).filter(Boolean) : scopeFromOutputs(n);
+    return name.includes('/') ? torchscriptScope(name) : scopeFromOutputs(n);
   });
   const seen = scopesSeen(index, scopeLists, parameterModules);
   return scopeLists.map((list, i) => {
     if (addedQuantizer(nodes[i]) || preparesFusedInput(nodes[i])) return CONSUMER_SCOPE;
-    if (list) return resolveComponents(list, parameterModules, seen);
+    if (list) return deepenBySibling(index, nodes[i], resolveComponents(list, parameterModules, seen), seen);
     // A fused node reading parameters no other node reads belongs to their module.
     const owned = isSourceless(nodes[i]) ? undefined : moduleFromOwnParameters(nodes[i], index, parameterOwner);
     if (owned !== undefined) return modulePath(owned).filter((step) => !hiddenContainer(step.module, seen));
@@ -159,6 +161,42 @@ export function scopesSeen(
   scopeLists.forEach(add);
   for (const node of index.nodes) for (const out of node.output ?? []) if (out) add(valueScopeComponents(out));
   return seen;
+}
+
+/**
+ * A scripted model's loop over a ModuleList is unrolled, and torch 1.13 scopes only the first
+ * element's children (`/layers.0/0/Gemm`, then `/layers.1/Gemm`): a node scoped to `layers.1` that
+ * reads `layers.1.0.weight` is `layers.1.0`'s when a sibling's same child (`layers.0.0`) is a scope.
+ */
+function deepenBySibling(
+  index: GraphIndex,
+  node: NodeProto,
+  path: ScopeStep[],
+  seen: ReadonlySet<string>,
+): ScopeStep[] {
+  const scope = path.at(-1)?.module;
+  const m = scope === undefined ? null : /^(.*)\.(\d+)$/.exec(scope);
+  if (!m) return path;
+  for (const input of node.input ?? []) {
+    const owner = index.initializers.has(input) ? parameterOwner(input) : undefined;
+    if (!owner?.startsWith(`${scope}.`) || seen.has(owner)) continue;
+    const rest = owner.slice(scope!.length);
+    const siblings = [...seen].filter((s) => s.startsWith(`${m[1]}.`) && s.endsWith(rest));
+    if (!siblings.some((s) => /^\d+$/.test(s.slice(m[1].length + 1, s.length - rest.length)))) continue;
+    const call = path.at(-1)!.call;
+    const deeper = rest
+      .slice(1)
+      .split('.')
+      .map((_, k, parts) => ({ module: `${scope}.${parts.slice(0, k + 1).join('.')}`, call }));
+    return [...path, ...deeper];
+  }
+  return path;
+}
+
+/** The scope components of a TorchScript node name (`/layer1/layer1.0/conv1/Conv` → layer1, layer1.0, conv1). */
+function torchscriptScope(name: string): string[] {
+  const slash = name.indexOf('/');
+  return slash >= 0 ? name.slice(slash).split('/').slice(1, -1).filter(Boolean) : [];
 }
 
 /** A ModuleList or Sequential that TorchScript never names as a scope (`/transformer/h.0/…`, not `/transformer/h/h.0`). */

@@ -22,6 +22,11 @@ export const INVISIBLE: Record<string, RegExp> = {
   'hf-bert': /\.dropout$/,
   // Folded BatchNorms that are no numbered gap, a Dropout and an Identity (scripts/fixtures_vision.py).
   'vision-untraced': /^(bn1|block\.[02]\.1|skip|drop)$/,
+  // Names from parameters only: a Sequential's trailing ReLU leaves no name and no numbered gap.
+  'parameter-names': /^tail\.1$/,
+  // An unrolled ModuleList's later elements lose their children's scopes: the GELU child of layers.1
+  // and layers.2 leaves no name (their Linear is placed by its parameter and layers.0.0's scope).
+  'scripted-modulelist': /^layers\.[12]\.1$/,
 };
 
 export interface FixtureModule {
