@@ -6,12 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { scansAsLoops } from '../src/graph/scan-as-loop.js';
 import { loadModel } from '../src/node/index.js';
 import { decodeModel } from '../src/onnx/codec.js';
 import type { GraphProto, ModelProto, NodeProto } from '../src/onnx/types.js';
-import { fixture, mismatch } from './helpers/fixtures.js';
+import { parseNpz } from '../src/formats/npz.js';
+import { FIXTURES, fixture, mismatch } from './helpers/fixtures.js';
 
 const goldenKeys = (fx: ReturnType<typeof fixture>) =>
   [...fx.golden.keys(), ...[...fx.goldenInputs.keys()].map((k) => `in:${k}`)]
@@ -78,5 +80,24 @@ describe('nested loops', () => {
     // f:1 is the outer body's call in iteration 0, f:2 the inner body's first; c ran once (iteration 2).
     for (const key of ['f:1', 'f:2', 'f:12', 'in:even:4#0', 'in:b#0', 'c', 'in:c#0'])
       assert.equal(mismatch(acts.get(key)!, goldenOf(fx, key)), undefined, key);
+  });
+});
+
+describe('TorchScript names without any scope', () => {
+  it('scripted-scopeless: every module reported (none guessed), the outputs unchanged', async () => {
+    const dir = join(FIXTURES, 'scripted-scopeless');
+    const npz = (f: string) => parseNpz(new Uint8Array(readFileSync(join(dir, f))));
+    const hooks = npz('hooks.npz');
+    const model = await loadModel(join(dir, 'model.onnx'));
+    assert.match(model.moduleEvidence.warning ?? '', /^no module call was found in the graph/);
+    const acts = await model.capture(Object.fromEntries(npz('input.npz')), { layers: 'modules', inputs: true });
+    assert.deepEqual([...acts.keys()], []);
+    assert.equal(mismatch(acts.outputs.output, hooks.get('__output__#0')!), undefined);
+    // Each module PyTorch called (its parameters or its container's name prove it) is listed "no trace";
+    // only tail.1, a trailing ReLU, leaves no evidence at all.
+    const modules = new Set([...hooks.keys()].filter((k) => !k.startsWith('__')).map((k) => k.split(':')[0]));
+    for (const name of modules)
+      if (name === 'tail.1') assert.equal(acts.whyNotObservable(name), undefined);
+      else assert.match(acts.whyNotObservable(name)?.reason ?? '', /^no trace in the graph/, name);
   });
 });

@@ -42,6 +42,22 @@ export function untracedModules(
       `${NO_TRACE}: the model holds its parameter '${name}', but no node carries its name (its weights are read by another module, or the export lost its scope)`,
     );
   }
+  // Where no module call was found at all (scopeless names), parameter paths also name the
+  // containers of those modules (`trunk` of `trunk.0.weight`) and the numbered gaps between them
+  // (`trunk.1`): they exist, with no trace either. (Elsewhere a container no scope names is often a
+  // ModuleList, which is never called.)
+  const unscoped = modules.size === 0 ? [...found.keys()] : [];
+  for (const name of numberedGaps([...modules.keys(), ...unscoped]))
+    if (!modules.has(name) && !found.has(name)) found.set(name, GAP_PARAMETER_NAMES);
+  for (const name of unscoped)
+    for (let dot = name.lastIndexOf('.'); dot > 0; dot = name.lastIndexOf('.', dot - 1)) {
+      const container = name.slice(0, dot);
+      if (modules.has(container) || found.has(container)) continue;
+      found.set(
+        container,
+        `${NO_TRACE}: the model's parameters name '${name}' inside it, so it exists, but no node carries its name (the export lost its scope, or other modules' nodes do its work)`,
+      );
+    }
   for (const [owner, constant] of foldedModuleOutputs(index))
     if (!modules.has(owner) && !found.has(owner))
       found.set(
