@@ -32,6 +32,7 @@ from make_fixtures import FIXTURES, maker, save_fixture, save_npz, seed_everythi
 
 HEADS, KV_HEADS, HEAD_DIM, THETA = 4, 2, 16, 10000.0
 WINDOW = 3
+SOFTCAP = 0.5
 
 
 class LlamaRMSNorm(nn.Module):
@@ -69,6 +70,7 @@ class LlamaAttention(nn.Module):
         self.register_buffer("inv_freq", inv_freq(), persistent=False)
         self.record = record
         self.sliding_window = None  # Mistral's: a query sees itself and the sliding_window - 1 tokens before it
+        self.softcap = None  # Gemma 2's attn_logit_softcapping: scores = cap * tanh(scores / cap)
 
     def forward(self, hidden_states):
         b, s, _ = hidden_states.shape
@@ -83,6 +85,8 @@ class LlamaAttention(nn.Module):
         k = k * cos + rotate_half(k) * sin
         k, v = repeat_kv(k, HEADS // KV_HEADS), repeat_kv(v, HEADS // KV_HEADS)
         scores = torch.matmul(q, k.transpose(2, 3)) / math.sqrt(HEAD_DIM)
+        if self.softcap:
+            scores = self.softcap * torch.tanh(scores / self.softcap)
         rows = torch.arange(s)
         future = rows[None, :] > rows[:, None]
         if self.sliding_window:
@@ -195,14 +199,26 @@ def make_hf_llama_gqa():
     window = OrderedDict((f"prompt.{k}", v) for k, v in _hf_outputs(model, prompt).items())
     window.update((f"step.{k}", v) for k, v in _hf_outputs(model, ids).items())
     save_npz(os.path.join(folder, "hf_outputs_window.npz"), window)
+    _with_attribute(folder, "model.gqa-window.onnx", "local_window_size", WINDOW)
+    # No window, a softcap of 0.5 (strong enough to change every row).
+    for layer in model.model.layers:
+        layer.self_attn.sliding_window, layer.self_attn.softcap = None, SOFTCAP
+    capped = OrderedDict((f"prompt.{k}", v) for k, v in _hf_outputs(model, prompt).items())
+    capped.update((f"step.{k}", v) for k, v in _hf_outputs(model, ids).items())
+    save_npz(os.path.join(folder, "hf_outputs_softcap.npz"), capped)
+    _with_attribute(folder, "model.gqa-softcap.onnx", "softcap", SOFTCAP)
+
+
+def _with_attribute(folder: str, file: str, name: str, value) -> None:
+    """model.gqa.onnx with one more attribute on each GroupQueryAttention."""
     import onnx
     from onnx import helper
 
     proto = onnx.load(os.path.join(folder, "model.gqa.onnx"))
     for n in proto.graph.node:
         if n.op_type == "GroupQueryAttention":
-            n.attribute.append(helper.make_attribute("local_window_size", WINDOW))
-    onnx.save(proto, os.path.join(folder, "model.gqa-window.onnx"))
+            n.attribute.append(helper.make_attribute(name, value))
+    onnx.save(proto, os.path.join(folder, file))
 
 
 def _write_gqa_variant(folder: str, layers: int, packed: bool) -> None:

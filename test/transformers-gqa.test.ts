@@ -26,6 +26,7 @@ const KEYS = ['attentions.0', 'attentions.1', 'hidden_states.0', 'hidden_states.
 const ids = npz('input.npz').get('input_ids')!;
 const ones = (n: number, dims: number[]) => ({ data: new BigInt64Array(n).fill(1n), dims });
 const windowed = npz('hf_outputs_window.npz');
+const capped = npz('hf_outputs_softcap.npz');
 /** Torch's outputs for each fused file: the prompt's and the 7-token run's (whose last row is the cached step). */
 const TORCH = {
   'model.gqa.onnx': { prompt: (k: string) => hf.get(k)!, step: (k: string) => step.get(k)! },
@@ -34,6 +35,11 @@ const TORCH = {
   'model.gqa-window.onnx': {
     prompt: (k: string) => windowed.get(`prompt.${k}`)!,
     step: (k: string) => windowed.get(`step.${k}`)!,
+  },
+  // softcap 0.5 against Gemma 2's attn_logit_softcapping 0.5.
+  'model.gqa-softcap.onnx': {
+    prompt: (k: string) => capped.get(`prompt.${k}`)!,
+    step: (k: string) => capped.get(`step.${k}`)!,
   },
 };
 
@@ -131,13 +137,14 @@ describe('attentions through GroupQueryAttention', () => {
       packed: false,
       rotary: true,
       window: -1,
+      softcap: 0,
     });
     const withAttr = (name: string, value: { i?: number; f?: number }): NodeProto => ({
       ...node,
       attribute: [...(node.attribute ?? []), { name, type: value.f === undefined ? 2 : 1, ...value }],
     });
     const reason = (n: NodeProto) => (gqaRecipe(index, n) as { reason: string }).reason;
-    assert.match(reason(withAttr('softcap', { f: 30 })), /softcap/);
+    assert.match(reason(withAttr('softcap', { f: -1 })), /negative softcap/);
     assert.match(reason(withAttr('rotary_interleaved', { i: 1 })), /interleaved rotary/);
     assert.match(reason(withAttr('smooth_softmax', { i: 1 })), /smooth_softmax/);
     assert.match(reason({ ...node, input: [...node.input!, 'position_ids'] }), /position_ids/);
@@ -174,6 +181,7 @@ describe('attentions through GroupQueryAttention', () => {
       packed: false,
       rotary: false,
       window: -1,
+      softcap: 0,
     });
     await model.release();
   });

@@ -278,7 +278,7 @@ function fusedProbs(index: GraphIndex, block: ModuleInfo, node: NodeProto): Foun
     recomputed:
       op === 'Attention'
         ? `from the fused Attention's input, packed QKV weights, mask and scale: softmax(QKᵀ·scale + mask${node.input?.[4] ? ', past keys from its present output' : ''})`
-        : `from the fused GroupQueryAttention's query${'rotary' in recipe && recipe.rotary ? ' (rotated by its cos/sin caches)' : ''}, its present_key output and seqlens_k: causal softmax(QKᵀ·scale)${'window' in recipe && recipe.window > 0 ? ` in a window of ${recipe.window}` : ''} in float32`,
+        : `from the fused GroupQueryAttention's query${'rotary' in recipe && recipe.rotary ? ' (rotated by its cos/sin caches)' : ''}, its present_key output and seqlens_k: causal softmax(QKᵀ·scale)${'window' in recipe && recipe.window > 0 ? ` in a window of ${recipe.window}` : ''}${'softcap' in recipe && recipe.softcap > 0 ? `, softcap ${recipe.softcap}` : ''} in float32`,
   };
 }
 

@@ -9,6 +9,7 @@
  *   query i sits at `max(total_b − seq, 0) + i` (0 + i on a first prompt);
  * - `softmax(QKᵀ·scale)` over the keys at or before each query's position and inside its sequence
  *   (and, with `local_window_size` W, after position − W: measured against torch's sliding window W),
+ *   a `softcap` c turning the scaled scores into c·tanh(scores / c) first,
  *   in float32 (HF's eager attention takes its softmax in float32 too).
  * Forms it does not recompute are reported by `gqaRecipe` with what they have.
  */
@@ -25,6 +26,8 @@ export interface GqaRecipe {
   readonly rotary: boolean;
   /** `local_window_size`: each query sees itself and the window − 1 keys before it (−1: no window). */
   readonly window: number;
+  /** `softcap` c > 0: scores become c·tanh(scores / c) after the scale (Gemma 2's); 0: none. */
+  readonly softcap: number;
 }
 
 const int = (node: NodeProto, name: string, fallback: number) => Number(attr(node, name)?.i ?? fallback);
@@ -64,7 +67,7 @@ export function gqaRecipe(index: GraphIndex, node: NodeProto): GqaRecipe | { rea
       `num_heads ${heads} not a multiple of kv_num_heads ${kvHeads}`,
     !node.output?.[1] && 'no present_key output',
     headSize === undefined && 'a head size no initializer or declared shape gives',
-    softcap !== 0 && 'a softcap',
+    softcap < 0 && 'a negative softcap',
     int(node, 'smooth_softmax', 0) !== 0 && 'smooth_softmax',
     rotary && int(node, 'rotary_interleaved', 0) !== 0 && 'interleaved rotary embeddings',
     rotary && cosHalf === undefined && 'rotary caches of unknown width',
@@ -75,7 +78,7 @@ export function gqaRecipe(index: GraphIndex, node: NodeProto): GqaRecipe | { rea
   ].filter((x): x is string => typeof x === 'string');
   if (unsupported.length) return { reason: `its probabilities cannot be recomputed: it has ${unsupported.join(', ')}` };
   const window = int(node, 'local_window_size', -1);
-  return { heads, kvHeads, headSize: headSize!, packed: !input[1], rotary, window: window > 0 ? window : -1 };
+  return { heads, kvHeads, headSize: headSize!, packed: !input[1], rotary, window: window > 0 ? window : -1, softcap };
 }
 
 const toFloat = (b: NodeBuilder, t: string) =>
@@ -117,7 +120,7 @@ export function appendGqaProbs(
   const node = nodes[at];
   const recipe = gqaRecipe(index, node);
   if ('reason' in recipe) throw new Error(`attention-probs on an unsupported node: ${recipe.reason}`);
-  const { heads, kvHeads, headSize, packed, rotary, window } = recipe;
+  const { heads, kvHeads, headSize, packed, rotary, window, softcap } = recipe;
   const input = node.input ?? [];
   const b = nodeBuilder(editor.fresh(`${node.output?.[0]}::probs`));
   const { op, ints } = b;
@@ -139,7 +142,9 @@ export function appendGqaProbs(
     [op('Slice', [shape5, ints([0]), ints([1])]), ints([heads]), op('Slice', [shape5, ints([3]), ints([5])])],
     axisAttr(0),
   );
-  const scores = op('Reshape', [scores5, shape4]);
+  const scaled = op('Reshape', [scores5, shape4]);
+  const cap = b.floatScalar(softcap);
+  const scores = softcap > 0 ? op('Mul', [op('Tanh', [op('Div', [scaled, cap])]), cap]) : scaled;
   // Key j is hidden from query i of sequence b when it comes after i's position or past b's length.
   const key = op('Range', [b.intScalar(0), op('Gather', [shape5, b.intScalar(4)], axisAttr(0)), b.intScalar(1)]);
   const pos4 = op('Reshape', [pos, ints([0, 1, -1, 1])]);
