@@ -60,3 +60,79 @@ def make_dict_sibling():
         {"output_names": ["left", "right"]},
         notes="/right/right.1/Tanh is heads.right.1: the sibling of heads.right.0 follows the parameter path",
     )
+
+
+class Bag(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.bag = nn.EmbeddingBag(20, 6, mode="mean")
+        self.fc = nn.Linear(6, 2)
+
+    def forward(self, ids):
+        return self.fc(self.bag(ids))
+
+
+@maker("nnzoo-embedding-bag")
+def make_embedding_bag():
+    seed_everything(0)
+    save_fixture(
+        "nnzoo-embedding-bag",
+        Bag(),
+        OrderedDict(ids=torch.tensor([[1, 2, 3], [4, 5, 19]])),
+        {"output_names": ["output"]},
+        notes="nn.EmbeddingBag exports as a Loop inside the module: its body's iteration number is no input of bag",
+    )
+
+
+@maker("nnzoo-weight-norm")
+def make_weight_norm():
+    """weight_norm's weight is computed ahead by constant folding (an anonymous onnx::Conv_* weight),
+    like a folded BatchNorm's, but the Conv keeps its own bias (or none) and computes conv(x) exactly."""
+    seed_everything(0)
+    model = nn.Sequential(
+        nn.utils.weight_norm(nn.Conv1d(2, 4, 3)),
+        nn.ReLU(),
+        nn.utils.weight_norm(nn.Conv1d(4, 3, 3, bias=False)),
+        nn.utils.weight_norm(nn.Linear(6, 5)),
+    )
+    save_fixture("nnzoo-weight-norm", model, OrderedDict(x=torch.randn(2, 2, 10)), {"output_names": ["output"]},
+                 notes="weight_norm Conv1d (bias / no bias) and Linear, default export: no BatchNorm was folded")
+
+
+class Symmetric(nn.Module):
+    def forward(self, w):
+        return w.triu() + w.triu(1).transpose(-1, -2)
+
+
+@maker("nnzoo-parametrize")
+def make_parametrize():
+    """torch.nn.utils.parametrize: the scopes name `0.weight.0` for `0.parametrizations.weight.0` (the
+    ModuleDict dropped), its input is its parent's parameter, and its output feeds the Linear's Gemm
+    as the weight (transB is the Linear's own transpose, not a folded one)."""
+    import torch.nn.utils.parametrize as parametrize
+
+    seed_everything(0)
+    model = nn.Sequential(nn.Linear(6, 6), nn.ReLU(), nn.Linear(6, 3))
+    parametrize.register_parametrization(model[0], "weight", Symmetric())
+    save_fixture("nnzoo-parametrize", model, OrderedDict(x=torch.randn(3, 6)),
+                 {"output_names": ["output"], "opset_version": 14, "do_constant_folding": False},
+                 notes="parametrized Linear weight, exported without constant folding so its nodes stay")
+
+
+class Root(nn.Module):
+    """The root calls its Sequential's children directly: `m` itself never runs."""
+
+    def __init__(self):
+        super().__init__()
+        self.m = nn.Sequential(nn.Linear(6, 6), nn.ReLU(), nn.Linear(6, 3))
+
+    def forward(self, x):
+        return self.m[2](self.m[1](self.m[0](x)))
+
+
+@maker("nnzoo-fn-root")
+def make_fn_root():
+    seed_everything(0)
+    save_fixture("nnzoo-fn-root", Root(), OrderedDict(x=torch.randn(3, 6)),
+                 {"output_names": ["output"], "opset_version": 17, "export_modules_as_functions": True},
+                 notes="the root's function call holds m.0 and m.2: it is the root's (m never ran), not m's")

@@ -71,7 +71,7 @@ function inlineGraph(state: InlineState, graph: GraphProto): GraphProto {
   const nodes: NodeProto[] = [];
   for (const node of graph.node ?? []) {
     const fn = state.functions.get(key(node.domain, node.opType));
-    const replaced = fn ? emit(state, inlineCall(state, node, fn, scopeOf(node.name)), '', new Map()) : undefined;
+    const replaced = fn ? emit(state, inlineCall(state, node, fn, scopeOf(node.name), true), '', new Map()) : undefined;
     const kept = replaced ? undefined : inlineSubgraphs(state, node);
     if (replaced || kept !== node) changed = true;
     nodes.push(...(replaced ?? [kept!]));
@@ -144,7 +144,13 @@ interface Inlined {
 }
 
 /** Renames a call's body into the caller's value names, recursively; naming comes later (emit). */
-function inlineCall(state: InlineState, call: NodeProto, fn: FunctionProto, scope: string | undefined): Inlined {
+function inlineCall(
+  state: InlineState,
+  call: NodeProto,
+  fn: FunctionProto,
+  scope: string | undefined,
+  topLevel = false,
+): Inlined {
   const tag = `neurotap::fn${state.counter++}`;
   const rename = new Map<string, string>();
   (fn.input ?? []).forEach((formal, i) => rename.set(formal, call.input?.[i] ?? ''));
@@ -175,10 +181,14 @@ function inlineCall(state: InlineState, call: NodeProto, fn: FunctionProto, scop
   // Without nested calls or parameters of its own, a module and its only child holding the same
   // parameters (a block wrapping a Sequential) are indistinguishable: the call goes to the outer
   // one, the inner ones are ambiguous.
+  // A top-level call may also be the root's (the whole model as one function), and one whose nested
+  // calls merely share a prefix (a root calling `m[0]`, `m[2]` directly) may be that prefix's module
+  // or any ancestor holding the same parameters: the outermost gets it, the others are ambiguous.
   const structural = nested.length === 0 && !owners.includes(module);
+  const unpinned = structural || (topLevel && owners.length === 0);
   while (
-    structural &&
-    module.includes('.') &&
+    unpinned &&
+    (module.includes('.') || (topLevel && module !== '')) &&
     parametersUnder(state, parentOf(module)) === parametersUnder(state, module)
   ) {
     state.ambiguous.set(module, qualifiedClass(call));
@@ -190,7 +200,7 @@ function inlineCall(state: InlineState, call: NodeProto, fn: FunctionProto, scop
 
 function parametersUnder(state: InlineState, module: string): number {
   let n = 0;
-  for (const p of state.parameters) if (p.startsWith(`${module}.`)) n++;
+  for (const p of state.parameters) if (module ? p.startsWith(`${module}.`) : parameterOwner(p) !== undefined) n++;
   return n;
 }
 

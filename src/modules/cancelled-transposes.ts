@@ -41,9 +41,14 @@ function attr(node: NodeProto, name: string): number | undefined {
   return a?.i === undefined ? undefined : Number(a.i);
 }
 
-/** Gemm inputs whose transpose flag stands for a `.t()` the exporter folded into it. */
+/**
+ * Gemm inputs whose transpose flag stands for a `.t()` the exporter folded into it. A weight computed
+ * from parameters alone (a parametrization, weight_norm without constant folding) read with transB is
+ * a Linear's own `x @ w.t()`: the value is the weight as its module returned it.
+ */
 function gemmCrossings(index: GraphIndex): Crossing[] {
   const crossings: Crossing[] = [];
+  const fixed = parameterOnly(index);
   index.nodes.forEach((node, n) => {
     if (node.opType !== 'Gemm') return;
     for (const [i, flag] of [
@@ -52,6 +57,7 @@ function gemmCrossings(index: GraphIndex): Crossing[] {
     ] as const) {
       const value = node.input?.[i] ?? '';
       if (attr(node, flag) !== 1 || !value || index.initializers.has(value) || !index.producer.has(value)) continue;
+      if (flag === 'transB' && fixed[index.producer.get(value)!]) continue;
       crossings.push({
         value,
         node: n,
@@ -61,6 +67,19 @@ function gemmCrossings(index: GraphIndex): Crossing[] {
     }
   });
   return crossings;
+}
+
+/** Per node: whether its outputs depend on initializers and constants only (no graph input). */
+function parameterOnly(index: GraphIndex): boolean[] {
+  const fixed: boolean[] = [];
+  index.reads.forEach((reads, i) => {
+    fixed[i] = reads.every((v) => {
+      if (index.initializers.has(v)) return true;
+      const p = index.producer.get(v);
+      return p !== undefined && p < i && fixed[p];
+    });
+  });
+  return fixed;
 }
 
 /** Axes 0 and 1 swapped: a batch-first layer's own transpose. */

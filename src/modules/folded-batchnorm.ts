@@ -42,14 +42,19 @@ export function markFoldedBatchNorm(index: GraphIndex, modules: Iterable<ModuleI
   }
 }
 
-/** The output value of each Conv whose weights the exporter renamed, with that weight's name. */
+/**
+ * The output value of each Conv whose weight and bias the exporter renamed, with the weight's name.
+ * Folding a BatchNorm always makes a new bias (the BatchNorm's shift); a weight the exporter only
+ * computed ahead (weight_norm, a parametrization) keeps the Conv's own named bias, or none.
+ */
 function foldedConvOutputs(index: GraphIndex): Map<string, string> {
   const fused = new Map<string, string>();
+  const anonymous = (v: string) => index.initializers.has(v) && v.startsWith('onnx::');
   for (const node of index.nodes) {
     if (node.opType !== 'Conv' && node.opType !== 'ConvTranspose') continue;
     const weight = node.input?.[1] ?? '';
     const output = node.output?.[0];
-    if (output && index.initializers.has(weight) && weight.startsWith('onnx::')) fused.set(output, weight);
+    if (output && anonymous(weight) && anonymous(node.input?.[2] ?? '')) fused.set(output, weight);
   }
   return fused;
 }

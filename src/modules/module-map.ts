@@ -17,6 +17,7 @@ import { isAliasedBuilderName, markBuilderTuples } from './builder-names.js';
 import { markFoldedBatchNorm } from './folded-batchnorm.js';
 import { markLostCalls } from './lost-calls.js';
 import { markOpenEnds } from './between-nodes.js';
+import { markParameterArguments } from './parameter-arguments.js';
 import { markMergedCalls } from './merged-calls.js';
 import { markRuntimeRewrites } from './runtime-rewrites.js';
 import { fusedLeaving } from './fused-outputs.js';
@@ -116,6 +117,7 @@ export function buildModuleMap(index: GraphIndex, metadata: readonly StringStrin
   }
   for (const info of modules.values()) finishModule(info, index, paths);
   markAttentionTuples(index, modules.values(), (n) => paths[n].at(-1)?.module);
+  markParameterArguments(index, modules.values());
   markFoldedBatchNorm(index, modules.values());
   const fusedAway = markRuntimeRewrites(index, modules, scopes.rename);
   markCancelledTransposes(index, [...modules.values()]);
@@ -291,7 +293,9 @@ function callInputs(
   constant: readonly boolean[],
 ): string[] {
   const inputs: string[] = [];
-  const seen = new Set<string>();
+  // A Loop or Scan body's own inputs (the iteration number, carried values) come from its node: a
+  // call holding that node made them (an EmbeddingBag's Loop), they did not enter it.
+  const seen = new Set<string>(bodyInputs(index, inside));
   for (const node of nodes) {
     for (const value of index.reads[node]) {
       if (seen.has(value) || index.initializers.has(value)) continue;
@@ -302,6 +306,12 @@ function callInputs(
     }
   }
   return inputs;
+}
+
+function bodyInputs(index: GraphIndex, inside: ReadonlySet<number>): string[] {
+  return [...inside].flatMap((n) =>
+    (index.nodes[n].attribute ?? []).flatMap((a) => (a.g?.input ?? []).map((v) => v.name ?? '')),
+  );
 }
 
 /** Nodes whose outputs depend on no graph input: Constants, and ops over initializers and constants only. */

@@ -61,7 +61,17 @@ export function renameByParameters(
   const renames = new Map<string, string>();
   for (const [module, found] of owners) {
     const [owner] = found;
-    if (found.size === 1 && containsInOrder(owner.split('.'), module.split('.'))) renames.set(module, owner);
+    if (found.size !== 1) continue;
+    // The owner may be an ancestor the scopes also name short: `/0/weight/weight.0/Trilu` reads
+    // `0.parametrizations.weight.original`, so `0.weight` is `0.parametrizations.weight`.
+    const parts = module.split('.');
+    for (let k = parts.length; k > 0; k--) {
+      const scoped = parts.slice(0, k);
+      if (k < parts.length && parameterModules.has(scoped.join('.'))) break;
+      if (!containsInOrder(owner.split('.'), scoped)) continue;
+      renames.set(scoped.join('.'), owner);
+      break;
+    }
   }
   paths = renameCallsByParameters(index, paths, parameterModules, owners, renamed);
   if (renames.size === 0) return paths;
