@@ -37,6 +37,12 @@ const NO_NAME_LEFT: Record<string, Partial<Record<(typeof LEVELS)[number], RegEx
   'tuples-unet': { all: /^out$/ },
   'vision-list-input': { all: /^(block\.layers\.\d\.conv|head)$/ },
   'vision-untraced': { all: /^(conv1|block\.0\.0)$/ },
+  // ONNX Runtime folds the parametrization into an initializer: the parameter that named it is gone.
+  'nnzoo-parametrize': {
+    basic: /^0\.parametrizations\.weight(\.0)?$/,
+    extended: /^0\.parametrizations\.weight(\.0)?$/,
+    all: /^0\.parametrizations\.weight(\.0)?$/,
+  },
 };
 
 const folder = mkdtempSync(join(tmpdir(), 'neurotap-ort-levels-'));
