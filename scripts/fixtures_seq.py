@@ -7,6 +7,11 @@
     a 2-layer bidirectional GRU given h0, and an LSTM on a PackedSequence (``enforce_sorted=False``,
     lengths as an input): its input and output PackedSequence are not in the graph (reported), its
     states gathered back to the batch order are.
+``seq-attention``
+    nn.MultiheadAttention called with masks by keyword: its inputs are query, key and value (one value
+    three times in self-attention), found from the attention's structure; the masks get no key. Both
+    are batch-first, so ``self_attn``'s output swap and ``cross``'s query swap cancel: ``in:cross#0``
+    is reported (the graph holds it time-major).
 ``seq-cells``
     LSTMCell / GRUCell / RNNCell unrolled in a Python loop (one module called T times), exported as
     Gemm/Split ops: inputs ordered by the weight they meet (``weight_ih``: input, ``weight_hh``: h),
@@ -89,3 +94,36 @@ def make_seq_cells():
     kwargs = {"output_names": ["output", "c"], "opset_version": OPSET}
     save_fixture("seq-cells", Cells().eval(), inputs, kwargs,
                  notes="LSTMCell/GRUCell/RNNCell unrolled over 3 steps, exported as Gemm/Split ops.")
+
+
+class Attention(nn.Module):
+    """nn.MultiheadAttention as self-attention (a causal float mask by keyword) and as cross-attention
+    (kdim != embed_dim, a key padding mask by keyword, per-head weights)."""
+
+    def __init__(self):
+        super().__init__()
+        self.pre = nn.Linear(8, 8)
+        self.self_attn = nn.MultiheadAttention(8, 2, batch_first=True)
+        self.cross = nn.MultiheadAttention(8, 2, kdim=6, vdim=6, batch_first=True)
+
+    def forward(self, x, memory, mask, padding):
+        q = self.pre(x)
+        a, w = self.self_attn(q, q, q, attn_mask=mask)
+        c, cw = self.cross(a, memory, memory, key_padding_mask=padding, average_attn_weights=False)
+        return c, w, cw
+
+
+@maker("seq-attention")
+def make_seq_attention():
+    seed_everything()
+    padding = torch.zeros(2, 6, dtype=torch.bool)
+    padding[0, -2:] = True
+    inputs = OrderedDict(
+        x=torch.randn(2, 5, 8),
+        memory=torch.randn(2, 6, 6),
+        mask=torch.triu(torch.full((5, 5), float("-inf")), 1),
+        padding=padding,
+    )
+    kwargs = {"output_names": ["output", "weights", "cross_weights"], "opset_version": OPSET}
+    save_fixture("seq-attention", Attention().eval(), inputs, kwargs,
+                 notes="nn.MultiheadAttention self- and cross-attention with masks passed by keyword.")

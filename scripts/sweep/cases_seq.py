@@ -929,3 +929,24 @@ def textrnn_dyn():
 def embedding_bag():
     m = nn.Sequential(nn.EmbeddingBag(15, 6, mode="mean"), nn.Linear(6, 2))
     return Case(m, (torch.tensor([[1, 2, 3], [4, 5, 6]]),))
+
+
+class MhaChain(nn.Module):
+    """Two batch-first MultiheadAttentions in a row: the first's output swap and the second's input swap."""
+
+    def __init__(self):
+        super().__init__()
+        self.pre = nn.Linear(8, 8)
+        self.self_attn = nn.MultiheadAttention(8, 2, batch_first=True)
+        self.cross = nn.MultiheadAttention(8, 2, kdim=6, vdim=6, batch_first=True)
+
+    def forward(self, x, memory, mask, padding):
+        q = self.pre(x)
+        a, w = self.self_attn(q, q, q, attn_mask=mask)
+        c, cw = self.cross(a, memory, memory, key_padding_mask=padding, average_attn_weights=False)
+        return c, w, cw
+
+
+@case("seq-mha-chain-bf")
+def mha_chain():
+    return Case(MhaChain(), (torch.randn(2, 5, 8), torch.randn(2, 6, 6), _causal(5), _kpm(2, 6)))

@@ -336,6 +336,7 @@ function addInputTargets(
   // `#i` is the position among the call's inputs, opaque ones included: dropping one must not shift the
   // next input onto its key. Where evidence nests them (a recurrent module's `input, (h_0, c_0)`), the path.
   const suffix = (i: number) => (call.inputPaths?.[i] ?? [i]).map((p) => `#${p}`).join('');
+  const ambiguous = call.inputPaths ? undefined : ambiguousInputs(call.inputs);
   for (const missing of call.unobservableInputs ?? [])
     selection.notObservable.push({
       key: `in:${base}${missing.path.map((p) => `#${p}`).join('')}`,
@@ -355,6 +356,15 @@ function addInputTargets(
       });
       return;
     }
+    if (ambiguous) {
+      selection.notObservable.push({
+        key: `in:${base}${suffix(i)}`,
+        module: info.name,
+        reason: ambiguous,
+        hint: "Capture the previous module's output instead, or export with neurotap_torch.export (its markers record each argument).",
+      });
+      return;
+    }
     selection.targets.push({
       key: `in:${base}${suffix(i)}`,
       value,
@@ -369,6 +379,18 @@ function addInputTargets(
       sitePositions: sitePositions(info),
     });
   });
+}
+
+/**
+ * Several values entering a call carry no argument order: the graph reads them in the order the
+ * module uses them, keyword arguments (masks) are no positional input of the pre-hook, and a constant
+ * (positions, zeros) or a value passed twice enters as no value of its own, so every later position
+ * would shift. Without evidence of the positions (a recurrent op's slots, a cell's weights,
+ * MultiheadAttention's structure, export markers) they are reported, never guessed.
+ */
+function ambiguousInputs(inputs: readonly string[]): string | undefined {
+  if (inputs.length < 2) return undefined;
+  return `ambiguous: ${inputs.length} values enter this call (${inputs.map((v) => `'${v}'`).join(', ')}); the graph records no argument order, and keyword arguments, constants and a value passed twice leave no trace, so which positional argument each one is cannot be told`;
 }
 
 function unknownLayers(names: string[], map: ModuleMap, allValues: ReadonlySet<string>): NeurotapError {

@@ -157,7 +157,18 @@ function reportedFor(cache: ActivationCache, key: string) {
     const enclosing = cache.notObservable.find((u) => u.key === prefix + rest);
     if (enclosing) return enclosing;
   }
-  return wholeModuleReason(cache, moduleOfKey(key));
+  return ambiguousInputOf(cache, key) ?? wholeModuleReason(cache, moduleOfKey(key));
+}
+
+/**
+ * An input key of a call whose inputs are reported as ambiguous (`in:block#4` where neurotap
+ * reported `in:block#0` … `#3`: the positions themselves are unknown): that call's reason, not the
+ * module's output reason.
+ */
+function ambiguousInputOf(cache: ActivationCache, key: string): { reason: string } | undefined {
+  const call = /^(in:[^#]+)#/.exec(key)?.[1];
+  if (!call) return undefined;
+  return cache.notObservable.find((u) => u.key.startsWith(`${call}#`) && / values enter this call/.test(u.reason));
 }
 
 /** `layer1.0:2#1` → `layer1.0`; `in:fc#0` → `fc`. */

@@ -12,6 +12,7 @@ import type { StringStringEntryProto } from '../onnx/types.js';
 import { markAttentionTuples } from './attention-outputs.js';
 import { orderCallOutputs, passThroughAmbiguity } from './call-outputs.js';
 import { markCancelledTransposes } from './cancelled-transposes.js';
+import { withAttentionArguments } from './attention-arguments.js';
 import { withCellArguments } from './cell-arguments.js';
 import { isAliasedBuilderName, markBuilderTuples } from './builder-names.js';
 import { markFoldedBatchNorm } from './folded-batchnorm.js';
@@ -335,7 +336,8 @@ function finishModule(info: ModuleInfo, index: GraphIndex, paths: readonly Scope
   if (!info.type) info.type = ownsFusedAttention(info, index, ownNode) ? 'Attention' : inferModuleType(info, index);
   info.calls.forEach((call, i) => {
     call.opaqueInputs = opaqueInputs(index, paths, call);
-    info.calls[i] = withListInputs(index, withCellArguments(index, info, withFusedOpaqueInputs(index, call)));
+    const fused = withFusedOpaqueInputs(index, call);
+    info.calls[i] = withAttentionArguments(index, info, withListInputs(index, withCellArguments(index, info, fused)));
   });
   const own = (n: number) => paths[n].at(-1)?.module === info.name;
   info.calls.forEach((call, i) => {

@@ -87,6 +87,7 @@ function buildCall(index: GraphIndex, k: number, marks: readonly Mark[], scoped:
     index: k,
     nodes: scoped?.nodes.length ? scoped.nodes : range,
     inputs: ins.map((m) => m.value),
+    inputPaths: ins.map((m) => m.path),
     outputs: outs.map((m) => m.value),
     outputPaths: outs.map((m) => m.path),
     // `#0` alone (a 1-tuple, a 1-entry dict, `(out, None)`): the markers say it is a container.
