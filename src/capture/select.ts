@@ -389,7 +389,8 @@ function addInputTargets(
  * MultiheadAttention's structure, export markers) they are reported, never guessed.
  */
 function ambiguousInputs(inputs: readonly string[]): string | undefined {
-  if (inputs.length < 2) return undefined;
+  // One value several times is evidence-based (attention-outputs.ts: `attn(x, x, x)`), not ambiguous.
+  if (new Set(inputs).size < 2) return undefined;
   return `ambiguous: ${inputs.length} values enter this call (${inputs.map((v) => `'${v}'`).join(', ')}); the graph records no argument order, and keyword arguments, constants and a value passed twice leave no trace, so which positional argument each one is cannot be told`;
 }
 

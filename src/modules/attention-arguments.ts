@@ -35,8 +35,9 @@ export function withAttentionArguments(index: GraphIndex, info: ModuleInfo, call
     index.nodes[scores].input?.[1] ?? '',
     index.nodes[context].input?.[1] ?? '',
   ];
-  const roles: number[][] = call.inputs.map((v) => rolesOf(index, inside, v, operands, [scores, context]));
-  const byRole = [QUERY, KEY, VALUE].map((role) => call.inputs.filter((_, i) => roles[i].includes(role)));
+  const entering = [...new Set(call.inputs)];
+  const roles: number[][] = entering.map((v) => rolesOf(index, inside, v, operands, [scores, context]));
+  const byRole = [QUERY, KEY, VALUE].map((role) => entering.filter((_, i) => roles[i].includes(role)));
   if (byRole.some((values) => values.length !== 1)) return call;
   const inputs = byRole.map((values) => values[0]);
   const swapped = inputs.map((v) => readsThroughSwap(index, inside, v));
