@@ -11,7 +11,8 @@
  * A batch-first MultiheadAttention swaps each of its inputs' axes 0 and 1 first. Where one of them
  * enters without that swap while another has it, the exporter cancelled the swap against a transpose
  * before the call (a batch-first MultiheadAttention's output swap: two in a row): the graph holds
- * that input time-major, so it is reported.
+ * that input time-major, so it is reported; so are all of them where none has the swap but the
+ * output leaves through one.
  */
 import type { GraphIndex } from '../graph/graph-index.js';
 import type { ModuleCall, ModuleInfo } from './module-map.js';
@@ -41,7 +42,8 @@ export function withAttentionArguments(index: GraphIndex, info: ModuleInfo, call
   if (byRole.some((values) => values.length !== 1)) return call;
   const inputs = byRole.map((values) => values[0]);
   const swapped = inputs.map((v) => readsThroughSwap(index, inside, v));
-  const cancelled = swapped.some(Boolean) ? inputs.filter((_, i) => !swapped[i]) : [];
+  const batchFirst = swapped.some(Boolean) || leavesThroughSwap(index, inside);
+  const cancelled = batchFirst ? inputs.filter((_, i) => !swapped[i]) : [];
   const opaqueReasons = new Map(call.opaqueReasons);
   for (const v of cancelled) opaqueReasons.set(v, CANCELLED_SWAP_REASON);
   const opaque = call.opaqueInputs.filter((v) => inputs.includes(v));
@@ -57,13 +59,24 @@ export function withAttentionArguments(index: GraphIndex, info: ModuleInfo, call
 export const CANCELLED_SWAP_REASON =
   "this batch-first MultiheadAttention swaps its other inputs' axes 0 and 1, but not this one: the exporter cancelled its swap against a transpose before the call (a batch-first MultiheadAttention's output swap), so the graph holds it time-major";
 
-/** The call reads `value` through a Transpose with axes 0 and 1 swapped (a batch-first module's own swap). */
-function readsThroughSwap(index: GraphIndex, inside: ReadonlySet<number>, value: string): boolean {
-  return (index.consumers.get(value) ?? []).some((r) => {
-    const node = index.nodes[r];
-    const perm = node.attribute?.find((a) => a.name === 'perm')?.ints?.map(Number);
-    return inside.has(r) && node.opType === 'Transpose' && perm?.length === 3 && perm[0] === 1 && perm[1] === 0;
+/** A swap of axes 0 and 1 whose result leaves the call: a batch-first module's output swap. */
+function leavesThroughSwap(index: GraphIndex, inside: ReadonlySet<number>): boolean {
+  return [...inside].some((n) => {
+    const out = index.nodes[n].output?.[0] ?? '';
+    const leaves = index.outputPosition.has(out) || (index.consumers.get(out) ?? []).some((r) => !inside.has(r));
+    return leaves && isSwap(index, n);
   });
+}
+
+function isSwap(index: GraphIndex, n: number): boolean {
+  const node = index.nodes[n];
+  const perm = node.attribute?.find((a) => a.name === 'perm')?.ints?.map(Number);
+  return node.opType === 'Transpose' && perm?.length === 3 && perm[0] === 1 && perm[1] === 0;
+}
+
+/** The call reads `value` through a Transpose with axes 0 and 1 swapped (a batch-first module's own swap). */
+export function readsThroughSwap(index: GraphIndex, inside: ReadonlySet<number>, value: string): boolean {
+  return (index.consumers.get(value) ?? []).some((r) => inside.has(r) && isSwap(index, r));
 }
 
 /** The MatMul a value comes from through shape and scaling ops (`q @ kᵀ / √d + mask`). */

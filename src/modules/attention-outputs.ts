@@ -14,6 +14,7 @@
  */
 import type { GraphIndex } from '../graph/graph-index.js';
 import { AMBIGUOUS, isShapeValue } from './call-outputs.js';
+import { readsThroughSwap } from './attention-arguments.js';
 import type { ModuleCall, ModuleInfo } from './module-map.js';
 
 const IN_PROJECTION = /(^|\.)(in_proj_weight|in_proj_bias|q_proj_weight|k_proj_weight|v_proj_weight)$/;
@@ -117,13 +118,30 @@ function attentionTuple(index: GraphIndex, call: ModuleCall, outProj: ReadonlySe
   );
   const weights = leaving.filter((v) => !through.includes(v));
   if (projected.length !== 1 || weights.length > 1) return undefined;
+  // Batch-first (its inputs swapped) but the output leaves without the swap back: the exporter
+  // cancelled it against the next module's, so the graph holds attn_output time-major.
+  const unswapped = call.inputs.some((v) => readsThroughSwap(index, inside, v)) && !producedBySwap(index, projected[0]);
+  const missing = [
+    ...(unswapped ? [{ path: [0], reason: CANCELLED_OUTPUT_SWAP }] : []),
+    ...(weights.length ? [] : [{ path: [1], reason: NO_ATTENTION_WEIGHTS }]),
+  ];
+  const kept = unswapped ? weights : [projected[0], ...weights];
   return {
     ...call,
     container: true,
-    outputs: [projected[0], ...weights],
-    outputPaths: weights.length ? [[0], [1]] : [[0]],
-    unobservableOutputs: weights.length ? [] : [{ path: [1], reason: NO_ATTENTION_WEIGHTS }],
+    outputs: kept,
+    outputPaths: unswapped ? kept.map(() => [1]) : weights.length ? [[0], [1]] : [[0]],
+    unobservableOutputs: missing,
   };
+}
+
+const CANCELLED_OUTPUT_SWAP =
+  "this batch-first MultiheadAttention's output swap back to batch-first was cancelled by the exporter against the next module's input swap, so the graph holds attn_output time-major";
+
+function producedBySwap(index: GraphIndex, value: string): boolean {
+  const node = index.nodes[index.producer.get(value) ?? -1];
+  const perm = node?.attribute?.find((a) => a.name === 'perm')?.ints?.map(Number);
+  return node?.opType === 'Transpose' && perm?.length === 3 && perm[0] === 1 && perm[1] === 0;
 }
 
 /**
