@@ -136,3 +136,35 @@ def make_fn_root():
     save_fixture("nnzoo-fn-root", Root(), OrderedDict(x=torch.randn(3, 6)),
                  {"output_names": ["output"], "opset_version": 17, "export_modules_as_functions": True},
                  notes="the root's function call holds m.0 and m.2: it is the root's (m never ran), not m's")
+
+
+class ReusedInTwoParents(nn.Module):
+    """One Linear registered at the top and inside two Sequentials (named_modules() lists it once, as
+    `shared`, called twice), beside a top-level Conv and a same-named inner Conv (`blk.conv` owns its
+    parameters, so it stays `blk.conv`)."""
+
+    def __init__(self):
+        super().__init__()
+        self.shared = nn.Linear(8, 8)
+        self.p = nn.Sequential(self.shared, nn.ReLU())
+        self.q = nn.Sequential(nn.Tanh(), self.shared)
+        self.conv = nn.Conv2d(1, 2, 3, padding=1)
+        self.blk = nn.Sequential()
+        self.blk.add_module("conv", nn.Conv2d(2, 2, 3, padding=1))
+        self.blk.add_module("act", nn.ReLU())
+
+    def forward(self, x, img):
+        return self.q(self.p(x)), self.blk(self.conv(img))
+
+
+@maker("nnzoo-reused-parent")
+def make_reused_parent():
+    seed_everything(0)
+    model = ReusedInTwoParents()
+    save_fixture(
+        "nnzoo-reused-parent",
+        model,
+        OrderedDict(x=torch.randn(3, 8), img=torch.randn(1, 1, 5, 5)),
+        {"output_names": ["out", "feat"]},
+        notes="/p/shared/Gemm and /q/shared/Gemm read shared.weight: shared:1 and shared:2, never p.shared / q.shared",
+    )

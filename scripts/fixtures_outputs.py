@@ -199,3 +199,29 @@ def make_outputs_marked():
     neurotap_torch.dump(model, (x,), os.path.join(folder, "dump.npz"), inputs=True)
     save_npz(os.path.join(folder, "input.npz"), OrderedDict(x=to_numpy(x)))
     print("outputs-marked: marked export, default export, dump")
+
+
+class CausalEncoder(nn.Module):
+    """Two nn.TransformerEncoderLayers under a causal float mask: torch 1.13 unsqueezes the mask inside
+    layer 0's self_attn and the exporter shares that value with layer 1's, so it leaves layer 0's
+    attention. need_weights=False makes element 1 None: the shared mask must not be taken for it."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0), 2)
+
+    def forward(self, x, mask):
+        return self.enc(x, mask=mask)
+
+
+@maker("outputs-shared-mask")
+def make_shared_mask():
+    seed_everything(0)
+    mask = torch.triu(torch.full((5, 5), float("-inf")), diagonal=1)
+    save_fixture(
+        "outputs-shared-mask",
+        CausalEncoder(),
+        OrderedDict(x=torch.randn(5, 2, 8), mask=mask),
+        {"output_names": ["output"]},
+        notes="enc.layers.0.self_attn#1 is None in PyTorch (need_weights=False): reported, never the shared mask",
+    )

@@ -173,7 +173,9 @@ _snapshot = neurotap_torch._snapshot
 def _snapshot_quantized(value):
     if isinstance(value, torch.Tensor) and value.is_quantized:
         return value.detach().dequantize()
-    if isinstance(value, (tuple, list)):
+    # Only plain tuples and lists are rebuilt here: this patch applies to every case of the sweep, and
+    # other containers (a PackedSequence, namedtuples) are the bridge's own _snapshot's to copy.
+    if type(value) in (tuple, list):
         return type(value)(_snapshot_quantized(v) for v in value)
     return _snapshot(value)
 

@@ -116,7 +116,11 @@ function attentionTuple(index: GraphIndex, call: ModuleCall, outProj: ReadonlySe
   const projected = through.filter(
     (v) => !through.some((w) => w !== v && computedFrom(index, inside, w, producers(v))),
   );
-  const weights = leaving.filter((v) => !through.includes(v));
+  // The weights are softmax(QKᵀ) (averaged over heads or not): a value leaving the call that no
+  // Softmax of it computes (the causal mask it unsqueezed, which the exporter shares with the next
+  // layer's attention) is an intermediate another module reads, not a tuple element.
+  const softmax = new Set(call.nodes.filter((n) => index.nodes[n].opType === 'Softmax'));
+  const weights = leaving.filter((v) => !through.includes(v) && computedFrom(index, inside, v, softmax));
   if (projected.length !== 1 || weights.length > 1) return undefined;
   // Batch-first (its inputs swapped) but the output leaves without the swap back: the exporter
   // cancelled it against the next module's, so the graph holds attn_output time-major.

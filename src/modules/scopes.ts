@@ -135,13 +135,39 @@ function torchscriptPaths(index: GraphIndex, parameterModules: ReadonlySet<strin
   const seen = scopesSeen(index, scopeLists, parameterModules);
   return scopeLists.map((list, i) => {
     if (addedQuantizer(nodes[i]) || preparesFusedInput(nodes[i])) return CONSUMER_SCOPE;
-    if (list) return deepenBySibling(index, nodes[i], resolveComponents(list, parameterModules, seen), seen);
+    if (list)
+      return deepenBySibling(
+        index,
+        nodes[i],
+        registeredElsewhere(resolveComponents(list, parameterModules, seen), list, nodes[i], index, parameterModules),
+        seen,
+      );
     // A fused node reading parameters no other node reads belongs to their module.
     const owned = isSourceless(nodes[i]) ? undefined : moduleFromOwnParameters(nodes[i], index, parameterOwner);
     if (owned !== undefined) return modulePath(owned).filter((step) => !hiddenContainer(step.module, seen));
     // Unscoped nodes are constants or were added after export (casts, identities): their neighbours tell.
     return UNKNOWN;
   });
+}
+
+/**
+ * A module registered in two places (`self.shared = lin; self.p = Sequential(lin)`) has one name in
+ * named_modules() (`shared`), and torch 1.13 writes that full name as the innermost component under
+ * whichever parent calls it (`/p/shared/Gemm`). Where the joined name (`p.shared`) owns no parameter
+ * and the node reads the parameters of the module the component names, that module is the one.
+ */
+function registeredElsewhere(
+  path: ScopeStep[],
+  components: string[],
+  node: NodeProto,
+  index: GraphIndex,
+  params: ReadonlySet<string>,
+): ScopeStep[] {
+  const last = path.at(-1);
+  const component = components.at(-1);
+  if (path.length < 2 || !last || !component || params.has(last.module) || !params.has(component)) return path;
+  const reads = (node.input ?? []).some((name) => index.initializers.has(name) && parameterOwner(name) === component);
+  return reads ? [...path.slice(0, -1), { module: component, call: last.call }] : path;
 }
 
 /**

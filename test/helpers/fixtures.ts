@@ -20,6 +20,8 @@ export const INVISIBLE: Record<string, RegExp> = {
   // Dropout in eval exports as nothing (HF's tiny GPT-2 and BERT, scripts/fixtures_transformers.py).
   'hf-gpt2': /(^|\.)(drop|attn_dropout|resid_dropout|dropout)$/,
   'hf-bert': /\.dropout$/,
+  // nn.TransformerEncoderLayer's dropouts (scripts/fixtures_outputs.py).
+  'outputs-shared-mask': /\.dropout[12]?$/,
   // Folded BatchNorms that are no numbered gap, a Dropout and an Identity (scripts/fixtures_vision.py).
   'vision-untraced': /^(bn1|block\.[02]\.1|skip|drop)$/,
   // Names from parameters only: a Sequential's trailing ReLU leaves no name and no numbered gap.
