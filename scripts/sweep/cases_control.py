@@ -14,6 +14,7 @@ import torch
 import torch.nn as nn
 
 from sweep import Case, case
+from fixtures_control import ModuleListLoop  # noqa: E402
 
 
 def scripted(model, args, names, **export):
@@ -221,18 +222,6 @@ class StateMachine(nn.Module):
 @case("ctl-state-machine")
 def state_machine():
     return scripted(StateMachine(), (torch.randn(2, 4), torch.tensor(5)), ["x", "steps"])
-
-
-class ModuleListLoop(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.layers = nn.ModuleList([nn.Sequential(nn.Linear(4, 4), nn.GELU()) for _ in range(3)])
-        self.norm = nn.LayerNorm(4)
-
-    def forward(self, x):
-        for layer in self.layers:
-            x = x + layer(x)
-        return self.norm(x)
 
 
 @case("ctl-modulelist")

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 import torch.nn.utils.parametrize as parametrize
 
 from sweep import Case, case, randomize_norm_stats
+from fixtures_nnzoo import TwoNames  # noqa: E402
 
 VARIANTS = {
     "op11": {"opset_version": 11},
@@ -343,18 +344,6 @@ class ChunkSplit(nn.Module):
 
 
 register("idiom-chunk", lambda: Case(ChunkSplit(), (torch.randn(3, 6),)), ALL)
-
-
-class TwoNames(nn.Module):
-    def __init__(self):
-        super().__init__()
-        lin = nn.Linear(6, 6)
-        self.a = lin
-        self.b = lin
-        self.c = nn.Linear(6, 3)
-
-    def forward(self, x):
-        return self.c(self.b(torch.relu(self.a(x))))
 
 
 register("idiom-two-names", lambda: Case(TwoNames(), (torch.randn(3, 6),)), ALL)

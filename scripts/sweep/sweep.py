@@ -33,6 +33,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "python"))
 sys.path.insert(0, HERE)
+sys.path.insert(1, os.path.join(HERE, ".."))  # cases reuse the fixture makers' models
 import neurotap_torch  # noqa: E402
 
 DEFAULT_OUT = os.environ.get("NEUROTAP_SWEEP_DIR", "/tmp/neurotap-sweep")

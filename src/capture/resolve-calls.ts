@@ -9,7 +9,7 @@ import { valueContext } from '../graph/rewrite.js';
 import { splitRagged } from '../graph/thread-ragged.js';
 import type { Runtime, Tensor } from '../runtime/runtime.js';
 import type { CaptureTarget, Unobservable } from './select.js';
-import { type CondReader, takenIterations } from './taken-iterations.js';
+import { type CondReader, takenIterations, unravel } from './taken-iterations.js';
 
 export interface ResolvedCalls {
   readonly tensors: Map<string, Tensor>;
@@ -131,15 +131,6 @@ function repeatPerCall(inv: Instance, instances: Instance[]): boolean {
   if (tensors.some((t) => t === undefined)) return false;
   instances.push({ target: inv.target, tensors: tensors as Tensor[], paths });
   return true;
-}
-
-function unravel(flat: number, dims: readonly number[]): number[] {
-  const out = new Array<number>(dims.length);
-  for (let d = dims.length - 1; d >= 0; d--) {
-    out[d] = flat % dims[d];
-    flat = Math.floor(flat / dims[d]);
-  }
-  return out;
 }
 
 /** Where a target's value lives and where its module's call site sits: both must have run. */

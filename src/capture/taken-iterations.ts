@@ -69,7 +69,8 @@ function conditionAt(
   return (it) => Boolean(c.data[ravel(it, dims)]);
 }
 
-function unravel(flat: number, dims: readonly number[]): number[] {
+/** A flat iteration number to its index per loop (row-major, the outer loop first). */
+export function unravel(flat: number, dims: readonly number[]): number[] {
   const out = new Array<number>(dims.length);
   for (let d = dims.length - 1; d >= 0; d--) {
     out[d] = flat % dims[d];
