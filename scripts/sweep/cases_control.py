@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 
 from sweep import Case, case
-from fixtures_control import ModuleListLoop  # noqa: E402
+from fixtures_control import ModuleListLoop, Scopeless  # noqa: E402
 
 
 def scripted(model, args, names, **export):
@@ -304,25 +304,6 @@ class NestedSameModule(nn.Module):
 @case("ctl-nested-same-module")
 def nested_same_module():
     return scripted(NestedSameModule(), (torch.randn(2, 4), torch.tensor(2), torch.tensor(2)), ["x", "n", "m"])
-
-
-class Scopeless(nn.Module):
-    """Exported after another torch.jit.script of the same class in the process: torch 1.13 then
-    writes no scope in any node name (`/Gemm_2`), so names can come from parameters only."""
-
-    def __init__(self):
-        super().__init__()
-        self.trunk = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4))
-        self.tail = nn.Sequential(nn.Linear(4, 4), nn.ReLU())
-        self.res = nn.Linear(4, 4)
-        self.head = nn.Linear(4, 2)
-
-    def forward(self, x, steps):
-        for i in range(int(steps)):
-            x = self.trunk(x) + x
-        x = self.tail(x)
-        x = torch.relu(self.res(x)) + x
-        return self.head(x) * 2.0
 
 
 @case("ctl-scopeless")

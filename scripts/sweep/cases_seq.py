@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from sweep import Case, case
+import fixtures_seq  # noqa: E402
 
 # --------------------------------------------------------------------------------------------
 # RNN / GRU / LSTM: one module used in every way that changes the export
@@ -931,22 +932,7 @@ def embedding_bag():
     return Case(m, (torch.tensor([[1, 2, 3], [4, 5, 6]]),))
 
 
-class MhaChain(nn.Module):
-    """Two batch-first MultiheadAttentions in a row: the first's output swap and the second's input swap."""
-
-    def __init__(self):
-        super().__init__()
-        self.pre = nn.Linear(8, 8)
-        self.self_attn = nn.MultiheadAttention(8, 2, batch_first=True)
-        self.cross = nn.MultiheadAttention(8, 2, kdim=6, vdim=6, batch_first=True)
-
-    def forward(self, x, memory, mask, padding):
-        q = self.pre(x)
-        a, w = self.self_attn(q, q, q, attn_mask=mask)
-        c, cw = self.cross(a, memory, memory, key_padding_mask=padding, average_attn_weights=False)
-        return c, w, cw
-
-
 @case("seq-mha-chain-bf")
 def mha_chain():
-    return Case(MhaChain(), (torch.randn(2, 5, 8), torch.randn(2, 6, 6), _causal(5), _kpm(2, 6)))
+    # The seq-attention fixture's model: a batch-first self-attention, then a cross-attention reading it.
+    return Case(fixtures_seq.Attention(), (torch.randn(2, 5, 8), torch.randn(2, 6, 6), _causal(5), _kpm(2, 6)))
