@@ -15,6 +15,7 @@
  * output leaves through one.
  */
 import type { GraphIndex } from '../graph/graph-index.js';
+import { walkForward } from '../graph/walk-forward.js';
 import type { ModuleCall, ModuleInfo } from './module-map.js';
 
 const QUERY = 0;
@@ -135,20 +136,11 @@ function rolesOf(
   operands: readonly string[],
   stops: readonly number[],
 ): number[] {
-  const roles = new Set<number>();
-  const seen = new Set([start]);
-  const queue = [start];
-  while (queue.length) {
-    const v = queue.pop()!;
-    operands.forEach((o, role) => o === v && roles.add(role));
-    for (const reader of index.consumers.get(v) ?? []) {
-      if (!inside.has(reader) || stops.includes(reader) || index.nodes[reader].opType === 'Shape') continue;
-      for (const out of index.nodes[reader].output ?? [])
-        if (out && !seen.has(out)) {
-          seen.add(out);
-          queue.push(out);
-        }
-    }
-  }
-  return [...roles];
+  const reached = walkForward(
+    index,
+    inside,
+    start,
+    (reader) => !stops.includes(reader) && index.nodes[reader].opType !== 'Shape',
+  );
+  return operands.flatMap((o, role) => (reached.has(o) ? [role] : []));
 }

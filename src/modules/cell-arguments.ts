@@ -13,6 +13,7 @@
  * c is returned even where the model never reads it outside (it is computed for h).
  */
 import type { GraphIndex } from '../graph/graph-index.js';
+import { walkForward } from '../graph/walk-forward.js';
 import type { ModuleCall, ModuleInfo } from './module-map.js';
 
 type CellKind = 'LSTMCell' | 'GRUCell' | 'RNNCell';
@@ -68,25 +69,11 @@ function weightsReached(
   weights: readonly string[],
 ): Set<string> {
   const reached = new Set<string>();
-  const seen = new Set([value]);
-  const queue = [value];
-  while (queue.length) {
-    const v = queue.pop()!;
-    for (const reader of index.consumers.get(v) ?? []) {
-      if (!inside.has(reader)) continue;
-      const node = index.nodes[reader];
-      const weight = weights.find((w) => node.input?.includes(w));
-      if (weight) {
-        reached.add(weight);
-        continue;
-      }
-      for (const out of node.output ?? [])
-        if (out && !seen.has(out)) {
-          seen.add(out);
-          queue.push(out);
-        }
-    }
-  }
+  walkForward(index, inside, value, (reader) => {
+    const weight = weights.find((w) => index.nodes[reader].input?.includes(w));
+    if (weight) reached.add(weight);
+    return weight === undefined;
+  });
   return reached;
 }
 

@@ -12,6 +12,7 @@
  * are reported, never returned under the PackedSequence's keys.
  */
 import type { GraphIndex } from '../graph/graph-index.js';
+import { walkForward } from '../graph/walk-forward.js';
 import type { ModuleCall } from './module-map.js';
 
 const RECURRENT = new Set(['LSTM', 'GRU', 'RNN']);
@@ -84,26 +85,12 @@ function compare(a: readonly number[], b: readonly number[]): number {
 
 /** The recurrent-op input slots `value` flows into inside the call (not through Shape or the ops themselves). */
 function slotsReached(index: GraphIndex, call: ModuleCall, value: string): Set<number> {
-  const inside = new Set(call.nodes);
   const slots = new Set<number>();
-  const seen = new Set([value]);
-  const queue = [value];
-  while (queue.length) {
-    const v = queue.pop()!;
-    for (const reader of index.consumers.get(v) ?? []) {
-      if (!inside.has(reader)) continue;
-      const node = index.nodes[reader];
-      if (RECURRENT.has(node.opType ?? '')) {
-        (node.input ?? []).forEach((input, k) => input === v && slots.add(k));
-        continue;
-      }
-      if (node.opType === 'Shape') continue;
-      for (const out of node.output ?? [])
-        if (out && !seen.has(out)) {
-          seen.add(out);
-          queue.push(out);
-        }
-    }
-  }
+  walkForward(index, new Set(call.nodes), value, (reader, v) => {
+    const node = index.nodes[reader];
+    if (!RECURRENT.has(node.opType ?? '')) return node.opType !== 'Shape';
+    (node.input ?? []).forEach((input, k) => input === v && slots.add(k));
+    return false;
+  });
   return slots;
 }
