@@ -55,6 +55,13 @@ function promptFeeds(mask = ones(12, [2, 6])): Feeds {
 const at = (t: { data: unknown; dims: readonly number[] }, b: number, h: number, q: number, k: number) =>
   (t.data as Float32Array)[((b * 4 + h) * t.dims[2] + q) * t.dims[3] + k];
 
+/** A model file's graph and its first GroupQueryAttention node. */
+function firstGqa(path: string) {
+  const proto = decodeModel(new Uint8Array(readFileSync(path)));
+  const index = indexGraph(proto.graph!);
+  return { proto, index, node: index.nodes.find((n) => n.opType === 'GroupQueryAttention')! };
+}
+
 describe('attentions through GroupQueryAttention', () => {
   it('the unfused export reads every hidden state and attention off the graph, equal to torch', async () => {
     const model = await loadModel(join(DIR, 'model.onnx'));
@@ -127,9 +134,7 @@ describe('attentions through GroupQueryAttention', () => {
   });
 
   it('forms it does not recompute are reported with what they have', async () => {
-    const proto = decodeModel(new Uint8Array(readFileSync(join(DIR, 'model.gqa.onnx'))));
-    const index = indexGraph(proto.graph!);
-    const node = index.nodes.find((n) => n.opType === 'GroupQueryAttention')!;
+    const { proto, index, node } = firstGqa(join(DIR, 'model.gqa.onnx'));
     assert.deepEqual(gqaRecipe(index, node), {
       heads: 4,
       kvHeads: 2,
@@ -171,9 +176,7 @@ describe('attentions through GroupQueryAttention', () => {
       (e: Error & { code?: string }) => e.code === 'E_NOT_A_TRANSFORMER',
     );
     // Its GroupQueryAttention form (no rotary, fp16, BNSH caches) is one the recompute covers.
-    const proto = decodeModel(new Uint8Array(readFileSync(join(FIXTURES, 'real-models', 'qwen-tiny-gqa-fp16.onnx'))));
-    const index = indexGraph(proto.graph!);
-    const node = index.nodes.find((n) => n.opType === 'GroupQueryAttention')!;
+    const { index, node } = firstGqa(join(FIXTURES, 'real-models', 'qwen-tiny-gqa-fp16.onnx'));
     assert.deepEqual(gqaRecipe(index, node), {
       heads: 4,
       kvHeads: 2,
