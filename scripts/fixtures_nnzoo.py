@@ -168,3 +168,36 @@ def make_reused_parent():
         {"output_names": ["out", "feat"]},
         notes="/p/shared/Gemm and /q/shared/Gemm read shared.weight: shared:1 and shared:2, never p.shared / q.shared",
     )
+
+
+class CallsSharedTwice(nn.Module):
+    """`p` calls the top-level `shared` twice: the second call's scope is `/p/shared_1/Gemm`."""
+
+    def __init__(self, lin):
+        super().__init__()
+        self.shared = lin
+
+    def forward(self, x):
+        return torch.relu(self.shared(torch.tanh(self.shared(x))))
+
+
+class ReusedTwiceInParent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.shared = nn.Linear(6, 6)
+        self.p = CallsSharedTwice(self.shared)
+
+    def forward(self, x):
+        return self.p(x)
+
+
+@maker("nnzoo-reused-twice")
+def make_reused_twice():
+    seed_everything(0)
+    save_fixture(
+        "nnzoo-reused-twice",
+        ReusedTwiceInParent(),
+        OrderedDict(x=torch.randn(3, 6)),
+        {"output_names": ["out"]},
+        notes="/p/shared/Gemm and /p/shared_1/Gemm read shared.weight: shared:1 and shared:2",
+    )

@@ -164,7 +164,9 @@ function registeredElsewhere(
   params: ReadonlySet<string>,
 ): ScopeStep[] {
   const last = path.at(-1);
-  const component = components.at(-1);
+  // A later call's component carries the exporter's suffix (`/p/shared_1/Gemm`), which
+  // resolveComponents has already read as the call number.
+  const component = last && last.call > 1 ? components.at(-1)?.replace(/_\d+$/, '') : components.at(-1);
   if (path.length < 2 || !last || !component || params.has(last.module) || !params.has(component)) return path;
   const reads = (node.input ?? []).some((name) => index.initializers.has(name) && parameterOwner(name) === component);
   return reads ? [...path.slice(0, -1), { module: component, call: last.call }] : path;
