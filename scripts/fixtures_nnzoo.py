@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict
 
 import torch
@@ -200,4 +201,47 @@ def make_reused_twice():
         OrderedDict(x=torch.randn(3, 6)),
         {"output_names": ["out"]},
         notes="/p/shared/Gemm and /p/shared_1/Gemm read shared.weight: shared:1 and shared:2",
+    )
+
+
+class ConvBnBlock(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, padding=1)
+        self.bn = nn.BatchNorm2d(4)
+        self.relu = nn.ReLU()
+
+    def forward(self, x):
+        return self.relu(self.bn(self.conv(x)))
+
+
+class CopiedBlocks(nn.Module):
+    """`b` is a deep copy of `a` with new Conv weights: equal BatchNorms fold into equal biases, which
+    torch 1.13 deduplicates (b's Conv reads its bias through an Identity). Both Convs hold
+    bn(conv(x)): both must be reported, never `b.conv` returned."""
+
+    def __init__(self):
+        super().__init__()
+        a = ConvBnBlock()
+        a.bn.running_mean.uniform_(-0.5, 0.5)
+        a.bn.running_var.uniform_(0.2, 0.5)
+        a.bn.weight.data.uniform_(1.5, 2.0)
+        self.a = a
+        self.b = copy.deepcopy(a)
+        with torch.no_grad():
+            self.b.conv.weight.normal_()
+
+    def forward(self, x):
+        return self.b(self.a(x))
+
+
+@maker("nnzoo-dedup-bias")
+def make_dedup_bias():
+    seed_everything(0)
+    save_fixture(
+        "nnzoo-dedup-bias",
+        CopiedBlocks(),
+        OrderedDict(x=torch.randn(1, 4, 5, 5)),
+        {"output_names": ["out"]},
+        notes="b.conv's folded bias is a deduplicated Identity output: still a folded BatchNorm, reported",
     )

@@ -39,6 +39,8 @@ const NO_NAME_LEFT: Record<string, Partial<Record<(typeof LEVELS)[number], RegEx
   'vision-untraced': { all: /^(conv1|block\.0\.0)$/ },
   // The ReLU fused into the Conv before it (FusedConv), the Conv rewritten to NCHWc at 'all'.
   'nnzoo-reused-parent': { extended: /^blk\.act$/, all: /^blk(\.conv|\.act)?$/ },
+  // The same: b's ReLU fused into its Conv (the graph output), the Convs rewritten to NCHWc at 'all'.
+  'nnzoo-dedup-bias': { extended: /^b\.relu$/, all: /^(a\.conv|b(\.conv|\.relu)?)$/ },
   // The last LayerNorm, whose output is the graph output, fused away with its name.
   'outputs-shared-mask': { extended: /^enc\.layers\.1\.norm2$/, all: /^enc\.layers\.1\.norm2$/ },
   // ONNX Runtime folds the parametrization into an initializer: the parameter that named it is gone.

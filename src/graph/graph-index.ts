@@ -122,6 +122,17 @@ function finishIndex(
   };
 }
 
+/**
+ * A parameter's name as nodes read it: an initializer, or the `Identity` of one by which torch 1.13's
+ * exporter deduplicates equal initializers (the clones of `nn.TransformerDecoder`, zero biases):
+ * the Identity's output keeps the parameter's own name.
+ */
+export function isParameter(index: GraphIndex, v: string): boolean {
+  if (index.initializers.has(v)) return true;
+  const p = index.producer.get(v);
+  return p !== undefined && index.nodes[p].opType === 'Identity' && index.initializers.has(index.reads[p][0] ?? '');
+}
+
 /** Every value a node reads: its inputs and the outer-scope values its subgraphs reference. */
 export function nodeReads(node: NodeProto): string[] {
   const reads = (node.input ?? []).filter((n) => n !== '');

@@ -12,7 +12,7 @@
  * initializers, a node reads the parameter through an Identity that keeps its name. With out_proj's evidence alone (separate q/k/v weights, folded into anonymous constants) the
  * module is reported ambiguous. The dynamo exporter's class name says it directly.
  */
-import type { GraphIndex } from '../graph/graph-index.js';
+import { type GraphIndex, isParameter } from '../graph/graph-index.js';
 import { AMBIGUOUS, isShapeValue } from './call-outputs.js';
 import { readsThroughSwap } from './attention-arguments.js';
 import type { ModuleCall, ModuleInfo } from './module-map.js';
@@ -37,17 +37,6 @@ function ownReaders(
     for (const n of call.nodes)
       if (own(n) && index.reads[n].some((v) => isParameter(index, v) && named(v))) readers.add(n);
   return readers;
-}
-
-/**
- * A parameter's name as nodes read it: an initializer, or the `Identity` of one by which torch 1.13's
- * exporter deduplicates equal initializers (the clones of `nn.TransformerDecoder`, zero biases):
- * the Identity's output keeps the parameter's own name.
- */
-function isParameter(index: GraphIndex, v: string): boolean {
-  if (index.initializers.has(v)) return true;
-  const p = index.producer.get(v);
-  return p !== undefined && index.nodes[p].opType === 'Identity' && index.initializers.has(index.reads[p][0] ?? '');
 }
 
 /** 'yes' from a class name or both projections' parameter names, 'maybe' from out_proj's alone. */

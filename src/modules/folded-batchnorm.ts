@@ -8,7 +8,7 @@
  * tell the two apart). For the same reason, the fused value is not what a module receiving it saw
  * when the BatchNorm was that module's first child.
  */
-import type { GraphIndex } from '../graph/graph-index.js';
+import { type GraphIndex, isParameter } from '../graph/graph-index.js';
 import type { ModuleInfo, NotObservable } from './module-map.js';
 
 /** How the reason of a Conv whose BatchNorm was folded into it starts (compare's reference explanations read it). */
@@ -49,7 +49,9 @@ export function markFoldedBatchNorm(index: GraphIndex, modules: Iterable<ModuleI
  */
 function foldedConvOutputs(index: GraphIndex): Map<string, string> {
   const fused = new Map<string, string>();
-  const anonymous = (v: string) => index.initializers.has(v) && v.startsWith('onnx::');
+  // Equal folded biases (BatchNorms with equal statistics, e.g. deep copies) reach the Conv through
+  // the exporter's deduplicating Identity, under their own anonymous names.
+  const anonymous = (v: string) => isParameter(index, v) && v.startsWith('onnx::');
   for (const node of index.nodes) {
     if (node.opType !== 'Conv' && node.opType !== 'ConvTranspose') continue;
     const weight = node.input?.[1] ?? '';

@@ -14,6 +14,7 @@ export const INVISIBLE: Record<string, RegExp> = {
   // BatchNorm folded into the Conv before it: neither its nodes nor its parameters survive.
   resnet18: /(^|\.)(bn\d|downsample\.1)$/,
   'fused-bn': /(^|\.)bn$|^seq\.1$/,
+  'nnzoo-dedup-bias': /\.bn$/,
   'opaque-first-input': /^bn$/,
   // A DeQuantStub before convert is an identity: no node, no parameter.
   'quant-fake': /^dequant$/,
